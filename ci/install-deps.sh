@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages wpam's build and tests need. As root it runs
+# apt-get; otherwise it prints the exact command and fails if something is missing.
+set -euo pipefail
+pkgs=(libpam0g-dev pkg-config ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing packages: ${missing[*]}" >&2
+  echo "run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,1 @@
+//! wpam: a PAM module adding a Werbot second factor.
