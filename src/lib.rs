@@ -1,1 +1,28 @@
-//! wpam: a PAM module adding a Werbot second factor.
+//! wpam — a PAM module (and, on OpenBSD, a BSD Auth login style) that adds a
+//! Werbot second factor, TOTP or U2F, to SSH and other logins.
+//!
+//! Where to look:
+//! - `pam.rs`: the exported `pam_sm_*` entry points (thin, panic-guarded);
+//! - `flow.rs`: the auth and account phases, over a small `Host` trait;
+//! - `input.rs`: the prompts and what a user may type;
+//! - `wire.rs`: the Werbot API request/response format;
+//! - `client.rs`: the HTTPS call (TLS, timeouts, body cap);
+//! - `decision.rs`: the table from API answer to login outcome (offline mode);
+//! - `config.rs`: arguments and the root-only config file;
+//! - `log.rs`: the log file, syslog, escaping and redaction.
+//!
+//! Nothing runs at load time: no thread, no runtime, no global state.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod client;
+pub mod config;
+pub mod decision;
+pub mod flow;
+pub mod input;
+pub mod log;
+pub mod wire;
+
+#[cfg(not(target_os = "openbsd"))]
+pub mod pam;

@@ -1,0 +1,691 @@
+//! Module settings: the `key=value` arguments of the pam.d line, optionally
+//! merged with a root-only config file, parsed once into a typed [`Config`].
+//!
+//! Guarantees: a malformed value or unknown key becomes a warning and the
+//! *secure* default (never "skip TLS verification because the value was
+//! garbled"); a missing required key or an unusable `server_url` is a
+//! [`ConfigError`] that names the key, and the caller denies the login.
+
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+pub const DEFAULT_LOG_FILE: &str = "/var/log/wpam.log";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_U2F_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest call we allow: a U2F approval is a person walking to a device,
+/// not an excuse to pin an sshd child forever.
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+/// A config file is a handful of lines; anything bigger is not ours.
+const MAX_CONFIG_FILE: u64 = 64 * 1024;
+
+/// Where the Werbot API lives: `https://{authority}{prefix}/auth/agent/nix`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// `host`, `host:port` or `[v6]:port`, exactly as it goes into the URL.
+    pub authority: String,
+    /// Empty or `/something` without a trailing slash.
+    pub prefix: String,
+}
+
+impl ServerUrl {
+    pub fn endpoint(&self) -> String {
+        format!("https://{}{}/auth/agent/nix", self.authority, self.prefix)
+    }
+}
+
+pub struct Config {
+    pub server: ServerUrl,
+    pub service_id: String,
+    pub service_key: Zeroizing<String>,
+    pub offline_users: Vec<String>,
+    pub debug: bool,
+    pub insecure_skip_verify: bool,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub u2f_timeout: Duration,
+    pub log_file: PathBuf,
+}
+
+impl fmt::Debug for Config {
+    // Hand-written so that no `{:?}` anywhere can print the service key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("service_id", &self.service_id)
+            .field("service_key", &"[REDACTED]")
+            .field("offline_users", &self.offline_users)
+            .field("debug", &self.debug)
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("ca_file", &self.ca_file)
+            .field("timeout", &self.timeout)
+            .field("u2f_timeout", &self.u2f_timeout)
+            .field("log_file", &self.log_file)
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn is_offline_user(&self, user: &str) -> bool {
+        self.offline_users.iter().any(|u| u == user)
+    }
+}
+
+/// Why a configuration cannot be used. Each names the key an admin must fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    Missing(&'static str),
+    Invalid { key: &'static str, why: String },
+    ConfigFile { path: String, why: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing(key) => write!(f, "missing required argument {key}"),
+            ConfigError::Invalid { key, why } => write!(f, "invalid {key}: {why}"),
+            ConfigError::ConfigFile { path, why } => write!(f, "config file {path}: {why}"),
+        }
+    }
+}
+
+/// The parse result: settings (or why there are none) plus the warnings to log
+/// whatever the outcome, so that a typo is visible even when the login works.
+pub struct Parsed {
+    pub config: Result<Config, ConfigError>,
+    pub warnings: Vec<String>,
+    /// Known before the rest is validated, so that even a broken config can log.
+    pub debug: bool,
+    pub log_file: PathBuf,
+}
+
+/// Values as strings, before typing. Later sources override earlier ones.
+#[derive(Default)]
+struct Raw {
+    server_url: Option<String>,
+    service_id: Option<String>,
+    service_key: Option<Zeroizing<String>>,
+    offline_users: Option<String>,
+    debug: Option<String>,
+    insecure_skip_verify: Option<String>,
+    ca_file: Option<String>,
+    timeout: Option<String>,
+    u2f_timeout: Option<String>,
+    log_file: Option<String>,
+}
+
+impl Raw {
+    /// Takes one `key=value`; returns a warning for anything it cannot use.
+    fn set(&mut self, key: &str, value: &str, allow_config: bool) -> Option<String> {
+        let v = Some(value.to_string());
+        match key {
+            "server_url" => self.server_url = v,
+            "service_id" => self.service_id = v,
+            "service_key" => self.service_key = Some(Zeroizing::new(value.to_string())),
+            "offline_users" => self.offline_users = v,
+            "debug" => self.debug = v,
+            "insecure_skip_verify" => self.insecure_skip_verify = v,
+            "ca_file" => self.ca_file = v,
+            "timeout" => self.timeout = v,
+            "u2f_timeout" => self.u2f_timeout = v,
+            "log_file" => self.log_file = v,
+            "config" if allow_config => {}
+            "config" => return Some("config= is not allowed inside a config file".into()),
+            _ => return Some(format!("unknown argument {}", crate::log::quote(key))),
+        }
+        None
+    }
+}
+
+/// Who may own the config file: root, or (for tests and unprivileged
+/// applications) the user the process runs as.
+fn trusted_owner(uid: u32) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    uid == 0 || uid == unsafe { libc::geteuid() }
+}
+
+/// Reads a `key=value` file, refusing one that others could read or replace:
+/// it holds the service key.
+pub fn read_config_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let err = |why: String| ConfigError::ConfigFile {
+        path: path.display().to_string(),
+        why,
+    };
+    if !path.is_absolute() {
+        return Err(err("path must be absolute".into()));
+    }
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| err(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| err(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(err("not a regular file".into()));
+    }
+    if !trusted_owner(meta.uid()) {
+        return Err(err(format!("owned by uid {}, must be root", meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(err(format!(
+            "mode {:04o} lets group or others read it; chmod 0600",
+            meta.mode() & 0o7777
+        )));
+    }
+    if meta.len() > MAX_CONFIG_FILE {
+        return Err(err("larger than 64 KiB".into()));
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.read_to_string(&mut text)
+        .map_err(|e| err(e.to_string()))?;
+    let mut pairs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, v)) => pairs.push((k.trim().to_string(), unquote(v.trim()).to_string())),
+            None => return Err(err(format!("line {}: expected key=value", n + 1))),
+        }
+    }
+    Ok(pairs)
+}
+
+fn unquote(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
+/// Parses the pam.d arguments. A `config=PATH` argument loads that file first;
+/// arguments on the pam.d line then override it.
+pub fn parse<S: AsRef<str>>(args: &[S]) -> Parsed {
+    let mut raw = Raw::default();
+    let mut warnings = Vec::new();
+    let mut config_path: Option<String> = None;
+    let mut line_pairs = Vec::new();
+    for arg in args {
+        let arg = arg.as_ref();
+        match arg.split_once('=') {
+            Some(("config", v)) => config_path = Some(v.to_string()),
+            Some((k, v)) => line_pairs.push((k.to_string(), v.to_string())),
+            // Bare flags are a PAM convention (`debug`); accept the booleans.
+            None if arg == "debug" || arg == "insecure_skip_verify" => {
+                line_pairs.push((arg.to_string(), "true".to_string()))
+            }
+            None => warnings.push(format!(
+                "ignoring argument {} (expected key=value)",
+                crate::log::quote(arg)
+            )),
+        }
+    }
+    let mut file_error = None;
+    if let Some(path) = &config_path {
+        match read_config_file(Path::new(path)) {
+            Ok(pairs) => {
+                for (k, v) in pairs {
+                    warnings.extend(raw.set(&k, &v, false));
+                }
+            }
+            Err(e) => file_error = Some(e),
+        }
+    }
+    for (k, v) in &line_pairs {
+        if k == "service_key" && config_path.is_some() {
+            warnings.push("service_key on the pam.d line overrides the config file".into());
+        }
+        warnings.extend(raw.set(k, v, true));
+    }
+
+    let debug = bool_arg("debug", raw.debug.as_deref(), &mut warnings);
+    let log_file = raw
+        .log_file
+        .as_deref()
+        .filter(|p| {
+            let ok = Path::new(p).is_absolute();
+            if !ok {
+                warnings.push(format!(
+                    "log_file {} is not absolute; using {DEFAULT_LOG_FILE}",
+                    crate::log::quote(p)
+                ));
+            }
+            ok
+        })
+        .map_or_else(|| PathBuf::from(DEFAULT_LOG_FILE), PathBuf::from);
+
+    let config = match file_error {
+        Some(e) => Err(e),
+        None => build(raw, debug, log_file.clone(), &mut warnings),
+    };
+    Parsed {
+        config,
+        warnings,
+        debug,
+        log_file,
+    }
+}
+
+fn build(
+    raw: Raw,
+    debug: bool,
+    log_file: PathBuf,
+    warnings: &mut Vec<String>,
+) -> Result<Config, ConfigError> {
+    let server = parse_server_url(
+        raw.server_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("server_url"))?,
+    )?;
+    let service_id = raw
+        .service_id
+        .filter(|s| !s.is_empty())
+        .ok_or(ConfigError::Missing("service_id"))?;
+    let service_key = raw
+        .service_key
+        .filter(|s| !s.is_empty())
+        .ok_or(ConfigError::Missing("service_key"))?;
+    let offline_users = raw
+        .offline_users
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let insecure_skip_verify = bool_arg(
+        "insecure_skip_verify",
+        raw.insecure_skip_verify.as_deref(),
+        warnings,
+    );
+    let ca_file = match raw.ca_file.filter(|s| !s.is_empty()) {
+        Some(p) if Path::new(&p).is_absolute() => Some(PathBuf::from(p)),
+        Some(p) => {
+            return Err(ConfigError::Invalid {
+                key: "ca_file",
+                why: format!("{} is not an absolute path", crate::log::quote(&p)),
+            })
+        }
+        None => None,
+    };
+    let timeout = duration_arg("timeout", raw.timeout.as_deref(), DEFAULT_TIMEOUT, warnings);
+    let u2f_timeout = duration_arg(
+        "u2f_timeout",
+        raw.u2f_timeout.as_deref(),
+        DEFAULT_U2F_TIMEOUT,
+        warnings,
+    );
+    Ok(Config {
+        server,
+        service_id,
+        service_key,
+        offline_users,
+        debug,
+        insecure_skip_verify,
+        ca_file,
+        timeout,
+        u2f_timeout,
+        log_file,
+    })
+}
+
+/// true/false/1/0/yes/no (any case). Anything else warns and yields `false`,
+/// which for both boolean keys is the safe side.
+fn bool_arg(key: &str, value: Option<&str>, warnings: &mut Vec<String>) -> bool {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None => false,
+        Some("true" | "1" | "yes" | "on") => true,
+        Some("false" | "0" | "no" | "off") => false,
+        Some(_) => {
+            warnings.push(format!(
+                "{key}={} is not a boolean (true/false/1/0/yes/no); using false",
+                crate::log::quote(value.unwrap_or_default())
+            ));
+            false
+        }
+    }
+}
+
+/// Seconds as a bare integer or with a unit: `10`, `10s`, `1500ms`, `2m`.
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let (num, unit_ms) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (v, 1000)
+    };
+    let n: u64 = num.trim().parse().ok()?;
+    let d = Duration::from_millis(n.checked_mul(unit_ms)?);
+    (!d.is_zero() && d <= MAX_TIMEOUT).then_some(d)
+}
+
+fn duration_arg(
+    key: &str,
+    value: Option<&str>,
+    default: Duration,
+    warnings: &mut Vec<String>,
+) -> Duration {
+    match value {
+        None => default,
+        Some(v) => parse_duration(v).unwrap_or_else(|| {
+            warnings.push(format!(
+                "{key}={} is not a duration between 1ms and 600s; using {}s",
+                crate::log::quote(v),
+                default.as_secs()
+            ));
+            default
+        }),
+    }
+}
+
+fn invalid(why: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: "server_url",
+        why: why.into(),
+    }
+}
+
+/// `host`, `host:port`, `[v6]:port`, each with an optional `/prefix` and an
+/// optional leading `https://`. `http://` is refused: the service key must not
+/// travel in clear.
+pub fn parse_server_url(v: &str) -> Result<ServerUrl, ConfigError> {
+    let v = v.trim();
+    let lower = v.to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &v[8..]
+    } else if lower.starts_with("http://") {
+        return Err(invalid(
+            "http:// is refused; the service key must not travel in clear",
+        ));
+    } else if v.contains("://") {
+        return Err(invalid("only https:// is supported"));
+    } else {
+        v
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(invalid("no host"));
+    }
+    if authority.contains('@') {
+        return Err(invalid("credentials in the URL are not supported"));
+    }
+    let (host, port) = if let Some(after) = authority.strip_prefix('[') {
+        let (ip, tail) = after.split_once(']').ok_or_else(|| invalid("unclosed ["))?;
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| invalid("not an IPv6 address inside [ ]"))?;
+        let port = match tail {
+            "" => None,
+            t => Some(t.strip_prefix(':').ok_or_else(|| invalid("junk after ]"))?),
+        };
+        (None, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(authority), None),
+        }
+    };
+    if let Some(host) = host {
+        let ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        if !ok {
+            return Err(invalid(format!("bad host {}", crate::log::quote(host))));
+        }
+    }
+    if let Some(p) = port {
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 => {}
+            _ => return Err(invalid(format!("bad port {}", crate::log::quote(p)))),
+        }
+    }
+    if path.contains(['?', '#']) || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(invalid(
+            "the path prefix may not hold a query, fragment or spaces",
+        ));
+    }
+    Ok(ServerUrl {
+        authority: authority.to_string(),
+        prefix: path.trim_end_matches('/').to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(args: &[&str]) -> (Config, Vec<String>) {
+        let p = parse(args);
+        (p.config.expect("config"), p.warnings)
+    }
+    const BASE: [&str; 3] = [
+        "server_url=api.example.com",
+        "service_id=sid",
+        "service_key=skey",
+    ];
+
+    #[test]
+    fn defaults_when_only_required_keys() {
+        let (c, w) = ok(&BASE);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            c.server.endpoint(),
+            "https://api.example.com/auth/agent/nix"
+        );
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert_eq!(c.u2f_timeout, Duration::from_secs(60));
+        assert_eq!(c.log_file, PathBuf::from("/var/log/wpam.log"));
+        assert!(!c.debug && !c.insecure_skip_verify && c.ca_file.is_none());
+        assert!(c.offline_users.is_empty());
+    }
+
+    #[test]
+    fn every_missing_required_key_is_named() {
+        for (i, key) in ["server_url", "service_id", "service_key"]
+            .iter()
+            .enumerate()
+        {
+            let args: Vec<&str> = BASE
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, a)| *a)
+                .collect();
+            let p = parse(&args);
+            assert_eq!(p.config.err(), Some(ConfigError::Missing(key)));
+        }
+    }
+
+    #[test]
+    fn server_url_forms() {
+        let cases = [
+            ("host", "https://host/auth/agent/nix"),
+            ("host:8443", "https://host:8443/auth/agent/nix"),
+            ("[::1]:8443", "https://[::1]:8443/auth/agent/nix"),
+            ("[::1]", "https://[::1]/auth/agent/nix"),
+            ("host/api/", "https://host/api/auth/agent/nix"),
+            ("https://host:1/p/q", "https://host:1/p/q/auth/agent/nix"),
+            ("HTTPS://host", "https://host/auth/agent/nix"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_server_url(input).expect(input).endpoint(), want);
+        }
+    }
+
+    #[test]
+    fn server_url_rejects_clear_text_and_junk() {
+        for bad in [
+            "http://host",
+            "ftp://host",
+            "",
+            "/path",
+            "host:0",
+            "host:99999",
+            "host:x",
+            "[::1",
+            "[nothost]:1",
+            "user@host",
+            "ho st",
+            "host/p?q=1",
+            "[::1]x",
+        ] {
+            assert!(parse_server_url(bad).is_err(), "{bad} accepted");
+        }
+        let p = parse(&["server_url=http://h", "service_id=a", "service_key=b"]);
+        let e = p.config.expect_err("refused").to_string();
+        assert!(e.contains("server_url") && e.contains("http://"), "{e}");
+    }
+
+    #[test]
+    fn booleans_accept_every_spelling_and_garbage_is_secure() {
+        for (v, want) in [
+            ("true", true),
+            ("1", true),
+            ("YES", true),
+            ("false", false),
+            ("0", false),
+            ("no", false),
+        ] {
+            let a = format!("insecure_skip_verify={v}");
+            let (c, w) = ok(&[BASE[0], BASE[1], BASE[2], &a]);
+            assert_eq!(c.insecure_skip_verify, want, "{v}");
+            assert!(w.is_empty());
+        }
+        let (c, w) = ok(&[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            "insecure_skip_verify=maybe",
+            "debug=2",
+        ]);
+        assert!(!c.insecure_skip_verify && !c.debug);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w.iter().any(|m| m.contains("insecure_skip_verify")));
+    }
+
+    #[test]
+    fn unknown_keys_and_bare_words_warn() {
+        let (_, w) = ok(&[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            "sevrer_url=x",
+            "whatever",
+            "debug",
+        ]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w.iter().any(|m| m.contains("sevrer_url")));
+    }
+
+    #[test]
+    fn offline_users_list_is_trimmed() {
+        let (c, _) = ok(&[BASE[0], BASE[1], BASE[2], "offline_users=root, admin,,ops "]);
+        assert_eq!(c.offline_users, ["root", "admin", "ops"]);
+        assert!(c.is_offline_user("admin") && !c.is_offline_user("adm"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15"), Some(Duration::from_secs(15)));
+        assert_eq!(parse_duration("15s"), Some(Duration::from_secs(15)));
+        assert_eq!(parse_duration("1500ms"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        for bad in ["0", "-1", "abc", "601", "11m", ""] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        let (c, w) = ok(&[BASE[0], BASE[1], BASE[2], "timeout=soon", "u2f_timeout=90"]);
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(c.u2f_timeout, Duration::from_secs(90));
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn relative_paths_are_refused() {
+        let p = parse(&[BASE[0], BASE[1], BASE[2], "ca_file=ca.pem"]);
+        assert!(matches!(
+            p.config,
+            Err(ConfigError::Invalid { key: "ca_file", .. })
+        ));
+        let p = parse(&[BASE[0], BASE[1], BASE[2], "log_file=wpam.log"]);
+        assert_eq!(p.log_file, PathBuf::from(DEFAULT_LOG_FILE));
+        assert_eq!(p.warnings.len(), 1);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let (c, _) = ok(&BASE);
+        assert!(!format!("{c:?}").contains("skey"));
+    }
+
+    fn write_conf(mode: u32, body: &str) -> (PathBuf, std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!(
+            "wpam-conf-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        fs::create_dir_all(&dir).expect("tmp");
+        let path = dir.join("wpam.conf");
+        fs::write(&path, body).expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+        (path, dir)
+    }
+
+    #[test]
+    fn config_file_supplies_secrets_and_line_overrides() {
+        let (path, dir) = write_conf(
+            0o600,
+            "# wpam\nservice_key = \"from-file\"\nservice_id=fid\ntimeout=5\n",
+        );
+        let arg = format!("config={}", path.display());
+        let p = parse(&["server_url=h", "service_id=line", arg.as_str()]);
+        let c = p.config.expect("config");
+        assert_eq!(c.service_key.as_str(), "from-file");
+        assert_eq!(c.service_id, "line");
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn config_file_readable_by_others_is_refused() {
+        let (path, dir) = write_conf(0o644, "service_key=k\n");
+        let arg = format!("config={}", path.display());
+        let p = parse(&[BASE[0], BASE[1], arg.as_str()]);
+        let e = p.config.expect_err("refused").to_string();
+        assert!(e.contains("0644"), "{e}");
+        fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn config_file_symlink_and_missing_are_refused() {
+        let (path, dir) = write_conf(0o600, "service_key=k\n");
+        let link = dir.join("link.conf");
+        std::os::unix::fs::symlink(&path, &link).expect("symlink");
+        assert!(read_config_file(&link).is_err());
+        assert!(read_config_file(&dir.join("absent")).is_err());
+        assert!(read_config_file(Path::new("relative.conf")).is_err());
+        fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,560 @@
+//! The auth and account phases, written against two small traits — [`Host`]
+//! (the PAM handle: conversation, items, per-handle data) and
+//! [`Transport`] (the API call) — so that every path can be tested with a
+//! scripted conversation and a scripted server. No raw pointer here.
+
+use std::time::Duration;
+
+use crate::client::{Https, Transport};
+use crate::config::{self, Config};
+use crate::decision::{decide, Outcome};
+use crate::input::{self, Factor, PROMPT_CODE, PROMPT_ID};
+use crate::log::{quote, redact_body, Logger};
+use crate::wire::{Request, METHOD_TOTP, METHOD_U2F};
+
+pub const U2F_INFO: &str =
+    "Werbot: approve this login on your security key or device (waiting for the approval)...";
+
+/// The conversation failed or the application returned no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvFailure;
+
+/// What the flow needs from the PAM handle.
+pub trait Host {
+    /// Asks a question; `echo` false for secrets.
+    fn prompt(&mut self, text: &str, echo: bool) -> Result<Vec<u8>, ConvFailure>;
+    fn error_msg(&mut self, text: &str);
+    fn info_msg(&mut self, text: &str);
+    /// PAM_USER (asking the application for it if unset).
+    fn user(&mut self) -> Option<String>;
+    /// PAM_RHOST.
+    fn rhost(&mut self) -> Option<String>;
+    /// PAM_SERVICE.
+    fn service(&mut self) -> Option<String>;
+    /// The login that passed this module's auth phase on this handle.
+    fn passed_auth(&self) -> Option<String>;
+    fn set_passed_auth(&mut self, user: Option<&str>);
+}
+
+/// Parses the arguments and opens the log: the common start of both phases.
+/// Returns the logger even when the config is unusable, so the error is logged.
+fn setup(args: &[String]) -> (Logger, Result<Config, config::ConfigError>) {
+    let parsed = config::parse(args);
+    let mut log = Logger::open(&parsed.log_file, parsed.debug);
+    for w in &parsed.warnings {
+        log.warn(&format!("config: {w}"));
+    }
+    (log, parsed.config)
+}
+
+/// Who is logging in, from where: set as the prefix of every log line.
+struct Who {
+    user: String,
+    rhost: String,
+}
+
+fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Option<Who> {
+    let service = host.service().unwrap_or_default();
+    let rhost = host.rhost().unwrap_or_default();
+    let user = host.user();
+    log.set_context(format!(
+        "{phase} service={} user={} rhost={}",
+        quote(&service),
+        quote(user.as_deref().unwrap_or("")),
+        quote(&rhost)
+    ));
+    let user = match user {
+        Some(u) if !u.is_empty() => u,
+        _ => {
+            log.warn("no user name from the application; denied");
+            return None;
+        }
+    };
+    if rhost.is_empty() {
+        log.debug("no PAM_RHOST (console, su, sudo?); sending an empty userIP");
+    }
+    Some(Who { user, rhost })
+}
+
+/// `pam_sm_authenticate`.
+pub fn authenticate_entry<H: Host>(host: &mut H, args: &[String], silent: bool) -> Outcome {
+    let (mut log, config) = setup(args);
+    let Some(who) = identify(host, &mut log, "auth") else {
+        return Outcome::AuthErr;
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            log.error(&format!("configuration error: {e}; denied"));
+            return Outcome::ServiceErr;
+        }
+    };
+    let outcome = authenticate(
+        host,
+        &config,
+        &Https { config: &config },
+        &mut log,
+        &who,
+        silent,
+    );
+    host.set_passed_auth((outcome == Outcome::Success).then_some(who.user.as_str()));
+    outcome
+}
+
+fn authenticate<H: Host, T: Transport>(
+    host: &mut H,
+    config: &Config,
+    transport: &T,
+    log: &mut Logger,
+    who: &Who,
+    silent: bool,
+) -> Outcome {
+    let raw_id = match host.prompt(PROMPT_ID, true) {
+        Ok(a) => a,
+        Err(ConvFailure) => {
+            log.warn("conversation failed at the Werbot ID prompt");
+            return Outcome::ConvErr;
+        }
+    };
+    let werbot_id = match input::werbot_id(&raw_id) {
+        Ok(id) => id,
+        Err(e) => {
+            host.error_msg(&e.to_string());
+            log.warn(&format!("Werbot ID refused locally: {e}"));
+            return Outcome::AuthErr;
+        }
+    };
+    let raw_code = match host.prompt(PROMPT_CODE, false) {
+        Ok(a) => zeroize::Zeroizing::new(a),
+        Err(ConvFailure) => {
+            log.warn("conversation failed at the code prompt");
+            return Outcome::ConvErr;
+        }
+    };
+    let factor = match input::factor(&raw_code) {
+        Ok(f) => f,
+        Err(e) => {
+            host.error_msg(&e.to_string());
+            log.warn(&format!(
+                "wID={} code refused locally: {e}",
+                quote(&werbot_id)
+            ));
+            return Outcome::AuthErr;
+        }
+    };
+    if factor == Factor::U2f && !silent {
+        host.info_msg(U2F_INFO);
+    }
+    call(config, transport, log, who, &werbot_id, &factor)
+}
+
+/// `pam_sm_acct_mgmt`.
+pub fn account_entry<H: Host>(host: &mut H, args: &[String], silent: bool) -> Outcome {
+    let (mut log, config) = setup(args);
+    let Some(who) = identify(host, &mut log, "account") else {
+        return Outcome::AuthErr;
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            log.error(&format!("configuration error: {e}; denied"));
+            return Outcome::ServiceErr;
+        }
+    };
+    account(
+        host,
+        &config,
+        &Https { config: &config },
+        &mut log,
+        &who,
+        silent,
+    )
+}
+
+fn account<H: Host, T: Transport>(
+    host: &mut H,
+    config: &Config,
+    transport: &T,
+    log: &mut Logger,
+    who: &Who,
+    silent: bool,
+) -> Outcome {
+    if host.passed_auth().as_deref() == Some(who.user.as_str()) {
+        log.debug("auth phase already passed on this handle; no second call");
+        return Outcome::Success;
+    }
+    // No second factor was given through this module (e.g. a publickey-only
+    // SSH login): the reference's account check, a U2F approval for the
+    // Werbot user named like the login.
+    if !silent {
+        host.info_msg(U2F_INFO);
+    }
+    call(config, transport, log, who, &who.user.clone(), &Factor::U2f)
+}
+
+fn call<T: Transport>(
+    config: &Config,
+    transport: &T,
+    log: &mut Logger,
+    who: &Who,
+    werbot_id: &str,
+    factor: &Factor,
+) -> Outcome {
+    let (method, code, timeout): (&'static str, &str, Duration) = match factor {
+        Factor::Totp(c) => (METHOD_TOTP, c.as_str(), config.timeout),
+        Factor::U2f => (METHOD_U2F, "", config.u2f_timeout),
+    };
+    let request = Request {
+        service_id: &config.service_id,
+        service_key: &config.service_key,
+        user: &who.user,
+        tfa_method: method,
+        totp_code: code,
+        user_ip: &who.rhost,
+        werbot_id,
+    };
+    let body = request.to_body();
+    let endpoint = config.server.endpoint();
+    if config.insecure_skip_verify {
+        log.warn("insecure_skip_verify is set: the server's TLS certificate is NOT verified");
+    }
+    if log.debug_enabled() {
+        log.debug(&format!(
+            "request POST {endpoint} body={}",
+            redact_body(&body)
+        ));
+    }
+    let started = std::time::Instant::now();
+    let result = transport.post(&endpoint, &body, timeout);
+    if log.debug_enabled() {
+        let elapsed = started.elapsed().as_millis();
+        match &result {
+            Ok(a) => {
+                let body = match &a.body {
+                    Ok(b) => redact_body(b),
+                    Err(e) => format!("<{e:?}>"),
+                };
+                log.debug(&format!(
+                    "response HTTP {} in {elapsed} ms body={body}",
+                    a.status
+                ));
+            }
+            Err(e) => log.debug(&format!(
+                "no response after {elapsed} ms: {}",
+                quote(&format!("{e:?}"))
+            )),
+        }
+    }
+    let d = decide(&result, config.is_offline_user(&who.user));
+    log.log(
+        d.level,
+        &format!("wID={} method={method} {}", quote(werbot_id), d.message),
+    );
+    d.outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{CallError, HttpAnswer, Unreachable};
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// A scripted conversation: expected prompts with their answers, used up
+    /// in order; messages are recorded.
+    #[derive(Default)]
+    struct Script {
+        answers: VecDeque<(&'static str, Result<Vec<u8>, ConvFailure>)>,
+        messages: Vec<String>,
+        passed: Option<String>,
+        rhost: Option<String>,
+    }
+
+    impl Script {
+        fn new(answers: &[(&'static str, Result<&[u8], ConvFailure>)]) -> Script {
+            Script {
+                answers: answers
+                    .iter()
+                    .map(|(p, a)| (*p, a.map(<[u8]>::to_vec)))
+                    .collect(),
+                rhost: Some("192.0.2.7".into()),
+                ..Script::default()
+            }
+        }
+        fn done(&self) {
+            assert!(
+                self.answers.is_empty(),
+                "unused answers: {:?}",
+                self.answers.len()
+            );
+        }
+    }
+
+    impl Host for Script {
+        fn prompt(&mut self, text: &str, _echo: bool) -> Result<Vec<u8>, ConvFailure> {
+            let (want, answer) = self.answers.pop_front().expect("unexpected prompt");
+            assert_eq!(text, want);
+            answer
+        }
+        fn error_msg(&mut self, text: &str) {
+            self.messages.push(format!("error: {text}"));
+        }
+        fn info_msg(&mut self, text: &str) {
+            self.messages.push(format!("info: {text}"));
+        }
+        fn user(&mut self) -> Option<String> {
+            Some("alice".into())
+        }
+        fn rhost(&mut self) -> Option<String> {
+            self.rhost.clone()
+        }
+        fn service(&mut self) -> Option<String> {
+            Some("sshd".into())
+        }
+        fn passed_auth(&self) -> Option<String> {
+            self.passed.clone()
+        }
+        fn set_passed_auth(&mut self, user: Option<&str>) {
+            self.passed = user.map(str::to_string);
+        }
+    }
+
+    /// A scripted server: records each request body and answers in turn.
+    struct Server {
+        calls: RefCell<Vec<(serde_json::Value, Duration)>>,
+        answer: fn() -> Result<HttpAnswer, CallError>,
+    }
+
+    impl Transport for Server {
+        fn post(&self, _: &str, body: &[u8], timeout: Duration) -> Result<HttpAnswer, CallError> {
+            let v = serde_json::from_slice(body).expect("json body");
+            self.calls.borrow_mut().push((v, timeout));
+            (self.answer)()
+        }
+    }
+
+    fn server(answer: fn() -> Result<HttpAnswer, CallError>) -> Server {
+        Server {
+            calls: RefCell::new(Vec::new()),
+            answer,
+        }
+    }
+    fn success() -> Result<HttpAnswer, CallError> {
+        Ok(HttpAnswer {
+            status: 200,
+            body: Ok(br#"{"status":"success"}"#.to_vec()),
+        })
+    }
+    fn unreachable() -> Result<HttpAnswer, CallError> {
+        Err(CallError::Unreachable(Unreachable::Connect(
+            "refused".into(),
+        )))
+    }
+
+    fn config(extra: &[&str]) -> Config {
+        let mut args = vec![
+            "server_url=h",
+            "service_id=sid",
+            "service_key=skey",
+            "timeout=7",
+            "u2f_timeout=42",
+        ];
+        args.extend_from_slice(extra);
+        config::parse(&args).config.expect("config")
+    }
+    fn who() -> Who {
+        Who {
+            user: "alice".into(),
+            rhost: "192.0.2.7".into(),
+        }
+    }
+    fn auth(script: &mut Script, srv: &Server, extra: &[&str], silent: bool) -> Outcome {
+        authenticate(
+            script,
+            &config(extra),
+            srv,
+            &mut Logger::discard(),
+            &who(),
+            silent,
+        )
+    }
+
+    #[test]
+    fn totp_sends_the_reference_request() {
+        let mut s = Script::new(&[
+            (PROMPT_ID, Ok(b" a@example.com ")),
+            (PROMPT_CODE, Ok(b"123456")),
+        ]);
+        let srv = server(success);
+        assert_eq!(auth(&mut s, &srv, &[], false), Outcome::Success);
+        s.done();
+        let calls = srv.calls.borrow();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            calls[0].0,
+            serde_json::json!({"serviceID":"sid","serviceKey":"skey","user":"alice",
+            "tfaMethod":"totp","totpCode":"123456","userIP":"192.0.2.7","wID":"a@example.com"})
+        );
+        assert_eq!(calls[0].1, Duration::from_secs(7));
+        assert!(s.messages.is_empty());
+    }
+
+    #[test]
+    fn empty_code_is_u2f_with_its_own_timeout_and_a_notice() {
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@example.com")), (PROMPT_CODE, Ok(b""))]);
+        let srv = server(success);
+        assert_eq!(auth(&mut s, &srv, &[], false), Outcome::Success);
+        let calls = srv.calls.borrow();
+        assert_eq!(calls[0].0["tfaMethod"], "U2F");
+        assert_eq!(calls[0].0["totpCode"], "");
+        assert_eq!(calls[0].1, Duration::from_secs(42));
+        assert_eq!(s.messages, [format!("info: {U2F_INFO}")]);
+    }
+
+    #[test]
+    fn silent_suppresses_the_u2f_notice() {
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@example.com")), (PROMPT_CODE, Ok(b""))]);
+        assert_eq!(auth(&mut s, &server(success), &[], true), Outcome::Success);
+        assert!(s.messages.is_empty());
+    }
+
+    #[test]
+    fn malformed_code_is_refused_without_a_call() {
+        let mut s = Script::new(&[
+            (PROMPT_ID, Ok(b"a@example.com")),
+            (PROMPT_CODE, Ok(b"12345")),
+        ]);
+        let srv = server(success);
+        assert_eq!(auth(&mut s, &srv, &[], false), Outcome::AuthErr);
+        assert!(srv.calls.borrow().is_empty());
+        assert!(s.messages[0].starts_with("error: The code must be"));
+    }
+
+    #[test]
+    fn bad_id_is_refused_before_the_code_prompt() {
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a\nb"))]);
+        let srv = server(success);
+        assert_eq!(auth(&mut s, &srv, &[], false), Outcome::AuthErr);
+        s.done();
+        assert!(srv.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn conversation_failure_is_conv_err() {
+        let mut s = Script::new(&[(PROMPT_ID, Err(ConvFailure))]);
+        assert_eq!(auth(&mut s, &server(success), &[], false), Outcome::ConvErr);
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Err(ConvFailure))]);
+        assert_eq!(auth(&mut s, &server(success), &[], false), Outcome::ConvErr);
+    }
+
+    #[test]
+    fn offline_user_is_admitted_only_when_listed() {
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"123456"))]);
+        assert_eq!(
+            auth(
+                &mut s,
+                &server(unreachable),
+                &["offline_users=bob,alice"],
+                false
+            ),
+            Outcome::Success
+        );
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"123456"))]);
+        assert_eq!(
+            auth(&mut s, &server(unreachable), &["offline_users=bob"], false),
+            Outcome::AuthInfoUnavail
+        );
+    }
+
+    #[test]
+    fn missing_rhost_sends_empty_user_ip() {
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"123456"))]);
+        s.rhost = None;
+        let srv = server(success);
+        let w = Who {
+            user: "alice".into(),
+            rhost: String::new(),
+        };
+        assert_eq!(
+            authenticate(
+                &mut s,
+                &config(&[]),
+                &srv,
+                &mut Logger::discard(),
+                &w,
+                false
+            ),
+            Outcome::Success
+        );
+        assert_eq!(srv.calls.borrow()[0].0["userIP"], "");
+    }
+
+    #[test]
+    fn account_after_auth_makes_no_second_call() {
+        let mut s = Script::new(&[]);
+        s.passed = Some("alice".into());
+        let srv = server(success);
+        assert_eq!(
+            account(
+                &mut s,
+                &config(&[]),
+                &srv,
+                &mut Logger::discard(),
+                &who(),
+                false
+            ),
+            Outcome::Success
+        );
+        assert!(srv.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn account_without_auth_asks_u2f_for_the_login_name() {
+        let mut s = Script::new(&[]);
+        s.passed = Some("mallory".into());
+        let srv = server(success);
+        assert_eq!(
+            account(
+                &mut s,
+                &config(&[]),
+                &srv,
+                &mut Logger::discard(),
+                &who(),
+                true
+            ),
+            Outcome::Success
+        );
+        let calls = srv.calls.borrow();
+        assert_eq!(calls[0].0["wID"], "alice");
+        assert_eq!(calls[0].0["tfaMethod"], "U2F");
+    }
+
+    #[test]
+    fn account_uses_the_same_offline_rule() {
+        let mut s = Script::new(&[]);
+        let c = config(&["offline_users=alice"]);
+        assert_eq!(
+            account(
+                &mut s,
+                &c,
+                &server(unreachable),
+                &mut Logger::discard(),
+                &who(),
+                true
+            ),
+            Outcome::Success
+        );
+        let c = config(&[]);
+        assert_eq!(
+            account(
+                &mut s,
+                &c,
+                &server(unreachable),
+                &mut Logger::discard(),
+                &who(),
+                true
+            ),
+            Outcome::AuthInfoUnavail
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! The Werbot API wire format (the reference module's, unchanged):
+//!
+//! ```text
+//! POST https://{server_url}/auth/agent/nix     Content-Type: application/json
+//! {"serviceID","serviceKey","user","tfaMethod":"totp"|"U2F","totpCode","userIP","wID"}
+//! → 200 {"status":"success"|"failed","reason","intent","data"}
+//! ```
+//!
+//! Only `status == "success"` grants access; everything about what a status
+//! *means* for the login lives in `decision.rs`.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub const PATH: &str = "/auth/agent/nix";
+pub const METHOD_TOTP: &str = "totp";
+pub const METHOD_U2F: &str = "U2F";
+pub const STATUS_SUCCESS: &str = "success";
+
+#[derive(Serialize)]
+pub struct Request<'a> {
+    #[serde(rename = "serviceID")]
+    pub service_id: &'a str,
+    #[serde(rename = "serviceKey")]
+    pub service_key: &'a str,
+    /// The unix login name.
+    pub user: &'a str,
+    #[serde(rename = "tfaMethod")]
+    pub tfa_method: &'static str,
+    /// Six digits for TOTP, empty for U2F.
+    #[serde(rename = "totpCode")]
+    pub totp_code: &'a str,
+    /// PAM_RHOST, empty when the application gave none (console, su, sudo).
+    #[serde(rename = "userIP")]
+    pub user_ip: &'a str,
+    /// The Werbot ID as typed.
+    #[serde(rename = "wID")]
+    pub werbot_id: &'a str,
+}
+
+impl Request<'_> {
+    /// The JSON body, in memory that is wiped when dropped: it holds the
+    /// service key and the code.
+    pub fn to_body(&self) -> Zeroizing<Vec<u8>> {
+        // Serializing plain string fields cannot fail; an empty body would be
+        // refused by the server, never accepted.
+        Zeroizing::new(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+pub struct Response {
+    pub status: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub intent: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl Response {
+    pub fn parse(body: &[u8]) -> Result<Response, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.status == STATUS_SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_field_names_match_the_reference() {
+        let r = Request {
+            service_id: "sid",
+            service_key: "key",
+            user: "alice",
+            tfa_method: METHOD_TOTP,
+            totp_code: "123456",
+            user_ip: "192.0.2.1",
+            werbot_id: "a@example.com",
+        };
+        let v: serde_json::Value = serde_json::from_slice(&r.to_body()).expect("json");
+        let want = serde_json::json!({"serviceID":"sid","serviceKey":"key","user":"alice",
+            "tfaMethod":"totp","totpCode":"123456","userIP":"192.0.2.1","wID":"a@example.com"});
+        assert_eq!(v, want);
+    }
+
+    #[test]
+    fn response_needs_only_status() {
+        let r = Response::parse(br#"{"status":"success"}"#).expect("parse");
+        assert!(r.is_success());
+        assert!(!Response::parse(br#"{"status":"Success"}"#)
+            .expect("parse")
+            .is_success());
+        assert!(Response::parse(b"<html>").is_err());
+        assert!(Response::parse(br#"{"reason":"x"}"#).is_err());
+    }
+}
