@@ -1,0 +1,565 @@
+//! The development Werbot API server, exercised over real HTTPS: with ureq (the module's
+//! own HTTP client) and with the raw client in the support module.
+
+#[path = "support/devserver.rs"]
+mod devserver;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use devserver::{Fault, Options, Running, U2f, User};
+use serde_json::{json, Value};
+
+fn server(opts: Options) -> Running {
+    devserver::start(opts).expect("start the dev server")
+}
+
+fn agent(r: &Running, timeout: Duration) -> ureq::Agent {
+    let pem = std::fs::read(r.ca_path()).expect("read ca.pem");
+    let ca = ureq::tls::Certificate::from_pem(&pem).expect("parse ca.pem");
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
+fn body(wid: &str, method: &str, code: &str) -> Value {
+    json!({
+        "serviceID": "dev-service",
+        "serviceKey": "dev-key-not-secret",
+        "user": "alice",
+        "tfaMethod": method,
+        "totpCode": code,
+        "userIP": "192.0.2.7",
+        "wID": wid,
+    })
+}
+
+/// POST through ureq; (status, body text) or the transport error as text.
+fn post(r: &Running, b: &Value, timeout: Duration) -> Result<(u16, String), String> {
+    let mut resp = agent(r, timeout)
+        .post(r.api_url())
+        .header("Content-Type", "application/json")
+        .send(b.to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(8 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    Ok((status, text))
+}
+
+fn post_json(r: &Running, b: &Value) -> (u16, Value) {
+    let (status, text) = post(r, b, Duration::from_secs(10)).expect("request");
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, v)
+}
+
+fn raw(r: &Running, method: &str, path: &str, b: Option<&[u8]>) -> devserver::HttpResponse {
+    devserver::https_request(
+        r.addr(),
+        "127.0.0.1",
+        r.ca_pem().as_bytes(),
+        method,
+        path,
+        b,
+        Duration::from_secs(10),
+    )
+    .expect("raw request")
+}
+
+#[test]
+fn totp_success_and_recording() {
+    let r = server(Options::default());
+    assert!(r.server_url().starts_with("127.0.0.1:"));
+    assert!(r.ca_path().starts_with(r.state_dir()));
+    let code = devserver::totp_now(devserver::ALICE_SECRET);
+    let (status, v) = post_json(&r, &body("alice@example.com", "totp", &code));
+    assert_eq!(status, 200);
+    assert_eq!(v["status"], "success", "{v}");
+    assert_eq!(v["reason"], "");
+    assert_eq!(v["intent"], "totp");
+    assert_eq!(v["data"]["user"], "alice@example.com");
+    let token = v["data"]["session_token"].as_str().expect("token");
+    assert_eq!(token.len(), 32);
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // Keys in the real server's order.
+    let (_, text) = post(
+        &r,
+        &body("alice@example.com", "totp", &code),
+        Duration::from_secs(10),
+    )
+    .expect("again");
+    assert!(
+        text.starts_with(r#"{"status":"success","reason":"","intent":"totp","data":{"#),
+        "{text}"
+    );
+    let (_, text) = post(
+        &r,
+        &body("alice@example.com", "totp", "12345x"),
+        Duration::from_secs(10),
+    )
+    .expect("failed");
+    assert!(
+        text.starts_with(
+            r#"{"status":"failed","reason":"invalid totp code","intent":"totp","data":null}"#
+        ),
+        "{text}"
+    );
+
+    // Case-insensitive Werbot ID.
+    let (_, v) = post_json(&r, &body("ALICE@example.COM", "totp", &code));
+    assert_eq!(v["status"], "success", "{v}");
+
+    let reqs = r.requests();
+    assert_eq!(reqs.len(), 4);
+    let q = &reqs[0];
+    assert_eq!(q.method, "POST");
+    assert_eq!(q.path, "/auth/agent/nix");
+    assert_eq!(q.field("wID"), Some("alice@example.com"));
+    assert_eq!(q.field("totpCode"), Some(code.as_str()));
+    assert_eq!(q.field("userIP"), Some("192.0.2.7"));
+    assert!(q.header("Content-Type").is_some_and(|c| c.contains("json")));
+    assert!(q.headers.iter().all(|(n, _)| *n == n.to_ascii_lowercase()));
+    assert_eq!(serde_json::from_slice::<Value>(&q.body).ok(), q.json);
+
+    // The JSON-lines log has the same requests.
+    let log = std::fs::read_to_string(r.state_dir().join("requests.jsonl")).expect("jsonl");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3]["json"]["wID"], "ALICE@example.COM");
+
+    r.clear_requests();
+    assert!(r.requests().is_empty());
+    let dir = r.state_dir().to_path_buf();
+    r.stop();
+    assert!(!dir.exists(), "auto temp dir removed on stop");
+}
+
+#[test]
+fn totp_failures_users_and_logins() {
+    let mut opts = Options::default();
+    opts.users.push(User {
+        logins: vec!["erin".into()],
+        ..User::new("erin", devserver::ALICE_SECRET)
+    });
+    let r = server(opts);
+    let good = devserver::totp_now(devserver::ALICE_SECRET);
+    let wrong = format!(
+        "{:06}",
+        (good.parse::<u32>().expect("digits") + 500_000) % 1_000_000
+    );
+    for code in [wrong.as_str(), "", "12345", "abcdef", "1234567"] {
+        let (status, v) = post_json(&r, &body("alice@example.com", "totp", code));
+        assert_eq!(status, 200);
+        assert_eq!(v["status"], "failed", "code {code:?}: {v}");
+        assert_eq!(v["reason"], "invalid totp code");
+    }
+    let (status, v) = post_json(&r, &body("nobody@example.com", "totp", &good));
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (200, Some("user not found"))
+    );
+
+    // erin may only enter the unix account "erin"; body() logs in as "alice".
+    let (status, v) = post_json(&r, &body("erin", "totp", &good));
+    assert_eq!((status, v["reason"].as_str()), (200, Some("access denied")));
+    let mut b = body("erin", "totp", &good);
+    b["user"] = json!("erin");
+    let (_, v) = post_json(&r, &b);
+    assert_eq!(v["status"], "success", "{v}");
+}
+
+#[test]
+fn u2f_behaviours() {
+    let mut opts = Options::default();
+    for u in &mut opts.users {
+        if u.werbot_id.starts_with("carol") {
+            u.u2f = U2f::ApproveAfter(Duration::from_secs(1));
+        }
+    }
+    let r = server(opts);
+    let (_, v) = post_json(&r, &body("alice@example.com", "U2F", ""));
+    assert_eq!(v["status"], "success", "{v}");
+    assert_eq!(v["intent"], "u2f");
+    let (_, v) = post_json(&r, &body("bob@example.com", "U2F", ""));
+    assert_eq!(
+        (v["status"].as_str(), v["reason"].as_str()),
+        (Some("failed"), Some("u2f denied"))
+    );
+
+    let t = Instant::now();
+    let (_, v) = post_json(&r, &body("carol@example.com", "U2F", ""));
+    assert_eq!(v["status"], "success", "{v}");
+    assert!(t.elapsed() >= Duration::from_secs(1));
+
+    // dave never answers: the client times out, the server notices the close.
+    let t = Instant::now();
+    let e = post(
+        &r,
+        &body("dave@example.com", "U2F", ""),
+        Duration::from_secs(1),
+    )
+    .expect_err("dave never answers");
+    assert!(t.elapsed() < Duration::from_secs(5), "{e}");
+    let end = Instant::now() + Duration::from_secs(5);
+    while r.active_connections() > 0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(r.active_connections(), 0, "held connection released");
+
+    // A code with tfaMethod U2F is a malformed request.
+    let (status, _) = post_json(&r, &body("alice@example.com", "U2F", "123456"));
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn never_does_not_block_stop() {
+    let r = server(Options::default());
+    let addr = r.addr();
+    let pem = r.ca_pem().as_bytes().to_vec();
+    let b = body("dave@example.com", "U2F", "").to_string();
+    let client = std::thread::spawn(move || {
+        devserver::https_request(
+            addr,
+            "localhost",
+            &pem,
+            "POST",
+            "/auth/agent/nix",
+            Some(b.as_bytes()),
+            Duration::from_secs(30),
+        )
+    });
+    r.wait_for_requests(1, Duration::from_secs(5));
+    let t = Instant::now();
+    r.stop();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    let res = client.join().expect("client thread");
+    assert!(res.is_err(), "no answer for dave: {res:?}");
+}
+
+#[test]
+fn protocol_errors() {
+    let r = server(Options::default());
+    let mut b = body("alice@example.com", "totp", "000000");
+    b["serviceKey"] = json!("wrong");
+    let (status, v) = post_json(&r, &b);
+    assert_eq!(status, 401);
+    assert_eq!(
+        v,
+        json!({"status": "failed", "reason": "invalid service credentials"})
+    );
+    let mut b = body("alice@example.com", "totp", "000000");
+    b["serviceID"] = json!("other");
+    assert_eq!(post_json(&r, &b).0, 401);
+
+    let res = raw(&r, "POST", "/auth/agent/nix", Some(b"not json"));
+    assert_eq!(res.status, 400);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.header("connection"), Some("close"));
+    let mut b = body("alice@example.com", "totp", "000000");
+    b.as_object_mut().expect("object").remove("userIP");
+    assert_eq!(post_json(&r, &b).0, 400);
+    let b = body("alice@example.com", "sms", "");
+    assert_eq!(post_json(&r, &b).0, 400);
+
+    let res = raw(&r, "POST", "/auth/agent/other", Some(b"{}"));
+    assert_eq!(res.status, 404);
+    assert_eq!(
+        res.json(),
+        Some(json!({"status": "failed", "reason": "not found"}))
+    );
+    let res = raw(&r, "GET", "/auth/agent/nix", None);
+    assert_eq!(res.status, 405);
+    assert_eq!(res.header("allow"), Some("POST"));
+    // Unknown paths are recorded too.
+    let paths: Vec<String> = r.requests().into_iter().map(|q| q.path).collect();
+    assert!(
+        paths.contains(&"/auth/agent/other".to_string()),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn prefix() {
+    let r = server(Options {
+        prefix: "/api".into(),
+        ..Options::default()
+    });
+    assert!(r.server_url().ends_with("/api"));
+    let code = devserver::totp_now(devserver::ALICE_SECRET);
+    let (_, v) = post_json(&r, &body("alice@example.com", "totp", &code));
+    assert_eq!(v["status"], "success", "{v}");
+    assert_eq!(r.requests()[0].path, "/api/auth/agent/nix");
+    let b = body("alice@example.com", "totp", &code).to_string();
+    assert_eq!(
+        raw(&r, "POST", "/auth/agent/nix", Some(b.as_bytes())).status,
+        404
+    );
+}
+
+#[test]
+fn faults() {
+    let r = server(Options::default());
+    let code = || devserver::totp_now(devserver::ALICE_SECRET);
+    let alice = || body("alice@example.com", "totp", &code());
+
+    r.set_fault(Some(Fault::Status500));
+    let (status, v) = post_json(&r, &alice());
+    assert_eq!(status, 500);
+    assert_eq!(v["status"], "failed");
+
+    r.set_fault(Some(Fault::NonJson));
+    let (status, text) = post(&r, &alice(), Duration::from_secs(10)).expect("nonjson");
+    assert_eq!((status, text.as_str()), (200, devserver::NON_JSON_BODY));
+
+    r.set_fault(Some(Fault::Huge));
+    let (status, text) = post(&r, &alice(), Duration::from_secs(20)).expect("huge");
+    assert_eq!(status, 200);
+    assert_eq!(text.len(), devserver::HUGE_BODY_LEN);
+    assert!(text.starts_with(r#"{"status":"success","reason":""#));
+    // With ureq's default 10 MB cap it is read whole; a 64 KiB cap must fail.
+    let mut resp = agent(&r, Duration::from_secs(20))
+        .post(r.api_url())
+        .header("Content-Type", "application/json")
+        .send(alice().to_string().as_bytes())
+        .expect("huge again");
+    assert!(resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .is_err());
+
+    r.set_fault(Some(Fault::Slow(Duration::from_secs(1))));
+    let t = Instant::now();
+    let (_, v) = post_json(&r, &alice());
+    assert!(t.elapsed() >= Duration::from_secs(1));
+    assert_eq!(v["status"], "success", "slow then normal: {v}");
+
+    r.set_fault(Some(Fault::Reset));
+    let e = post(&r, &alice(), Duration::from_secs(10)).expect_err("reset");
+    assert!(!e.is_empty());
+
+    // Global faults apply to unknown users too.
+    r.set_fault(Some(Fault::Status500));
+    assert_eq!(post_json(&r, &body("nobody", "totp", "000000")).0, 500);
+    assert_eq!(r.fault(), Some(Fault::Status500));
+
+    r.set_fault(None);
+    let (status, v) = post_json(&r, &alice());
+    assert_eq!((status, v["status"].as_str()), (200, Some("success")));
+    assert_eq!(r.requests().len(), 8, "every faulted request is recorded");
+}
+
+#[test]
+fn per_user_fault_and_global_wins() {
+    let mut opts = Options::default();
+    opts.users.push(User {
+        fault: Some(Fault::NonJson),
+        ..User::new("flaky", devserver::ALICE_SECRET)
+    });
+    let r = server(opts);
+    let b = body("flaky", "U2F", "");
+    let (status, text) = post(&r, &b, Duration::from_secs(10)).expect("per-user");
+    assert_eq!((status, text.as_str()), (200, devserver::NON_JSON_BODY));
+    // Other users are unaffected.
+    assert_eq!(
+        post_json(&r, &body("alice@example.com", "U2F", "")).1["status"],
+        "success"
+    );
+    r.set_fault(Some(Fault::Status500));
+    assert_eq!(
+        post(&r, &b, Duration::from_secs(10)).expect("global").0,
+        500
+    );
+}
+
+#[test]
+fn control_endpoints() {
+    let r = server(Options::default());
+    let remote = devserver::Remote::new(r.addr(), &r.ca_path()).expect("remote");
+    let code = devserver::totp_now(devserver::ALICE_SECRET);
+    post_json(&r, &body("alice@example.com", "totp", &code));
+
+    let recs = remote.requests().expect("GET /_dev/requests");
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].field("wID"), Some("alice@example.com"));
+    let res = raw(&r, "GET", "/_dev/requests", None);
+    let list = res.json().expect("json array");
+    assert_eq!(list[0]["method"], "POST");
+    assert!(list[0]["body"]
+        .as_str()
+        .is_some_and(|b| b.contains("alice@example.com")));
+    assert!(list[0]["headers"]["content-type"].is_string());
+
+    remote
+        .set_fault(Some(&Fault::Status500))
+        .expect("set fault");
+    assert_eq!(r.fault(), Some(Fault::Status500));
+    // Control requests are never faulted.
+    assert_eq!(remote.requests().expect("still works").len(), 1);
+    let res = raw(&r, "POST", "/_dev/fault", Some(br#"{"fault":"slow:1"}"#));
+    assert_eq!(res.status, 200);
+    assert_eq!(r.fault(), Some(Fault::Slow(Duration::from_secs(1))));
+    let res = raw(&r, "POST", "/_dev/fault", Some(br#"{"fault":"teapot"}"#));
+    assert_eq!(res.status, 400);
+    remote.set_fault(None).expect("clear fault");
+    assert_eq!(r.fault(), None);
+
+    remote.clear().expect("clear");
+    assert!(r.requests().is_empty());
+    assert!(
+        remote.requests().expect("empty").is_empty(),
+        "control requests not recorded"
+    );
+}
+
+#[test]
+fn certificates() {
+    let r = server(Options::default());
+    // Every default SAN verifies.
+    for name in ["localhost", "127.0.0.1"] {
+        let res = devserver::https_request(
+            r.addr(),
+            name,
+            r.ca_pem().as_bytes(),
+            "GET",
+            "/x",
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(res.status, 404);
+    }
+    let e = devserver::https_request(
+        r.addr(),
+        "other.example",
+        r.ca_pem().as_bytes(),
+        "GET",
+        "/x",
+        None,
+        Duration::from_secs(5),
+    )
+    .expect_err("wrong name");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    // Another server's CA is not trusted.
+    let other = server(Options::default());
+    let e = devserver::https_request(
+        r.addr(),
+        "localhost",
+        other.ca_pem().as_bytes(),
+        "GET",
+        "/x",
+        None,
+        Duration::from_secs(5),
+    )
+    .expect_err("unknown CA");
+    assert!(e.to_string().contains("certificate"), "{e}");
+
+    let expired = server(Options {
+        cert_expired: true,
+        cert_names: vec!["127.0.0.1".into()],
+        ..Options::default()
+    });
+    let code = devserver::totp_now(devserver::ALICE_SECRET);
+    let e = post(
+        &expired,
+        &body("alice@example.com", "totp", &code),
+        Duration::from_secs(5),
+    )
+    .expect_err("expired certificate");
+    assert!(e.to_lowercase().contains("expired"), "{e}");
+    assert!(expired.requests().is_empty(), "no request got through");
+}
+
+#[test]
+fn robust_against_bad_clients() {
+    let r = server(Options::default());
+    // Plain TCP: connect and leave; send garbage; half a TLS handshake.
+    drop(TcpStream::connect(r.addr()).expect("connect"));
+    let mut s = TcpStream::connect(r.addr()).expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
+    let mut sink = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let _ = s.read_to_end(&mut sink);
+    drop(s);
+
+    // TLS, then disconnect mid-request.
+    let cfg = devserver::client_config(r.ca_pem().as_bytes()).expect("client config");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(cfg, name).expect("client");
+    let tcp = TcpStream::connect(r.addr()).expect("connect");
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"POST /auth/agent/nix HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"se")
+        .expect("write");
+    tls.flush().expect("flush");
+    drop(tls);
+
+    // Oversized header and body are refused with status codes.
+    let big = format!("/{}", "a".repeat(20_000));
+    assert_eq!(raw(&r, "GET", &big, None).status, 431);
+    let body2 = vec![b' '; 1024 * 1024 + 1];
+    assert_eq!(raw(&r, "POST", "/auth/agent/nix", Some(&body2)).status, 413);
+
+    // Still serving.
+    let code = devserver::totp_now(devserver::ALICE_SECRET);
+    assert_eq!(
+        post_json(&r, &body("alice@example.com", "totp", &code)).1["status"],
+        "success"
+    );
+    let end = Instant::now() + Duration::from_secs(5);
+    while r.active_connections() > 0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(r.active_connections(), 0);
+}
+
+#[test]
+fn chunked_request_body() {
+    let r = server(Options::default());
+    let code = devserver::totp_now(devserver::ALICE_SECRET);
+    let b = body("alice@example.com", "totp", &code).to_string();
+    let (a, z) = b.split_at(10);
+    let cfg = devserver::client_config(r.ca_pem().as_bytes()).expect("client config");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(cfg, name).expect("client");
+    let tcp = TcpStream::connect(r.addr()).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let req = format!(
+        "POST /auth/agent/nix HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x};ext=1\r\n{z}\r\n0\r\n\r\n",
+        a.len(),
+        z.len()
+    );
+    tls.write_all(req.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains(r#""status":"success""#), "{text}");
+    assert_eq!(r.requests()[0].field("wID"), Some("alice@example.com"));
+}

@@ -1,0 +1,1921 @@
+//! The development Werbot API server: a faithful emulator of the one endpoint the
+//! module talks to (`POST {prefix}/auth/agent/nix`, DESIGN.md §2), served over real TLS
+//! with a throwaway CA, plus fault injection and request recording for tests.
+//!
+//! Built from dev-dependencies only. Used in-process by the integration tests and
+//! `examples/demo.rs` (`#[path = "../tests/support/devserver.rs"] mod devserver;`) and
+//! out-of-process through `examples/werbot-dev-server.rs`.
+//!
+//! Control endpoints on the same listener (never recorded, never faulted):
+//! `GET /_dev/requests`, `POST /_dev/fault` (`{"fault":"500"}` / `{"fault":null}`),
+//! `POST /_dev/clear`.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::{json, Value};
+
+/// The API path below the prefix.
+pub const API_PATH: &str = "/auth/agent/nix";
+/// Delay of `Fault::Slow` when parsed from plain `"slow"`.
+pub const DEFAULT_SLOW: Duration = Duration::from_secs(30);
+/// Size of the `Fault::Huge` body.
+pub const HUGE_BODY_LEN: usize = 4 * 1024 * 1024;
+/// Body of the `Fault::NonJson` answer.
+pub const NON_JSON_BODY: &str = "<html>upstream error</html>";
+
+const MAX_HEADER: usize = 16 * 1024;
+const MAX_BODY: usize = 1024 * 1024;
+const NEVER_CAP: Duration = Duration::from_secs(3600);
+/// How long a client may take to send its whole request.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `stop()` waits for connection threads to finish.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+// ---------------------------------------------------------------------------------------
+// Public model
+// ---------------------------------------------------------------------------------------
+
+/// What happens when this user is asked to approve a U2F push.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum U2f {
+    Approve,
+    Deny,
+    /// Sleep this long (interruptible by `stop`), then approve.
+    ApproveAfter(Duration),
+    /// Never answer: hold the connection until the client gives up or the server stops.
+    Never,
+}
+
+impl FromStr for U2f {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "approve" => Ok(U2f::Approve),
+            "deny" => Ok(U2f::Deny),
+            "never" => Ok(U2f::Never),
+            _ => match t.strip_prefix("approve-after:") {
+                Some(secs) => Ok(U2f::ApproveAfter(parse_secs(secs)?)),
+                None => Err(format!(
+                    "invalid u2f behaviour {s:?}: expected approve, deny, never or approve-after:SECONDS"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for U2f {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            U2f::Approve => f.write_str("approve"),
+            U2f::Deny => f.write_str("deny"),
+            U2f::ApproveAfter(d) => write!(f, "approve-after:{}", d.as_secs_f64()),
+            U2f::Never => f.write_str("never"),
+        }
+    }
+}
+
+/// A server misbehaviour, per user or global (global wins).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 500 with a JSON error body.
+    Status500,
+    /// HTTP 200 with `<html>upstream error</html>`.
+    NonJson,
+    /// HTTP 200 with a 4 MiB body that is a well-formed *successful* answer: a client that
+    /// does not cap the body admits the user, one that parses a truncated prefix fails.
+    Huge,
+    /// Sleep (interruptible by `stop`), then answer normally.
+    Slow(Duration),
+    /// Read the request, then close the socket with SO_LINGER 0 (the client sees a reset).
+    Reset,
+}
+
+impl FromStr for Fault {
+    type Err = String;
+    /// `"500"`, `"nonjson"`, `"huge"`, `"slow"` (30 s), `"slow:SECONDS"`, `"reset"`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "500" | "status500" => Ok(Fault::Status500),
+            "nonjson" | "non-json" => Ok(Fault::NonJson),
+            "huge" => Ok(Fault::Huge),
+            "slow" => Ok(Fault::Slow(DEFAULT_SLOW)),
+            "reset" => Ok(Fault::Reset),
+            _ => match t.strip_prefix("slow:") {
+                Some(secs) => Ok(Fault::Slow(parse_secs(secs)?)),
+                None => Err(format!(
+                    "invalid fault {s:?}: expected 500, nonjson, huge, slow, slow:SECONDS or reset"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Status500 => f.write_str("500"),
+            Fault::NonJson => f.write_str("nonjson"),
+            Fault::Huge => f.write_str("huge"),
+            Fault::Slow(d) => write!(f, "slow:{}", d.as_secs_f64()),
+            Fault::Reset => f.write_str("reset"),
+        }
+    }
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid number of seconds {s:?}"))?;
+    if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("seconds out of range: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// A Werbot user known to the development server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub werbot_id: String,
+    /// Unix accounts this Werbot user may enter; empty = any.
+    pub logins: Vec<String>,
+    /// Base32 (RFC 4648; lower case, spaces and missing padding accepted).
+    pub totp_secret: String,
+    pub u2f: U2f,
+    pub fault: Option<Fault>,
+}
+
+impl User {
+    /// A user that may enter any account and approves U2F at once.
+    pub fn new(werbot_id: &str, totp_secret: &str) -> User {
+        User {
+            werbot_id: werbot_id.to_string(),
+            logins: Vec::new(),
+            totp_secret: totp_secret.to_string(),
+            u2f: U2f::Approve,
+            fault: None,
+        }
+    }
+
+    /// The current TOTP code of this user.
+    pub fn totp_now(&self) -> String {
+        totp_now(&self.totp_secret)
+    }
+}
+
+/// Secrets of the demo users. Obviously fake; never use them anywhere real.
+pub const ALICE_SECRET: &str = "JBSWY3DPEHPK3PXP";
+pub const BOB_SECRET: &str = "O5YGC3JNMRSW23ZNMJXWELLTMVRXEZLU";
+pub const CAROL_SECRET: &str = "O5YGC3JNMRSW23ZNMNQXE33MFVZWG4TU";
+pub const DAVE_SECRET: &str = "O5YGC3JNMRSW23ZNMRQXMZJNONSWG4TU";
+
+/// The demo users (the same as `examples/dev-users.toml`): alice approves, bob denies,
+/// carol approves after 2 s, dave never answers. All may enter any account.
+pub fn demo_users() -> Vec<User> {
+    vec![
+        User {
+            u2f: U2f::Approve,
+            ..User::new("alice@example.com", ALICE_SECRET)
+        },
+        User {
+            u2f: U2f::Deny,
+            ..User::new("bob@example.com", BOB_SECRET)
+        },
+        User {
+            u2f: U2f::ApproveAfter(Duration::from_secs(2)),
+            ..User::new("carol@example.com", CAROL_SECRET)
+        },
+        User {
+            u2f: U2f::Never,
+            ..User::new("dave@example.com", DAVE_SECRET)
+        },
+    ]
+}
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Port 0 = ephemeral.
+    pub listen: SocketAddr,
+    pub service_id: String,
+    pub service_key: String,
+    /// `""` or e.g. `"/api"` (a missing leading slash and trailing slashes are tolerated).
+    pub prefix: String,
+    pub users: Vec<User>,
+    /// Applies to every API request (not to `/_dev/` control requests).
+    pub fault: Option<Fault>,
+    /// Subject alternative names of the server certificate: IP SANs for IP strings,
+    /// DNS names otherwise.
+    pub cert_names: Vec<String>,
+    /// Leaf certificate valid from 2 days ago until 1 day ago.
+    pub cert_expired: bool,
+    /// `ca.pem` and `requests.jsonl` go here (created if missing).
+    pub state_dir: PathBuf,
+}
+
+static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// State directories made by `Options::default()`; `Running` removes these on stop.
+static AUTO_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A fresh, empty directory under the system temp dir (mode 0700).
+pub fn fresh_temp_dir(tag: &str) -> io::Result<PathBuf> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for _ in 0..100 {
+        let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("{tag}-{}-{n}-{nanos:08x}", std::process::id()));
+        let mut b = fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        match b.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("could not create a temporary directory"))
+}
+
+impl Options {
+    /// The defaults, with this state directory (created by `start` if missing; kept).
+    pub fn with_state_dir(state_dir: PathBuf) -> Options {
+        Options {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            service_id: "dev-service".to_string(),
+            service_key: "dev-key-not-secret".to_string(),
+            prefix: String::new(),
+            users: demo_users(),
+            fault: None,
+            cert_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            cert_expired: false,
+            state_dir,
+        }
+    }
+}
+
+impl Default for Options {
+    /// 127.0.0.1:0, `dev-service` / `dev-key-not-secret`, no prefix, the demo users, no
+    /// fault, SANs localhost/127.0.0.1/::1, and a fresh temp state dir that is removed
+    /// again when the server stops.
+    fn default() -> Options {
+        let state_dir = fresh_temp_dir("wpam-devserver").expect("create a temp state dir");
+        lock(&AUTO_DIRS).push(state_dir.clone());
+        Options::with_state_dir(state_dir)
+    }
+}
+
+/// One request the server received (API requests and unknown paths; not `/_dev/`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub method: String,
+    /// The request target as sent (path and query).
+    pub path: String,
+    /// Names lower-cased, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body parsed as JSON, when it is JSON.
+    pub json: Option<Value>,
+}
+
+impl Recorded {
+    /// First header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A string field of the JSON body, e.g. `field("tfaMethod")`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.json.as_ref()?.get(name)?.as_str()
+    }
+
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The form used by `GET /_dev/requests` and `requests.jsonl`: method, path, headers
+    /// (object; repeated names joined with ", "), body (string), json.
+    pub fn to_json(&self) -> Value {
+        let mut headers: BTreeMap<String, String> = BTreeMap::new();
+        for (n, v) in &self.headers {
+            headers
+                .entry(n.clone())
+                .and_modify(|old| {
+                    old.push_str(", ");
+                    old.push_str(v);
+                })
+                .or_insert_with(|| v.clone());
+        }
+        json!({
+            "method": self.method,
+            "path": self.path,
+            "headers": headers,
+            "body": self.body_str(),
+            "json": self.json,
+        })
+    }
+
+    /// Inverse of `to_json` (header order becomes alphabetical).
+    pub fn from_json(v: &Value) -> Option<Recorded> {
+        let body = v.get("body")?.as_str()?.as_bytes().to_vec();
+        let headers = v
+            .get("headers")?
+            .as_object()?
+            .iter()
+            .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Recorded {
+            method: v.get("method")?.as_str()?.to_string(),
+            path: v.get("path")?.as_str()?.to_string(),
+            headers,
+            json: serde_json::from_slice(&body).ok(),
+            body,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// TOTP (RFC 6238: HMAC-SHA1, 30 s step, 6 digits)
+// ---------------------------------------------------------------------------------------
+
+/// Decode a base32 secret: case-insensitive, spaces/dashes and `=` padding ignored,
+/// non-canonical trailing bits accepted.
+pub fn decode_secret(secret_b32: &str) -> Result<Vec<u8>, String> {
+    let cleaned: String = secret_b32
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '-' | '='))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if cleaned.is_empty() {
+        return Err("empty TOTP secret".into());
+    }
+    let mut spec = data_encoding::Specification::new();
+    spec.symbols.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+    spec.check_trailing_bits = false;
+    let enc = spec
+        .encoding()
+        .map_err(|e| format!("base32 specification: {e}"))?;
+    let key = enc
+        .decode(cleaned.as_bytes())
+        .map_err(|e| format!("TOTP secret is not valid base32: {e}"))?;
+    if key.is_empty() {
+        return Err("TOTP secret decodes to nothing".into());
+    }
+    Ok(key)
+}
+
+fn hotp(key: &[u8], counter: u64) -> u32 {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(&counter.to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = usize::from(digest[19] & 0x0f);
+    let bin = u32::from_be_bytes([
+        digest[offset] & 0x7f,
+        digest[offset + 1],
+        digest[offset + 2],
+        digest[offset + 3],
+    ]);
+    bin % 1_000_000
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The RFC 6238 code (6 digits, zero-padded) for `unix_time`.
+/// Panics on a secret that is not base32 (test helper; the server validates at start).
+pub fn totp_at(secret_b32: &str, unix_time: u64) -> String {
+    let key = decode_secret(secret_b32).expect("totp_at: a valid base32 secret");
+    format!("{:06}", hotp(&key, unix_time / 30))
+}
+
+/// The current code.
+pub fn totp_now(secret_b32: &str) -> String {
+    totp_at(secret_b32, now_unix())
+}
+
+fn totp_matches(key: &[u8], code: &str, unix_time: u64) -> bool {
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Ok(wanted) = code.parse::<u32>() else {
+        return false;
+    };
+    let step = unix_time / 30;
+    [step.wrapping_sub(1), step, step + 1]
+        .iter()
+        .any(|&c| hotp(key, c) == wanted)
+}
+
+/// Whether `code` is valid for the secret at `unix_time`, ±1 step.
+pub fn verify_totp(secret_b32: &str, code: &str, unix_time: u64) -> bool {
+    match decode_secret(secret_b32) {
+        Ok(key) => totp_matches(&key, code, unix_time),
+        Err(_) => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Users file (TOML)
+// ---------------------------------------------------------------------------------------
+
+/// Everything in a users file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsersFile {
+    pub service_id: Option<String>,
+    pub service_key: Option<String>,
+    pub users: Vec<User>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRepr {
+    service_id: Option<String>,
+    service_key: Option<String>,
+    #[serde(default)]
+    user: Vec<UserRepr>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserRepr {
+    werbot_id: String,
+    #[serde(default)]
+    logins: Vec<String>,
+    totp_secret: String,
+    u2f: Option<String>,
+    fault: Option<String>,
+}
+
+/// Parse the users-file format (see `examples/dev-users.toml`).
+pub fn parse_users_toml(text: &str) -> Result<UsersFile, String> {
+    let repr: FileRepr = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut users = Vec::with_capacity(repr.user.len());
+    for (i, u) in repr.user.into_iter().enumerate() {
+        let at = |msg: String| format!("user #{} ({}): {msg}", i + 1, u.werbot_id);
+        if u.werbot_id.trim().is_empty() {
+            return Err(format!("user #{}: empty werbot_id", i + 1));
+        }
+        decode_secret(&u.totp_secret).map_err(at)?;
+        let u2f = match &u.u2f {
+            Some(s) => s.parse().map_err(at)?,
+            None => U2f::Approve,
+        };
+        let fault = match &u.fault {
+            Some(s) => Some(s.parse().map_err(at)?),
+            None => None,
+        };
+        if users.iter().any(|o: &User| o.werbot_id == u.werbot_id) {
+            return Err(at("duplicate werbot_id".into()));
+        }
+        users.push(User {
+            werbot_id: u.werbot_id,
+            logins: u.logins,
+            totp_secret: u.totp_secret,
+            u2f,
+            fault,
+        });
+    }
+    Ok(UsersFile {
+        service_id: repr.service_id,
+        service_key: repr.service_key,
+        users,
+    })
+}
+
+pub fn load_users_file(path: &Path) -> Result<UsersFile, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_users_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn load_users(path: &Path) -> Result<Vec<User>, String> {
+    load_users_file(path).map(|f| f.users)
+}
+
+// ---------------------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------------------
+
+struct Entry {
+    user: User,
+    key: Vec<u8>,
+}
+
+struct Inner {
+    stop: AtomicBool,
+    active: AtomicUsize,
+    tls: Arc<rustls::ServerConfig>,
+    service_id: String,
+    service_key: String,
+    prefix: String,
+    users: Vec<Entry>,
+    fault: Mutex<Option<Fault>>,
+    requests: Mutex<Vec<Recorded>>,
+    jsonl: PathBuf,
+}
+
+impl Inner {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Sleep `d` in small steps; false when the server stopped meanwhile.
+    fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        loop {
+            if self.stopped() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            thread::sleep(POLL.min(end - now));
+        }
+    }
+
+    fn record(&self, r: Recorded) {
+        let mut list = lock(&self.requests);
+        // Append under the lock so the file keeps the arrival order.
+        if let Ok(mut f) = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.jsonl)
+        {
+            let _ = writeln!(f, "{}", r.to_json());
+        }
+        list.push(r);
+    }
+
+    fn find_user(&self, wid: &str) -> Option<&Entry> {
+        self.users
+            .iter()
+            .find(|e| e.user.werbot_id == wid)
+            .or_else(|| {
+                self.users
+                    .iter()
+                    .find(|e| e.user.werbot_id.eq_ignore_ascii_case(wid))
+            })
+    }
+}
+
+/// A running server. Dropping it stops it.
+pub struct Running {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+    ca_path: PathBuf,
+    ca_pem: String,
+    state_dir: PathBuf,
+    remove_state_dir: bool,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` + prefix, no scheme: the module's `server_url=` argument.
+    /// A wildcard listen address is reported as loopback.
+    pub fn server_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!(
+            "{}{}",
+            SocketAddr::new(ip, self.addr.port()),
+            self.inner.prefix
+        )
+    }
+
+    /// `https://` + `server_url()`.
+    pub fn base_url(&self) -> String {
+        format!("https://{}", self.server_url())
+    }
+
+    /// Full URL of the API endpoint.
+    pub fn api_url(&self) -> String {
+        format!("{}{API_PATH}", self.base_url())
+    }
+
+    /// The CA certificate (PEM) in the state dir: the module's `ca_file=`.
+    pub fn ca_path(&self) -> PathBuf {
+        self.ca_path.clone()
+    }
+
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Every recorded request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.inner.requests).clone()
+    }
+
+    /// Wait until at least `n` requests were recorded (or `timeout`); returns them all.
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        let end = Instant::now() + timeout;
+        loop {
+            let r = self.requests();
+            if r.len() >= n || Instant::now() >= end {
+                return r;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.inner.requests).clear();
+    }
+
+    pub fn set_fault(&self, f: Option<Fault>) {
+        *lock(&self.inner.fault) = f;
+    }
+
+    pub fn fault(&self) -> Option<Fault> {
+        lock(&self.inner.fault).clone()
+    }
+
+    /// Connections currently being served.
+    pub fn active_connections(&self) -> usize {
+        self.inner.active.load(Ordering::SeqCst)
+    }
+
+    /// Stop accepting, join the accept thread, give connection threads a moment to end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(handle) = self.accept.take() else {
+            return;
+        };
+        self.inner.stop.store(true, Ordering::SeqCst);
+        let _ = handle.join();
+        let end = Instant::now() + STOP_GRACE;
+        while self.inner.active.load(Ordering::SeqCst) > 0 && Instant::now() < end {
+            thread::sleep(Duration::from_millis(10));
+        }
+        if self.remove_state_dir {
+            let mut auto = lock(&AUTO_DIRS);
+            auto.retain(|d| d != &self.state_dir);
+            let _ = fs::remove_dir_all(&self.state_dir);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for Running {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .field("server_url", &self.server_url())
+            .field("ca_path", &self.ca_path)
+            .finish()
+    }
+}
+
+fn normalize_prefix(p: &str) -> String {
+    let t = p.trim().trim_end_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else if t.starts_with('/') {
+        t.to_string()
+    } else {
+        format!("/{t}")
+    }
+}
+
+struct Certs {
+    ca_pem: String,
+    leaf: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn make_certs(names: &[String], expired: bool) -> Result<Certs, rcgen::Error> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let day = Duration::from_secs(86_400);
+    let now = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(now_unix());
+
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "wpam development CA (throwaway)");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.not_before = now - day;
+    ca.not_after = now + 365 * day;
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+
+    let leaf_key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(names.to_vec())?;
+    leaf.distinguished_name.push(
+        DnType::CommonName,
+        names.first().map_or("wpam dev server", |s| s.as_str()),
+    );
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.use_authority_key_identifier_extension = true;
+    if expired {
+        leaf.not_before = now - 2 * day;
+        leaf.not_after = now - day;
+    } else {
+        leaf.not_before = now - day;
+        leaf.not_after = now + 30 * day;
+    }
+    let leaf_cert = leaf.signed_by(&leaf_key, &ca)?;
+    Ok(Certs {
+        ca_pem: ca.pem(),
+        leaf: leaf_cert.der().clone(),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    })
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Start a server; it listens once this returns.
+pub fn start(opts: Options) -> io::Result<Running> {
+    let remove_state_dir = lock(&AUTO_DIRS).contains(&opts.state_dir);
+    let mut users: Vec<Entry> = Vec::with_capacity(opts.users.len());
+    for u in &opts.users {
+        let key = decode_secret(&u.totp_secret)
+            .map_err(|e| invalid(format!("user {}: {e}", u.werbot_id)))?;
+        if users.iter().any(|e| e.user.werbot_id == u.werbot_id) {
+            return Err(invalid(format!("duplicate user {}", u.werbot_id)));
+        }
+        users.push(Entry {
+            user: u.clone(),
+            key,
+        });
+    }
+    if opts.cert_names.is_empty() {
+        return Err(invalid("cert_names is empty".into()));
+    }
+
+    fs::create_dir_all(&opts.state_dir)?;
+    let certs = make_certs(&opts.cert_names, opts.cert_expired)
+        .map_err(|e| io::Error::other(format!("certificate generation: {e}")))?;
+    let ca_path = opts.state_dir.join("ca.pem");
+    fs::write(&ca_path, &certs.ca_pem)?;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![certs.leaf], certs.key)
+        .map_err(io::Error::other)?;
+
+    let listener = TcpListener::bind(opts.listen)?;
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+
+    let inner = Arc::new(Inner {
+        stop: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+        tls: Arc::new(tls),
+        service_id: opts.service_id,
+        service_key: opts.service_key,
+        prefix: normalize_prefix(&opts.prefix),
+        users,
+        fault: Mutex::new(opts.fault),
+        requests: Mutex::new(Vec::new()),
+        jsonl: opts.state_dir.join("requests.jsonl"),
+    });
+    let inner2 = Arc::clone(&inner);
+    let accept = thread::Builder::new()
+        .name("devserver-accept".into())
+        .spawn(move || accept_loop(listener, inner2))?;
+    Ok(Running {
+        inner,
+        addr,
+        accept: Some(accept),
+        ca_path,
+        ca_pem: certs.ca_pem,
+        state_dir: opts.state_dir,
+        remove_state_dir,
+    })
+}
+
+struct ActiveGuard(Arc<Inner>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+    while !inner.stopped() {
+        match listener.accept() {
+            Ok((stream, _peer)) => {
+                inner.active.fetch_add(1, Ordering::SeqCst);
+                let guard = ActiveGuard(Arc::clone(&inner));
+                let spawned =
+                    thread::Builder::new()
+                        .name("devserver-conn".into())
+                        .spawn(move || {
+                            let g = guard;
+                            serve_connection(&g.0, stream);
+                        });
+                // On spawn failure the closure (guard and stream) is dropped: the
+                // connection closes and the counter goes back down.
+                drop(spawned);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5))
+            }
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+// --- connection I/O --------------------------------------------------------------------
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+struct Conn {
+    tls: rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
+}
+
+impl Conn {
+    /// Read some plaintext, polling the stop flag; Ok(0) = clean end of stream.
+    fn read_some(&mut self, buf: &mut [u8], inner: &Inner, deadline: Instant) -> io::Result<usize> {
+        loop {
+            match self.tls.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                    if inner.stopped() || Instant::now() >= deadline {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn flush_tls(&mut self) -> io::Result<()> {
+        while self.tls.conn.wants_write() {
+            match self.tls.conn.write_tls(&mut self.tls.sock) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = self.tls.conn.writer().write(data)?;
+            data = &data[n..];
+            self.flush_tls()?;
+        }
+        Ok(())
+    }
+
+    fn respond(&mut self, status: u16, extra: &[(&str, &str)], body: &[u8]) -> io::Result<()> {
+        self.send(&response_head(status, extra, body.len()))?;
+        self.send(body)
+    }
+
+    /// close_notify, half-close, then drain what the client still sends (briefly) so
+    /// the kernel does not answer unread data with a reset.
+    fn finish(mut self) {
+        self.tls.conn.send_close_notify();
+        let _ = self.flush_tls();
+        let sock = &mut self.tls.sock;
+        let _ = sock.shutdown(Shutdown::Write);
+        let _ = sock.set_read_timeout(Some(Duration::from_millis(100)));
+        let end = Instant::now() + Duration::from_secs(1);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < end {
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Close with SO_LINGER 0: the peer gets a TCP reset, no TLS close_notify.
+    fn reset(self) {
+        let fd = self.tls.sock.as_raw_fd();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: fd is a valid, open socket owned by self.tls.sock for the whole call;
+        // the option value is a properly initialised `linger` of the size passed.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                std::ptr::addr_of!(linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+        drop(self);
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        _ => "Unknown",
+    }
+}
+
+fn response_head(status: u16, extra: &[(&str, &str)], len: usize) -> Vec<u8> {
+    let mut h = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n",
+        reason_phrase(status)
+    );
+    for (n, v) in extra {
+        h.push_str(n);
+        h.push_str(": ");
+        h.push_str(v);
+        h.push_str("\r\n");
+    }
+    h.push_str("\r\n");
+    h.into_bytes()
+}
+
+// --- request parsing -------------------------------------------------------------------
+
+struct Request {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+}
+
+enum ReadErr {
+    /// The client went away, timed out or broke TLS: nothing to answer.
+    Gone,
+    /// Answer with this status and reason, then close.
+    Reject(u16, &'static str),
+}
+
+struct Wire<'a> {
+    conn: &'a mut Conn,
+    inner: &'a Inner,
+    buf: Vec<u8>,
+    pos: usize,
+    deadline: Instant,
+}
+
+impl Wire<'_> {
+    fn fill(&mut self) -> Result<(), ReadErr> {
+        let mut chunk = [0u8; 8192];
+        match self.conn.read_some(&mut chunk, self.inner, self.deadline) {
+            Ok(0) | Err(_) => Err(ReadErr::Gone),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+        }
+    }
+
+    fn take_line(&mut self, limit: usize) -> Result<Vec<u8>, ReadErr> {
+        loop {
+            if let Some(i) = find(&self.buf[self.pos..], b"\r\n") {
+                let line = self.buf[self.pos..self.pos + i].to_vec();
+                self.pos += i + 2;
+                return Ok(line);
+            }
+            if self.buf.len() - self.pos > limit {
+                return Err(ReadErr::Reject(400, "malformed chunked body"));
+            }
+            self.fill()?;
+        }
+    }
+
+    fn take_exact(&mut self, n: usize) -> Result<Vec<u8>, ReadErr> {
+        while self.buf.len() - self.pos < n {
+            self.fill()?;
+        }
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        Ok(out)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn read_request(conn: &mut Conn, inner: &Inner) -> Result<Request, ReadErr> {
+    let mut w = Wire {
+        conn,
+        inner,
+        buf: Vec::with_capacity(4096),
+        pos: 0,
+        deadline: Instant::now() + REQUEST_DEADLINE,
+    };
+    let head_end = loop {
+        if let Some(i) = find(&w.buf, b"\r\n\r\n") {
+            if i + 4 > MAX_HEADER {
+                return Err(ReadErr::Reject(431, "request header too large"));
+            }
+            break i;
+        }
+        if w.buf.len() > MAX_HEADER {
+            return Err(ReadErr::Reject(431, "request header too large"));
+        }
+        w.fill()?;
+    };
+    let head = std::str::from_utf8(&w.buf[..head_end])
+        .map_err(|_| ReadErr::Reject(400, "request header is not UTF-8"))?
+        .to_string();
+    w.pos = head_end + 4;
+
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ReadErr::Reject(400, "malformed request line"));
+    };
+    if method.is_empty()
+        || !method.bytes().all(|b| b.is_ascii_uppercase())
+        || !target.starts_with('/')
+        || !version.starts_with("HTTP/1.")
+    {
+        return Err(ReadErr::Reject(400, "malformed request line"));
+    }
+    let mut headers = Vec::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            return Err(ReadErr::Reject(400, "obsolete header folding"));
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(ReadErr::Reject(400, "malformed header line"));
+        };
+        if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(ReadErr::Reject(400, "malformed header name"));
+        }
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let mut req = Request {
+        method: method.to_string(),
+        target: target.to_string(),
+        headers,
+        body: Vec::new(),
+    };
+
+    let chunked = match req.header("transfer-encoding") {
+        None => false,
+        Some(te) if te.eq_ignore_ascii_case("chunked") => true,
+        Some(_) => return Err(ReadErr::Reject(501, "unsupported transfer-encoding")),
+    };
+    let mut length: Option<usize> = None;
+    for (n, v) in &req.headers {
+        if n == "content-length" {
+            let l: usize = v
+                .parse()
+                .map_err(|_| ReadErr::Reject(400, "invalid content-length"))?;
+            if length.is_some_and(|old| old != l) {
+                return Err(ReadErr::Reject(400, "conflicting content-length"));
+            }
+            length = Some(l);
+        }
+    }
+    if chunked && length.is_some() {
+        return Err(ReadErr::Reject(400, "both content-length and chunked"));
+    }
+    if length.is_some_and(|l| l > MAX_BODY) {
+        return Err(ReadErr::Reject(413, "request body too large"));
+    }
+    let expects_body = chunked || length.is_some_and(|l| l > 0);
+    if expects_body
+        && req
+            .header("expect")
+            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+        && w.buf.len() == w.pos
+    {
+        w.conn
+            .send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .map_err(|_| ReadErr::Gone)?;
+    }
+
+    if chunked {
+        let mut body = Vec::new();
+        loop {
+            let line = w.take_line(1024)?;
+            let line = String::from_utf8_lossy(&line);
+            let size_hex = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_hex, 16)
+                .map_err(|_| ReadErr::Reject(400, "malformed chunk size"))?;
+            if size == 0 {
+                // Trailer section up to the empty line.
+                let mut trailer_bytes = 0usize;
+                loop {
+                    let t = w.take_line(MAX_HEADER)?;
+                    if t.is_empty() {
+                        break;
+                    }
+                    trailer_bytes += t.len();
+                    if trailer_bytes > MAX_HEADER {
+                        return Err(ReadErr::Reject(431, "trailers too large"));
+                    }
+                }
+                break;
+            }
+            if body.len() + size > MAX_BODY {
+                return Err(ReadErr::Reject(413, "request body too large"));
+            }
+            body.extend_from_slice(&w.take_exact(size)?);
+            if w.take_exact(2)? != b"\r\n" {
+                return Err(ReadErr::Reject(400, "malformed chunk"));
+            }
+        }
+        req.body = body;
+    } else if let Some(l) = length {
+        req.body = w.take_exact(l)?;
+    } else if req.method == "POST" || req.method == "PUT" {
+        return Err(ReadErr::Reject(411, "content-length required"));
+    }
+    Ok(req)
+}
+
+// --- request handling ------------------------------------------------------------------
+
+fn serve_connection(inner: &Inner, tcp: TcpStream) {
+    if tcp.set_nonblocking(false).is_err()
+        || tcp.set_read_timeout(Some(POLL * 4)).is_err()
+        || tcp.set_write_timeout(Some(WRITE_TIMEOUT)).is_err()
+    {
+        return;
+    }
+    let _ = tcp.set_nodelay(true);
+    let Ok(sc) = rustls::ServerConnection::new(Arc::clone(&inner.tls)) else {
+        return;
+    };
+    let mut conn = Conn {
+        tls: rustls::StreamOwned::new(sc, tcp),
+    };
+    let req = match read_request(&mut conn, inner) {
+        Ok(r) => r,
+        Err(ReadErr::Gone) => return,
+        Err(ReadErr::Reject(status, reason)) => {
+            let _ = conn.respond(status, &[], error_json(reason).as_bytes());
+            conn.finish();
+            return;
+        }
+    };
+
+    if req.path().starts_with("/_dev/") || req.path() == "/_dev" {
+        let (status, body) = control(inner, &req);
+        let _ = conn.respond(status, &[], body.to_string().as_bytes());
+        conn.finish();
+        return;
+    }
+
+    inner.record(Recorded {
+        method: req.method.clone(),
+        path: req.target.clone(),
+        headers: req.headers.clone(),
+        json: serde_json::from_slice(&req.body).ok(),
+        body: req.body.clone(),
+    });
+
+    let global = lock(&inner.fault).clone();
+    if let Some(f) = global {
+        match run_fault(conn, inner, &f) {
+            Some(c) => conn = c,
+            None => return,
+        }
+    }
+
+    let plan = route(inner, &req);
+    if let Some(f) = &plan.fault {
+        match run_fault(conn, inner, f) {
+            Some(c) => conn = c,
+            None => return,
+        }
+    }
+    match plan.wait {
+        Wait::None => {}
+        Wait::Sleep(d) => {
+            if !inner.sleep(d) {
+                return;
+            }
+        }
+        Wait::Forever => {
+            hold(conn, inner);
+            return;
+        }
+    }
+    let extra: Vec<(&str, &str)> = plan.allow.iter().map(|a| ("Allow", *a)).collect();
+    let _ = conn.respond(plan.status, &extra, plan.body.as_bytes());
+    conn.finish();
+}
+
+/// Performs a fault. Returns the connection when processing should go on (Slow).
+fn run_fault(mut conn: Conn, inner: &Inner, fault: &Fault) -> Option<Conn> {
+    match fault {
+        Fault::Status500 => {
+            let body = error_json("internal server error");
+            let _ = conn.respond(500, &[], body.as_bytes());
+            conn.finish();
+            None
+        }
+        Fault::NonJson => {
+            let _ = conn.respond(200, &[], NON_JSON_BODY.as_bytes());
+            conn.finish();
+            None
+        }
+        Fault::Huge => {
+            let _ = send_huge(&mut conn);
+            conn.finish();
+            None
+        }
+        Fault::Slow(d) => {
+            if inner.sleep(*d) {
+                Some(conn)
+            } else {
+                None
+            }
+        }
+        Fault::Reset => {
+            conn.reset();
+            None
+        }
+    }
+}
+
+/// `{"status":"success","reason":"xxxx…","intent":"totp","data":null}`, exactly
+/// HUGE_BODY_LEN bytes, streamed.
+fn send_huge(conn: &mut Conn) -> io::Result<()> {
+    const HEAD: &str = r#"{"status":"success","reason":""#;
+    const TAIL: &str = r#"","intent":"totp","data":null}"#;
+    conn.send(&response_head(200, &[], HUGE_BODY_LEN))?;
+    conn.send(HEAD.as_bytes())?;
+    let pad = [b'x'; 64 * 1024];
+    let mut left = HUGE_BODY_LEN - HEAD.len() - TAIL.len();
+    while left > 0 {
+        let n = left.min(pad.len());
+        conn.send(&pad[..n])?;
+        left -= n;
+    }
+    conn.send(TAIL.as_bytes())
+}
+
+/// U2F `Never`: keep the connection open, unanswered, until the client closes it, the
+/// server stops, or an hour passes.
+fn hold(mut conn: Conn, inner: &Inner) {
+    let end = Instant::now() + NEVER_CAP;
+    let mut buf = [0u8; 1024];
+    while !inner.stopped() && Instant::now() < end {
+        match conn.tls.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+}
+
+enum Wait {
+    None,
+    Sleep(Duration),
+    Forever,
+}
+
+struct Plan {
+    fault: Option<Fault>,
+    wait: Wait,
+    status: u16,
+    allow: Option<&'static str>,
+    /// JSON text, keys in the wire order of the real server.
+    body: String,
+}
+
+impl Plan {
+    fn answer(status: u16, body: String) -> Plan {
+        Plan {
+            fault: None,
+            wait: Wait::None,
+            status,
+            allow: None,
+            body,
+        }
+    }
+    fn error(status: u16, reason: &str) -> Plan {
+        Plan::answer(status, error_json(reason))
+    }
+}
+
+/// `{"status":…,"reason":…,"intent":…,"data":…}` in this order (like the real server,
+/// whose answers are serialised structs), not serde_json's alphabetical order.
+fn api_json(status: &str, reason: &str, intent: &str, data: &Value) -> String {
+    format!(
+        r#"{{"status":{},"reason":{},"intent":{},"data":{}}}"#,
+        Value::from(status),
+        Value::from(reason),
+        Value::from(intent),
+        data
+    )
+}
+
+fn error_json(reason: &str) -> String {
+    format!(r#"{{"status":"failed","reason":{}}}"#, Value::from(reason))
+}
+
+fn failed(reason: &str, intent: &str) -> String {
+    api_json("failed", reason, intent, &Value::Null)
+}
+
+fn session_token() -> String {
+    let mut b = [0u8; 16];
+    let provider = rustls::crypto::ring::default_provider();
+    if provider.secure_random.fill(&mut b).is_err() {
+        let n = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b = n.to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn route(inner: &Inner, req: &Request) -> Plan {
+    let api = format!("{}{API_PATH}", inner.prefix);
+    if req.path() != api {
+        return Plan::error(404, "not found");
+    }
+    if req.method != "POST" {
+        let mut p = Plan::error(405, "method not allowed");
+        p.allow = Some("POST");
+        return p;
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&req.body) else {
+        return Plan::error(400, "invalid request: body is not a JSON object");
+    };
+    let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
+    for name in [
+        "serviceID",
+        "serviceKey",
+        "user",
+        "tfaMethod",
+        "totpCode",
+        "userIP",
+        "wID",
+    ] {
+        match body.get(name).and_then(Value::as_str) {
+            Some(v) => {
+                fields.insert(name, v);
+            }
+            None => {
+                return Plan::error(
+                    400,
+                    &format!("invalid request: missing string field {name}"),
+                )
+            }
+        }
+    }
+    let get = |n: &str| fields.get(n).copied().unwrap_or("");
+    if get("serviceID") != inner.service_id || get("serviceKey") != inner.service_key {
+        return Plan::error(401, "invalid service credentials");
+    }
+    let method = get("tfaMethod");
+    let code = get("totpCode");
+    let intent = match method {
+        "totp" => "totp",
+        "U2F" => {
+            if !code.is_empty() {
+                return Plan::error(400, "invalid request: totpCode must be empty for U2F");
+            }
+            "u2f"
+        }
+        _ => {
+            return Plan::error(
+                400,
+                "invalid request: tfaMethod must be \"totp\" or \"U2F\"",
+            )
+        }
+    };
+    let wid = get("wID");
+    let Some(entry) = inner.find_user(wid) else {
+        return Plan::answer(200, failed("user not found", intent));
+    };
+    let user = &entry.user;
+    let mut plan = Plan::answer(200, String::new());
+    plan.fault = user.fault.clone();
+    let login = get("user");
+    if !user.logins.is_empty() && !user.logins.iter().any(|l| l == login) {
+        plan.body = failed("access denied", intent);
+        return plan;
+    }
+    let success = api_json(
+        "success",
+        "",
+        intent,
+        &json!({"session_token": session_token(), "user": wid}),
+    );
+    if intent == "totp" {
+        plan.body = if totp_matches(&entry.key, code, now_unix()) {
+            success
+        } else {
+            failed("invalid totp code", intent)
+        };
+        return plan;
+    }
+    match &user.u2f {
+        U2f::Approve => plan.body = success,
+        U2f::Deny => plan.body = failed("u2f denied", intent),
+        U2f::ApproveAfter(d) => {
+            plan.wait = Wait::Sleep(*d);
+            plan.body = success;
+        }
+        U2f::Never => plan.wait = Wait::Forever,
+    }
+    plan
+}
+
+fn control(inner: &Inner, req: &Request) -> (u16, Value) {
+    let ok = || json!({"status": "success"});
+    match (req.method.as_str(), req.path()) {
+        ("GET", "/_dev/requests") => {
+            let list: Vec<Value> = lock(&inner.requests)
+                .iter()
+                .map(Recorded::to_json)
+                .collect();
+            (200, Value::Array(list))
+        }
+        ("POST", "/_dev/clear") => {
+            lock(&inner.requests).clear();
+            (200, ok())
+        }
+        ("POST", "/_dev/fault") => {
+            let parsed: Option<Value> = serde_json::from_slice(&req.body).ok();
+            let fault = match parsed.as_ref().and_then(|v| v.get("fault")) {
+                Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => s.parse::<Fault>().map(Some),
+                _ => Err(
+                    r#"expected {"fault":"500"|"nonjson"|"huge"|"slow[:SECONDS]"|"reset"|null}"#
+                        .to_string(),
+                ),
+            };
+            match fault {
+                Ok(f) => {
+                    let shown = f.as_ref().map(Fault::to_string);
+                    *lock(&inner.fault) = f;
+                    (200, json!({"status": "success", "fault": shown}))
+                }
+                Err(e) => (400, json!({"status": "failed", "reason": e})),
+            }
+        }
+        (_, "/_dev/requests" | "/_dev/clear" | "/_dev/fault") => (
+            405,
+            json!({"status": "failed", "reason": "method not allowed"}),
+        ),
+        _ => (404, json!({"status": "failed", "reason": "not found"})),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A tiny HTTPS client (tests, out-of-process control)
+// ---------------------------------------------------------------------------------------
+
+/// A raw HTTP answer.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// rustls client config (ring) trusting only the CA certificates in `ca_pem`.
+pub fn client_config(ca_pem: &[u8]) -> io::Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        let cert = cert.map_err(|e| invalid(format!("CA PEM: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| invalid(format!("CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("no certificate in CA PEM".into()));
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(io::Error::other)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// One HTTPS/1.1 request over a fresh connection (`Connection: close`); reads the whole
+/// answer (at most 16 MiB). `server_name` is what the certificate is checked against.
+pub fn https_request(
+    addr: SocketAddr,
+    server_name: &str,
+    ca_pem: &[u8],
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> io::Result<HttpResponse> {
+    let cfg = client_config(ca_pem)?;
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+        .map_err(|e| invalid(format!("server name: {e}")))?;
+    let conn = rustls::ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+    let tcp = TcpStream::connect_timeout(&addr, timeout)?;
+    tcp.set_read_timeout(Some(timeout))?;
+    tcp.set_write_timeout(Some(timeout))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let body = body.unwrap_or(b"");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {server_name}\r\nUser-Agent: devserver-client\r\nConnection: close\r\n"
+    );
+    if !body.is_empty() || method == "POST" || method == "PUT" {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    tls.write_all(head.as_bytes())?;
+    tls.write_all(body)?;
+    tls.flush()?;
+
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if raw.len() > 16 * 1024 * 1024 {
+                    return Err(io::Error::other("answer larger than 16 MiB"));
+                }
+            }
+            // A server that closes without close_notify after a complete answer.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
+    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+    let end = find(raw, b"\r\n\r\n").ok_or_else(|| bad("no end of header"))?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("header not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    if let Some(l) = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        if body.len() < l {
+            return Err(bad("truncated body"));
+        }
+        body.truncate(l);
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Drive a server in another process through its control endpoints.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    pub addr: SocketAddr,
+    pub ca_pem: Vec<u8>,
+    pub timeout: Duration,
+}
+
+impl Remote {
+    pub fn new(addr: SocketAddr, ca_path: &Path) -> io::Result<Remote> {
+        Ok(Remote {
+            addr,
+            ca_pem: fs::read(ca_path)?,
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<HttpResponse> {
+        let name = self.addr.ip().to_string();
+        let r = https_request(
+            self.addr,
+            &name,
+            &self.ca_pem,
+            method,
+            path,
+            body,
+            self.timeout,
+        )?;
+        if r.status != 200 {
+            return Err(io::Error::other(format!(
+                "{method} {path}: HTTP {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )));
+        }
+        Ok(r)
+    }
+
+    pub fn requests(&self) -> io::Result<Vec<Recorded>> {
+        let r = self.call("GET", "/_dev/requests", None)?;
+        let v: Value = serde_json::from_slice(&r.body).map_err(io::Error::other)?;
+        v.as_array()
+            .ok_or_else(|| io::Error::other("not an array"))?
+            .iter()
+            .map(|x| Recorded::from_json(x).ok_or_else(|| io::Error::other("bad record")))
+            .collect()
+    }
+
+    pub fn clear(&self) -> io::Result<()> {
+        self.call("POST", "/_dev/clear", Some(b"{}")).map(|_| ())
+    }
+
+    pub fn set_fault(&self, f: Option<&Fault>) -> io::Result<()> {
+        let body = json!({"fault": f.map(Fault::to_string)}).to_string();
+        self.call("POST", "/_dev/fault", Some(body.as_bytes()))
+            .map(|_| ())
+    }
+}
+
+/// Parse the CLI's ready line `werbot-dev-server listening on https://ADDR ca=PATH`.
+pub fn parse_ready_line(line: &str) -> Option<(SocketAddr, PathBuf)> {
+    let rest = line
+        .trim()
+        .strip_prefix("werbot-dev-server listening on https://")?;
+    let (addr, ca) = rest.split_once(" ca=")?;
+    Some((addr.parse().ok()?, PathBuf::from(ca)))
+}
+
+/// The ready line the CLI prints.
+pub fn ready_line(r: &Running) -> String {
+    format!(
+        "werbot-dev-server listening on https://{} ca={}",
+        r.addr(),
+        r.ca_path().display()
+    )
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    const RFC_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+    #[test]
+    fn totp_rfc6238_sha1_vectors() {
+        for (t, code) in [
+            (59, "287082"),
+            (1_111_111_109, "081804"),
+            (1_111_111_111, "050471"),
+            (1_234_567_890, "005924"),
+            (2_000_000_000, "279037"),
+            (20_000_000_000, "353130"),
+        ] {
+            assert_eq!(totp_at(RFC_SECRET, t), code, "t={t}");
+        }
+        assert_eq!(
+            decode_secret(RFC_SECRET).expect("decode"),
+            b"12345678901234567890"
+        );
+    }
+
+    #[test]
+    fn secret_decoding_is_lenient() {
+        let want = decode_secret("JBSWY3DPEHPK3PXP").expect("canonical");
+        for s in [
+            "jbswy3dpehpk3pxp",
+            "JBSW Y3DP EHPK 3PXP",
+            "JBSWY3DPEHPK3PXP====",
+        ] {
+            assert_eq!(decode_secret(s).expect(s), want, "{s}");
+        }
+        assert!(decode_secret("").is_err());
+        assert!(decode_secret("not base32!").is_err());
+        assert!(decode_secret("18").is_err());
+    }
+
+    #[test]
+    fn totp_window_is_one_step() {
+        let t = 1_700_000_000;
+        let key = decode_secret(ALICE_SECRET).expect("key");
+        assert!(totp_matches(&key, &totp_at(ALICE_SECRET, t), t));
+        assert!(totp_matches(&key, &totp_at(ALICE_SECRET, t - 30), t));
+        assert!(totp_matches(&key, &totp_at(ALICE_SECRET, t + 30), t));
+        // Codes two steps away differ (with this secret and time) and are refused.
+        let far = totp_at(ALICE_SECRET, t - 90);
+        assert!(!totp_matches(&key, &far, t));
+        assert!(!totp_matches(&key, "12345", t));
+        assert!(!totp_matches(&key, "12345a", t));
+        assert!(!totp_matches(&key, "+12345", t));
+    }
+
+    #[test]
+    fn fault_and_u2f_strings() {
+        assert_eq!("500".parse::<Fault>(), Ok(Fault::Status500));
+        assert_eq!("nonjson".parse::<Fault>(), Ok(Fault::NonJson));
+        assert_eq!("huge".parse::<Fault>(), Ok(Fault::Huge));
+        assert_eq!("slow".parse::<Fault>(), Ok(Fault::Slow(DEFAULT_SLOW)));
+        assert_eq!(
+            "slow:1.5".parse::<Fault>(),
+            Ok(Fault::Slow(Duration::from_millis(1500)))
+        );
+        assert_eq!("reset".parse::<Fault>(), Ok(Fault::Reset));
+        assert!("teapot".parse::<Fault>().is_err());
+        assert!("slow:-1".parse::<Fault>().is_err());
+        for f in [
+            Fault::Status500,
+            Fault::NonJson,
+            Fault::Huge,
+            Fault::Slow(Duration::from_secs(3)),
+            Fault::Reset,
+        ] {
+            assert_eq!(f.to_string().parse::<Fault>(), Ok(f.clone()));
+        }
+        assert_eq!("approve".parse::<U2f>(), Ok(U2f::Approve));
+        assert_eq!("deny".parse::<U2f>(), Ok(U2f::Deny));
+        assert_eq!("never".parse::<U2f>(), Ok(U2f::Never));
+        assert_eq!(
+            "approve-after:5".parse::<U2f>(),
+            Ok(U2f::ApproveAfter(Duration::from_secs(5)))
+        );
+        assert!("maybe".parse::<U2f>().is_err());
+    }
+
+    #[test]
+    fn users_toml() {
+        let f = parse_users_toml(
+            r#"
+service_id = "s"
+service_key = "k"
+[[user]]
+werbot_id = "x@example.com"
+logins = ["x", "root"]
+totp_secret = "jbswy3dpehpk3pxp"
+u2f = "approve-after:1"
+fault = "slow:2"
+[[user]]
+werbot_id = "y"
+totp_secret = "JBSWY3DPEHPK3PXP"
+"#,
+        )
+        .expect("parse");
+        assert_eq!(f.service_id.as_deref(), Some("s"));
+        assert_eq!(f.service_key.as_deref(), Some("k"));
+        assert_eq!(f.users.len(), 2);
+        assert_eq!(f.users[0].logins, ["x", "root"]);
+        assert_eq!(f.users[0].u2f, U2f::ApproveAfter(Duration::from_secs(1)));
+        assert_eq!(f.users[0].fault, Some(Fault::Slow(Duration::from_secs(2))));
+        assert_eq!(f.users[1].u2f, U2f::Approve);
+        assert_eq!(f.users[1].fault, None);
+
+        for bad in [
+            "[[user]]\nwerbot_id = \"a\"\ntotp_secret = \"!!\"\n",
+            "[[user]]\nwerbot_id = \"a\"\ntotp_secret = \"JBSWY3DP\"\nu2f = \"maybe\"\n",
+            "[[user]]\nwerbot_id = \"a\"\ntotp_secret = \"JBSWY3DP\"\nfault = \"teapot\"\n",
+            "[[user]]\nwerbot_id = \"a\"\ntotp_secret = \"JBSWY3DP\"\ntypo = 1\n",
+            "[[user]]\nwerbot_id = \"a\"\ntotp_secret = \"JBSWY3DP\"\n[[user]]\nwerbot_id = \"a\"\ntotp_secret = \"JBSWY3DP\"\n",
+            "[[user]]\nwerbot_id = \"\"\ntotp_secret = \"JBSWY3DP\"\n",
+        ] {
+            assert!(parse_users_toml(bad).is_err(), "accepted: {bad}");
+        }
+    }
+
+    #[test]
+    fn shipped_users_file_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dev-users.toml");
+        let f = load_users_file(&path).expect("examples/dev-users.toml");
+        assert_eq!(f.users, demo_users());
+        assert_eq!(f.service_id.as_deref(), Some("dev-service"));
+        assert_eq!(f.service_key.as_deref(), Some("dev-key-not-secret"));
+    }
+
+    #[test]
+    fn ready_line_round_trip() {
+        let (a, p) = parse_ready_line(
+            "werbot-dev-server listening on https://127.0.0.1:8443 ca=/tmp/x/ca.pem\n",
+        )
+        .expect("parse");
+        assert_eq!(a, "127.0.0.1:8443".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(p, PathBuf::from("/tmp/x/ca.pem"));
+        assert!(parse_ready_line("something else").is_none());
+    }
+
+    #[test]
+    fn prefix_normalisation() {
+        assert_eq!(normalize_prefix(""), "");
+        assert_eq!(normalize_prefix("/"), "");
+        assert_eq!(normalize_prefix("/api"), "/api");
+        assert_eq!(normalize_prefix("api/"), "/api");
+    }
+}
