@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use nonstick::constants::{RawFlags, ReturnCode};
-use nonstick::{AuthnFlags, ConversationAdapter, ErrorCode, LibPamHandle, ModuleClient, PamShared};
+use nonstick::{AuthnFlags, ErrorCode, LibPamHandle, ModuleClient, PamShared};
 
 use crate::decision::Outcome;
 use crate::flow::{self, ConvFailure, Host};
@@ -26,20 +26,82 @@ fn os_to_string(s: std::ffi::OsString) -> Option<String> {
     String::from_utf8(s.into_vec()).ok()
 }
 
+/// One message through the application's conversation function.
+///
+/// Called directly rather than through nonstick, which maps a NULL answer to
+/// "" and refuses non-UTF-8 bytes: here a NULL answer is a conversation
+/// failure and raw bytes reach the input rules, which explain the refusal.
+fn converse(
+    h: &mut LibPamHandle,
+    style: c_int,
+    text: &str,
+) -> Result<Option<Vec<u8>>, ConvFailure> {
+    use libpam_sys::{pam_conv, pam_message, pam_response};
+    let pamh = (h as *mut LibPamHandle).cast::<libpam_sys::pam_handle>();
+    let mut item: *const c_void = std::ptr::null();
+    // SAFETY: pamh is the live handle PAM gave us; PAM_CONV is a pointer item.
+    let rc = unsafe { libpam_sys::pam_get_item(pamh, libpam_sys::PAM_CONV, &mut item) };
+    // SAFETY: a non-null PAM_CONV item points to the application's pam_conv.
+    let conv = match (rc, unsafe { item.cast::<pam_conv>().as_ref() }) {
+        (libpam_sys::PAM_SUCCESS, Some(c)) => c,
+        _ => return Err(ConvFailure),
+    };
+    let text = std::ffi::CString::new(text).map_err(|_| ConvFailure)?;
+    let message = pam_message {
+        msg_style: style,
+        msg: text.as_ptr(),
+    };
+    // One message: the Linux-PAM and OpenPAM layouts of the array agree.
+    let messages = [&message as *const pam_message];
+    let mut resp: *mut pam_response = std::ptr::null_mut();
+    // SAFETY: the arguments follow pam_conv(3); resp is ours to free after.
+    let rc = unsafe { (conv.conv)(1, messages.as_ptr(), &mut resp, conv.appdata_ptr) };
+    if resp.is_null() {
+        return if rc == libpam_sys::PAM_SUCCESS && !is_prompt(style) {
+            Ok(None)
+        } else {
+            Err(ConvFailure)
+        };
+    }
+    // SAFETY: the application allocated one pam_response (and its string)
+    // with malloc; we copy, wipe and free both.
+    let answer = unsafe {
+        let s = (*resp).resp;
+        let bytes = (!s.is_null()).then(|| {
+            let len = libc::strlen(s);
+            let copy = std::slice::from_raw_parts(s.cast::<u8>(), len).to_vec();
+            std::ptr::write_bytes(s, 0, len);
+            libc::free(s.cast());
+            copy
+        });
+        libc::free(resp.cast());
+        bytes
+    };
+    match (rc, answer) {
+        (libpam_sys::PAM_SUCCESS, Some(a)) => Ok(Some(a)),
+        (libpam_sys::PAM_SUCCESS, None) if !is_prompt(style) => Ok(None),
+        _ => Err(ConvFailure),
+    }
+}
+
+fn is_prompt(style: c_int) -> bool {
+    style == libpam_sys::PAM_PROMPT_ECHO_ON || style == libpam_sys::PAM_PROMPT_ECHO_OFF
+}
+
 impl Host for PamHost<'_> {
     fn prompt(&mut self, text: &str, echo: bool) -> Result<Vec<u8>, ConvFailure> {
-        let answer = if echo {
-            self.h.prompt(text)
+        let style = if echo {
+            libpam_sys::PAM_PROMPT_ECHO_ON
         } else {
-            self.h.masked_prompt(text)
+            libpam_sys::PAM_PROMPT_ECHO_OFF
         };
-        answer.map(|a| a.into_vec()).map_err(|_| ConvFailure)
+        converse(self.h, style, text)?.ok_or(ConvFailure)
     }
     fn error_msg(&mut self, text: &str) {
-        ConversationAdapter::error_msg(self.h, text)
+        let _ = converse(self.h, libpam_sys::PAM_ERROR_MSG, text);
     }
     fn info_msg(&mut self, text: &str) {
-        ConversationAdapter::info_msg(self.h, text)
+        let _ = converse(self.h, libpam_sys::PAM_TEXT_INFO, text);
     }
     fn user(&mut self) -> Option<String> {
         self.h.username(None).ok().and_then(os_to_string)
