@@ -38,7 +38,7 @@ pub trait Host {
 
 /// Parses the arguments and opens the log: the common start of both phases.
 /// Returns the logger even when the config is unusable, so the error is logged.
-fn setup(args: &[String]) -> (Logger, Result<Config, config::ConfigError>) {
+pub fn setup<S: AsRef<str>>(args: &[S]) -> (Logger, Result<Config, config::ConfigError>) {
     let parsed = config::parse(args);
     let mut log = Logger::open(&parsed.log_file, parsed.debug);
     for w in &parsed.warnings {
@@ -48,9 +48,10 @@ fn setup(args: &[String]) -> (Logger, Result<Config, config::ConfigError>) {
 }
 
 /// Who is logging in, from where: set as the prefix of every log line.
-struct Who {
-    user: String,
-    rhost: String,
+pub struct Who {
+    pub user: String,
+    /// Empty when unknown (console, su, sudo, OpenBSD's BSD Auth).
+    pub rhost: String,
 }
 
 fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Option<Who> {
@@ -190,6 +191,18 @@ fn account<H: Host, T: Transport>(
         host.info_msg(U2F_INFO);
     }
     call(config, transport, log, who, &who.user.clone(), &Factor::U2f)
+}
+
+/// One API check over HTTPS and its decision, logged: the core shared by the
+/// PAM module and the OpenBSD login style.
+pub fn verify(
+    config: &Config,
+    log: &mut Logger,
+    who: &Who,
+    werbot_id: &str,
+    factor: &Factor,
+) -> Outcome {
+    call(config, &Https { config }, log, who, werbot_id, factor)
 }
 
 fn call<T: Transport>(
