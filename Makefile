@@ -27,3 +27,53 @@ test: deps test-unit ## every test this machine can run
 clean: ## remove build outputs
 	$(CARGO) clean
 	rm -rf dist build
+
+# --- cross builds, packages, release artifacts (build-all.sh, ci/*.sh) -------
+.PHONY: build-linux build-linux-arm64 build-freebsd build-openbsd build-netbsd build-all \
+	install deb rpm dist reproducible-check test-packages
+
+build-linux: deps ## linux-amd64 module, glibc 2.17 floor (zig): dist/linux-amd64/pam_wpam.so
+	@ci/setup-cross.sh
+	ci/build-target.sh linux-amd64
+
+build-linux-arm64: deps ## linux-arm64 module, glibc 2.17 floor (zig): dist/linux-arm64/pam_wpam.so
+	@ci/setup-cross.sh
+	ci/build-target.sh linux-arm64
+
+build-freebsd: deps ## FreeBSD amd64 module: dist/freebsd-amd64/pam_wpam.so
+	@ci/setup-cross.sh
+	ci/build-target.sh freebsd-amd64
+
+build-netbsd: deps ## NetBSD amd64 module: dist/netbsd-amd64/pam_wpam.so
+	@ci/setup-cross.sh
+	ci/build-target.sh netbsd-amd64
+
+build-openbsd: deps ## OpenBSD amd64 login_-wpam (nightly -Zbuild-std): dist/openbsd-amd64/
+	@ci/setup-cross.sh
+	ci/build-target.sh openbsd-amd64
+
+build-all: deps ## every target, .deb/.rpm, tarballs, SHA256SUMS into dist/ + summary table
+	./build-all.sh
+
+dist: build-all ## release artifacts in dist/ (same as build-all)
+
+deb: deps ## .deb for amd64 and arm64 (cargo-deb) into dist/
+	@ci/setup-cross.sh
+	ci/build-target.sh linux-amd64 && ci/package-linux.sh amd64 deb
+	ci/build-target.sh linux-arm64 && ci/package-linux.sh arm64 deb
+
+rpm: deps ## .rpm for x86_64 and aarch64 (cargo-generate-rpm, gzip payload) into dist/
+	@ci/setup-cross.sh
+	ci/build-target.sh linux-amd64 && ci/package-linux.sh amd64 rpm
+	ci/build-target.sh linux-arm64 && ci/package-linux.sh arm64 rpm
+
+install: ## install the built module (make build) into this system's PAM dir + /var/log/wpam.log; honours DESTDIR
+	@test -f target/release/libpam_wpam.so -o -f target/release/login_-wpam || { echo "run 'make build' first" >&2; exit 1; }
+	MODULE=target/release/libpam_wpam.so LOGIN_STYLE=target/release/login_-wpam \
+		MANPAGE=packaging/man/pam_wpam.8 DESTDIR="$(DESTDIR)" packaging/common/install.sh
+
+reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte
+	ci/reproducible-check.sh
+
+test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
+	ci/test-packages.sh

