@@ -9,6 +9,7 @@
 //! resolution is done here, synchronously).
 
 use std::fmt;
+use std::io::ErrorKind;
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,13 +130,16 @@ impl Transport for Https<'_> {
 fn transport_failure(e: &ureq::Error) -> Option<Unreachable> {
     match e {
         ureq::Error::Timeout(_) => Some(Unreachable::Timeout),
-        ureq::Error::Io(io)
-            if io.kind() == std::io::ErrorKind::TimedOut
-                || io.kind() == std::io::ErrorKind::WouldBlock =>
-        {
+        ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
             Some(Unreachable::Timeout)
         }
-        ureq::Error::Io(io) => Some(Unreachable::Io(io.to_string())),
+        ureq::Error::Io(io) => Some(match io.kind() {
+            ErrorKind::ConnectionRefused
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::AddrNotAvailable => Unreachable::Connect(io.to_string()),
+            _ => Unreachable::Io(io.to_string()),
+        }),
         _ => None,
     }
 }
