@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use syslog::{Facility, Formatter3164};
+use std::os::unix::net::UnixDatagram;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -135,7 +135,31 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-type Syslog = syslog::Logger<syslog::LoggerBackend, Formatter3164>;
+/// The local syslog socket, written directly (RFC 3164 framing, facility
+/// authpriv): openlog(3) would change the ident of the host process (sshd)
+/// for the rest of its life, and a syslog crate costs more than it does here.
+struct Syslog {
+    sock: UnixDatagram,
+    pid: u32,
+}
+
+/// Linux (/dev/log), FreeBSD and NetBSD (/var/run/log), macOS (/var/run/syslog).
+const SYSLOG_SOCKETS: [&str; 3] = ["/dev/log", "/var/run/log", "/var/run/syslog"];
+const LOG_AUTHPRIV: u8 = 10 << 3;
+
+impl Syslog {
+    fn send(&self, level: Level, text: &str) {
+        let severity = match level {
+            Level::Debug => 7,
+            Level::Info => 6,
+            Level::Warn => 4,
+            Level::Error => 3,
+        };
+        let msg = format!("<{}>wpam[{}]: {text}", LOG_AUTHPRIV | severity, self.pid);
+        // Non-blocking: a stuck syslog daemon loses lines, never logins.
+        let _ = self.sock.send(msg.as_bytes());
+    }
+}
 
 /// One PAM call's logger. Opened lazily, closed on drop.
 pub struct Logger {
@@ -201,13 +225,8 @@ impl Logger {
             // never interleave within a line.
             let _ = f.write_all(line.as_bytes());
         }
-        if let Some(s) = &mut self.syslog {
-            let _ = match level {
-                Level::Debug => s.debug(&text),
-                Level::Info => s.info(&text),
-                Level::Warn => s.warning(&text),
-                Level::Error => s.err(&text),
-            };
+        if let Some(s) = &self.syslog {
+            s.send(level, &text);
         }
     }
 
@@ -238,13 +257,13 @@ fn open_log_file(path: &Path) -> Option<File> {
 }
 
 fn open_syslog() -> Option<Syslog> {
-    let formatter = Formatter3164 {
-        facility: Facility::LOG_AUTHPRIV,
-        hostname: None,
-        process: "wpam".into(),
+    let sock = UnixDatagram::unbound().ok()?;
+    SYSLOG_SOCKETS.iter().find(|p| sock.connect(p).is_ok())?;
+    sock.set_nonblocking(true).ok()?;
+    Some(Syslog {
+        sock,
         pid: std::process::id(),
-    };
-    syslog::unix(formatter).ok()
+    })
 }
 
 #[cfg(test)]
