@@ -11,13 +11,11 @@
 use std::fmt;
 use std::io::ErrorKind;
 use std::net::ToSocketAddrs;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http::Uri;
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
 
 use crate::config::Config;
 
@@ -89,9 +87,12 @@ impl Transport for Https<'_> {
         body: &[u8],
         timeout: Duration,
     ) -> Result<HttpAnswer, CallError> {
-        let tls = tls_config(self.config).map_err(CallError::Setup)?;
+        let tls = crate::tls::client_config(
+            self.config.ca_file.as_deref(),
+            self.config.insecure_skip_verify,
+        )
+        .map_err(|e| CallError::Setup(SetupError(format!("TLS setup: {e}"))))?;
         let agent_config = ureq::Agent::config_builder()
-            .tls_config(tls)
             .proxy(None)
             .https_only(true)
             .max_redirects(0)
@@ -101,7 +102,8 @@ impl Transport for Https<'_> {
             .timeout_global(Some(timeout))
             .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
             .build();
-        let agent = ureq::Agent::with_parts(agent_config, DefaultConnector::new(), SyncResolver);
+        let connector = ().chain(TcpConnector::default()).chain(crate::tls::TlsConnector(tls));
+        let agent = ureq::Agent::with_parts(agent_config, connector, SyncResolver);
         let result = agent
             .post(endpoint)
             .header("Content-Type", "application/json")
@@ -155,46 +157,6 @@ fn classify(e: ureq::Error) -> Unreachable {
         ureq::Error::Rustls(r) => Unreachable::Tls(r.to_string()),
         other => Unreachable::Io(other.to_string()),
     }
-}
-
-fn tls_config(config: &Config) -> Result<TlsConfig, SetupError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(provider);
-    if config.insecure_skip_verify {
-        return Ok(builder.disable_verification(true).build());
-    }
-    let mut roots: Vec<Certificate<'static>> = Vec::new();
-    // The OS trust store. Unreadable entries are skipped, as every TLS
-    // client on the system does; an empty store with no ca_file fails the
-    // handshake, which is reported, not hidden.
-    let native = rustls_native_certs::load_native_certs();
-    roots.extend(
-        native
-            .certs
-            .into_iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
-    );
-    if let Some(path) = &config.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| SetupError(format!("ca_file {}: {e}", path.display())))?;
-        let before = roots.len();
-        for item in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-            let der: rustls::pki_types::CertificateDer<'static> =
-                item.map_err(|e| SetupError(format!("ca_file {}: {e}", path.display())))?;
-            roots.push(Certificate::from_der(der.as_ref()).to_owned());
-        }
-        if roots.len() == before {
-            return Err(SetupError(format!(
-                "ca_file {}: no certificate found",
-                path.display()
-            )));
-        }
-    }
-    Ok(builder
-        .root_certs(RootCerts::Specific(Arc::new(roots)))
-        .build())
 }
 
 /// Name resolution on the calling thread (getaddrinfo, bounded by the

@@ -6,7 +6,8 @@
 //! - `flow.rs`: the auth and account phases, over a small `Host` trait;
 //! - `input.rs`: the prompts and what a user may type;
 //! - `wire.rs`: the Werbot API request/response format;
-//! - `client.rs`: the HTTPS call (TLS, timeouts, body cap);
+//! - `client.rs`: the HTTPS call (timeouts, body cap, no redirects/proxies);
+//! - `tls.rs`: trust anchors (`ca_file`, then the OS bundle) and the TLS layer;
 //! - `decision.rs`: the table from API answer to login outcome (offline mode);
 //! - `config.rs`: arguments and the root-only config file;
 //! - `log.rs`: the log file, syslog, escaping and redaction.
@@ -16,12 +17,14 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod bsdauth;
 pub mod client;
 pub mod config;
 pub mod decision;
 pub mod flow;
 pub mod input;
 pub mod log;
+pub mod tls;
 pub mod wire;
 
 #[cfg(not(target_os = "openbsd"))]

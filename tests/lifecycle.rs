@@ -81,9 +81,19 @@ fn module_loads_twice_and_leaves_no_thread_descriptor_or_mapping() {
         libc::dlclose(h1);
         libc::dlclose(h2);
     }
-    // Connections the server still holds close on its side; give it a moment.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(fds(), fd0, "descriptors left open by the module");
+    // The in-process server's side of each connection closes on its own
+    // thread; wait for it so only the module's descriptors are compared.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while (server.active_connections() > 0 || fds() != fd0) && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        fds(),
+        fd0,
+        "descriptors left open by the module: {}",
+        fd_list()
+    );
     assert_eq!(threads(), th0, "threads left running by the module");
     // pam_end dlclosed it and nothing pinned it (no TLS destructors, no
     // threads): the module is unmapped again.
@@ -107,4 +117,21 @@ fn wrong_code() -> String {
         .map(|n| format!("{:06}", (n * 7919 + 13) % 1_000_000))
         .find(|c| !valid.contains(c))
         .expect("a wrong code")
+}
+
+fn fd_list() -> String {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| {
+                    format!(
+                        "{:?}->{:?}",
+                        e.file_name(),
+                        std::fs::read_link(e.path()).ok()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }

@@ -695,3 +695,33 @@ fn two_handles_at_once_and_two_copies_in_one_stack() {
     );
     assert_eq!(env.api_requests(), 4);
 }
+
+#[test]
+fn ca_file_that_is_not_pem_is_a_service_error() {
+    let env = Env::new(Options::default());
+    let bogus = env.dir.join("not-a-ca.pem");
+    std::fs::write(&bogus, "not a certificate\n").expect("write");
+    let l = env.totp(
+        &format!("ca_file={} offline_users=alice", bogus.display()),
+        &alice_code(),
+    );
+    assert_eq!(l.auth, PAM_SERVICE_ERR);
+    assert!(
+        env.log_text().contains("no certificate found"),
+        "{}",
+        env.log_text()
+    );
+    assert_eq!(env.api_requests(), 0);
+}
+
+#[test]
+fn ca_file_of_another_ca_falls_back_to_the_os_store_and_fails() {
+    // A second dev server's CA is a valid trust anchor, but not the issuer.
+    let other = devserver::start(Options::default()).expect("second server");
+    let env = Env::new(Options::default());
+    let other_ca = env.dir.join("other-ca.pem");
+    std::fs::copy(other.ca_path(), &other_ca).expect("copy");
+    other.stop();
+    let l = env.totp(&format!("ca_file={}", other_ca.display()), &alice_code());
+    assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
+}
