@@ -21,7 +21,12 @@ demo: deps ## the main job: the module against the bundled development Werbot AP
 test-unit: deps ## unit and libpam integration tests (no root needed)
 	$(CARGO) test --locked
 
-test: deps test-unit ## every test this machine can run
+.PHONY: test-e2e
+test-e2e: deps ## end-to-end: real sshd + ssh client + dev API (root; skips otherwise, fails under CI=true)
+	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
+	$(CARGO) test --locked --test e2e_sshd -- --ignored --test-threads=1
+
+test: deps test-unit test-e2e ## every test this machine can run
 	@echo "make test: all suites passed"
 
 clean: ## remove build outputs

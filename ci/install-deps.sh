@@ -7,7 +7,9 @@ pkgs=(libpam0g-dev pkg-config ca-certificates
   git dpkg-dev python3-pip binutils xz-utils
   # package checks (ci/test-packages.sh, ci/reproducible-check.sh)
   lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
-  shellcheck)
+  shellcheck
+  # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd
+  openssh-server openssh-client passwd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,727 @@
+//! End to end: the module inside Debian's real `sshd`, logged into with the
+//! real `ssh` client, against the development Werbot API over TLS on loopback.
+//!
+//! Needs root (it starts sshd, writes /etc/pam.d/sshd-wpam-XXXX and creates
+//! throwaway users), so the tests are `#[ignore]`d in a plain `cargo test` and
+//! run by `make test-e2e` (`cargo test --test e2e_sshd -- --ignored`). Not
+//! root: skipped with a note, except under `CI=true`, where that fails.
+//! The tests run one at a time (a lock), because several measure time.
+
+#[path = "support/devserver.rs"]
+mod devserver;
+#[path = "support/pamdrv.rs"]
+mod pamdrv;
+#[path = "support/sshd.rs"]
+mod sshd;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use devserver::{Fault, Options, Running, U2f, User, ALICE_SECRET, BOB_SECRET};
+use sshd::{documented_stack, Login, Outcome, Sshd, TestUser, WorkDir};
+
+const ALICE: &[u8] = b"alice@example.com"; // U2F: approves
+const BOB: &[u8] = b"bob@example.com"; // U2F: denies
+const CAROL: &[u8] = b"carol@example.com"; // U2F: approves after 2 s
+const DAVE: &[u8] = b"dave@example.com"; // U2F: never answers
+const TIMEOUT: u64 = 2;
+const U2F_TIMEOUT: u64 = 4;
+/// What sshd, ssh and a busy 2-core machine may add to a module timeout.
+const MARGIN: Duration = Duration::from_secs(4);
+
+/// Runs these tests one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+fn alice_code() -> String {
+    devserver::totp_now(ALICE_SECRET)
+}
+
+/// Six digits that are alice's code in no time step near now.
+fn wrong_code() -> String {
+    let near: Vec<String> = (0..5)
+        .map(|k| devserver::totp_at(ALICE_SECRET, now() + 30 * k - 60))
+        .collect();
+    (1..)
+        .map(|n: u32| format!("{:06}", n * 104_729 % 1_000_000))
+        .find(|c| !near.contains(c))
+        .expect("a wrong code")
+}
+
+/// One sshd with the documented PAM stack, a dev API, throwaway users and a
+/// work directory; everything removed on drop (fields drop in this order).
+struct Fixture {
+    sshd: Sshd,
+    api: Running,
+    users: Vec<TestUser>,
+    /// A service key unique to this run, so that finding it anywhere is a leak.
+    key: String,
+    /// Every six-digit code sent, right or wrong, for the leak check.
+    codes: Mutex<Vec<String>>,
+    work: WorkDir,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Fixture {
+    /// None when the test is skipped (not root). `setup` gets the throwaway
+    /// users and returns API users to add to the demo ones and lines to end
+    /// sshd_config with.
+    fn start(
+        test: &str,
+        users: usize,
+        setup: impl FnOnce(&[TestUser]) -> (Vec<User>, Vec<String>),
+    ) -> Option<Fixture> {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        if !sshd::root_or_skip(test) {
+            return None;
+        }
+        let users: Vec<TestUser> = (0..users).map(|_| TestUser::create()).collect();
+        let (werbot, sshd_extra) = setup(&users);
+        let work = WorkDir::new("e2e");
+        let key = format!("e2e-service-key-{}", sshd::random_suffix());
+        let mut opts = Options::with_state_dir(work.0.join("api"));
+        opts.service_key = key.clone();
+        opts.users.extend(werbot);
+        let api = devserver::start(opts).expect("start the dev API");
+        // As the README sets it up: the service key in a root-only file.
+        let conf = work.0.join("wpam.conf");
+        std::fs::write(&conf, format!("service_key={key}\n")).expect("write wpam.conf");
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod wpam.conf");
+        let stack = wpam_stack(&work.0, &api.server_url(), &api.ca_path(), "");
+        let extra: Vec<&str> = sshd_extra.iter().map(String::as_str).collect();
+        let sshd = Sshd::start(&work.0, &stack, &extra);
+        Some(Fixture {
+            sshd,
+            api,
+            users,
+            key,
+            codes: Mutex::new(Vec::new()),
+            work,
+            _serial: serial,
+        })
+    }
+
+    /// The documented stack, `users` throwaway users, the demo API users.
+    fn basic(test: &str, users: usize) -> Option<Fixture> {
+        Fixture::start(test, users, |_| (Vec::new(), Vec::new()))
+    }
+
+    fn user(&self, i: usize) -> &str {
+        &self.users[i].name
+    }
+
+    /// Points the PAM stack at `url` (trusting `ca`) with `extra` arguments.
+    fn configure(&self, url: &str, ca: &Path, extra: &str) {
+        let stack = wpam_stack(&self.work.0, url, ca, extra);
+        self.sshd.pam.set(&stack);
+    }
+
+    /// Back to the fixture's own API, no fault, with `extra` arguments.
+    fn configure_api(&self, extra: &str) {
+        self.api.set_fault(None);
+        self.configure(&self.api.server_url(), &self.api.ca_path(), extra);
+    }
+
+    fn wpam_log(&self) -> PathBuf {
+        self.work.0.join("wpam.log")
+    }
+
+    fn wpam_log_text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.wpam_log()).unwrap_or_default()).into_owned()
+    }
+
+    fn login(&self, req: &Login) -> Outcome {
+        if req.code.len() == 6 {
+            self.codes
+                .lock()
+                .expect("codes")
+                .push(String::from_utf8_lossy(req.code).into_owned());
+        }
+        self.sshd.ssh(req)
+    }
+
+    fn kbdint(&self, user: usize, id: &[u8], code: &[u8]) -> Outcome {
+        self.login(&Login::kbdint(self.user(user), id, code))
+    }
+
+    /// A complete keyboard-interactive round: exactly the two documented prompts.
+    fn assert_prompts(&self, user: usize, o: &Outcome) {
+        assert_eq!(o.prompts, Sshd::expected_prompts(self.user(user)), "{o:?}");
+    }
+
+    /// sshd still greets and still lets a correct TOTP login in.
+    fn assert_healthy(&self, after: &str) {
+        assert!(self.sshd.healthy(), "sshd stopped answering after {after}");
+        let o = self.kbdint(0, ALICE, alice_code().as_bytes());
+        assert!(o.logged_in(), "correct login after {after}: {o:?}");
+    }
+}
+
+/// The documented PAM stack with wpam talking to `url`, trusting `ca`; the
+/// service key in `dir/wpam.conf`, the log in `dir/wpam.log`.
+fn wpam_stack(dir: &Path, url: &str, ca: &Path, extra: &str) -> String {
+    let args = format!(
+        "server_url={url} service_id=dev-service config={} ca_file={} log_file={} \
+         debug=true timeout={TIMEOUT} u2f_timeout={U2F_TIMEOUT} {extra}",
+        dir.join("wpam.conf").display(),
+        ca.display(),
+        dir.join("wpam.log").display()
+    );
+    documented_stack(&pamdrv::module_path(), &args)
+}
+
+#[test]
+#[ignore = "needs root and a real sshd: run by `make test-e2e`"]
+fn documented_stack_totp_u2f_and_offline_mode() {
+    let Some(fx) = Fixture::basic("documented_stack_totp_u2f_and_offline_mode", 2) else {
+        return;
+    };
+    let (u0, u1) = (fx.user(0).to_string(), fx.user(1).to_string());
+
+    // TOTP accepted: the documented prompts, a real session running as the user.
+    let code = alice_code();
+    let o = fx.login(&Login {
+        command: "echo ok; id -un",
+        ..Login::kbdint(&u0, ALICE, code.as_bytes())
+    });
+    assert!(o.logged_in(), "{o:?}");
+    assert_eq!(o.stdout.lines().nth(1), Some(u0.as_str()), "{o:?}");
+    fx.assert_prompts(0, &o);
+    let reqs = fx.api.requests();
+    assert_eq!(
+        reqs.len(),
+        1,
+        "one call: the account phase reuses the auth result"
+    );
+    let want = serde_json::json!({"serviceID":"dev-service","serviceKey":fx.key,"user":u0,
+        "tfaMethod":"totp","totpCode":code,"userIP":"127.0.0.1","wID":"alice@example.com"});
+    assert_eq!(reqs[0].json.as_ref(), Some(&want));
+
+    // Wrong code refused, after the same two prompts.
+    let o = fx.kbdint(0, ALICE, wrong_code().as_bytes());
+    assert!(o.refused(), "{o:?}");
+    fx.assert_prompts(0, &o);
+
+    // A malformed code is refused locally, with a message, and no call.
+    fx.api.clear_requests();
+    let o = fx.kbdint(0, ALICE, b"12345");
+    assert!(o.refused(), "{o:?}");
+    assert!(o.stderr.contains("exactly 6 digits"), "{o:?}");
+    assert!(fx.api.requests().is_empty());
+
+    // U2F approved: the user is told to approve, the login goes through.
+    let o = fx.kbdint(0, ALICE, b"");
+    assert!(o.logged_in(), "{o:?}");
+    fx.assert_prompts(0, &o);
+    assert!(o.stderr.contains("approve this login"), "{o:?}");
+    let last = fx.api.requests().pop().expect("a U2F request");
+    assert_eq!(last.field("tfaMethod"), Some("U2F"));
+    assert_eq!(last.field("totpCode"), Some(""));
+
+    // U2F denied.
+    let o = fx.kbdint(0, BOB, b"");
+    assert!(o.refused(), "{o:?}");
+    fx.assert_prompts(0, &o);
+
+    // U2F approved after 2 s, inside u2f_timeout.
+    let o = fx.kbdint(0, CAROL, b"");
+    assert!(o.logged_in(), "{o:?}");
+    assert!(o.elapsed >= Duration::from_secs(2), "{o:?}");
+
+    // U2F never answered: refused once u2f_timeout has passed, sshd fine.
+    let o = fx.kbdint(0, DAVE, b"");
+    assert!(o.refused(), "{o:?}");
+    let limit = Duration::from_secs(U2F_TIMEOUT);
+    assert!(o.elapsed >= limit && o.elapsed <= limit + MARGIN, "{o:?}");
+    fx.assert_healthy("an unanswered U2F push");
+
+    // API down: the offline user is admitted (with any code), the other is not.
+    let closed = format!("127.0.0.1:{}", sshd::free_port());
+    fx.configure(&closed, &fx.api.ca_path(), &format!("offline_users={u1}"));
+    let o = fx.kbdint(1, ALICE, wrong_code().as_bytes());
+    assert!(o.logged_in(), "offline user, API down: {o:?}");
+    let o = fx.kbdint(0, ALICE, alice_code().as_bytes());
+    assert!(o.refused(), "not an offline user, API down: {o:?}");
+    assert!(o.elapsed <= Duration::from_secs(TIMEOUT) + MARGIN, "{o:?}");
+    let log = fx.wpam_log_text();
+    assert!(log.contains("admitted as offline user"), "{log}");
+    assert!(log.contains("denied (not an offline user)"), "{log}");
+
+    fx.configure_api("");
+    fx.assert_healthy("the API came back");
+    assert!(fx.sshd.wait_idle(Duration::from_secs(10)).is_empty());
+}
+
+#[test]
+#[ignore = "needs root and a real sshd: run by `make test-e2e`"]
+fn publickey_plus_second_factor_and_publickey_only_account_phase() {
+    // users: 0 = key + second factor; 1, 2 = key only (account phase only),
+    // known to the API under their login names (1 approves, 2 denies).
+    let test = "publickey_plus_second_factor_and_publickey_only_account_phase";
+    let Some(fx) = Fixture::start(test, 3, |users| {
+        let werbot = vec![
+            User::new(&users[1].name, ALICE_SECRET),
+            User {
+                u2f: U2f::Deny,
+                ..User::new(&users[2].name, BOB_SECRET)
+            },
+        ];
+        let sshd_config = vec![
+            "AuthenticationMethods publickey,keyboard-interactive".to_string(),
+            format!("Match User {},{}", users[1].name, users[2].name),
+            "    AuthenticationMethods publickey".to_string(),
+        ];
+        (werbot, sshd_config)
+    }) else {
+        return;
+    };
+    let key = fx.work.0.join("id_ed25519");
+    let public = sshd::keygen(&key);
+    for u in &fx.users {
+        u.authorize(&public);
+    }
+    let with_key = |user: usize, methods: &str, code: &[u8]| {
+        fx.login(&Login {
+            methods,
+            key: Some(&key),
+            ..Login::kbdint(fx.user(user), ALICE, code)
+        })
+    };
+
+    // Key and second factor: in.
+    let o = with_key(0, "publickey,keyboard-interactive", alice_code().as_bytes());
+    assert!(o.logged_in(), "{o:?}");
+    fx.assert_prompts(0, &o);
+    let partial = format!("Partial publickey for {}", fx.user(0));
+    assert!(
+        fx.sshd.log_text().contains(&partial),
+        "sshd accepted the key first"
+    );
+
+    // The key alone: partial success, then refused; never asked anything.
+    let o = with_key(0, "publickey", b"");
+    assert!(o.refused(), "key alone: {o:?}");
+    assert!(o.prompts.is_empty(), "{o:?}");
+    // The second factor alone: not even offered before the key.
+    let o = fx.kbdint(0, ALICE, alice_code().as_bytes());
+    assert!(o.refused(), "second factor alone: {o:?}");
+    assert!(o.prompts.is_empty(), "{o:?}");
+    // Key and a wrong code.
+    let o = with_key(0, "publickey,keyboard-interactive", wrong_code().as_bytes());
+    assert!(o.refused(), "key and wrong code: {o:?}");
+
+    // Publickey only: just the account phase runs, a U2F check of the Werbot
+    // user named like the login.
+    fx.api.clear_requests();
+    let o = with_key(1, "publickey", b"");
+    assert!(o.logged_in(), "{o:?}");
+    assert!(o.prompts.is_empty(), "{o:?}");
+    let reqs = fx.api.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let want = serde_json::json!({"serviceID":"dev-service","serviceKey":fx.key,"user":fx.user(1),
+        "tfaMethod":"U2F","totpCode":"","userIP":"127.0.0.1","wID":fx.user(1)});
+    assert_eq!(reqs[0].json.as_ref(), Some(&want));
+    // ... and a denial there keeps a valid key out (sshd ends the connection:
+    // "Access denied ... by PAM account configuration").
+    let o = with_key(2, "publickey", b"");
+    assert!(o.code == Some(255) && o.stdout.is_empty(), "{o:?}");
+    let denied = format!("Access denied for user {} by PAM account", fx.user(2));
+    assert!(fx.sshd.log_text().contains(&denied), "sshd's reason");
+    assert_eq!(fx.api.requests().len(), 2);
+    assert!(fx.sshd.healthy());
+}
+
+/// Records everything sent to /dev/log while no syslog daemon owns it.
+struct SyslogCapture {
+    messages: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SyslogCapture {
+    const PATH: &'static str = "/dev/log";
+
+    /// None when something already listens there (a syslog daemon).
+    fn start() -> Option<SyslogCapture> {
+        if Path::new(Self::PATH).exists() {
+            return None;
+        }
+        let sock = UnixDatagram::bind(Self::PATH).expect("bind /dev/log");
+        std::fs::set_permissions(Self::PATH, std::fs::Permissions::from_mode(0o666))
+            .expect("chmod /dev/log");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, s) = (Arc::clone(&messages), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while !s.load(Ordering::SeqCst) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    let mut all = m.lock().expect("syslog");
+                    all.extend_from_slice(&buf[..n]);
+                    all.push(b'\n');
+                }
+            }
+        });
+        Some(SyslogCapture {
+            messages,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.messages.lock().expect("syslog")).into_owned()
+    }
+}
+
+impl Drop for SyslogCapture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(Self::PATH);
+    }
+}
+
+/// Lines of `text` holding `secret` as a token of its own. A six-digit code
+/// may equal a process id by chance, so bracketed or `pid`-labelled numbers
+/// are not counted.
+fn leaks(text: &str, secret: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        for (i, _) in line.match_indices(secret) {
+            let before = &line[..i];
+            let after = &line[i + secret.len()..];
+            let digit_next = before.ends_with(|c: char| c.is_ascii_alphanumeric())
+                || after.starts_with(|c: char| c.is_ascii_alphanumeric());
+            let pid_like = before.ends_with('[')
+                || before.ends_with("pid ")
+                || before.ends_with("pid=")
+                || before.ends_with("pid: ");
+            if !digit_next && !pid_like {
+                out.push(line.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "needs root and a real sshd: run by `make test-e2e`"]
+fn faults_and_hostile_input_through_sshd_leak_no_secret() {
+    let Some(fx) = Fixture::basic("faults_and_hostile_input_through_sshd_leak_no_secret", 2) else {
+        return;
+    };
+    let syslog = SyslogCapture::start();
+    if syslog.is_none() {
+        eprintln!("note: /dev/log exists (a syslog daemon runs); its store is searched below");
+    }
+    let off = fx.user(1).to_string();
+    let offline = format!("offline_users={off}");
+    let timeout = Duration::from_secs(TIMEOUT);
+
+    // Server faults: (fault, offline user admitted?).
+    let faults = [
+        (Fault::Status500, true),
+        (Fault::Slow(Duration::from_secs(TIMEOUT + 8)), true),
+        (Fault::Reset, true),
+        (Fault::NonJson, false),
+        (Fault::Huge, false),
+    ];
+    for (fault, offline_admitted) in faults {
+        fx.configure_api(&offline);
+        fx.api.set_fault(Some(fault.clone()));
+        let o = fx.kbdint(0, ALICE, alice_code().as_bytes());
+        assert!(o.refused(), "{fault}: {o:?}");
+        assert!(o.elapsed <= timeout + MARGIN, "{fault}: {o:?}");
+        let o = fx.kbdint(1, ALICE, alice_code().as_bytes());
+        assert_eq!(
+            o.logged_in(),
+            offline_admitted,
+            "{fault}, offline user: {o:?}"
+        );
+        assert!(
+            offline_admitted || o.refused(),
+            "{fault}, offline user: {o:?}"
+        );
+        assert!(o.elapsed <= timeout + MARGIN, "{fault}: {o:?}");
+        fx.configure_api("");
+        fx.assert_healthy(&format!("fault {fault}"));
+    }
+
+    // Certificates: for another name, and expired. Unavailable, so the
+    // offline user gets in and the other does not.
+    for (what, names, expired) in [
+        (
+            "wrong certificate name",
+            vec!["wrong.example".to_string()],
+            false,
+        ),
+        ("expired certificate", vec!["127.0.0.1".to_string()], true),
+    ] {
+        let mut opts = Options::with_state_dir(fx.work.0.join(format!("api-{expired}")));
+        opts.service_key = fx.key.clone();
+        opts.cert_names = names;
+        opts.cert_expired = expired;
+        let bad = devserver::start(opts).expect("start a dev API");
+        fx.configure(&bad.server_url(), &bad.ca_path(), &offline);
+        let o = fx.kbdint(0, ALICE, alice_code().as_bytes());
+        assert!(o.refused(), "{what}: {o:?}");
+        assert!(o.elapsed <= timeout + MARGIN, "{what}: {o:?}");
+        let o = fx.kbdint(1, ALICE, alice_code().as_bytes());
+        assert!(o.logged_in(), "{what}, offline user: {o:?}");
+        assert!(
+            bad.requests().is_empty(),
+            "{what}: a request went through TLS"
+        );
+        fx.configure_api("");
+        fx.assert_healthy(what);
+    }
+    let log = fx.wpam_log_text();
+    for needle in [
+        "HTTP 500",
+        "timed out",
+        "not the expected JSON",
+        "larger than 64 KiB",
+        "certificate expired",
+        "certificate not valid for name",
+    ] {
+        assert!(log.contains(needle), "wpam.log lacks {needle:?}:\n{log}");
+    }
+
+    // Hostile Werbot IDs: refused locally with a message, no call, no crash.
+    // ssh's askpass transport keeps at most 1023 bytes of an answer and stops
+    // at CR/LF, so of the 100 KB ID the server receives its first 1023 bytes.
+    let long = vec![b'a'; 100 * 1024];
+    let hostile: [(&str, &[u8], &str); 3] = [
+        ("100 KB", &long, "too long"),
+        (
+            "control bytes",
+            b"alice\x1b[31m\x07@example.com",
+            "control characters",
+        ),
+        ("not UTF-8", b"alice\xff\xfe@example.com", "not valid text"),
+    ];
+    fx.api.clear_requests();
+    for (what, id, message) in hostile {
+        let o = fx.kbdint(0, id, alice_code().as_bytes());
+        assert!(o.refused(), "{what}: {o:?}");
+        assert!(o.stderr.contains(message), "{what}: {o:?}");
+        assert_eq!(
+            o.prompts,
+            Sshd::expected_prompts(fx.user(0))[..1],
+            "{what}: only the ID prompt"
+        );
+        fx.assert_healthy(what);
+    }
+    assert_eq!(
+        fx.api.requests().len(),
+        3,
+        "only the health checks called the API"
+    );
+    let log = fx.wpam_log_text();
+    assert!(log.contains("Werbot ID refused locally"), "{log}");
+    assert!(fx.sshd.wait_idle(Duration::from_secs(10)).is_empty());
+
+    // No secret in any log: the service key, and every code sent.
+    assert!(
+        log.contains(r#""serviceKey":"[REDACTED]""#),
+        "debug lines redact: {log}"
+    );
+    let mut logs = vec![("wpam.log", log.clone()), ("sshd log", fx.sshd.log_text())];
+    match &syslog {
+        Some(s) => {
+            let text = s.text();
+            assert!(text.contains("wpam"), "the module logged to syslog: {text}");
+            logs.push(("syslog (/dev/log)", text));
+        }
+        None => {
+            for f in ["/var/log/auth.log", "/var/log/syslog", "/var/log/messages"] {
+                if let Ok(t) = std::fs::read(f) {
+                    logs.push((f, String::from_utf8_lossy(&t).into_owned()));
+                }
+            }
+        }
+    }
+    let mut secrets = fx.codes.lock().expect("codes").clone();
+    secrets.sort();
+    secrets.dedup();
+    secrets.push(fx.key.clone());
+    for (name, text) in &logs {
+        for s in &secrets {
+            let found = leaks(text, s);
+            assert!(found.is_empty(), "{name} holds secret {s:?}: {found:#?}");
+        }
+    }
+    // The log file is the module's own: created 0640 (no world access).
+    let mode = std::fs::metadata(fx.wpam_log()).expect("wpam.log").mode();
+    assert_eq!(mode & 0o007, 0, "wpam.log mode {mode:o}");
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Totp,
+    WrongCode,
+    U2fApproved,
+    U2fDenied,
+    U2fApprovedLater,
+}
+
+impl Kind {
+    const ALL: [Kind; 5] = [
+        Kind::Totp,
+        Kind::WrongCode,
+        Kind::U2fApproved,
+        Kind::U2fDenied,
+        Kind::U2fApprovedLater,
+    ];
+    fn answers(self) -> (&'static [u8], Vec<u8>, bool) {
+        match self {
+            Kind::Totp => (ALICE, alice_code().into_bytes(), true),
+            Kind::WrongCode => (ALICE, wrong_code().into_bytes(), false),
+            Kind::U2fApproved => (ALICE, Vec::new(), true),
+            Kind::U2fDenied => (BOB, Vec::new(), false),
+            Kind::U2fApprovedLater => (CAROL, Vec::new(), true),
+        }
+    }
+}
+
+/// Processes running as any of `uids`, once they had up to 10 s to end
+/// (a session's processes may outlive sshd's connection handler briefly).
+fn processes_of(uids: &[u32]) -> Vec<String> {
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Vec<String> = std::fs::read_dir("/proc")
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| {
+                        e.file_name()
+                            .to_str()
+                            .is_some_and(|s| s.parse::<u32>().is_ok())
+                    })
+                    .filter(|e| e.metadata().is_ok_and(|m| uids.contains(&m.uid())))
+                    .map(|e| {
+                        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                        format!("{:?} {}", e.file_name(), String::from_utf8_lossy(&cmd))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found.is_empty() || std::time::Instant::now() >= end {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    s[s.len() / 2]
+}
+
+#[test]
+#[ignore = "needs root and a real sshd: run by `make test-e2e`"]
+fn load_50_concurrent_then_200_in_a_row() {
+    let Some(fx) = Fixture::basic("load_50_concurrent_then_200_in_a_row", 2) else {
+        return;
+    };
+    // The dev API does not enforce one-time use of a code: the same code
+    // logs in many times within its 30 s step, so the load can reuse codes.
+    let code = alice_code();
+    for _ in 0..2 {
+        assert!(
+            fx.kbdint(0, ALICE, code.as_bytes()).logged_in(),
+            "a code is reusable"
+        );
+    }
+    assert!(fx.sshd.wait_idle(Duration::from_secs(10)).is_empty());
+    let uids: Vec<u32> = fx
+        .users
+        .iter()
+        .map(|u| std::fs::metadata(&u.home).expect("home").uid())
+        .collect();
+    let sshd_fds = sshd::fd_count(fx.sshd.pid());
+    let own_fds = sshd::fd_count(std::process::id());
+    // No sshd child, sshd descriptor, user process or API connection left.
+    let assert_nothing_left = |after: &str| {
+        let left = fx.sshd.wait_idle(Duration::from_secs(15));
+        assert!(left.is_empty(), "{after}: sshd children left: {left:?}");
+        let fds = sshd::fd_count(fx.sshd.pid());
+        assert_eq!(fds, sshd_fds, "{after}: sshd descriptors");
+        let stray = processes_of(&uids);
+        assert!(stray.is_empty(), "{after}: user processes left: {stray:?}");
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        while fx.api.active_connections() > 0 && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(fx.api.active_connections(), 0, "{after}: API connections");
+    };
+
+    // 50 at once, mixed.
+    let results: Vec<(Kind, Outcome)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let fx = &fx;
+                s.spawn(move || {
+                    let kind = Kind::ALL[i % Kind::ALL.len()];
+                    let (id, code, _) = kind.answers();
+                    (kind, fx.kbdint(i % 2, id, &code))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("login thread"))
+            .collect()
+    });
+    for (kind, o) in &results {
+        let (_, _, admitted) = kind.answers();
+        if admitted {
+            assert!(o.logged_in(), "{kind:?}: {o:?}");
+        } else {
+            assert!(o.refused(), "{kind:?}: {o:?}");
+        }
+    }
+    let slowest = results
+        .iter()
+        .map(|(_, o)| o.elapsed)
+        .max()
+        .expect("results");
+    eprintln!("50 concurrent logins: slowest {slowest:?}");
+    assert!(fx.sshd.healthy(), "sshd is up after the burst");
+    assert_nothing_left("50 concurrent logins");
+
+    // 200 in a row: the time per login does not grow.
+    let mut times = Vec::with_capacity(200);
+    for i in 0..200 {
+        let o = fx.kbdint(0, ALICE, alice_code().as_bytes());
+        assert!(o.logged_in(), "login {i}: {o:?}");
+        times.push(o.elapsed);
+    }
+    let (first, last) = (median(&times[..50]), median(&times[150..]));
+    eprintln!("200 logins in a row: median of the first 50 {first:?}, of the last 50 {last:?}");
+    assert!(
+        last <= first * 2 + Duration::from_millis(100),
+        "logins got slower: {first:?} -> {last:?}"
+    );
+    assert_nothing_left("200 logins in a row");
+    assert!(
+        sshd::fd_count(std::process::id()) <= own_fds + 2,
+        "test process fds"
+    );
+}

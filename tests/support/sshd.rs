@@ -1,0 +1,567 @@
+//! A real OpenSSH server and client for end-to-end tests (needs root).
+//!
+//! [`Sshd`] runs Debian's `/usr/sbin/sshd` on a loopback port with its own
+//! sshd_config, host key, pid file and log, under its own PAM service: OpenSSH
+//! ≤ 9.7 names the PAM service after argv[0]'s basename, so sshd is started
+//! through a symlink `DIR/sshd-wpam-XXXX` and reads `/etc/pam.d/sshd-wpam-XXXX`,
+//! which this helper writes and removes again (the system's /etc/pam.d/sshd is
+//! never touched). [`TestUser`] is a throwaway Unix account. [`ssh`] runs the
+//! real `ssh` client with an askpass program that answers keyboard-interactive
+//! prompts by their text and records every prompt it was shown.
+//!
+//! Every guard removes what it made when dropped, also when a test panics.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const PROMPT_ID: &str = "Enter your Werbot ID (email or username): ";
+pub const PROMPT_CODE: &str = "Enter your totp code (submit empty for U2F): ";
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// True when the test may run. Not root: skipped with a note, except under
+/// `CI=true`, where a skipped end-to-end suite would hide a broken runner.
+pub fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: needs root (sshd, useradd, /etc/pam.d) and CI=true forbids skipping"
+    );
+    eprintln!("SKIPPED {test}: needs root (sshd, useradd, /etc/pam.d)");
+    false
+}
+
+/// Eight random hex digits (names of users, services, directories).
+pub fn random_suffix() -> String {
+    let mut b = [0u8; 4];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .expect("read /dev/urandom");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A private working directory, removed on drop.
+pub struct WorkDir(pub PathBuf);
+
+impl WorkDir {
+    pub fn new(tag: &str) -> WorkDir {
+        let dir = std::env::temp_dir().join(format!("wpam-{tag}-{}", random_suffix()));
+        fs::create_dir(&dir).expect("create work dir");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod work dir");
+        WorkDir(dir)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `ssh-keygen -t ed25519` into `path` (and `path.pub`); returns the public line.
+pub fn keygen(path: &Path) -> String {
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "wpam-e2e", "-f"])
+        .arg(path));
+    fs::read_to_string(path.with_extension("pub")).expect("read public key")
+}
+
+/// A throwaway Unix account (`useradd -m`, shell /bin/sh), deleted on drop.
+pub struct TestUser {
+    pub name: String,
+    pub home: PathBuf,
+}
+
+impl TestUser {
+    pub fn create() -> TestUser {
+        let name = format!("wpe2e{}", random_suffix());
+        run(Command::new("useradd").args(["-m", "-s", "/bin/sh", &name]));
+        let home = PathBuf::from(format!("/home/{name}"));
+        TestUser { name, home }
+    }
+
+    /// Installs `~/.ssh/authorized_keys` with the modes sshd's StrictModes wants.
+    pub fn authorize(&self, public_key: &str) {
+        let ssh = self.home.join(".ssh");
+        fs::create_dir_all(&ssh).expect("mkdir ~/.ssh");
+        fs::set_permissions(&ssh, fs::Permissions::from_mode(0o700)).expect("chmod ~/.ssh");
+        let keys = ssh.join("authorized_keys");
+        fs::write(&keys, public_key).expect("write authorized_keys");
+        fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).expect("chmod keys");
+        run(Command::new("chown")
+            .args(["-R", &format!("{0}:{0}", self.name)])
+            .arg(&ssh));
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel")
+            .args(["-f", "-r", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `/etc/pam.d/<service>`, removed on drop.
+pub struct PamService {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl PamService {
+    fn create(name: String) -> PamService {
+        let path = Path::new("/etc/pam.d").join(&name);
+        assert!(!path.exists(), "{} exists already", path.display());
+        PamService { name, path }
+    }
+
+    /// Replaces the whole stack (atomically: sshd reads it per connection).
+    pub fn set(&self, stack: &str) {
+        let tmp = self.path.with_extension("tmp");
+        fs::write(&tmp, stack).expect("write pam.d service");
+        fs::rename(&tmp, &self.path).expect("install pam.d service");
+    }
+}
+
+impl Drop for PamService {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        let _ = fs::remove_file(self.path.with_extension("tmp"));
+    }
+}
+
+/// The setup the README documents, built from the system's /etc/pam.d/sshd:
+/// `@include common-auth` commented out, wpam alone in the auth stack, wpam in
+/// the account stack, every session line of the distribution kept.
+pub fn documented_stack(module: &Path, args: &str) -> String {
+    let system = fs::read_to_string("/etc/pam.d/sshd").unwrap_or_default();
+    let auth = format!("auth       required     {} {args}\n", module.display());
+    let account = format!("account    required     {} {args}\n", module.display());
+    let mut out = String::from("# written by wpam's end-to-end tests; removed at the end\n");
+    let (mut auth_done, mut account_done) = (false, false);
+    for line in system.lines() {
+        let t = line.trim_start();
+        if t.starts_with("@include common-auth") {
+            out.push_str("# @include common-auth\n");
+            out.push_str(&auth);
+            auth_done = true;
+            continue;
+        }
+        if !account_done && (t.starts_with("account") || t.starts_with("@include common-account")) {
+            if !auth_done {
+                out.push_str(&auth);
+                auth_done = true;
+            }
+            out.push_str(&account);
+            account_done = true;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !auth_done {
+        out.push_str(&auth);
+    }
+    if !account_done {
+        out.push_str(&account);
+    }
+    out
+}
+
+/// A process killed (TERM, then KILL) and reaped on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = self.0.id() as libc::pid_t;
+        // SAFETY: signalling our own, not yet reaped child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Pids whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Open descriptors of a process.
+pub fn fd_count(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A running sshd with its own config, host key, log and PAM service.
+pub struct Sshd {
+    // Field order is drop order: the daemon stops before its PAM service and
+    // its directory go away.
+    proc: Proc,
+    pub pam: PamService,
+    pub port: u16,
+    pub log: PathBuf,
+    pub config: PathBuf,
+    pub dir: PathBuf,
+    askpass: PathBuf,
+    ask_counter: AtomicUsize,
+}
+
+impl Sshd {
+    /// Starts sshd under `dir` with PAM `stack`; `extra` lines end sshd_config
+    /// (after the defaults, so a `Match` block may follow).
+    pub fn start(dir: &Path, stack: &str, extra: &[&str]) -> Sshd {
+        let service = format!("sshd-wpam-{}", random_suffix());
+        let pam = PamService::create(service.clone());
+        pam.set(stack);
+        // Debian's sshd refuses to start without its privilege separation
+        // directory; the systemd unit normally creates it.
+        fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        let host_key = dir.join("ssh_host_ed25519_key");
+        if !host_key.exists() {
+            keygen(&host_key);
+        }
+        let link = dir.join(&service);
+        std::os::unix::fs::symlink(SSHD, &link).expect("symlink sshd");
+        let askpass = dir.join("askpass");
+        fs::write(&askpass, ASKPASS).expect("write askpass");
+        fs::set_permissions(&askpass, fs::Permissions::from_mode(0o700)).expect("chmod askpass");
+        let log = dir.join("sshd.log");
+        let config = dir.join("sshd_config");
+        for attempt in 0.. {
+            let port = free_port();
+            let mut text = format!(
+                "ListenAddress 127.0.0.1:{port}\n\
+                 HostKey {}\n\
+                 PidFile {}\n",
+                host_key.display(),
+                dir.join("sshd.pid").display()
+            );
+            text.push_str(SSHD_CONFIG);
+            for l in extra {
+                text.push_str(l);
+                text.push('\n');
+            }
+            fs::write(&config, text).expect("write sshd_config");
+            // Absolute argv[0]: sshd re-executes itself for every connection.
+            let child = Command::new(&link)
+                .arg("-D")
+                .arg("-f")
+                .arg(&config)
+                .arg("-E")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn sshd");
+            let mut proc = Proc(child);
+            if wait_banner(port, &mut proc.0) {
+                return Sshd {
+                    proc,
+                    pam,
+                    port,
+                    log,
+                    config,
+                    dir: dir.to_path_buf(),
+                    askpass,
+                    ask_counter: AtomicUsize::new(0),
+                };
+            }
+            drop(proc);
+            assert!(
+                attempt < 4,
+                "sshd did not start; its log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        unreachable!()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.0.id()
+    }
+
+    /// Still running and still greeting new connections.
+    pub fn healthy(&self) -> bool {
+        banner(self.port).is_some()
+    }
+
+    /// Descendant processes (connection handlers and sessions) right now.
+    pub fn children(&self) -> Vec<u32> {
+        children_of(self.pid())
+    }
+
+    /// Waits until sshd has no child left; returns those still there.
+    pub fn wait_idle(&self, timeout: Duration) -> Vec<u32> {
+        let end = Instant::now() + timeout;
+        loop {
+            let c = self.children();
+            if c.is_empty() || Instant::now() >= end {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+
+    /// One login with the real ssh client.
+    pub fn ssh(&self, req: &Login) -> Outcome {
+        let n = self.ask_counter.fetch_add(1, Ordering::Relaxed);
+        let ask = self.dir.join(format!("ask-{n}"));
+        fs::create_dir(&ask).expect("mkdir ask dir");
+        fs::write(ask.join("id"), req.id).expect("write id answer");
+        fs::write(ask.join("code"), req.code).expect("write code answer");
+        let stdout = fs::File::create(ask.join("stdout")).expect("stdout file");
+        let stderr = fs::File::create(ask.join("stderr")).expect("stderr file");
+        let mut cmd = Command::new("ssh");
+        cmd.args([
+            "-F",
+            "/dev/null",
+            "-p",
+            &self.port.to_string(),
+            "-l",
+            req.user,
+        ])
+        .args(["-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null"])
+        .args(["-o", "GlobalKnownHostsFile=/dev/null"])
+        .args(["-o", "BatchMode=no"])
+        .args(["-o", "NumberOfPasswordPrompts=1"])
+        .args(["-o", "ConnectTimeout=20"])
+        .args(["-o", &format!("PreferredAuthentications={}", req.methods)]);
+        match req.key {
+            Some(k) => cmd.args(["-o", "IdentitiesOnly=yes", "-i"]).arg(k),
+            None => cmd.args(["-o", "PubkeyAuthentication=no"]),
+        };
+        cmd.arg("127.0.0.1")
+            .arg(req.command)
+            .env_remove("SSH_AUTH_SOCK")
+            .env("SSH_ASKPASS", &self.askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .env("WPAM_ASK_DIR", &ask)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr);
+        // SAFETY: setsid is async-signal-safe; no tty, as under a real agent.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("spawn ssh");
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait ssh") {
+                break s;
+            }
+            if started.elapsed() > req.timeout {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().expect("wait ssh");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let elapsed = started.elapsed();
+        let read = |f: &str| {
+            String::from_utf8_lossy(&fs::read(ask.join(f)).unwrap_or_default()).into_owned()
+        };
+        let prompts = fs::read(ask.join("prompts"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        let out = Outcome {
+            code: status.code(),
+            stdout: read("stdout"),
+            stderr: read("stderr"),
+            prompts,
+            elapsed,
+            timed_out,
+        };
+        let _ = fs::remove_dir_all(&ask);
+        out
+    }
+
+    /// The prompts the client must see for one complete keyboard-interactive
+    /// round: the documented texts, as ssh shows them (`(user@host) ` first).
+    pub fn expected_prompts(user: &str) -> Vec<String> {
+        vec![
+            format!("({user}@127.0.0.1) {PROMPT_ID}"),
+            format!("({user}@127.0.0.1) {PROMPT_CODE}"),
+        ]
+    }
+}
+
+/// What one ssh client run is asked to do.
+pub struct Login<'a> {
+    pub user: &'a str,
+    /// Answer to the Werbot ID prompt (raw bytes; ssh's askpass transport
+    /// cuts at the first CR/LF and at 1023 bytes).
+    pub id: &'a [u8],
+    /// Answer to the code prompt (empty = U2F).
+    pub code: &'a [u8],
+    /// `PreferredAuthentications`.
+    pub methods: &'a str,
+    pub key: Option<&'a Path>,
+    pub command: &'a str,
+    pub timeout: Duration,
+}
+
+impl<'a> Login<'a> {
+    /// keyboard-interactive only, `echo ok`, 60 s.
+    pub fn kbdint(user: &'a str, id: &'a [u8], code: &'a [u8]) -> Login<'a> {
+        Login {
+            user,
+            id,
+            code,
+            methods: "keyboard-interactive",
+            key: None,
+            command: "echo ok",
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How one ssh client run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Every prompt askpass was shown, in order.
+    pub prompts: Vec<String>,
+    pub elapsed: Duration,
+    pub timed_out: bool,
+}
+
+impl Outcome {
+    /// Logged in and the command's output came back.
+    pub fn logged_in(&self) -> bool {
+        self.code == Some(0) && self.stdout.lines().next() == Some("ok")
+    }
+    /// Refused by the server (not a client or transport problem).
+    pub fn refused(&self) -> bool {
+        self.code == Some(255) && self.stderr.contains("Permission denied")
+    }
+}
+
+/// The SSH identification string, if a server greets on `port` within 10 s.
+fn banner(port: u16) -> Option<String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let _ = s.write_all(b"SSH-2.0-wpam-e2e-probe\r\n");
+    text.starts_with("SSH-2.0-").then_some(text)
+}
+
+fn wait_banner(port: u16, child: &mut Child) -> bool {
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if banner(port).is_some() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The fixed part of every test sshd_config.
+const SSHD_CONFIG: &str = "\
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+PermitRootLogin no
+LogLevel DEBUG
+PrintMotd no
+PrintLastLog no
+UseDNS no
+MaxStartups 100:30:200
+MaxAuthTries 6
+LoginGraceTime 120
+X11Forwarding no
+AllowTcpForwarding no
+";
+
+/// Answers ssh's prompts by their text, from files the test wrote into
+/// $WPAM_ASK_DIR, and appends every prompt (NUL-terminated) to its record.
+/// Exits 0 even when ssh stops reading early (a long answer), so that ssh
+/// uses what it read instead of discarding it.
+const ASKPASS: &str = r#"#!/bin/sh
+trap '' PIPE
+printf '%s\0' "$1" >> "$WPAM_ASK_DIR/prompts"
+case "$1" in
+  *"Enter your Werbot ID"*) cat "$WPAM_ASK_DIR/id" 2>/dev/null ;;
+  *"Enter your totp code"*) cat "$WPAM_ASK_DIR/code" 2>/dev/null ;;
+esac
+exit 0
+"#;
