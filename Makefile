@@ -26,7 +26,7 @@ test-e2e: deps ## end-to-end: real sshd + ssh client + dev API (root; skips othe
 	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
 	$(CARGO) test --locked --test e2e_sshd -- --ignored --test-threads=1
 
-test: deps test-unit test-e2e ## every test this machine can run
+test: deps lint-ci test-unit test-e2e release-dry-run ## every test this machine can run
 	@echo "make test: all suites passed"
 
 clean: ## remove build outputs
@@ -82,3 +82,12 @@ reproducible-check: deps ## build twice in two directories and compare modules, 
 
 test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
 	ci/test-packages.sh
+
+# --- CI lints and the release pipeline (ci/lint.sh, ci/release.sh) -----------
+.PHONY: lint-ci release-dry-run
+
+lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolint over the Dockerfile, shellcheck over every script
+	ci/lint.sh
+
+release-dry-run: deps ## the release job minus publishing (throwaway key), then it verifies its output; reuses dist/, builds it if incomplete
+	ci/release.sh --dry-run

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the pinned supply-chain cargo subcommands the release and CI
+# scripts use, each only when missing or at another version:
+#   cargo-auditable  embeds the dependency tree in every module (.dep-v0)
+#   cargo-cyclonedx  writes the release SBOM (CycloneDX JSON)
+#   cargo-deny       licenses / bans / sources (and advisories where reachable)
+# `cargo install --locked` into CARGO_HOME (~/.cargo/bin), which CI caches.
+# Usage: ci/cargo-tools.sh [auditable] [cyclonedx] [deny]   (default: all)
+set -euo pipefail
+
+CARGO_AUDITABLE_VERSION=${CARGO_AUDITABLE_VERSION:-0.7.7}
+CARGO_CYCLONEDX_VERSION=${CARGO_CYCLONEDX_VERSION:-0.5.9}
+CARGO_DENY_VERSION=${CARGO_DENY_VERSION:-0.20.2}
+
+log() { printf 'cargo-tools: %s\n' "$*" >&2; }
+
+installed=$(cargo install --list 2>/dev/null || true)
+tool() { # crate version
+  # `cargo install --list` knows the version of every tool it installed
+  # (cargo-auditable has no --version of its own).
+  if ! grep -qxF -- "$1 v$2:" <<<"$installed" || ! command -v "$1" >/dev/null; then
+    log "cargo install --locked $1 --version $2"
+    cargo install --locked --quiet "$1" --version "$2"
+  fi
+}
+
+[ $# -gt 0 ] || set -- auditable cyclonedx deny
+for t in "$@"; do
+  case "$t" in
+    auditable) tool cargo-auditable "$CARGO_AUDITABLE_VERSION" ;;
+    cyclonedx) tool cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION" ;;
+    deny) tool cargo-deny "$CARGO_DENY_VERSION" ;;
+    *) log "unknown tool '$t' (auditable, cyclonedx, deny)"; exit 2 ;;
+  esac
+done

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The CI steps the workflows run (.github/workflows/*.yml only wire jobs to
+# these). Each step works the same on a developer's Debian 12 machine.
+#
+#   ci/ci.sh setup      a bare debian:12 container: base packages, rustup
+#                       (stable + rustfmt, clippy), the project's deps
+#   ci/ci.sh fmt        cargo fmt --check
+#   ci/ci.sh clippy     cargo clippy, all targets, warnings are errors
+#   ci/ci.sh test       make test (unit, libpam, e2e, packages, lints, ...)
+#   ci/ci.sh deny       cargo deny check licenses bans sources
+#                       (+ advisories with WPAM_DENY_ADVISORIES=1: needs the
+#                       advisory database from GitHub, so hosted CI only)
+#   ci/ci.sh lint       ci/lint.sh (actionlint + shellcheck, hadolint)
+#   ci/ci.sh build      ./build-all.sh (Docker image when an engine answers)
+#   ci/ci.sh release    ci/release.sh (publish; needs the signing key secret)
+#   ci/ci.sh release-dry-run   ci/release.sh --dry-run
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# rustup's cargo, and cargo-installed tools when CARGO_INSTALL_ROOT keeps them
+# apart (the workflows do, to cache them).
+for d in "$HOME/.cargo/bin" ${CARGO_INSTALL_ROOT:+"$CARGO_INSTALL_ROOT/bin"}; do
+  case ":$PATH:" in *":$d:"*) ;; *) PATH=$d:$PATH ;; esac
+done
+export PATH
+
+log() { printf 'ci: %s\n' "$*" >&2; }
+
+step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|release|release-dry-run}
+shift
+case "$step" in
+  setup)
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends ca-certificates curl git make gcc libc6-dev \
+        python3 python3-pip python3-venv sudo xz-utils >&2
+      # actions/checkout leaves a tree owned by another uid in containers.
+      git config --global --add safe.directory "$here"
+    fi
+    if ! command -v cargo >/dev/null; then
+      log "installing rustup (stable, minimal + rustfmt, clippy)"
+      curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        sh -s -- -y --profile minimal --default-toolchain stable -c rustfmt -c clippy >&2
+      PATH=$HOME/.cargo/bin:$PATH
+    fi
+    rustup component add rustfmt clippy >&2
+    if [ -n "${GITHUB_PATH:-}" ]; then
+      echo "$HOME/.cargo/bin" >>"$GITHUB_PATH"
+      [ -z "${CARGO_INSTALL_ROOT:-}" ] || echo "$CARGO_INSTALL_ROOT/bin" >>"$GITHUB_PATH"
+    fi
+    ci/install-deps.sh
+    ;;
+  fmt) cargo fmt --all -- --check ;;
+  clippy)
+    ci/install-deps.sh
+    cargo clippy --locked --all-targets -- -D warnings
+    ;;
+  test) make test ;;
+  deny)
+    ci/cargo-tools.sh deny
+    checks=(licenses bans sources)
+    [ "${WPAM_DENY_ADVISORIES:-0}" = 1 ] && checks+=(advisories)
+    cargo deny --locked check "${checks[@]}"
+    ;;
+  lint) ci/lint.sh ;;
+  build) ./build-all.sh "$@" ;;
+  release) ci/release.sh --no-build "$@" ;;
+  release-dry-run) ci/release.sh --dry-run "$@" ;;
+  *) log "unknown step '$step'"; exit 2 ;;
+esac

@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# The release job: turns dist/ (./build-all.sh) into a signed, verified
+# release and, unless --dry-run, publishes it.
+#
+#   build/release/files/   what the GitHub release carries:
+#       wpam-<v>-<target>.tar.gz (5), wpam_<v>-1_{amd64,arm64}.deb,
+#       wpam-<v>-1.{x86_64,aarch64}.rpm (signed), the BSD packages,
+#       wpam-<v>.cdx.json (CycloneDX SBOM), wpam-archive-keyring.{gpg,asc},
+#       SHA256SUMS + SHA256SUMS.asc (detached, armored)
+#   build/release/site/    the static repositories (GitHub Pages, gh-pages):
+#       apt/  pool/main/w/wpam/*.deb, dists/stable/{Release,InRelease,Release.gpg},
+#             dists/stable/main/binary-{amd64,arm64}/Packages{,.gz}
+#       rpm/  *.rpm (x86_64, aarch64), repodata/ (createrepo_c),
+#             repodata/repomd.xml.asc, wpam.repo
+#       wpam-archive-keyring.{gpg,asc}, index.html
+#   build/release/RELEASE_NOTES.md   CHANGELOG.md's section for <v>
+#
+# Then it verifies its own output before anything is published:
+#   - gpgv checks SHA256SUMS.asc, InRelease, Release.gpg, repomd.xml.asc and
+#     the RPM signatures against the exported public key (and a tampered copy
+#     must fail);
+#   - SHA256SUMS lists every file and every sum matches;
+#   - both Packages indexes list wpam <v> with the right size and SHA256, and
+#     Release's hashes match the indexes;
+#   - `apt-get update && apt-get install wpam` from the APT repository,
+#     served over HTTP on loopback with the README's exact sources line,
+#     inside a copy of a clean Debian 12 root (ci/test-packages.sh's cached
+#     debootstrap root when present, else one built and cached here); apt
+#     must also refuse the repository when signed-by names another key;
+#   - the RPM metadata (repomd.xml, primary.xml.gz) parses, lists wpam <v>
+#     for x86_64 and aarch64 with matching checksums;
+#   - the SBOM parses and names the module's dependencies; each Linux/BSD
+#     module carries cargo-auditable's dependency section (.dep-v0).
+#
+# Usage: ci/release.sh [--dry-run] [--no-build] [--skip-chroot]
+#   --dry-run      everything but publishing, signed with a throwaway key
+#                  generated for the run (never written outside a temp dir)
+#   --no-build     use dist/ as it is; by default a dist/ that lacks an
+#                  artifact is built with ./build-all.sh first
+#   --skip-chroot  skip the apt install check (no root / no debootstrap)
+# Environment:
+#   WPAM_SIGNING_KEY             armored secret key (required without --dry-run)
+#   WPAM_SIGNING_KEY_PASSPHRASE  its passphrase, if any
+#   GH_TOKEN, GITHUB_REPOSITORY  for `gh release` and the gh-pages push
+#   WPAM_PAGES_URL               default https://werbot.github.io/wpam
+#   WPAM_DEBOOTSTRAP_ROOT        a clean Debian root to copy for the apt check
+#   WPAM_REQUIRE_AUDITABLE=1     fail (not warn) on a module without .dep-v0
+#   DIST_DIR, RELEASE_DIR        default dist/ and build/release/
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+dry=0
+build=auto
+chroot_check=1
+for a in "$@"; do
+  case "$a" in
+    --dry-run) dry=1 ;;
+    --no-build) build=no ;;
+    --skip-chroot) chroot_check=0 ;;
+    -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
+    *) echo "release: unknown argument '$a'" >&2; exit 2 ;;
+  esac
+done
+
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+dist=${DIST_DIR:-$here/dist}
+out=${RELEASE_DIR:-$here/build/release}
+pages_url=${WPAM_PAGES_URL:-https://werbot.github.io/wpam}
+suite=stable
+component=main
+apt_arches=(amd64 arm64)
+rpm_arches=(x86_64 aarch64)
+targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64)
+
+t0=$(date +%s)
+log() { printf 'release: %s\n' "$*" >&2; }
+phase() { printf '\n=== release: %s (%d s)\n' "$*" "$(($(date +%s) - t0))" >&2; }
+die() { log "error: $*"; exit 1; }
+checks=0
+ok() { checks=$((checks + 1)); printf 'release: ok   %s\n' "$*" >&2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/wpam-release.XXXXXX")
+export GNUPGHOME=$tmp/gnupg
+server_pid=
+mounted=()
+cleanup() {
+  local m
+  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
+  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  gpgconf --kill all >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# --- tools ---------------------------------------------------------------------
+phase "wpam $VERSION: tools ($([ "$dry" = 1 ] && echo dry run || echo publish))"
+need_debs=()
+for pair in gpg:gnupg gpgv:gpgv apt-ftparchive:apt-utils createrepo_c:createrepo-c \
+  rpmsign:rpm readelf:binutils python3:python3; do
+  command -v "${pair%%:*}" >/dev/null || need_debs+=("${pair#*:}")
+done
+if [ "$dry" = 0 ]; then
+  command -v gh >/dev/null || need_debs+=(gh)
+  command -v git >/dev/null || need_debs+=(git)
+fi
+if [ ${#need_debs[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing: ${need_debs[*]} (sudo apt-get install ${need_debs[*]})"
+  log "apt-get install ${need_debs[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >&2 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >&2; }
+fi
+ci/cargo-tools.sh cyclonedx
+
+# --- the artifacts ---------------------------------------------------------------
+phase "collect artifacts from $dist"
+expected() { # prints the required artifact globs, one per line
+  local t
+  for t in "${targets[@]}"; do echo "wpam-$VERSION-$t.tar.gz"; done
+  for a in "${apt_arches[@]}"; do echo "wpam_$VERSION-*_$a.deb"; done
+  for a in "${rpm_arches[@]}"; do echo "wpam-$VERSION-*.$a.rpm"; done
+}
+missing_artifacts() {
+  local g
+  while read -r g; do
+    compgen -G "$dist/$g" >/dev/null || echo "$g"
+  done < <(expected)
+}
+# BSD packages: whatever the ci/pkg-<os>.sh hooks made (.pkg, .tgz), one at
+# least per hook present.
+bsd_packages() {
+  find "$dist" -maxdepth 1 -type f \( -name '*.pkg' -o -name '*.tgz' \) -printf '%f\n' | LC_ALL=C sort
+}
+bsd_hooks() { find ci -maxdepth 1 -name 'pkg-*.sh' -printf '%f\n' | sed 's/^pkg-//; s/\.sh$//' | LC_ALL=C sort; }
+bsd_missing() {
+  local os
+  for os in $(bsd_hooks); do
+    bsd_packages | grep -qi "$os" || echo "$os package"
+  done
+}
+gaps=$(missing_artifacts; bsd_missing)
+if [ -n "$gaps" ] && [ "$build" = auto ]; then
+  log "dist/ lacks: $(tr '\n' ' ' <<<"$gaps")-> ./build-all.sh"
+  ./build-all.sh >&2 || die "./build-all.sh failed"
+  gaps=$(missing_artifacts; bsd_missing)
+fi
+[ -z "$gaps" ] || die "dist/ lacks: $(tr '\n' ' ' <<<"$gaps")"
+
+rm -rf "$out"
+files=$out/files
+site=$out/site
+pool=$site/apt/pool/$component/w/wpam
+mkdir -p "$files" "$site/apt" "$pool" "$site/rpm"
+while read -r g; do
+  # shellcheck disable=SC2086 # $g is a glob
+  for f in "$dist"/$g; do cp -p "$f" "$files/"; done
+done < <(expected)
+while read -r f; do
+  [ -n "$f" ] && cp -p "$dist/$f" "$files/"
+done < <(bsd_packages)
+ok "collected $(find "$files" -type f | wc -l) artifacts"
+
+# --- release notes -----------------------------------------------------------------
+phase "release notes from CHANGELOG.md"
+notes=$out/RELEASE_NOTES.md
+awk -v v="$VERSION" '
+  /^## / { if (on) exit; if ($0 ~ "^## \\[?v?" v "\\]?([^0-9.]|$)") { on = 1; next } }
+  on { print }
+' CHANGELOG.md >"$notes.body"
+grep -q '[^[:space:]]' "$notes.body" || die "CHANGELOG.md has no section '## [$VERSION]'"
+if [ "$dry" = 0 ] && grep -qiE "^## \[?$VERSION\]? *- *unreleased" CHANGELOG.md; then
+  die "CHANGELOG.md still marks $VERSION as Unreleased: date it before tagging"
+fi
+{
+  cat "$notes.body"
+  cat <<EOF
+
+### Verify and install
+
+Download \`SHA256SUMS\`, \`SHA256SUMS.asc\` and \`wpam-archive-keyring.gpg\`, then:
+
+    gpgv --keyring ./wpam-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS
+    sha256sum --ignore-missing -c SHA256SUMS
+
+APT and dnf repositories: $pages_url (see the README's Install section).
+EOF
+} >"$notes"
+rm -f "$notes.body"
+ok "notes: $(wc -l <"$notes") lines"
+
+# --- SBOM --------------------------------------------------------------------------
+phase "SBOM (cargo cyclonedx)"
+sbom=wpam-$VERSION.cdx.json
+# --target all: the dependencies of every platform (nonstick/libpam-sys are
+# cfg(not(openbsd))). The file is written beside Cargo.toml: move it out.
+cargo cyclonedx --format json --target all --override-filename "wpam-$VERSION.cdx" >&2
+mv "$here/wpam-$VERSION.cdx.json" "$files/$sbom"
+ok "SBOM $sbom"
+
+# --- signing key -------------------------------------------------------------------
+phase "signing key"
+mkdir -m 0700 "$GNUPGHOME"
+cat >"$GNUPGHOME/gpg.conf" <<'EOF'
+personal-digest-preferences SHA512
+cert-digest-algo SHA512
+no-emit-version
+EOF
+# The passphrase (empty for the throwaway key) reaches gpg and rpmsign
+# through a 0600 file in the run's temp dir, never a command line.
+passfile=$tmp/passphrase
+(umask 077 && printf '%s' "${WPAM_SIGNING_KEY_PASSPHRASE:-}" >"$passfile")
+gpg_sign=(gpg --batch --yes --pinentry-mode loopback --passphrase-file "$passfile")
+if [ "$dry" = 1 ]; then
+  log "dry run: generating a throwaway key for this run"
+  gpg --batch --pinentry-mode loopback --passphrase '' \
+    --quick-gen-key "wpam release dry run <wpam-dry-run@example.invalid>" rsa3072 sign 2d 2>/dev/null
+else
+  [ -n "${WPAM_SIGNING_KEY:-}" ] || die "WPAM_SIGNING_KEY (armored secret key) is not set"
+  printf '%s\n' "$WPAM_SIGNING_KEY" | gpg --batch --import 2>/dev/null
+fi
+fpr=$(gpg --batch --with-colons --list-secret-keys | awk -F: '/^fpr:/ { print $10; exit }')
+[ -n "$fpr" ] || die "no secret key"
+gpg_sign+=(--local-user "$fpr")
+gpg --batch --export "$fpr" >"$site/wpam-archive-keyring.gpg"
+gpg --batch --armor --export "$fpr" >"$site/wpam-archive-keyring.asc"
+cp -p "$site/wpam-archive-keyring.gpg" "$site/wpam-archive-keyring.asc" "$files/"
+ok "key $fpr exported (wpam-archive-keyring.gpg / .asc)"
+printf '\nSigning key fingerprint: %s\n' "$fpr" >>"$notes"
+
+# --- RPM signatures ------------------------------------------------------------------
+phase "sign the RPMs (rpmsign)"
+for f in "$files"/*.rpm; do
+  rpmsign --addsign --define "_gpg_name $fpr" --define "_gpg_path $GNUPGHOME" \
+    --define "_gpg_digest_algo sha256" \
+    --define "_gpg_sign_cmd_extra_args --batch --pinentry-mode loopback --passphrase-file $passfile" \
+    "$f" >&2 </dev/null
+done
+ok "signed $(find "$files" -name '*.rpm' | wc -l) RPMs"
+
+# --- APT repository --------------------------------------------------------------------
+if [ "$dry" = 0 ]; then
+  phase "keep the packages of earlier releases (gh-pages)"
+  ci/publish-release.sh seed "$site" "$out/gh-pages"
+fi
+phase "APT repository (apt-ftparchive)"
+cp -p "$files"/*.deb "$pool/"
+for a in "${apt_arches[@]}"; do
+  d=$site/apt/dists/$suite/$component/binary-$a
+  mkdir -p "$d"
+  (cd "$site/apt" && apt-ftparchive --arch "$a" packages "pool/$component") >"$d/Packages"
+  gzip -9 -n -k "$d/Packages"
+  printf 'Archive: %s\nComponent: %s\nOrigin: wpam\nLabel: wpam\nArchitecture: %s\n' \
+    "$suite" "$component" "$a" >"$d/Release"
+done
+(
+  cd "$site/apt"
+  apt-ftparchive \
+    -o APT::FTPArchive::Release::Origin=wpam \
+    -o APT::FTPArchive::Release::Label=wpam \
+    -o APT::FTPArchive::Release::Suite="$suite" \
+    -o APT::FTPArchive::Release::Codename="$suite" \
+    -o APT::FTPArchive::Release::Architectures="${apt_arches[*]}" \
+    -o APT::FTPArchive::Release::Components="$component" \
+    -o APT::FTPArchive::Release::Description="wpam: Werbot second factor for PAM" \
+    release "dists/$suite"
+) >"$tmp/Release"
+mv "$tmp/Release" "$site/apt/dists/$suite/Release"
+rel=$site/apt/dists/$suite
+"${gpg_sign[@]}" --digest-algo SHA512 --clearsign -o "$rel/InRelease" "$rel/Release"
+"${gpg_sign[@]}" --digest-algo SHA512 --armor --detach-sign -o "$rel/Release.gpg" "$rel/Release"
+ok "APT repository: ${apt_arches[*]}, signed Release/InRelease"
+
+# --- RPM repository ----------------------------------------------------------------
+phase "RPM repository (createrepo_c)"
+cp -p "$files"/*.rpm "$site/rpm/"
+createrepo_c --quiet --general-compress-type gz --revision "$VERSION" "$site/rpm" >&2
+"${gpg_sign[@]}" --armor --detach-sign -o "$site/rpm/repodata/repomd.xml.asc" "$site/rpm/repodata/repomd.xml"
+cat >"$site/rpm/wpam.repo" <<EOF
+[wpam]
+name=wpam (Werbot second factor for PAM)
+baseurl=$pages_url/rpm
+enabled=1
+gpgcheck=1
+repo_gpgcheck=1
+gpgkey=$pages_url/wpam-archive-keyring.asc
+EOF
+ok "RPM repository: ${rpm_arches[*]}, signed repomd.xml"
+
+cat >"$site/index.html" <<EOF
+<!doctype html>
+<meta charset="utf-8">
+<title>wpam package repositories</title>
+<h1>wpam package repositories</h1>
+<p>Signing key: <a href="wpam-archive-keyring.gpg">wpam-archive-keyring.gpg</a>
+(<a href="wpam-archive-keyring.asc">armored</a>), fingerprint <code>$fpr</code>.</p>
+<ul>
+<li>APT: <code>deb [signed-by=/usr/share/keyrings/wpam-archive-keyring.gpg] $pages_url/apt $suite $component</code></li>
+<li>dnf: <a href="rpm/wpam.repo">rpm/wpam.repo</a></li>
+</ul>
+EOF
+
+# --- SHA256SUMS -----------------------------------------------------------------------
+phase "SHA256SUMS + SHA256SUMS.asc"
+(cd "$files" && find . -maxdepth 1 -type f ! -name 'SHA256SUMS*' -printf '%f\n' | LC_ALL=C sort |
+  xargs -d '\n' sha256sum >SHA256SUMS)
+"${gpg_sign[@]}" --armor --detach-sign -o "$files/SHA256SUMS.asc" "$files/SHA256SUMS"
+ok "SHA256SUMS over $(wc -l <"$files/SHA256SUMS") files, signed"
+
+# =================================== verification =====================================
+phase "verify: signatures (gpgv against the exported key)"
+keyring=$site/wpam-archive-keyring.gpg
+vgpg() { gpgv --keyring "$keyring" "$@" 2>"$tmp/gpgv.log" || { cat "$tmp/gpgv.log" >&2; return 1; }; }
+vgpg "$files/SHA256SUMS.asc" "$files/SHA256SUMS" && ok "SHA256SUMS.asc"
+vgpg "$rel/Release.gpg" "$rel/Release" && ok "Release.gpg"
+vgpg "$rel/InRelease" && ok "InRelease"
+vgpg "$site/rpm/repodata/repomd.xml.asc" "$site/rpm/repodata/repomd.xml" && ok "repomd.xml.asc"
+cmp -s <(gpg --dearmor <"$site/wpam-archive-keyring.asc") "$keyring" && ok "keyring .asc == .gpg"
+cp "$files/SHA256SUMS" "$tmp/SHA256SUMS.tampered"
+echo "0000000000000000000000000000000000000000000000000000000000000000  evil" >>"$tmp/SHA256SUMS.tampered"
+if gpgv --keyring "$keyring" "$files/SHA256SUMS.asc" "$tmp/SHA256SUMS.tampered" 2>/dev/null; then
+  die "a tampered SHA256SUMS verified"
+fi
+ok "a tampered SHA256SUMS is rejected"
+rpmdb=$tmp/rpmdb
+mkdir -p "$rpmdb"
+rpmkeys --dbpath "$rpmdb" --import "$site/wpam-archive-keyring.asc"
+for f in "$files"/*.rpm; do
+  r=$(rpmkeys --dbpath "$rpmdb" --checksig -v "$f" 2>&1) || { echo "$r" >&2; die "rpm signature: $f"; }
+  grep -qiE 'Header V4 RSA/SHA(256|512) Signature, key ID [0-9a-f]+: OK' <<<"$r" ||
+    { echo "$r" >&2; die "no OK V4 signature on $f"; }
+  ok "rpm signature $(basename "$f")"
+done
+
+phase "verify: SHA256SUMS"
+(cd "$files" && sha256sum --quiet --strict -c SHA256SUMS) && ok "every sum matches"
+unlisted=$(cd "$files" && comm -23 <(find . -maxdepth 1 -type f ! -name 'SHA256SUMS*' -printf '%f\n' | LC_ALL=C sort) \
+  <(awk '{ print $2 }' SHA256SUMS | LC_ALL=C sort))
+[ -z "$unlisted" ] || die "not in SHA256SUMS: $unlisted"
+ok "every file is listed"
+
+phase "verify: APT indexes, RPM metadata, SBOM"
+python3 - "$site" "$files" "$VERSION" "$suite" "$component" "${apt_arches[*]}" "${rpm_arches[*]}" "$sbom" <<'PY'
+import gzip, hashlib, json, os, sys, xml.etree.ElementTree as ET
+site, files, version, suite, comp, apt_arches, rpm_arches, sbom = sys.argv[1:9]
+def sha256(p):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+def ok(m): print("release: ok   " + m, file=sys.stderr)
+def fail(m): sys.exit("release: error: " + m)
+
+# APT: Release hashes cover the indexes; each index lists wpam <v> for its arch
+apt = os.path.join(site, "apt")
+rel = os.path.join(apt, "dists", suite)
+fields, cur = {}, None
+for line in open(os.path.join(rel, "Release")):
+    if line[0] in " \t" and cur:
+        fields[cur].append(line.split())
+    else:
+        cur, _, val = line.partition(":")
+        fields[cur] = val.strip() if val.strip() else []
+for a in apt_arches.split():
+    if a not in fields["Architectures"].split(): fail(f"Release lacks architecture {a}")
+sums = {p: (int(s), h) for h, s, p in fields["SHA256"]}
+for a in apt_arches.split():
+    for name in ("Packages", "Packages.gz"):
+        p = f"{comp}/binary-{a}/{name}"
+        if p not in sums: fail(f"Release lacks {p}")
+        full = os.path.join(rel, p)
+        if (os.path.getsize(full), sha256(full)) != sums[p]: fail(f"Release hash mismatch for {p}")
+    stanzas = [dict(l.split(": ", 1) for l in s.splitlines() if ": " in l)
+               for s in open(os.path.join(rel, comp, f"binary-{a}", "Packages")).read().split("\n\n") if s.strip()]
+    got = [s for s in stanzas if s["Package"] == "wpam" and s["Architecture"] == a and s["Version"].startswith(version + "-")]
+    if not got: fail(f"binary-{a}/Packages lists no wpam {version} for {a}")
+    for s in got:
+        deb = os.path.join(apt, s["Filename"])
+        if int(s["Size"]) != os.path.getsize(deb) or s["SHA256"] != sha256(deb):
+            fail(f"Packages entry does not match {s['Filename']}")
+    ok(f"APT binary-{a}: wpam {got[0]['Version']} ({got[0]['Filename']}), hashes match")
+
+# RPM: repomd.xml -> primary.xml.gz -> packages for both arches
+rpm = os.path.join(site, "rpm")
+ns = {"r": "http://linux.duke.edu/metadata/repo", "c": "http://linux.duke.edu/metadata/common"}
+repomd = ET.parse(os.path.join(rpm, "repodata", "repomd.xml")).getroot()
+prim = repomd.find("r:data[@type='primary']", ns)
+if prim is None: fail("repomd.xml has no primary data")
+loc = prim.find("r:location", ns).get("href")
+full = os.path.join(rpm, loc)
+if sha256(full) != prim.find("r:checksum", ns).text: fail("primary checksum mismatch in repomd.xml")
+root = ET.fromstring(gzip.open(full).read())
+pk = root.findall("c:package", ns)
+if int(root.get("packages")) != len(pk): fail("primary.xml package count mismatch")
+seen = set()
+for p in pk:
+    name, arch = p.find("c:name", ns).text, p.find("c:arch", ns).text
+    ver = p.find("c:version", ns).get("ver")
+    href = p.find("c:location", ns).get("href")
+    if p.find("c:checksum", ns).text != sha256(os.path.join(rpm, href)): fail(f"checksum mismatch {href}")
+    if name == "wpam" and ver == version: seen.add(arch)
+for a in rpm_arches.split():
+    if a not in seen: fail(f"primary.xml lists no wpam {version} for {a}")
+ok(f"RPM primary.xml.gz: {len(pk)} packages, wpam {version} for {' '.join(sorted(seen))}, checksums match")
+
+# SBOM
+b = json.load(open(os.path.join(files, sbom)))
+if b.get("bomFormat") != "CycloneDX": fail("SBOM is not CycloneDX")
+names = set()
+def walk(cs):
+    for c in cs or []:
+        names.add(c.get("name")); walk(c.get("components"))
+walk(b.get("components"))
+for want in ("ureq", "rustls", "serde_json"):
+    if want not in names: fail(f"SBOM lacks {want}")
+ok(f"SBOM: CycloneDX {b.get('specVersion')}, {len(names)} components")
+PY
+
+# cargo-auditable: the dependency tree in each module (section .dep-v0)
+for t in "${targets[@]}"; do
+  for m in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam"; do
+    [ -f "$m" ] || continue
+    if readelf -S -W "$m" 2>/dev/null | grep -q '\.dep-v0'; then
+      ok "auditable: ${m#"$dist"/}"
+    elif [ "${WPAM_REQUIRE_AUDITABLE:-0}" = 1 ]; then
+      die "${m#"$dist"/} has no .dep-v0 section (not built with cargo auditable)"
+    else
+      log "warn  ${m#"$dist"/} has no .dep-v0 section (not built with cargo auditable)"
+    fi
+  done
+done
+
+# --- apt install from the repository, in a clean Debian root --------------------------
+debian_mirror() { # the Debian mirror this host's apt uses (as ci/test-packages.sh finds it)
+  if [ -n "${WPAM_DEBIAN_MIRROR:-}" ]; then echo "$WPAM_DEBIAN_MIRROR"; return; fi
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' '
+}
+if [ "$chroot_check" = 1 ] && [ "$(id -u)" != 0 ]; then
+  log "warn  not root: skipping the apt install check (--skip-chroot implied)"
+  chroot_check=0
+fi
+if [ "$chroot_check" = 1 ]; then
+  phase "verify: apt-get install wpam in a clean Debian root"
+  # The minbase root ci/test-packages.sh caches (a tar of a bookworm
+  # debootstrap, same path and format); built here when absent, and then
+  # reused by test-packages too.
+  base_tar=${WPAM_DEBOOTSTRAP_TAR:-${WPAM_TEST_DIR:-$here/build/test}/bookworm-minbase.tar}
+  if [ ! -s "$base_tar" ]; then
+    mirror=$(debian_mirror)
+    [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt (set WPAM_DEBIAN_MIRROR)"
+    log "no cached Debian root: debootstrap --variant=minbase bookworm from $mirror -> $base_tar"
+    command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    debootstrap --variant=minbase bookworm "$tmp/bootstrap" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
+      { tail -20 "$tmp/debootstrap.log" >&2; die "debootstrap failed"; }
+    mkdir -p "$(dirname "$base_tar")"
+    tar -C "$tmp/bootstrap" -cf "$base_tar.new.$$" . && mv "$base_tar.new.$$" "$base_tar"
+    rm -rf "$tmp/bootstrap"
+  fi
+  log "Debian root: a fresh copy of $base_tar"
+  croot=$tmp/root
+  mkdir -p "$croot"
+  tar -xf "$base_tar" -C "$croot"
+  if mount -t proc proc "$croot/proc" 2>/dev/null; then mounted+=("$croot/proc"); fi
+  # Only the wpam repository: the check needs no network beyond loopback.
+  rm -f "$croot/etc/apt/sources.list" "$croot"/etc/apt/sources.list.d/*
+  # Serve the site as Pages would, on a free loopback port.
+  python3 - "$site" "$tmp/port" >"$tmp/http.log" 2>&1 <<'PY' &
+import functools, http.server, sys
+site, portfile = sys.argv[1:3]
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open(portfile + ".new", "w").write(str(s.server_address[1]))
+__import__("os").rename(portfile + ".new", portfile)
+s.serve_forever()
+PY
+  server_pid=$!
+  for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+  [ -s "$tmp/port" ] || die "HTTP server did not start: $(cat "$tmp/http.log")"
+  url=http://127.0.0.1:$(cat "$tmp/port")
+  # The README's steps: fetch the key into /usr/share/keyrings, add the source.
+  python3 -c 'import sys, urllib.request; open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1]).read())' \
+    "$url/wpam-archive-keyring.gpg" "$croot/usr/share/keyrings/wpam-archive-keyring.gpg"
+  echo "deb [signed-by=/usr/share/keyrings/wpam-archive-keyring.gpg] $url/apt $suite $component" \
+    >"$croot/etc/apt/sources.list.d/wpam.list"
+  in_root() { chroot "$croot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+  # First with another key: apt must refuse the repository.
+  GNUPGHOME=$tmp/gnupg-other
+  mkdir -m 0700 "$GNUPGHOME"
+  gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key "not wpam <other@example.invalid>" ed25519 sign 1d 2>/dev/null
+  gpg --batch --export >"$croot/usr/share/keyrings/other.gpg"
+  gpgconf --kill all >/dev/null 2>&1 || true
+  GNUPGHOME=$tmp/gnupg
+  sed 's:wpam-archive-keyring.gpg:other.gpg:' "$croot/etc/apt/sources.list.d/wpam.list" >"$croot/etc/apt/sources.list.d/wpam-wrongkey.list"
+  mv "$croot/etc/apt/sources.list.d/wpam.list" "$tmp/wpam.list"
+  if in_root apt-get update -o APT::Update::Error-Mode=any >"$tmp/apt-wrong.log" 2>&1; then
+    cat "$tmp/apt-wrong.log" >&2
+    die "apt accepted the repository with the wrong signed-by key"
+  fi
+  grep -qE 'NO_PUBKEY|not signed|EXPKEYSIG|BADSIG' "$tmp/apt-wrong.log" || { cat "$tmp/apt-wrong.log" >&2; die "apt failed for another reason"; }
+  ok "apt refuses the repository under another key"
+  rm -f "$croot/etc/apt/sources.list.d/wpam-wrongkey.list" "$croot/usr/share/keyrings/other.gpg"
+  mv "$tmp/wpam.list" "$croot/etc/apt/sources.list.d/wpam.list"
+  in_root apt-get update -o APT::Update::Error-Mode=any >"$tmp/apt-update.log" 2>&1 ||
+    { cat "$tmp/apt-update.log" >&2; die "apt-get update from the wpam repository failed"; }
+  ok "apt-get update (InRelease verified by signed-by key)"
+  in_root apt-get install -y --no-install-recommends wpam >"$tmp/apt-install.log" 2>&1 ||
+    { cat "$tmp/apt-install.log" >&2; die "apt-get install wpam failed"; }
+  # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+  got=$(in_root dpkg-query -W -f='${Version} ${Status}' wpam)
+  [[ "$got" == "$VERSION-"*" install ok installed" ]] || die "wpam installed as: $got"
+  triplet=$(in_root dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine 2>/dev/null || echo "$(uname -m)-linux-gnu")
+  [ -f "$croot/usr/lib/$triplet/security/pam_wpam.so" ] || die "no /usr/lib/$triplet/security/pam_wpam.so"
+  in_root apt-cache policy wpam | grep -q "$url/apt $suite/$component" || die "wpam not from the repository"
+  ok "apt-get install wpam: $got, /usr/lib/$triplet/security/pam_wpam.so"
+fi
+
+# ===================================== publish =======================================
+if [ "$dry" = 1 ]; then
+  phase "dry run: not publishing"
+  log "would attach $(find "$files" -type f | wc -l) files to release v$VERSION and push $site to gh-pages"
+else
+  phase "publish v$VERSION"
+  ci/publish-release.sh publish "$VERSION" "$files" "$site" "$notes" "$out/gh-pages"
+fi
+
+end=$(($(date +%s) - t0))
+echo
+echo "release: wpam $VERSION: $checks checks passed in $end s"
+echo "release: files: $files"
+find "$files" -maxdepth 1 -type f -printf '  %10s  %f\n' | LC_ALL=C sort -k2
+echo "release: site:  $site"
+echo "release: notes: $notes"
