@@ -26,7 +26,7 @@ test-e2e: deps ## end-to-end: real sshd + ssh client + dev API (root; skips othe
 	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
 	$(CARGO) test --locked --test e2e_sshd -- --ignored --test-threads=1
 
-test: deps lint-ci test-unit test-e2e release-dry-run ## every test this machine can run
+test: deps lint-ci test-unit test-e2e test-packages release-dry-run ## every test this machine can run
 	@echo "make test: all suites passed"
 
 clean: ## remove build outputs

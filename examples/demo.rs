@@ -124,7 +124,7 @@ fn main() {
         }
         let code = match s.code {
             Code::Alice => devserver::totp_now(ALICE_SECRET),
-            Code::Wrong => wrong_code(),
+            Code::Wrong => devserver::wrong_totp(ALICE_SECRET),
             Code::Literal(c) => c.to_string(),
         };
         let mut args = format!(
@@ -189,18 +189,4 @@ fn show_new_log_lines(log: &Path, from: usize) {
     for line in text.get(from..).unwrap_or("").lines() {
         println!("   log: {line}");
     }
-}
-
-fn wrong_code() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let valid: Vec<String> = (0..5)
-        .map(|k| devserver::totp_at(ALICE_SECRET, now + 30 * k - 60))
-        .collect();
-    (0..1000u32)
-        .map(|n| format!("{:06}", (n * 7919 + 13) % 1_000_000))
-        .find(|c| !valid.contains(c))
-        .unwrap_or_else(|| "000000".into())
 }

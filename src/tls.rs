@@ -68,24 +68,31 @@ fn verifier(
         .map_err(|e| e.to_string())
 }
 
-/// `ca_file` first, the OS bundle on demand.
-pub struct LazyRoots {
+/// The verifier: `ca_file` first, the OS bundle on demand — or, with
+/// `insecure_skip_verify`, nothing at all (the caller logs a WARN).
+pub struct Trust {
     provider: Arc<CryptoProvider>,
+    insecure: bool,
     ca_file: Option<Arc<WebPkiServerVerifier>>,
     os: OnceLock<Result<Arc<WebPkiServerVerifier>, String>>,
 }
 
-impl fmt::Debug for LazyRoots {
+impl fmt::Debug for Trust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LazyRoots")
+        f.debug_struct("Trust")
+            .field("insecure", &self.insecure)
             .field("ca_file", &self.ca_file.is_some())
             .field("os_loaded", &self.os.get().is_some())
             .finish()
     }
 }
 
-impl LazyRoots {
-    pub fn new(ca_file: Option<&Path>, provider: Arc<CryptoProvider>) -> Result<LazyRoots, String> {
+impl Trust {
+    pub fn new(
+        ca_file: Option<&Path>,
+        insecure: bool,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Trust, String> {
         let ca_file = match ca_file {
             Some(p) => Some(
                 verifier(read_pem_certs(p)?, &provider)
@@ -93,8 +100,9 @@ impl LazyRoots {
             ),
             None => None,
         };
-        Ok(LazyRoots {
+        Ok(Trust {
             provider,
+            insecure,
             ca_file,
             os: OnceLock::new(),
         })
@@ -115,7 +123,7 @@ impl LazyRoots {
     }
 }
 
-impl ServerCertVerifier for LazyRoots {
+impl ServerCertVerifier for Trust {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -124,6 +132,9 @@ impl ServerCertVerifier for LazyRoots {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.insecure {
+            return Ok(ServerCertVerified::assertion());
+        }
         if let Some(v) = &self.ca_file {
             match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
                 Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {}
@@ -134,6 +145,8 @@ impl ServerCertVerifier for LazyRoots {
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
+    // Handshake signatures are checked even when the certificate is not:
+    // they bind the session to the key the server presented.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
@@ -169,63 +182,12 @@ impl ServerCertVerifier for LazyRoots {
     }
 }
 
-/// `insecure_skip_verify`: accepts any certificate (the caller logs a WARN).
-#[derive(Debug)]
-pub struct NoVerification(pub Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The rustls client configuration for one call.
 pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
-        Arc::new(NoVerification(provider.clone()))
-    } else {
-        Arc::new(LazyRoots::new(ca_file, provider.clone())?)
-    };
+    // With insecure_skip_verify a broken ca_file is still reported: the
+    // admin asked for it.
+    let verifier = Arc::new(Trust::new(ca_file, insecure, provider.clone())?);
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

@@ -74,7 +74,7 @@ fn module_loads_twice_and_leaves_no_thread_descriptor_or_mapping() {
 
     for _ in 0..10 {
         assert_eq!(login(devserver::totp_now(ALICE_SECRET)), PAM_SUCCESS);
-        assert_eq!(login(wrong_code()), PAM_AUTH_ERR);
+        assert_eq!(login(devserver::wrong_totp(ALICE_SECRET)), PAM_AUTH_ERR);
     }
     // SAFETY: handles from dlopen above, closed once each.
     unsafe {
@@ -103,20 +103,6 @@ fn module_loads_twice_and_leaves_no_thread_descriptor_or_mapping() {
     );
     server.stop();
     let _ = std::fs::remove_dir_all(dir);
-}
-
-fn wrong_code() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let valid: Vec<String> = (0..5)
-        .map(|k| devserver::totp_at(ALICE_SECRET, now + 30 * k - 60))
-        .collect();
-    (0..1000u32)
-        .map(|n| format!("{:06}", (n * 7919 + 13) % 1_000_000))
-        .find(|c| !valid.contains(c))
-        .expect("a wrong code")
 }
 
 fn fd_list() -> String {

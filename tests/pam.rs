@@ -101,21 +101,6 @@ fn alice_code() -> String {
     devserver::totp_now(ALICE_SECRET)
 }
 
-/// A six-digit code that is valid in none of the accepted time steps.
-fn wrong_code() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let valid: Vec<String> = (-2i64..=2)
-        .map(|k| devserver::totp_at(ALICE_SECRET, (now as i64 + 30 * k) as u64))
-        .collect();
-    (0..1000u32)
-        .map(|n| format!("{:06}", (n * 7919) % 1_000_000))
-        .find(|c| !valid.contains(c))
-        .expect("a wrong code")
-}
-
 fn with_fault(f: Fault) -> Options {
     Options {
         fault: Some(f),
@@ -169,7 +154,7 @@ fn totp_correct_code_succeeds_with_every_wire_field() {
 #[test]
 fn totp_wrong_code_is_auth_err() {
     let env = Env::new(Options::default());
-    let l = env.totp("", &wrong_code());
+    let l = env.totp("", &devserver::wrong_totp(ALICE_SECRET));
     assert_eq!(l.auth, PAM_AUTH_ERR);
     assert!(
         env.log_text().contains("invalid totp code"),
@@ -641,7 +626,10 @@ fn unwritable_log_file_does_not_change_the_outcome() {
     let env = Env::new(Options::default());
     let l = env.totp("log_file=/nonexistent-dir/wpam.log", &alice_code());
     assert_eq!(l.auth, PAM_SUCCESS);
-    let l = env.totp("log_file=/nonexistent-dir/wpam.log", &wrong_code());
+    let l = env.totp(
+        "log_file=/nonexistent-dir/wpam.log",
+        &devserver::wrong_totp(ALICE_SECRET),
+    );
     assert_eq!(l.auth, PAM_AUTH_ERR);
 }
 

@@ -418,6 +418,22 @@ pub fn totp_at(secret_b32: &str, unix_time: u64) -> String {
     format!("{:06}", hotp(&key, unix_time / 30))
 }
 
+/// A six-digit code that is valid for `secret_b32` in none of the steps around
+/// now (±2), for tests and the demo that need a wrong code.
+pub fn wrong_totp(secret_b32: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let valid: Vec<String> = (0..5)
+        .map(|k| totp_at(secret_b32, (now + 30 * k).saturating_sub(60)))
+        .collect();
+    (0..1000u32)
+        .map(|n| format!("{:06}", (n * 7919 + 13) % 1_000_000))
+        .find(|c| !valid.contains(c))
+        .unwrap_or_else(|| "000000".into())
+}
+
 /// The current code.
 pub fn totp_now(secret_b32: &str) -> String {
     totp_at(secret_b32, now_unix())
