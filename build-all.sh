@@ -81,6 +81,8 @@ step() { # name command...
 }
 
 mkdir -p "$dist" "$here/build"
+# What the artifacts were stamped with (ci/test-packages.sh checks the tarballs).
+echo "$SOURCE_DATE_EPOCH" >"$here/build/source-date-epoch"
 for t in "${targets[@]}"; do
   if [ "$mode" = cross ] && [ "$t" != openbsd-amd64 ]; then
     step "build $t" ci/build-target-cross.sh "$t" || continue

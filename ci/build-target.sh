@@ -37,7 +37,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 target=${1:?usage: ci/build-target.sh linux-amd64|linux-arm64|freebsd-amd64|netbsd-amd64|openbsd-amd64}
 
-WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly}
+WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly-2026-10-29}
 # A target dir of its own: no lock contention with host `cargo build/test`.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target/cross}
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
@@ -124,6 +124,31 @@ if [ "$target" = openbsd-amd64 ]; then
     "${zb[@]}" --lib
     install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
   fi
+elif [ "$target" = netbsd-amd64 ]; then
+  # cargo-zigbuild 0.24 refuses NetBSD as a target ("unsupported target"),
+  # although zig itself links for it: plain cargo with cargo-zigbuild's
+  # `zig cc` / `zig ar` wrappers as linker and C toolchain.
+  wrap=${WPAM_BUILD_DIR:-$here/build}/zig-wrap
+  mkdir -p "$wrap"
+  zig_py=$(python3 -c 'import sys; print(sys.executable)')
+  for tool in cc ar; do
+    {
+      echo '#!/bin/sh'
+      echo "export CARGO_ZIGBUILD_ZIG_COMMAND='$zig_py'"
+      echo "export CARGO_ZIGBUILD_ZIG_COMMAND_ARGS='-m ziglang'"
+      if [ "$tool" = cc ]; then
+        echo "exec cargo-zigbuild zig cc -- -g -fno-sanitize=all -target $ztarget \"\$@\""
+      else
+        echo "exec cargo-zigbuild zig ar -- \"\$@\""
+      fi
+    } >"$wrap/zig$tool-$triple.sh"
+    chmod 0755 "$wrap/zig$tool-$triple.sh"
+  done
+  tvar=$(tr 'a-z-' 'A-Z_' <<<"$triple")
+  env "CARGO_TARGET_${tvar}_LINKER=$wrap/zigcc-$triple.sh" \
+    "CC_${triple//-/_}=$wrap/zigcc-$triple.sh" "AR_${triple//-/_}=$wrap/zigar-$triple.sh" \
+    cargo "+$toolchain" build --release --locked --lib --target "$triple"
+  install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
 else
   cargo "+$toolchain" zigbuild --release --locked --lib --target "$zbtriple"
   install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"

