@@ -26,6 +26,11 @@ test-e2e: deps ## end-to-end: real sshd + ssh client + dev API (root; skips othe
 	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
 	$(CARGO) test --locked --test e2e_sshd -- --ignored --test-threads=1
 
+bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, SSH logins/s (table; target/bench.json)
+	$(CARGO) build --release --locked --lib
+	$(CARGO) build --release --locked --example bench
+	./target/release/examples/bench
+
 test: deps lint-ci test-unit test-e2e test-packages release-dry-run ## every test this machine can run
 	@echo "make test: all suites passed"
 
