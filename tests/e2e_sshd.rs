@@ -19,7 +19,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use devserver::{Fault, Options, Running, U2f, User, ALICE_SECRET, BOB_SECRET};
 use sshd::{documented_stack, Login, Outcome, Sshd, TestUser, WorkDir};
@@ -36,26 +36,12 @@ const MARGIN: Duration = Duration::from_secs(4);
 /// Runs these tests one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
-
 fn alice_code() -> String {
     devserver::totp_now(ALICE_SECRET)
 }
 
-/// Six digits that are alice's code in no time step near now.
 fn wrong_code() -> String {
-    let near: Vec<String> = (0..5)
-        .map(|k| devserver::totp_at(ALICE_SECRET, now() + 30 * k - 60))
-        .collect();
-    (1..)
-        .map(|n: u32| format!("{:06}", n * 104_729 % 1_000_000))
-        .find(|c| !near.contains(c))
-        .expect("a wrong code")
+    devserver::wrong_totp(ALICE_SECRET)
 }
 
 /// One sshd with the documented PAM stack, a dev API, throwaway users and a
@@ -352,10 +338,17 @@ struct SyslogCapture {
 impl SyslogCapture {
     const PATH: &'static str = "/dev/log";
 
-    /// None when something already listens there (a syslog daemon).
+    /// None when something already listens there (a syslog daemon). A
+    /// socket nobody listens on (left by a killed run) is replaced.
     fn start() -> Option<SyslogCapture> {
         if Path::new(Self::PATH).exists() {
-            return None;
+            let probe = UnixDatagram::unbound().and_then(|s| s.connect(Self::PATH));
+            match probe {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(Self::PATH).expect("remove a dead /dev/log");
+                }
+                _ => return None,
+            }
         }
         let sock = UnixDatagram::bind(Self::PATH).expect("bind /dev/log");
         std::fs::set_permissions(Self::PATH, std::fs::Permissions::from_mode(0o666))

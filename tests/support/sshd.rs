@@ -61,6 +61,43 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Process ids are written into what a run creates (the GECOS field of
+/// users, the name of PAM services) so that a later run can remove what a
+/// killed one (SIGKILL, Ctrl-C: no destructor runs) left behind.
+const GECOS_MARK: &str = "wpam-e2e pid=";
+const SERVICE_PREFIX: &str = "sshd-wpam-";
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Once per process: removes users and PAM services of dead runs.
+fn sweep_leftovers() {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| {
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        for f in passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()) {
+            let pid = f
+                .get(4)
+                .and_then(|g| g.strip_prefix(GECOS_MARK)?.parse().ok());
+            if pid.is_some_and(|p| !alive(p)) {
+                eprintln!("removing user {} left by a killed run", f[0]);
+                let _ = Command::new("userdel").args(["-f", "-r", f[0]]).status();
+            }
+        }
+        for e in fs::read_dir("/etc/pam.d").into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix(SERVICE_PREFIX)
+                .and_then(|r| r.split_once('-')?.0.parse().ok());
+            if pid.is_some_and(|p| !alive(p)) {
+                eprintln!("removing /etc/pam.d/{name} left by a killed run");
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    });
+}
+
 /// A private working directory, removed on drop.
 pub struct WorkDir(pub PathBuf);
 
@@ -95,8 +132,10 @@ pub struct TestUser {
 
 impl TestUser {
     pub fn create() -> TestUser {
+        sweep_leftovers();
         let name = format!("wpe2e{}", random_suffix());
-        run(Command::new("useradd").args(["-m", "-s", "/bin/sh", &name]));
+        let mark = format!("{GECOS_MARK}{}", std::process::id());
+        run(Command::new("useradd").args(["-m", "-s", "/bin/sh", "-c", &mark, &name]));
         let home = PathBuf::from(format!("/home/{name}"));
         TestUser { name, home }
     }
@@ -265,7 +304,8 @@ impl Sshd {
     /// Starts sshd under `dir` with PAM `stack`; `extra` lines end sshd_config
     /// (after the defaults, so a `Match` block may follow).
     pub fn start(dir: &Path, stack: &str, extra: &[&str]) -> Sshd {
-        let service = format!("sshd-wpam-{}", random_suffix());
+        sweep_leftovers();
+        let service = format!("{SERVICE_PREFIX}{}-{}", std::process::id(), random_suffix());
         let pam = PamService::create(service.clone());
         pam.set(stack);
         // Debian's sshd refuses to start without its privilege separation
@@ -298,7 +338,16 @@ impl Sshd {
             }
             fs::write(&config, text).expect("write sshd_config");
             // Absolute argv[0]: sshd re-executes itself for every connection.
-            let child = Command::new(&link)
+            let mut cmd = Command::new(&link);
+            // SAFETY: prctl is async-signal-safe. If the test process dies
+            // without running destructors, the daemon goes with it.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
+            let child = cmd
                 .arg("-D")
                 .arg("-f")
                 .arg(&config)
@@ -401,10 +450,12 @@ impl Sshd {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
-        // SAFETY: setsid is async-signal-safe; no tty, as under a real agent.
+        // SAFETY: setsid and prctl are async-signal-safe. No controlling
+        // tty, as under a real askpass setup; gone if the test process dies.
         unsafe {
             cmd.pre_exec(|| {
                 libc::setsid();
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
         }
