@@ -28,7 +28,9 @@
 #     debootstrap root when present, else one built and cached here); apt
 #     must also refuse the repository when signed-by names another key;
 #   - the RPM metadata (repomd.xml, primary.xml.gz) parses, lists wpam <v>
-#     for x86_64 and aarch64 with matching checksums;
+#     for x86_64 and aarch64 with matching checksums; dnf, given the published
+#     wpam.repo (repo_gpgcheck=1, key fetched from gpgkey) on loopback, lists
+#     both, and refuses the metadata under another key;
 #   - the SBOM parses and names the module's dependencies; each Linux/BSD
 #     module carries cargo-auditable's dependency section (.dep-v0).
 #
@@ -43,7 +45,10 @@
 #   WPAM_SIGNING_KEY_PASSPHRASE  its passphrase, if any
 #   GH_TOKEN, GITHUB_REPOSITORY  for `gh release` and the gh-pages push
 #   WPAM_PAGES_URL               default https://werbot.github.io/wpam
-#   WPAM_DEBOOTSTRAP_ROOT        a clean Debian root to copy for the apt check
+#   WPAM_TEST_DIR                where ci/test-packages.sh caches its Debian
+#                                root (bookworm-minbase.tar; default build/test),
+#                                reused (or made) for the apt check
+#   WPAM_DEBIAN_MIRROR           mirror for that debootstrap (default: /etc/apt's)
 #   WPAM_REQUIRE_AUDITABLE=1     fail (not warn) on a module without .dep-v0
 #   DIST_DIR, RELEASE_DIR        default dist/ and build/release/
 set -euo pipefail
@@ -59,7 +64,7 @@ for a in "$@"; do
     --dry-run) dry=1 ;;
     --no-build) build=no ;;
     --skip-chroot) chroot_check=0 ;;
-    -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "release: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done
@@ -194,7 +199,10 @@ phase "SBOM (cargo cyclonedx)"
 sbom=wpam-$VERSION.cdx.json
 # --target all: the dependencies of every platform (nonstick/libpam-sys are
 # cfg(not(openbsd))). The file is written beside Cargo.toml: move it out.
-cargo cyclonedx --format json --target all --override-filename "wpam-$VERSION.cdx" >&2
+# SOURCE_DATE_EPOCH (the commit time) fixes the SBOM's timestamp.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)} \
+  cargo cyclonedx --format json --spec-version 1.5 --target all \
+  --override-filename "wpam-$VERSION.cdx" -q >&2
 mv "$here/wpam-$VERSION.cdx.json" "$files/$sbom"
 ok "SBOM $sbom"
 
@@ -205,6 +213,7 @@ cat >"$GNUPGHOME/gpg.conf" <<'EOF'
 personal-digest-preferences SHA512
 cert-digest-algo SHA512
 no-emit-version
+trust-model always
 EOF
 # The passphrase (empty for the throwaway key) reaches gpg and rpmsign
 # through a 0600 file in the run's temp dir, never a command line.
@@ -232,9 +241,9 @@ printf '\nSigning key fingerprint: %s\n' "$fpr" >>"$notes"
 phase "sign the RPMs (rpmsign)"
 for f in "$files"/*.rpm; do
   rpmsign --addsign --define "_gpg_name $fpr" --define "_gpg_path $GNUPGHOME" \
-    --define "_gpg_digest_algo sha256" \
+    --define "__gpg $(command -v gpg)" --define "_gpg_digest_algo sha256" \
     --define "_gpg_sign_cmd_extra_args --batch --pinentry-mode loopback --passphrase-file $passfile" \
-    "$f" >&2 </dev/null
+    "$f" </dev/null 2>&1 | { grep -v 'GPG_TTY' || true; } >&2
 done
 ok "signed $(find "$files" -name '*.rpm' | wc -l) RPMs"
 
@@ -431,6 +440,62 @@ for t in "${targets[@]}"; do
   done
 done
 
+# --- serve the site as Pages would, on a free loopback port ------------------------
+phase "verify: the repositories as a client sees them (HTTP on loopback)"
+python3 - "$site" "$tmp/port" >"$tmp/http.log" 2>&1 <<'PY' &
+import functools, http.server, sys
+site, portfile = sys.argv[1:3]
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open(portfile + ".new", "w").write(str(s.server_address[1]))
+__import__("os").rename(portfile + ".new", portfile)
+s.serve_forever()
+PY
+server_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+[ -s "$tmp/port" ] || die "HTTP server did not start: $(cat "$tmp/http.log")"
+url=http://127.0.0.1:$(cat "$tmp/port")
+# Another key, for the checks that a client refuses what it does not sign.
+GNUPGHOME=$tmp/gnupg-other
+mkdir -m 0700 "$GNUPGHOME"
+gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key "not wpam <other@example.invalid>" ed25519 sign 1d 2>/dev/null
+gpg --batch --export >"$tmp/other.gpg"
+gpg --batch --armor --export >"$tmp/other.asc"
+gpgconf --kill all >/dev/null 2>&1 || true
+GNUPGHOME=$tmp/gnupg
+
+# dnf with the published wpam.repo (baseurl and gpgkey on loopback): the key
+# is fetched from gpgkey, repomd.xml.asc checked (repo_gpgcheck), both
+# architectures listed; with another gpgkey dnf must refuse the metadata.
+if ! command -v dnf >/dev/null && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnf >&2 || true
+fi
+if command -v dnf >/dev/null; then
+  dnf_query() { # reposdir
+    dnf -y -q --installroot="$tmp/dnfroot" --setopt=reposdir="$1" --setopt=cachedir="$tmp/dnfcache" \
+      --setopt=skip_if_unavailable=False \
+      --releasever=9 --forcearch=x86_64 repoquery --repo wpam --arch "$(tr ' ' , <<<"${rpm_arches[*]}")" \
+      --qf '%{name} %{version} %{arch}' 2>&1
+  }
+  mkdir -p "$tmp/repos-other" "$tmp/repos"
+  sed "s#$pages_url#$url#" "$site/rpm/wpam.repo" >"$tmp/repos/wpam.repo"
+  sed "s#^gpgkey=.*#gpgkey=file://$tmp/other.asc#" "$tmp/repos/wpam.repo" >"$tmp/repos-other/wpam.repo"
+  if r=$(dnf_query "$tmp/repos-other"); then
+    echo "$r" >&2
+    die "dnf accepted the repository metadata under another key"
+  fi
+  grep -q 'repomd.xml GPG signature verification error' <<<"$r" || { echo "$r" >&2; die "dnf failed for another reason"; }
+  ok "dnf refuses the repository metadata under another key"
+  rm -rf "$tmp/dnfroot" "$tmp/dnfcache"
+  r=$(dnf_query "$tmp/repos") || { echo "$r" >&2; die "dnf repoquery failed"; }
+  for a in "${rpm_arches[@]}"; do
+    grep -qx "wpam $VERSION $a" <<<"$r" || { echo "$r" >&2; die "dnf lists no wpam $VERSION $a"; }
+  done
+  ok "dnf (wpam.repo, repo_gpgcheck=1): wpam $VERSION for ${rpm_arches[*]}"
+else
+  log "warn  dnf not available: the wpam.repo check is skipped"
+fi
+
 # --- apt install from the repository, in a clean Debian root --------------------------
 debian_mirror() { # the Debian mirror this host's apt uses (as ci/test-packages.sh finds it)
   if [ -n "${WPAM_DEBIAN_MIRROR:-}" ]; then echo "$WPAM_DEBIAN_MIRROR"; return; fi
@@ -465,20 +530,6 @@ if [ "$chroot_check" = 1 ]; then
   if mount -t proc proc "$croot/proc" 2>/dev/null; then mounted+=("$croot/proc"); fi
   # Only the wpam repository: the check needs no network beyond loopback.
   rm -f "$croot/etc/apt/sources.list" "$croot"/etc/apt/sources.list.d/*
-  # Serve the site as Pages would, on a free loopback port.
-  python3 - "$site" "$tmp/port" >"$tmp/http.log" 2>&1 <<'PY' &
-import functools, http.server, sys
-site, portfile = sys.argv[1:3]
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
-open(portfile + ".new", "w").write(str(s.server_address[1]))
-__import__("os").rename(portfile + ".new", portfile)
-s.serve_forever()
-PY
-  server_pid=$!
-  for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-  [ -s "$tmp/port" ] || die "HTTP server did not start: $(cat "$tmp/http.log")"
-  url=http://127.0.0.1:$(cat "$tmp/port")
   # The README's steps: fetch the key into /usr/share/keyrings, add the source.
   python3 -c 'import sys, urllib.request; open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1]).read())' \
     "$url/wpam-archive-keyring.gpg" "$croot/usr/share/keyrings/wpam-archive-keyring.gpg"
@@ -486,12 +537,7 @@ PY
     >"$croot/etc/apt/sources.list.d/wpam.list"
   in_root() { chroot "$croot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
   # First with another key: apt must refuse the repository.
-  GNUPGHOME=$tmp/gnupg-other
-  mkdir -m 0700 "$GNUPGHOME"
-  gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key "not wpam <other@example.invalid>" ed25519 sign 1d 2>/dev/null
-  gpg --batch --export >"$croot/usr/share/keyrings/other.gpg"
-  gpgconf --kill all >/dev/null 2>&1 || true
-  GNUPGHOME=$tmp/gnupg
+  cp "$tmp/other.gpg" "$croot/usr/share/keyrings/other.gpg"
   sed 's:wpam-archive-keyring.gpg:other.gpg:' "$croot/etc/apt/sources.list.d/wpam.list" >"$croot/etc/apt/sources.list.d/wpam-wrongkey.list"
   mv "$croot/etc/apt/sources.list.d/wpam.list" "$tmp/wpam.list"
   if in_root apt-get update -o APT::Update::Error-Mode=any >"$tmp/apt-wrong.log" 2>&1; then
@@ -510,10 +556,10 @@ PY
   # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
   got=$(in_root dpkg-query -W -f='${Version} ${Status}' wpam)
   [[ "$got" == "$VERSION-"*" install ok installed" ]] || die "wpam installed as: $got"
-  triplet=$(in_root dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine 2>/dev/null || echo "$(uname -m)-linux-gnu")
-  [ -f "$croot/usr/lib/$triplet/security/pam_wpam.so" ] || die "no /usr/lib/$triplet/security/pam_wpam.so"
+  module=$(in_root dpkg -L wpam | grep -E '^/usr/lib/[^/]+-linux-gnu/security/pam_wpam\.so$' || true)
+  if [ -z "$module" ] || [ ! -f "$croot$module" ]; then die "no /usr/lib/<triplet>/security/pam_wpam.so installed"; fi
   in_root apt-cache policy wpam | grep -q "$url/apt $suite/$component" || die "wpam not from the repository"
-  ok "apt-get install wpam: $got, /usr/lib/$triplet/security/pam_wpam.so"
+  ok "apt-get install wpam: $got, $module"
 fi
 
 # ===================================== publish =======================================
