@@ -12,13 +12,16 @@
 #
 # Needs GH_TOKEN (contents: write) and GITHUB_REPOSITORY (owner/name); the
 # token goes to git as an HTTP header, never into a URL or a log line.
+# WPAM_PAGES_REMOTE overrides the gh-pages remote (default: the GitHub repo).
 set -euo pipefail
 
 log() { printf 'publish: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 [ -n "${GH_TOKEN:-}" ] || die "GH_TOKEN is not set"
 [ -n "${GITHUB_REPOSITORY:-}" ] || die "GITHUB_REPOSITORY (owner/name) is not set"
-remote=https://github.com/$GITHUB_REPOSITORY.git
+# WPAM_PAGES_REMOTE: another git remote for the Pages branch (a mirror, or a
+# local bare repository to rehearse a publish).
+remote=${WPAM_PAGES_REMOTE:-https://github.com/$GITHUB_REPOSITORY.git}
 auth=$(printf 'x-access-token:%s' "$GH_TOKEN" | base64 -w0)
 g() { git -c "http.https://github.com/.extraheader=AUTHORIZATION: basic $auth" "$@"; }
 
