@@ -60,7 +60,7 @@ fn main() {
     let log = work.0.join("wpam.log");
     let margs = module_args(&api.server_url(), &api.ca_path(), &log);
 
-    let (auth, txn, bare) = login_vs_bare(&module, &margs, &api, runs);
+    let (auth, txn, client, bare) = login_vs_bare(&module, &margs, &api, runs);
     let probe = run_probe(&api, &log);
     let size = module_size(&module, &work.0);
     let ssh = ssh_rates(&module, &margs);
@@ -78,6 +78,7 @@ fn main() {
     let mut rows: Vec<(String, String, String)> = vec![
         row_ms("(a) TOTP login via libpam: pam_authenticate", &auth, ""),
         row_ms("(a') whole transaction: pam_start..pam_end", &txn, ""),
+        row_ms("(a'') its HTTPS client alone (no PAM, no log)", &client, ""),
         row_ms("(b) bare rustls HTTPS request", &bare, ""),
         (
             "(a)/(b) module overhead ratio (medians)".into(),
@@ -151,6 +152,7 @@ fn main() {
         "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "a_pam_authenticate_ms": stats(&auth),
         "a_pam_transaction_ms": stats(&txn),
+        "a_module_https_client_only_ms": stats(&client),
         "b_bare_https_ms": stats(&bare),
         "overhead_ratio": ratio,
         "overhead_ratio_of_minimums": percentile(&auth, 0.0) / percentile(&bare, 0.0),
@@ -221,16 +223,24 @@ fn row_ms(name: &str, v: &[f64], g: &str) -> (String, String, String) {
     )
 }
 
-/// (a) and (b), interleaved so that both see the same machine load.
+/// (a), the module's HTTPS client alone and (b), interleaved so that all
+/// see the same machine load.
 fn login_vs_bare(
     module: &Path,
     margs: &str,
     api: &devserver::Running,
     runs: usize,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    use pam_wpam::client::Transport;
     let dir = ServiceDir::wpam("bench", module, margs);
     let bare = BareClient::new(api.addr(), &api.ca_path());
-    let (mut auth, mut txn, mut raw) = (Vec::new(), Vec::new(), Vec::new());
+    let args: Vec<&str> = margs.split_whitespace().collect();
+    let config = pam_wpam::config::parse(&args)
+        .config
+        .expect("module config");
+    let https = pam_wpam::client::Https { config: &config };
+    let endpoint = config.server.endpoint();
+    let (mut auth, mut txn, mut client, mut raw) = (vec![], vec![], vec![], vec![]);
     for i in 0..runs + 10 {
         let code = devserver::totp_now(ALICE_SECRET);
         let t0 = Instant::now();
@@ -247,6 +257,17 @@ fn login_vs_bare(
         assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS);
         drop(pam);
         let t3 = Instant::now();
+        let c0 = Instant::now();
+        let answer = https.post(
+            &endpoint,
+            bare.body(&code).as_bytes(),
+            Duration::from_secs(10),
+        );
+        let c1 = Instant::now();
+        assert!(
+            matches!(answer, Ok(ref a) if a.status == 200),
+            "client {i}: {answer:?}"
+        );
         let b0 = Instant::now();
         let status = bare.post(&code);
         let b1 = Instant::now();
@@ -255,11 +276,12 @@ fn login_vs_bare(
             // The first ten warm caches (page cache, allocator, dev server).
             auth.push(ms(t2 - t1));
             txn.push(ms(t3 - t0));
+            client.push(ms(c1 - c0));
             raw.push(ms(b1 - b0));
         }
     }
     api.clear_requests();
-    (auth, txn, raw)
+    (auth, txn, client, raw)
 }
 
 /// The bare cost of the module's one HTTPS call: same request, same trust
@@ -283,11 +305,16 @@ impl BareClient {
         }
     }
 
+    /// The module's request body.
+    fn body(&self, code: &str) -> String {
+        json!({"serviceID":"dev-service","serviceKey":KEY,"user":"alice",
+            "tfaMethod":"totp","totpCode":code,"userIP":"127.0.0.1","wID":ALICE})
+        .to_string()
+    }
+
     /// Returns the answer's `status` field.
     fn post(&self, code: &str) -> String {
-        let body = json!({"serviceID":"dev-service","serviceKey":KEY,"user":"alice",
-            "tfaMethod":"totp","totpCode":code,"userIP":"127.0.0.1","wID":ALICE})
-        .to_string();
+        let body = self.body(code);
         let host = self.addr.ip().to_string();
         let name = rustls::pki_types::ServerName::try_from(host.clone()).expect("name");
         let conn = rustls::ClientConnection::new(Arc::clone(&self.config), name).expect("tls");
