@@ -21,6 +21,7 @@ use crate::config::Config;
 
 /// Larger answers are not a Werbot answer (the real ones are a few hundred bytes).
 pub const MAX_BODY: u64 = 64 * 1024;
+const BUFFER: usize = 16 * 1024;
 pub const USER_AGENT: &str = concat!("wpam/", env!("CARGO_PKG_VERSION"));
 
 /// What came back over HTTP, whatever the status.
@@ -99,6 +100,11 @@ impl Transport for Https<'_> {
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .accept("application/json")
+            // ureq's defaults (128 KiB each way, per layer) are sized for
+            // downloads; a Werbot answer is a few hundred bytes.
+            .input_buffer_size(BUFFER)
+            .output_buffer_size(BUFFER)
+            .max_response_header_size(BUFFER)
             .timeout_global(Some(timeout))
             .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
             .build();
@@ -134,6 +140,9 @@ fn transport_failure(e: &ureq::Error) -> Option<Unreachable> {
         ureq::Error::Timeout(_) => Some(Unreachable::Timeout),
         ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
             Some(Unreachable::Timeout)
+        }
+        ureq::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
+            Some(Unreachable::Tls(io.to_string()))
         }
         ureq::Error::Io(io) => Some(match io.kind() {
             ErrorKind::ConnectionRefused

@@ -232,7 +232,10 @@ impl<In: Transport> Connector<In> for TlsConnector {
         sock.set_timeout(details.timeout);
         conn.complete_io(&mut sock)?;
         Ok(Some(Either::B(TlsTransport {
-            buffers: LazyBuffers::new(16 * 1024, 16 * 1024),
+            buffers: LazyBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            ),
             stream: StreamOwned { conn, sock },
         })))
     }

@@ -713,3 +713,14 @@ fn ca_file_of_another_ca_falls_back_to_the_os_store_and_fails() {
     let l = env.totp(&format!("ca_file={}", other_ca.display()), &alice_code());
     assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
 }
+
+#[test]
+fn certificate_failure_is_logged_as_a_tls_failure() {
+    let env = Env::new(Options {
+        cert_names: vec!["wrong.example".into()],
+        ..Options::default()
+    });
+    assert_eq!(env.totp("", &alice_code()).auth, PAM_AUTHINFO_UNAVAIL);
+    let log = env.log_text();
+    assert!(log.contains("TLS failed") && log.contains("certificate"), "{log}");
+}
