@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# build-all.sh hook: the netbsd package from the cross-built artifacts.
+# Usage: ci/pkg-netbsd.sh <dist>/netbsd-amd64 <dist>
+# Writes <dist>/netbsd-amd64/wpam-<version>.tgz (the three BSD packages keep their
+# native file names, and NetBSD's and OpenBSD's are both .tgz, so each goes
+# beside its artifacts) and prints its path. VERSION and SOURCE_DATE_EPOCH
+# come from the environment (build-all.sh exports them).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+art=${1:?usage: ci/pkg-netbsd.sh <dist>/netbsd-amd64 <dist>}
+dist=${2:?usage: ci/pkg-netbsd.sh <dist>/netbsd-amd64 <dist>}
+exec python3 "$here/ci/bsdpkg.py" netbsd "$art" "$dist/netbsd-amd64"

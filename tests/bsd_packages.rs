@@ -1,0 +1,569 @@
+//! The BSD packages, checked against each format's specification with
+//! readers independent of the builder (ci/bsdpkg.py, run through the
+//! build-all.sh hooks ci/pkg-<os>.sh): archive member order, metadata
+//! fields, checksums, sizes, scripts, messages, reproducibility.
+//!
+//! No BSD runs here: these prove the format, not an install. The release CI
+//! (.github/workflows/bsd.yml) installs the same files on real VMs.
+//!
+//! Inputs: the cross-built artifacts in dist/<os>-amd64/ when present, else
+//! placeholder bytes (the format does not depend on them).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+const EPOCH: u64 = 1_700_000_000;
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Entry {
+    name: String,
+    data: Vec<u8>,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    gname: String,
+    mtime: u64,
+    ustar: bool,
+}
+
+fn entries(tar_bytes: &[u8]) -> Vec<Entry> {
+    let mut archive = tar::Archive::new(tar_bytes);
+    let mut out = Vec::new();
+    for e in archive.entries().expect("tar entries") {
+        let mut e = e.expect("tar entry");
+        let h = e.header().clone();
+        let name = String::from_utf8(e.path_bytes().to_vec()).expect("utf-8 name");
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).expect("read entry");
+        assert_eq!(h.entry_type(), tar::EntryType::Regular, "{name}");
+        out.push(Entry {
+            name,
+            data,
+            mode: h.mode().expect("mode"),
+            uid: h.uid().expect("uid"),
+            gid: h.gid().expect("gid"),
+            gname: h.groupname().ok().flatten().unwrap_or_default().to_string(),
+            mtime: h.mtime().expect("mtime"),
+            ustar: h.as_ustar().is_some(),
+        });
+    }
+    out
+}
+
+fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .expect("gzip");
+    out
+}
+
+fn unxz(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    lzma_rs::xz_decompress(&mut &b[..], &mut out).expect("xz");
+    out
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wpam-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d
+}
+
+/// The artifacts for `os`: dist/<os>-amd64 when built, else placeholders.
+fn artifacts(os: &str, dir: &Path) -> PathBuf {
+    let art = dir.join(format!("{os}-amd64"));
+    std::fs::create_dir_all(&art).expect("art dir");
+    let dist = Path::new(ROOT).join("dist").join(format!("{os}-amd64"));
+    let name = if os == "openbsd" {
+        "login_-wpam"
+    } else {
+        "pam_wpam.so"
+    };
+    let bytes = std::fs::read(dist.join(name)).unwrap_or_else(|_| {
+        eprintln!("note: no dist/{os}-amd64/{name}; packaging placeholder bytes");
+        format!("\x7fELF placeholder for {name}\n").into_bytes()
+    });
+    std::fs::write(art.join(name), bytes).expect("write artifact");
+    art
+}
+
+/// Runs the build-all.sh hook; returns the package bytes and its artifact.
+fn build(os: &str, dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let art = artifacts(os, dir);
+    let out = Command::new(format!("{ROOT}/ci/pkg-{os}.sh"))
+        .arg(&art)
+        .arg(dir)
+        .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+        .env("VERSION", VERSION)
+        .output()
+        .expect("run the package hook");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = String::from_utf8(out.stdout).expect("path");
+    let path = PathBuf::from(path.trim());
+    let ext = if os == "freebsd" { "pkg" } else { "tgz" };
+    assert_eq!(
+        path,
+        dir.join(format!("{os}-amd64/wpam-{VERSION}.{ext}")),
+        "package path"
+    );
+    let name = if os == "openbsd" {
+        "login_-wpam"
+    } else {
+        "pam_wpam.so"
+    };
+    (
+        std::fs::read(&path).expect("read package"),
+        std::fs::read(art.join(name)).expect("artifact"),
+    )
+}
+
+fn man_page() -> Vec<u8> {
+    std::fs::read(format!("{ROOT}/packaging/man/pam_wpam.8")).expect("man page")
+}
+
+/// fnmatch(3) with `*` and `?` only (no brackets in our ABI strings),
+/// FNM_CASEFOLD as pkg calls it.
+fn fnmatch(pattern: &str, s: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), s.as_bytes())
+}
+
+/// pkg's is_valid_abi (libpkg/utils.c): prefix or glob, case-insensitive.
+fn pkg_accepts_abi(pkg_abi: &str, host_abi: &str) -> bool {
+    host_abi
+        .to_ascii_lowercase()
+        .starts_with(&pkg_abi.to_ascii_lowercase())
+        || fnmatch(pkg_abi, host_abi)
+}
+
+/// Runs a package script on this host with /var/log redirected to `root`.
+fn run_script(script: &str, root: &Path, args: &[&str], prefix: &Path) {
+    let log_dir = root.join("var/log");
+    std::fs::create_dir_all(&log_dir).expect("log dir");
+    let script = script.replace("/var/log/", &format!("{}/", log_dir.display()));
+    let path = root.join("script.sh");
+    std::fs::write(&path, script).expect("write script");
+    let out = Command::new("sh")
+        .arg(&path)
+        .args(args)
+        .env("PKG_PREFIX", prefix)
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn mode_of(p: &Path) -> u32 {
+    std::fs::metadata(p).expect("stat").permissions().mode() & 0o7777
+}
+
+// --- FreeBSD -------------------------------------------------------------
+
+#[test]
+fn freebsd_pkg_follows_the_pkg_format() {
+    let dir = tmp("fbsd");
+    let (pkg, module) = build("freebsd", &dir);
+    // xz magic: pkg reads any libarchive compression; xz is one pkg writes.
+    assert_eq!(&pkg[..6], b"\xfd7zXZ\x00");
+    let es = entries(&unxz(&pkg));
+    let names: Vec<&str> = es.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names[..2], ["+COMPACT_MANIFEST", "+MANIFEST"]);
+    let payload = &es[2..];
+    for e in payload {
+        assert!(e.name.starts_with("/usr/local/"), "{}", e.name);
+        assert!(!e.name.contains("/+"), "{}", e.name);
+        assert_eq!((e.uid, e.gid, e.mtime), (0, 0, EPOCH), "{}", e.name);
+    }
+
+    let manifest: serde_json::Value = serde_json::from_slice(&es[1].data).expect("+MANIFEST JSON");
+    let compact: serde_json::Value =
+        serde_json::from_slice(&es[0].data).expect("+COMPACT_MANIFEST JSON");
+    // pkg_is_valid(): these must be non-empty strings.
+    for key in [
+        "name",
+        "origin",
+        "version",
+        "comment",
+        "desc",
+        "maintainer",
+        "www",
+        "prefix",
+    ] {
+        let v = manifest[key].as_str().unwrap_or_default();
+        assert!(!v.is_empty(), "+MANIFEST {key}");
+        assert_eq!(compact[key], manifest[key], "compact {key}");
+    }
+    assert_eq!(manifest["name"], "wpam");
+    assert_eq!(manifest["version"], VERSION);
+    assert_eq!(manifest["origin"], "security/wpam");
+    assert_eq!(manifest["prefix"], "/usr/local");
+
+    let abi = manifest["abi"].as_str().expect("abi");
+    for host in ["FreeBSD:13:amd64", "FreeBSD:14:amd64", "FreeBSD:15:amd64"] {
+        assert!(pkg_accepts_abi(abi, host), "{abi} vs {host}");
+    }
+    for host in ["FreeBSD:14:aarch64", "FreeBSD:14:i386", "Linux:6:amd64"] {
+        assert!(!pkg_accepts_abi(abi, host), "{abi} must not match {host}");
+    }
+    assert_eq!(compact["abi"], manifest["abi"]);
+
+    // files: exactly the payload, "1$" + sha256 hex (PKG_HASH_TYPE_SHA256_HEX).
+    let files = manifest["files"].as_object().expect("files");
+    let listed: BTreeSet<&str> = files.keys().map(String::as_str).collect();
+    let present: BTreeSet<&str> = payload.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(listed, present);
+    for e in payload {
+        assert_eq!(
+            files[&e.name].as_str(),
+            Some(format!("1${}", sha256_hex(&e.data)).as_str()),
+            "{}",
+            e.name
+        );
+    }
+    let flat: u64 = payload.iter().map(|e| e.data.len() as u64).sum();
+    assert_eq!(manifest["flatsize"].as_u64(), Some(flat));
+    assert_eq!(compact["flatsize"].as_u64(), Some(flat));
+    for key in ["files", "scripts", "directories", "messages"] {
+        assert!(compact.get(key).is_none(), "compact manifest has {key}");
+    }
+
+    let by_name: BTreeMap<&str, &Entry> = payload.iter().map(|e| (e.name.as_str(), e)).collect();
+    let so = by_name["/usr/local/lib/pam_wpam.so"];
+    assert_eq!(so.data, module);
+    assert_eq!(
+        so.mode & 0o022,
+        0,
+        "module must not be group/other-writable"
+    );
+    let man = by_name["/usr/local/share/man/man8/pam_wpam.8.gz"];
+    assert_eq!(gunzip(&man.data), man_page());
+    assert!(by_name.contains_key("/usr/local/etc/wpam.conf.sample"));
+
+    let msg = manifest["messages"][0]["message"]
+        .as_str()
+        .expect("message");
+    for line in [
+        "auth required pam_wpam.so config=/usr/local/etc/wpam.conf",
+        "UsePAM yes",
+        "KbdInteractiveAuthentication yes",
+        "AuthenticationMethods publickey,keyboard-interactive",
+    ] {
+        assert!(
+            msg.lines().any(|l| l.trim() == line),
+            "message lacks {line}"
+        );
+    }
+
+    // The post-install script, run here with /var/log redirected.
+    let post = manifest["scripts"]["post-install"]
+        .as_str()
+        .expect("post-install");
+    let prefix = dir.join("prefix");
+    std::fs::create_dir_all(prefix.join("etc")).expect("etc");
+    std::fs::write(
+        prefix.join("etc/wpam.conf.sample"),
+        &by_name["/usr/local/etc/wpam.conf.sample"].data,
+    )
+    .expect("sample");
+    run_script(post, &dir, &[], &prefix);
+    assert_eq!(mode_of(&dir.join("var/log/wpam.log")), 0o640);
+    assert_eq!(mode_of(&prefix.join("etc/wpam.conf")), 0o600);
+    let pre = manifest["scripts"]["pre-deinstall"]
+        .as_str()
+        .expect("pre-deinstall");
+    run_script(pre, &dir, &[], &prefix);
+    assert!(
+        !prefix.join("etc/wpam.conf").exists(),
+        "unchanged config is removed"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+// --- NetBSD --------------------------------------------------------------
+
+/// pkg_install's order of the metadata after +CONTENTS, +COMMENT, +DESC
+/// (pkgsrc pkgtools/pkg_install add/perform.c, pkg_meta_descriptors[]).
+const NETBSD_META_ORDER: &[&str] = &[
+    "+INSTALL",
+    "+DEINSTALL",
+    "+DISPLAY",
+    "+MTREE_DIRS",
+    "+BUILD_VERSION",
+    "+BUILD_INFO",
+    "+SIZE_PKG",
+    "+SIZE_ALL",
+    "+PRESERVE",
+    "+VIEWS",
+    "+REQUIRED_BY",
+    "+INSTALLED_INFO",
+];
+
+#[test]
+fn netbsd_tgz_follows_the_pkgsrc_binary_format() {
+    let dir = tmp("nbsd");
+    let (tgz, module) = build("netbsd", &dir);
+    assert_eq!(&tgz[..2], b"\x1f\x8b");
+    let es = entries(&gunzip(&tgz));
+    let names: Vec<&str> = es.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names[..3], ["+CONTENTS", "+COMMENT", "+DESC"]);
+    let meta_end = names
+        .iter()
+        .position(|n| !n.starts_with('+'))
+        .expect("payload");
+    let optional = &names[3..meta_end];
+    let positions: Vec<usize> = optional
+        .iter()
+        .map(|n| {
+            NETBSD_META_ORDER
+                .iter()
+                .position(|m| m == n)
+                .unwrap_or_else(|| panic!("unknown metadata {n}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "misordered: {optional:?}"
+    );
+    let meta: BTreeMap<&str, &Entry> = es[..meta_end]
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    let text = |n: &str| String::from_utf8(meta[n].data.clone()).expect("utf-8");
+
+    // +CONTENTS: @name, @cwd, file + @comment MD5 pairs.
+    let contents = text("+CONTENTS");
+    let lines: Vec<&str> = contents.lines().collect();
+    assert_eq!(lines[0], format!("@name wpam-{VERSION}"));
+    let mut cwd = None;
+    let mut files = Vec::new();
+    let mut i = 0;
+    let mut ignore_next = false;
+    while i < lines.len() {
+        let l = lines[i];
+        if let Some(d) = l.strip_prefix("@cwd ") {
+            cwd = Some(d);
+        } else if l == "@ignore" {
+            ignore_next = true;
+        } else if !l.starts_with('@') {
+            if ignore_next {
+                assert!(meta.contains_key(l), "@ignore {l} is not a metadata file");
+                ignore_next = false;
+            } else {
+                assert_eq!(cwd, Some("/usr/pkg"), "{l}");
+                let md5 = lines[i + 1]
+                    .strip_prefix("@comment MD5:")
+                    .expect("MD5 line");
+                files.push((l, md5));
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    // Payload: exactly the +CONTENTS files, in that order, with their MD5.
+    let payload = &es[meta_end..];
+    assert_eq!(
+        payload.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        files.iter().map(|f| f.0).collect::<Vec<_>>()
+    );
+    for (e, (_, md5)) in payload.iter().zip(&files) {
+        assert_eq!(md5_hex(&e.data), *md5, "{}", e.name);
+        assert_eq!((e.uid, e.gid, e.mtime), (0, 0, EPOCH));
+        assert!(!e.name.starts_with('/'), "{}", e.name);
+    }
+    let so = payload
+        .iter()
+        .find(|e| e.name == "lib/security/pam_wpam.so")
+        .expect("module");
+    assert_eq!(so.data, module);
+    assert_eq!(so.mode & 0o022, 0);
+    let man = payload
+        .iter()
+        .find(|e| e.name == "man/man8/pam_wpam.8")
+        .expect("man page");
+    assert_eq!(man.data, man_page());
+
+    // +BUILD_INFO: the keys pkg_add checks.
+    let bi: BTreeMap<String, String> = text("+BUILD_INFO")
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(bi["OPSYS"], "NetBSD");
+    assert_eq!(bi["MACHINE_ARCH"], "x86_64");
+    assert!(bi["OS_VERSION"]
+        .split('.')
+        .all(|p| p.parse::<u32>().is_ok()));
+    let tools = &bi["PKGTOOLS_VERSION"];
+    assert!(tools.len() == 8 && tools.parse::<u32>().is_ok(), "{tools}");
+    assert!(
+        tools.as_str() < "20200101",
+        "PKGTOOLS_VERSION must be old: {tools}"
+    );
+    assert_eq!(bi["LICENSE"], "mit");
+    let size: usize = payload.iter().map(|e| e.data.len()).sum();
+    assert_eq!(text("+SIZE_PKG").trim(), size.to_string());
+
+    let display = text("+DISPLAY");
+    assert!(
+        display.lines().any(|l| l.trim()
+            == "auth required /usr/pkg/lib/security/pam_wpam.so config=/usr/pkg/etc/wpam.conf"),
+        "{display}"
+    );
+
+    // +INSTALL POST-INSTALL, run here with /var/log redirected.
+    assert_eq!(meta["+INSTALL"].mode & 0o111, 0o111);
+    let prefix = dir.join("prefix");
+    let ex = prefix.join("share/examples/wpam");
+    std::fs::create_dir_all(&ex).expect("examples");
+    let conf = payload
+        .iter()
+        .find(|e| e.name == "share/examples/wpam/wpam.conf")
+        .expect("example conf");
+    std::fs::write(ex.join("wpam.conf"), &conf.data).expect("write");
+    let pkgname = format!("wpam-{VERSION}");
+    run_script(
+        &text("+INSTALL"),
+        &dir,
+        &[&pkgname, "POST-INSTALL"],
+        &prefix,
+    );
+    assert_eq!(mode_of(&dir.join("var/log/wpam.log")), 0o640);
+    assert_eq!(mode_of(&prefix.join("etc/wpam.conf")), 0o600);
+    run_script(&text("+DEINSTALL"), &dir, &[&pkgname, "DEINSTALL"], &prefix);
+    assert!(!prefix.join("etc/wpam.conf").exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+// --- OpenBSD -------------------------------------------------------------
+
+#[test]
+fn openbsd_tgz_follows_the_package_format() {
+    use data_encoding::BASE64;
+    let dir = tmp("obsd");
+    let (tgz, style) = build("openbsd", &dir);
+    assert_eq!(&tgz[..2], b"\x1f\x8b");
+    let es = entries(&gunzip(&tgz));
+    assert!(es.iter().all(|e| e.ustar), "pkg_add reads ustar");
+    assert_eq!(es[0].name, "+CONTENTS");
+    let by_name: BTreeMap<&str, &Entry> = es.iter().map(|e| (e.name.as_str(), e)).collect();
+    let plist = String::from_utf8(es[0].data.clone()).expect("utf-8");
+    let lines: Vec<&str> = plist.lines().collect();
+    assert_eq!(lines[0], format!("@name wpam-{VERSION}"));
+    assert!(lines.contains(&"@comment pkgpath=security/wpam cdrom=yes ftp=yes"));
+    assert!(lines.contains(&"@arch amd64"));
+
+    // Each listed file: @sha (base64 sha256), @size, and @ts for payload.
+    let mut listed = BTreeSet::new();
+    let mut cwd = "";
+    let (mut mode, mut group) = ("", "");
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(d) = l.strip_prefix("@cwd ") {
+            cwd = d;
+            continue;
+        }
+        if let Some(m) = l.strip_prefix("@mode") {
+            mode = m.trim();
+            continue;
+        }
+        if let Some(g) = l.strip_prefix("@group") {
+            group = g.trim();
+            continue;
+        }
+        let file = match l.split_once(' ') {
+            Some(("@bin" | "@man" | "@file", f)) => f,
+            _ if !l.starts_with('@') && !l.ends_with('/') => l,
+            _ => continue,
+        };
+        let e = by_name
+            .get(file)
+            .unwrap_or_else(|| panic!("{file} listed but not in the archive"));
+        listed.insert(file);
+        assert_eq!(
+            lines[i + 1],
+            format!("@sha {}", BASE64.encode(&Sha256::digest(&e.data))),
+            "{file}"
+        );
+        assert_eq!(lines[i + 2], format!("@size {}", e.data.len()), "{file}");
+        if !file.starts_with('+') {
+            assert_eq!(cwd, "/usr/local", "{file}");
+            assert_eq!(lines[i + 3], format!("@ts {EPOCH}"), "{file}");
+            assert_eq!(e.mtime, EPOCH);
+        }
+        if file == "libexec/auth/login_-wpam" {
+            assert_eq!((mode, group), ("0555", "auth"));
+            assert_eq!(e.mode, 0o555);
+            assert_eq!(e.gname, "auth");
+            assert_eq!(e.data, style);
+            assert!(lines[i + 4..].contains(&"@sample /usr/libexec/auth/login_-wpam"));
+        } else if !file.starts_with('+') {
+            // A special mode or owner must be annotated: everything else is plain.
+            assert_eq!((mode, group), ("", ""), "{file}");
+            assert_eq!((e.uid, e.gid), (0, 0), "{file}");
+        }
+    }
+    let present: BTreeSet<&str> = es[1..].iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(listed, present, "every archive member is listed");
+    // +DESC (and +DISPLAY) come right after +CONTENTS.
+    assert_eq!(es[1].name, "+DESC");
+    assert_eq!(es[2].name, "+DISPLAY");
+
+    let display = String::from_utf8(by_name["+DISPLAY"].data.clone()).expect("utf-8");
+    for needle in [
+        ":auth-ssh=-wpam:",
+        "cap_mkdb /etc/login.conf",
+        "KbdInteractiveAuthentication yes",
+        "AuthenticationMethods publickey,keyboard-interactive:bsdauth",
+        "/etc/wpam.conf",
+    ] {
+        assert!(display.contains(needle), "+DISPLAY lacks {needle}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn packages_are_reproducible() {
+    for os in ["freebsd", "netbsd", "openbsd"] {
+        let a = tmp(&format!("repro-a-{os}"));
+        let b = tmp(&format!("repro-b-{os}"));
+        let (pa, _) = build(os, &a);
+        let (pb, _) = build(os, &b);
+        assert!(pa == pb, "{os}: two builds differ");
+        std::fs::remove_dir_all(a).ok();
+        std::fs::remove_dir_all(b).ok();
+    }
+}
