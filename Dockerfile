@@ -38,7 +38,8 @@ RUN curl --proto '=https' --tlsv1.2 -sSf \
 
 # zig, cargo-zigbuild, hadolint (PyPI), cargo-deb, cargo-generate-rpm
 # (crates.io), rustup targets: ci/setup-cross.sh pins every version.
-COPY ci/setup-cross.sh /tmp/ci/setup-cross.sh
+# (+ cargo-auditable, pinned in ci/cargo-tools.sh, which setup-cross.sh runs)
+COPY ci/setup-cross.sh ci/cargo-tools.sh /tmp/ci/
 RUN /tmp/ci/setup-cross.sh && rm -rf /tmp/ci "${CARGO_HOME}/registry"
 
 WORKDIR /src

@@ -103,12 +103,20 @@ rm -rf "$outdir"
 mkdir -p "$outdir"
 reldir=$CARGO_TARGET_DIR/$triple/release
 
-echo "build-target: $target ($zbtriple, toolchain $toolchain, libpam ${soname:-none})" >&2
+# Supply chain (release pipeline; ci/release.sh checks the result): when
+# cargo-auditable is installed (ci/setup-cross.sh installs it, pinned in
+# ci/cargo-tools.sh), every module embeds its dependency tree in a .dep-v0
+# section (`cargo auditable <subcommand>`: a rustc wrapper, same code, ~1 KB
+# more). WPAM_AUDITABLE=0 builds without it.
+aud=()
+if [ "${WPAM_AUDITABLE:-1}" = 1 ] && command -v cargo-auditable >/dev/null; then aud=(auditable); fi
+
+echo "build-target: $target ($zbtriple, toolchain $toolchain, libpam ${soname:-none}${aud:+, cargo auditable})" >&2
 has_bin=0
 [ -f "$here/src/bin/login_wpam.rs" ] && has_bin=1
 
 if [ "$target" = openbsd-amd64 ]; then
-  zb=(cargo "+$toolchain" zigbuild --release --locked --target "$zbtriple" "-Zbuild-std=std,panic_abort")
+  zb=(cargo "+$toolchain" "${aud[@]}" zigbuild --release --locked --target "$zbtriple" "-Zbuild-std=std,panic_abort")
   if [ "$has_bin" = 1 ]; then
     "${zb[@]}" --bins
     bin=""
@@ -147,10 +155,10 @@ elif [ "$target" = netbsd-amd64 ]; then
   tvar=$(tr 'a-z-' 'A-Z_' <<<"$triple")
   env "CARGO_TARGET_${tvar}_LINKER=$wrap/zigcc-$triple.sh" \
     "CC_${triple//-/_}=$wrap/zigcc-$triple.sh" "AR_${triple//-/_}=$wrap/zigar-$triple.sh" \
-    cargo "+$toolchain" build --release --locked --lib --target "$triple"
+    cargo "+$toolchain" "${aud[@]}" build --release --locked --lib --target "$triple"
   install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
 else
-  cargo "+$toolchain" zigbuild --release --locked --lib --target "$zbtriple"
+  cargo "+$toolchain" "${aud[@]}" zigbuild --release --locked --lib --target "$zbtriple"
   install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
 fi
 ls -l "$outdir" >&2

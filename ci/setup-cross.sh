@@ -59,4 +59,7 @@ cargo_tool() { # crate version binary
 }
 cargo_tool cargo-deb "$CARGO_DEB_VERSION" cargo-deb
 cargo_tool cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION" cargo-generate-rpm
+# cargo-auditable (ci/build-target.sh builds with it when present; the pin
+# lives in ci/cargo-tools.sh, which the Dockerfile copies beside this file).
+if [ -x "$(dirname "$0")/cargo-tools.sh" ]; then "$(dirname "$0")/cargo-tools.sh" auditable; fi
 exit 0
