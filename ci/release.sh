@@ -4,7 +4,8 @@
 #
 #   build/release/files/   what the GitHub release carries:
 #       wpam-<v>-<target>.tar.gz (5), wpam_<v>-1_{amd64,arm64}.deb,
-#       wpam-<v>-1.{x86_64,aarch64}.rpm (signed), the BSD packages,
+#       wpam-<v>-1.{x86_64,aarch64}.rpm (signed), the BSD packages
+#       wpam-<v>-{freebsd-amd64.pkg,netbsd-amd64.tgz,openbsd-amd64.tgz},
 #       wpam-<v>.cdx.json (CycloneDX SBOM), wpam-archive-keyring.{gpg,asc},
 #       SHA256SUMS + SHA256SUMS.asc (detached, armored)
 #   build/release/site/    the static repositories (GitHub Pages, gh-pages):
@@ -50,6 +51,7 @@
 #                                reused (or made) for the apt check
 #   WPAM_DEBIAN_MIRROR           mirror for that debootstrap (default: /etc/apt's)
 #   WPAM_REQUIRE_AUDITABLE=1     fail (not warn) on a module without .dep-v0
+#                                (default 1 under CI=true, else 0)
 #   DIST_DIR, RELEASE_DIR        default dist/ and build/release/
 set -euo pipefail
 
@@ -132,16 +134,24 @@ missing_artifacts() {
     compgen -G "$dist/$g" >/dev/null || echo "$g"
   done < <(expected)
 }
-# BSD packages: whatever the ci/pkg-<os>.sh hooks made (.pkg, .tgz), one at
-# least per hook present.
-bsd_packages() {
-  find "$dist" -maxdepth 1 -type f \( -name '*.pkg' -o -name '*.tgz' \) -printf '%f\n' | LC_ALL=C sort
+# BSD packages: the ci/pkg-<os>.sh hooks (build-all.sh) write them under
+# their native names beside the target's artifacts, dist/<os>-amd64/
+# wpam-<v>.pkg (FreeBSD) or .tgz (NetBSD, OpenBSD). The release is flat and
+# NetBSD's and OpenBSD's names collide, so there they become
+# wpam-<v>-<os>-amd64.<ext>. Every hook present must have made its package.
+bsd_packages() { # prints "<path under dist> <release name>"
+  local f d
+  find "$dist" -mindepth 2 -maxdepth 2 -type f \( -name "wpam-$VERSION.pkg" -o -name "wpam-$VERSION.tgz" \) \
+    -printf '%P\n' | LC_ALL=C sort | while read -r f; do
+    d=${f%%/*}
+    echo "$f wpam-$VERSION-$d.${f##*.}"
+  done
 }
 bsd_hooks() { find ci -maxdepth 1 -name 'pkg-*.sh' -printf '%f\n' | sed 's/^pkg-//; s/\.sh$//' | LC_ALL=C sort; }
 bsd_missing() {
   local os
   for os in $(bsd_hooks); do
-    bsd_packages | grep -qi "$os" || echo "$os package"
+    bsd_packages | grep -q "^$os-" || echo "$os-amd64/wpam-$VERSION.(pkg|tgz)"
   done
 }
 gaps=$(missing_artifacts; bsd_missing)
@@ -161,8 +171,8 @@ while read -r g; do
   # shellcheck disable=SC2086 # $g is a glob
   for f in "$dist"/$g; do cp -p "$f" "$files/"; done
 done < <(expected)
-while read -r f; do
-  [ -n "$f" ] && cp -p "$dist/$f" "$files/"
+while read -r f name; do
+  cp -p "$dist/$f" "$files/$name"
 done < <(bsd_packages)
 ok "collected $(find "$files" -type f | wc -l) artifacts"
 
@@ -426,13 +436,16 @@ for want in ("ureq", "rustls", "serde_json"):
 ok(f"SBOM: CycloneDX {b.get('specVersion')}, {len(names)} components")
 PY
 
-# cargo-auditable: the dependency tree in each module (section .dep-v0)
+# cargo-auditable: the dependency tree in each module (section .dep-v0).
+# Required in CI (CI=true) and the release workflow; a warning elsewhere (a
+# dist/ built before cargo-auditable was installed).
+require_aud=${WPAM_REQUIRE_AUDITABLE:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}
 for t in "${targets[@]}"; do
   for m in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam"; do
     [ -f "$m" ] || continue
     if readelf -S -W "$m" 2>/dev/null | grep -q '\.dep-v0'; then
       ok "auditable: ${m#"$dist"/}"
-    elif [ "${WPAM_REQUIRE_AUDITABLE:-0}" = 1 ]; then
+    elif [ "$require_aud" = 1 ]; then
       die "${m#"$dist"/} has no .dep-v0 section (not built with cargo auditable)"
     else
       log "warn  ${m#"$dist"/} has no .dep-v0 section (not built with cargo auditable)"
