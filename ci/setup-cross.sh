@@ -20,8 +20,10 @@ WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly-2026-10-29}
 
 log() { printf 'setup-cross: %s\n' "$*" >&2; }
 
-have_pip_pkg() { # name version
-  python3 -m pip show "$1" 2>/dev/null | grep -qx "Version: $2"
+have_pip_pkg() { # name version (no pipe into grep -q: SIGPIPE + pipefail)
+  local info
+  info=$(python3 -m pip show "$1" 2>/dev/null) || return 1
+  grep -qx "Version: $2" <<<"$info"
 }
 
 # --- Python tools -----------------------------------------------------------
@@ -45,14 +47,16 @@ for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-freeb
   grep -qx "$t" <<<"$installed_targets" || { log "rustup target add $t"; rustup target add "$t"; }
 done
 if ! rustup run "$WPAM_NIGHTLY" rustc --version >/dev/null 2>&1 ||
-  ! rustup component list --toolchain "$WPAM_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+  ! grep -q '^rust-src' <<<"$(rustup component list --toolchain "$WPAM_NIGHTLY" --installed 2>/dev/null)"; then
   log "rustup toolchain install $WPAM_NIGHTLY (minimal + rust-src)"
   rustup toolchain install "$WPAM_NIGHTLY" --profile minimal -c rust-src
 fi
 
 # --- cargo subcommands -------------------------------------------------------
 cargo_tool() { # crate version binary
-  if ! "$3" --version 2>/dev/null | grep -q "$2"; then
+  local v
+  v=$("$3" --version 2>/dev/null) || v=""
+  if ! grep -q "$2" <<<"$v"; then
     log "cargo install --locked $1 --version $2"
     cargo install --locked --quiet "$1" --version "$2"
   fi
