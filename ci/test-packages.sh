@@ -148,11 +148,20 @@ elf_checks() { # target file
     grep -qw -- "$n" <<<"$(allowed_needed "$t")" || bad_needed+=" $n"
   done
   if [ -z "$bad_needed" ]; then ok "$name: NEEDED only base-system libraries: $needed"; else bad "$name: NEEDED libraries not on $t:$bad_needed"; fi
-  if readelf -S "$f" | grep -qE '\.symtab|\.debug_'; then bad "$name: stripped (no .symtab/.debug_*)"; else ok "$name: stripped (no .symtab/.debug_*)"; fi
-  if strings -a "$f" | grep -qE "$here|/root/|/home/|\.cargo/registry"; then
+  # (No `cmd | grep -q` here: under pipefail an early grep exit fails the pipe.)
+  if grep -qE '\.symtab|\.debug_' <<<"$(readelf -S "$f")"; then bad "$name: stripped (no .symtab/.debug_*)"; else ok "$name: stripped (no .symtab/.debug_*)"; fi
+  if grep -qE "$here|/root/|/home/|\.cargo/registry" <<<"$(strings -a "$f")"; then
     bad "$name: no build-machine paths inside"
   else
     ok "$name: no build-machine paths inside (remapped)"
+  fi
+  if [ "$(basename "$f")" = login_-wpam ]; then
+    # An OpenBSD executable carries the OpenBSD ELF note and uses its ld.so.
+    if grep -q OpenBSD <<<"$(readelf -n "$f")" && grep -q '/usr/libexec/ld.so' <<<"$(readelf -l "$f")"; then
+      ok "$name: OpenBSD executable (.note.openbsd.ident, interpreter /usr/libexec/ld.so)"
+    else
+      bad "$name: not an OpenBSD executable (note/interpreter)"
+    fi
   fi
   if [ "$(basename "$f")" = pam_wpam.so ] && [ "$t" != openbsd-amd64 ]; then
     local exported missing=""
