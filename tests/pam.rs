@@ -722,5 +722,8 @@ fn certificate_failure_is_logged_as_a_tls_failure() {
     });
     assert_eq!(env.totp("", &alice_code()).auth, PAM_AUTHINFO_UNAVAIL);
     let log = env.log_text();
-    assert!(log.contains("TLS failed") && log.contains("certificate"), "{log}");
+    assert!(
+        log.contains("TLS failed") && log.contains("certificate"),
+        "{log}"
+    );
 }
