@@ -14,6 +14,9 @@
 #   ci/ci.sh build      ./build-all.sh (Docker image when an engine answers)
 #   ci/ci.sh release    ci/release.sh (publish; needs the signing key secret)
 #   ci/ci.sh release-dry-run   ci/release.sh --dry-run
+#   ci/ci.sh same-as-dist DIR  every file under DIR equals its namesake in
+#                       dist/ (the BSD packages the VM jobs installed are the
+#                       bytes the release ships: reproducible builds)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +31,7 @@ export PATH
 
 log() { printf 'ci: %s\n' "$*" >&2; }
 
-step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|release|release-dry-run}
+step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|release|release-dry-run|same-as-dist DIR}
 shift
 case "$step" in
   setup)
@@ -69,5 +72,16 @@ case "$step" in
   build) ./build-all.sh "$@" ;;
   release) ci/release.sh --no-build "$@" ;;
   release-dry-run) ci/release.sh --dry-run "$@" ;;
+  same-as-dist)
+    dir=${1:?usage: ci/ci.sh same-as-dist DIR}
+    n=0
+    while IFS= read -r -d '' f; do
+      rel=${f#"$dir"/}
+      cmp "$f" "dist/$rel" || { log "$rel differs from dist/$rel"; exit 1; }
+      n=$((n + 1))
+    done < <(find "$dir" -type f -print0)
+    [ "$n" -gt 0 ] || { log "nothing under $dir"; exit 1; }
+    log "$n files under $dir are byte for byte those in dist/"
+    ;;
   *) log "unknown step '$step'"; exit 2 ;;
 esac
