@@ -16,16 +16,18 @@
 # real library is bound at load time. Sonames:
 #   - Linux-PAM: libpam.so.0 (Debian 12 /lib/x86_64-linux-gnu/libpam.so.0; the
 #     stub carries the same symbol versions, ci/pam-stub/linux-pam.map).
-#   - FreeBSD: libpam.so.6. Source: freebsd-src lib/libpam/libpam/Makefile has
-#     `SHLIB_NAME= libpam.so.${SHLIB_MAJOR}` and the modules share LIB_MAJ with
-#     it (`/usr/lib/pam_unix.so.6` on FreeBSD 10-15); libpam.so.5 was the
-#     FreeBSD 9 name, kept only as a compat symlink by some installs.
-#   - NetBSD: libpam.so.4. Source: NetBSD src lib/libpam/Makefile.inc defines
-#     the major shared by libpam and its modules (`/usr/lib/security/
-#     pam_*.so.N`); the older revisions in the searched index show 0 and 1, the
-#     current value 4 (NetBSD 7-10) is an assumption not confirmed from source
-#     here: override with WPAM_NETBSD_LIBPAM_SONAME if a NetBSD host says
-#     otherwise (`readelf -d /usr/lib/libpam.so | grep SONAME`).
+#   - FreeBSD: libpam.so.6. Sources: freebsd-src lib/libpam/libpam/Makefile
+#     (`SHLIB_NAME= libpam.so.${SHLIB_MAJOR}`) with SHLIB_MAJOR from
+#     lib/libpam/Makefile.inc, and lib/libpam/modules/Makefile.inc, which
+#     names the modules `${LIB}.so.${LIB_MAJ}` with libpam's major: base
+#     modules are /usr/lib/pam_*.so.6 (PLATFORMS.md, from FreeBSD sources).
+#     The Makefile.inc revisions the code index holds are older (majors 2, 5).
+#   - NetBSD: libpam.so.4. Source: NetBSD src lib/libpam/Makefile.inc sets the
+#     major shared by libpam and its modules (/usr/lib/security/pam_*.so.N);
+#     the revisions in the code index are old (0 in 2007, 1 in 2011) and the
+#     current 4 could not be read there: an assumption. Override with
+#     WPAM_NETBSD_LIBPAM_SONAME if a NetBSD host says otherwise
+#     (`readelf -d /usr/lib/libpam.so | grep SONAME`).
 #
 # Reproducibility: SOURCE_DATE_EPOCH (commit time) is exported, the source
 # tree, CARGO_HOME, the target dir and the rust sysroot are remapped out of the
