@@ -74,13 +74,13 @@ mapfile -t scripts < <(git ls-files -co --exclude-standard -- ':!target' ':!buil
     [ -f "$f" ] || continue
     case "$f" in
       *.sh) echo "$f" ;;
-      *) head -c 64 "$f" 2>/dev/null | head -n1 | grep -qE '^#!.*\b(ba|da)?sh\b' && echo "$f" ;;
+      *) grep -qE '^#!.*\b(ba|da)?sh\b' <<<"$(head -n1 "$f" 2>/dev/null)" && echo "$f" ;;
     esac
   done | LC_ALL=C sort -u)
 # Scriptlets without a shebang (rpm %post bodies) are POSIX sh.
 with=() without=()
 for f in "${scripts[@]}"; do
-  if head -n1 "$f" | grep -q '^#!'; then with+=("$f"); else without+=("$f"); fi
+  if grep -q '^#!' <<<"$(head -n1 "$f")"; then with+=("$f"); else without+=("$f"); fi
 done
 if shellcheck "${with[@]}" && { [ ${#without[@]} -eq 0 ] || shellcheck -s sh "${without[@]}"; }; then
   log "ok   shellcheck: ${#scripts[@]} scripts"

@@ -151,7 +151,7 @@ bsd_hooks() { find ci -maxdepth 1 -name 'pkg-*.sh' -printf '%f\n' | sed 's/^pkg-
 bsd_missing() {
   local os
   for os in $(bsd_hooks); do
-    bsd_packages | grep -q "^$os-" || echo "$os-amd64/wpam-$VERSION.(pkg|tgz)"
+    grep -q "^$os-" <<<"$(bsd_packages)" || echo "$os-amd64/wpam-$VERSION.(pkg|tgz)"
   done
 }
 gaps=$(missing_artifacts; bsd_missing)
@@ -443,7 +443,8 @@ require_aud=${WPAM_REQUIRE_AUDITABLE:-$([ "${CI:-}" = true ] && echo 1 || echo 0
 for t in "${targets[@]}"; do
   for m in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam"; do
     [ -f "$m" ] || continue
-    if readelf -S -W "$m" 2>/dev/null | grep -q '\.dep-v0'; then
+    # (a here-string, not a pipe into grep -q: no SIGPIPE under pipefail)
+    if grep -q '\.dep-v0' <<<"$(readelf -S -W "$m" 2>/dev/null)"; then
       ok "auditable: ${m#"$dist"/}"
     elif [ "$require_aud" = 1 ]; then
       die "${m#"$dist"/} has no .dep-v0 section (not built with cargo auditable)"
@@ -573,7 +574,7 @@ if [ "$chroot_check" = 1 ]; then
   [[ "$got" == "$VERSION-"*" install ok installed" ]] || die "wpam installed as: $got"
   module=$(in_root dpkg -L wpam | grep -E '^/usr/lib/[^/]+-linux-gnu/security/pam_wpam\.so$' || true)
   if [ -z "$module" ] || [ ! -f "$croot$module" ]; then die "no /usr/lib/<triplet>/security/pam_wpam.so installed"; fi
-  in_root apt-cache policy wpam | grep -q "$url/apt $suite/$component" || die "wpam not from the repository"
+  grep -q "$url/apt $suite/$component" <<<"$(in_root apt-cache policy wpam)" || die "wpam not from the repository"
   ok "apt-get install wpam: $got, $module"
 fi
 
