@@ -101,6 +101,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ "$dry" = 0 ] && [ -n "${GITHUB_REF_NAME:-}" ] && [ "$GITHUB_REF_NAME" != "v$VERSION" ]; then
+  die "the tag $GITHUB_REF_NAME is not v$VERSION (Cargo.toml's version)"
+fi
+
 # --- tools ---------------------------------------------------------------------
 phase "wpam $VERSION: tools ($([ "$dry" = 1 ] && echo dry run || echo publish))"
 need_debs=()
