@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps build demo test test-unit bench clean
+.PHONY: help deps build demo test test-unit lint-rust bench clean
 
 help: ## this list
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -18,6 +18,11 @@ demo: deps ## the main job: the module against the bundled development Werbot AP
 	$(CARGO) build --release --locked --lib
 	$(CARGO) run --release --locked --example demo
 
+lint-rust: ## cargo fmt --check and clippy -D warnings over every target
+	@command -v rustup >/dev/null && rustup component add clippy rustfmt >/dev/null 2>&1 || true
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
 test-unit: deps ## unit and libpam integration tests (no root needed)
 	$(CARGO) test --locked
 
@@ -31,7 +36,7 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 	$(CARGO) build --release --locked --example bench
 	./target/release/examples/bench
 
-test: deps lint-ci test-unit test-e2e test-packages release-dry-run test-bsd ## every test this machine can run
+test: deps lint-rust lint-ci test-unit test-e2e test-packages release-dry-run test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"
 
 # --- the BSDs (ci/test-bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
