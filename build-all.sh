@@ -57,7 +57,8 @@ if [ "$mode" = auto ]; then
 fi
 
 if [ "$mode" = docker ]; then
-  image=wpam-build:$(sha256sum Dockerfile | cut -c1-12)
+  # Tagged by what the image is made of (.dockerignore keeps the rest out).
+  image=wpam-build:$(cat Dockerfile ci/install-deps.sh ci/setup-cross.sh ci/cargo-tools.sh 2>/dev/null | sha256sum | cut -c1-12)
   echo "build-all: Docker engine found: building in $image" >&2
   docker build -t "$image" . >&2
   exec docker run --rm -e SOURCE_DATE_EPOCH -e WPAM_BUILD=zig \
