@@ -119,7 +119,8 @@ while read -r sum file; do
   case "$file" in
     */*) tgt=${file%%/*} ;;
     *.deb) tgt=$(sed -E 's/.*_([a-z0-9]+)\.deb$/linux-\1/' <<<"$file") ;;
-    *.rpm) tgt=$(sed -E 's/.*\.([a-z0-9_]+)\.rpm$/linux-\1/' <<<"$file") ;;
+    *.x86_64.rpm) tgt=linux-amd64 ;;
+    *.aarch64.rpm) tgt=linux-arm64 ;;
     *.tar.gz) tgt=$(sed -E "s/^wpam-$VERSION-(.*)\.tar\.gz$/\1/" <<<"$file") ;;
     *) tgt=- ;;
   esac
