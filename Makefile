@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps build demo test test-unit lint-rust bench clean
+.PHONY: help deps deps-build build demo test test-unit lint-rust bench clean
 
 help: ## this list
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -11,10 +11,13 @@ help: ## this list
 deps: ## install the Debian packages the build and tests need (apt-get, as root)
 	@ci/install-deps.sh
 
-build: deps ## release build of the module: target/release/libpam_wpam.so
+deps-build: ## only what building the module and `make demo` need (libpam0g-dev, ...)
+	@ci/install-deps.sh build
+
+build: deps-build ## release build of the module: target/release/libpam_wpam.so
 	$(CARGO) build --release --locked
 
-demo: deps ## the main job: the module against the bundled development Werbot API, through real libpam
+demo: deps-build ## the main job: the module against the bundled development Werbot API, through real libpam
 	$(CARGO) build --release --locked --lib
 	$(CARGO) run --release --locked --example demo
 
@@ -23,7 +26,7 @@ lint-rust: ## cargo fmt --check and clippy -D warnings over every target
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
-test-unit: deps ## unit and libpam integration tests (no root needed)
+test-unit: deps-build ## unit and libpam integration tests (no root needed)
 	$(CARGO) test --locked
 
 .PHONY: test-e2e

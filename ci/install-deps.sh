@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages wpam's build and tests need. As root it runs
 # apt-get; otherwise it prints the exact command and fails if something is missing.
+# `ci/install-deps.sh build` asks only for what building the module and running
+# `make demo` / the libpam tests need, so those work without the packaging tools.
 set -euo pipefail
-pkgs=(libpam0g-dev pkg-config ca-certificates
+build_pkgs=(libpam0g-dev pkg-config ca-certificates)
+pkgs=("${build_pkgs[@]}"
   # cross builds and packages (build-all.sh, ci/setup-cross.sh, ci/package-linux.sh)
   git dpkg-dev python3-pip binutils xz-utils
   # package checks (ci/test-packages.sh, ci/reproducible-check.sh)
@@ -10,6 +13,7 @@ pkgs=(libpam0g-dev pkg-config ca-certificates
   shellcheck
   # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd
   openssh-server openssh-client passwd)
+[ "${1:-}" = build ] && pkgs=("${build_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
