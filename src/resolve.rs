@@ -1,0 +1,548 @@
+//! Name resolution that ends by the call's deadline and leaves nothing behind.
+//!
+//! getaddrinfo(3) cannot be bounded: with a nameserver that swallows queries
+//! it blocks for resolv.conf's `timeout` × `attempts` × nameservers (10 s to
+//! 30 s by default), whatever the module's `timeout`. A thread could be
+//! abandoned at the deadline, but it would go on holding the resolver's locks
+//! inside sshd, and a child sshd forks later would inherit them locked. So the
+//! lookup runs in a short-lived child process (fork, no exec): the parent
+//! waits on a pipe until the deadline, then kills and reaps the child. No
+//! thread is ever started and nothing outlives the call.
+//!
+//! The answer is sorted for the decision table (DESIGN.md §3):
+//! - the resolver answered that the name has no address, or could not get an
+//!   answer (NXDOMAIN, no A/AAAA record, SERVFAIL, no reply): [`ResolveError::NotFound`];
+//! - the deadline passed: [`ResolveError::TimedOut`];
+//! - anything local (pipe, fork, memory, descriptors, a child that died):
+//!   [`ResolveError::Local`] — never an outage.
+//!
+//! glibc reports a lookup that could not open /etc/hosts or a socket
+//! (EMFILE) as "name not found", which would look like an outage. The user
+//! who runs a setuid program (su, sudo) sets its resource limits, so the
+//! child first raises its own limits (allowed as root; the host process is
+//! untouched) and then checks that it can open descriptors and map memory
+//! before it asks; if it cannot, the answer is Local.
+//!
+//! The child inherits SIGCHLD handling from the host: like pam_unix, the
+//! parent sets SIGCHLD to its default while the child lives, so that a host
+//! handler cannot reap it first, and restores the host's handler afterwards.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Instant;
+
+/// At most this many addresses are tried.
+pub const MAX_ADDRS: usize = 16;
+/// Descriptors the child must be able to open before it trusts a "not
+/// found" (hosts file, nsswitch.conf, resolv.conf, a socket or two).
+const FD_PROBE: usize = 8;
+/// Memory the child must be able to map before it asks.
+const MEM_PROBE: usize = 16 << 20;
+/// One address in the child's answer: family, 16 address bytes, scope id.
+const ADDR_LEN: usize = 1 + 16 + 4;
+/// The child's answer fits in one pipe write (PIPE_BUF is at least 512).
+const MAX_MESSAGE: usize = 2 + MAX_ADDRS * ADDR_LEN;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// The name has no address, or the resolver got no answer: an outage.
+    NotFound(String),
+    /// No answer by the deadline: an outage, except under setuid callers.
+    TimedOut,
+    /// A local failure; never an outage.
+    Local(String),
+}
+
+/// The addresses of `host` (a name or an IP literal), tried in order.
+pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, ResolveError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let name = CString::new(host)
+        .map_err(|_| ResolveError::Local("host name contains a NUL byte".into()))?;
+    let message = ask_child(&name, deadline)?;
+    parse_message(&message, port)
+}
+
+fn local(what: &str, e: &io::Error) -> ResolveError {
+    ResolveError::Local(crate::sys::describe(what, e))
+}
+
+/// SIGCHLD at its default while our child lives; the host's handler back on drop.
+struct SigchldDefault(libc::sigaction);
+
+impl SigchldDefault {
+    fn set() -> io::Result<SigchldDefault> {
+        // SAFETY: zeroed sigaction structs are valid; sigaction copies them.
+        unsafe {
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = libc::SIG_DFL;
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGCHLD, &new, &mut old) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(SigchldDefault(old))
+        }
+    }
+}
+
+impl Drop for SigchldDefault {
+    fn drop(&mut self) {
+        // SAFETY: restores the action saved in set().
+        unsafe { libc::sigaction(libc::SIGCHLD, &self.0, std::ptr::null_mut()) };
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 fills two descriptors on success.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Forks the lookup, reads its answer until `deadline`, reaps the child.
+fn ask_child(name: &CStr, deadline: Instant) -> Result<Vec<u8>, ResolveError> {
+    let (read_end, write_end) = pipe().map_err(|e| local("name resolution: pipe", &e))?;
+    let sigchld = SigchldDefault::set().map_err(|e| local("name resolution: sigaction", &e))?;
+    // SAFETY: the child only runs `child_main`, which ends in _exit and
+    // never returns into the host's code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = io::Error::last_os_error();
+        return Err(local("name resolution: fork", &e));
+    }
+    if pid == 0 {
+        // SAFETY: in the child; see above.
+        unsafe { child_main(name, write_end.as_raw_fd()) }
+    }
+    drop(write_end);
+    let read = read_until(&read_end, deadline);
+    let timed_out = matches!(read, Err(ReadError::Deadline));
+    if timed_out {
+        // SAFETY: pid is our own child, not yet reaped (SIGCHLD is at its
+        // default, so nobody else reaps it).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let status = reap(pid);
+    drop(sigchld);
+    match read {
+        Ok(m) if !m.is_empty() => Ok(m),
+        Ok(_) => Err(ResolveError::Local(format!(
+            "name resolution: the resolver process ended without an answer ({})",
+            describe_status(status)
+        ))),
+        Err(ReadError::Deadline) => Err(ResolveError::TimedOut),
+        Err(ReadError::Io(e)) => Err(local("name resolution: reading the answer", &e)),
+    }
+}
+
+enum ReadError {
+    Deadline,
+    Io(io::Error),
+}
+
+/// Everything the child writes, up to EOF, or Deadline.
+fn read_until(fd: &OwnedFd, deadline: Instant) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::with_capacity(MAX_MESSAGE);
+    let mut buf = [0u8; MAX_MESSAGE];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadError::Deadline);
+        }
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // Round up so that a sub-millisecond rest still waits.
+        let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(ReadError::Io(e));
+        }
+        if n == 0 {
+            continue; // the deadline check above ends the loop
+        }
+        // SAFETY: buf is valid for buf.len() bytes.
+        let got = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match got {
+            0 => return Ok(out),
+            n if n > 0 => {
+                out.extend_from_slice(&buf[..n as usize]);
+                if out.len() > MAX_MESSAGE {
+                    return Err(ReadError::Io(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "oversized answer from the resolver process",
+                    )));
+                }
+            }
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(ReadError::Io(e));
+                }
+            }
+        }
+    }
+}
+
+/// waitpid for our child, retrying on EINTR. The wait status, if any.
+fn reap(pid: libc::pid_t) -> Option<libc::c_int> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child only.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Some(status);
+        }
+        if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return None;
+    }
+}
+
+fn describe_status(status: Option<libc::c_int>) -> String {
+    match status {
+        Some(s) if libc::WIFSIGNALED(s) => format!("killed by signal {}", libc::WTERMSIG(s)),
+        Some(s) if libc::WIFEXITED(s) => format!("exit status {}", libc::WEXITSTATUS(s)),
+        Some(s) => format!("wait status {s}"),
+        None => "not reaped".into(),
+    }
+}
+
+// --- the child ------------------------------------------------------------
+//
+// Message: b'A' count [family addr16 scope_le32]*  |  b'G' code_le32 errno_le32
+//          | b'L' errno_le32 what
+
+const TAG_ADDRS: u8 = b'A';
+const TAG_GAI: u8 = b'G';
+const TAG_LOCAL: u8 = b'L';
+const LOCAL_FDS: u8 = 1;
+const LOCAL_MEMORY: u8 = 2;
+const LOCAL_PANIC: u8 = 3;
+
+/// # Safety
+/// Only in the child right after fork: never returns.
+unsafe fn child_main(name: &CStr, fd: RawFd) -> ! {
+    let message = std::panic::catch_unwind(|| lookup(name, fd)).unwrap_or_else(|_| {
+        let mut m = vec![TAG_LOCAL];
+        m.extend_from_slice(&0i32.to_le_bytes());
+        m.push(LOCAL_PANIC);
+        m
+    });
+    // One write: the message is smaller than PIPE_BUF. A failed write ends
+    // the child without an answer, which the parent reports as local.
+    // SAFETY: message is valid for its length.
+    unsafe {
+        libc::write(fd, message.as_ptr().cast(), message.len());
+        libc::_exit(0)
+    }
+}
+
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn local_message(what: u8) -> Vec<u8> {
+    let mut m = vec![TAG_LOCAL];
+    m.extend_from_slice(&errno().to_le_bytes());
+    m.push(what);
+    m
+}
+
+/// Soft limit up to the hard one; as root both up to `want`. Failures are
+/// fine: the probes below decide.
+fn raise_limit(resource: LimitResource, want: libc::rlim_t) {
+    // SAFETY: getrlimit/setrlimit on this (child) process only.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(resource, &mut r) != 0 {
+            return;
+        }
+        let target = libc::rlimit {
+            rlim_cur: want.max(r.rlim_cur),
+            rlim_max: want.max(r.rlim_max),
+        };
+        if libc::setrlimit(resource, &target) != 0 {
+            let soft_only = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            libc::setrlimit(resource, &soft_only);
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+type LimitResource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+type LimitResource = libc::c_int;
+
+fn lookup(name: &CStr, fd: RawFd) -> Vec<u8> {
+    raise_limit(libc::RLIMIT_NOFILE, 1024);
+    raise_limit(libc::RLIMIT_AS, libc::RLIM_INFINITY);
+    raise_limit(libc::RLIMIT_DATA, libc::RLIM_INFINITY);
+    // Descriptors: open FD_PROBE at once, then give them back.
+    let mut probes = Vec::with_capacity(FD_PROBE);
+    for _ in 0..FD_PROBE {
+        // SAFETY: duplicates our own pipe end.
+        let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if d < 0 {
+            return local_message(LOCAL_FDS);
+        }
+        // SAFETY: d was just created.
+        probes.push(unsafe { OwnedFd::from_raw_fd(d) });
+    }
+    drop(probes);
+    // Memory: a mapping the size of a resolver's worst day.
+    // SAFETY: an anonymous private mapping, unmapped at once.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            MEM_PROBE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return local_message(LOCAL_MEMORY);
+        }
+        libc::munmap(p, MEM_PROBE);
+    }
+    // SAFETY: a zeroed addrinfo is a valid hints struct.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid C strings and out pointer; freed below.
+    let rc = unsafe { libc::getaddrinfo(name.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 {
+        let mut m = vec![TAG_GAI];
+        m.extend_from_slice(&rc.to_le_bytes());
+        m.extend_from_slice(&errno().to_le_bytes());
+        return m;
+    }
+    let mut m = vec![TAG_ADDRS, 0];
+    let mut count = 0u8;
+    let mut cur = res;
+    while !cur.is_null() && (count as usize) < MAX_ADDRS {
+        // SAFETY: a node of the list getaddrinfo returned.
+        let ai = unsafe { &*cur };
+        if let Some(entry) = encode(ai) {
+            m.extend_from_slice(&entry);
+            count += 1;
+        }
+        cur = ai.ai_next;
+    }
+    m[1] = count;
+    // SAFETY: res came from getaddrinfo.
+    unsafe { libc::freeaddrinfo(res) };
+    m
+}
+
+fn encode(ai: &libc::addrinfo) -> Option<[u8; ADDR_LEN]> {
+    let mut e = [0u8; ADDR_LEN];
+    if ai.ai_addr.is_null() {
+        return None;
+    }
+    match ai.ai_family {
+        libc::AF_INET => {
+            // SAFETY: AF_INET entries carry a sockaddr_in.
+            let sa = unsafe { &*ai.ai_addr.cast::<libc::sockaddr_in>() };
+            e[0] = 4;
+            e[1..5].copy_from_slice(&sa.sin_addr.s_addr.to_ne_bytes());
+        }
+        libc::AF_INET6 => {
+            // SAFETY: AF_INET6 entries carry a sockaddr_in6.
+            let sa = unsafe { &*ai.ai_addr.cast::<libc::sockaddr_in6>() };
+            e[0] = 6;
+            e[1..17].copy_from_slice(&sa.sin6_addr.s6_addr);
+            e[17..21].copy_from_slice(&sa.sin6_scope_id.to_le_bytes());
+        }
+        _ => return None,
+    }
+    Some(e)
+}
+
+// --- back in the parent ---------------------------------------------------
+
+fn le_i32(b: &[u8]) -> Option<i32> {
+    Some(i32::from_le_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+fn parse_message(m: &[u8], port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+    let bad = || {
+        ResolveError::Local("name resolution: malformed answer from the resolver process".into())
+    };
+    match m.first() {
+        Some(&TAG_ADDRS) => {
+            let count = *m.get(1).ok_or_else(bad)? as usize;
+            let body = &m[2..];
+            if body.len() != count * ADDR_LEN {
+                return Err(bad());
+            }
+            let mut addrs: Vec<SocketAddr> = Vec::with_capacity(count);
+            for e in body.chunks_exact(ADDR_LEN) {
+                let a = match e[0] {
+                    4 => {
+                        let o: [u8; 4] = e[1..5].try_into().map_err(|_| bad())?;
+                        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(o), port))
+                    }
+                    6 => {
+                        let o: [u8; 16] = e[1..17].try_into().map_err(|_| bad())?;
+                        let scope = le_i32(&e[17..21]).ok_or_else(bad)? as u32;
+                        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(o), port, 0, scope))
+                    }
+                    _ => return Err(bad()),
+                };
+                if !addrs.contains(&a) {
+                    addrs.push(a);
+                }
+            }
+            if addrs.is_empty() {
+                return Err(ResolveError::NotFound("no IPv4 or IPv6 address".into()));
+            }
+            Ok(addrs)
+        }
+        Some(&TAG_GAI) => {
+            let code = le_i32(&m[1..]).ok_or_else(bad)?;
+            let errno = le_i32(&m[5..]).ok_or_else(bad)?;
+            Err(gai_error(code, errno))
+        }
+        Some(&TAG_LOCAL) => {
+            let errno = le_i32(&m[1..]).ok_or_else(bad)?;
+            let e = io::Error::from_raw_os_error(errno);
+            Err(match m.get(5) {
+                Some(&LOCAL_FDS) => local("name resolution: cannot open file descriptors", &e),
+                Some(&LOCAL_MEMORY) => local("name resolution: cannot map memory", &e),
+                _ => ResolveError::Local(
+                    "name resolution: internal error in the resolver process".into(),
+                ),
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// glibc's EAI_ADDRFAMILY (not in the libc crate for Linux).
+#[cfg(target_os = "linux")]
+const EAI_ADDRFAMILY: i32 = -9;
+#[cfg(target_os = "linux")]
+const NEGATIVE_ANSWERS: [i32; 5] = [
+    libc::EAI_NONAME,
+    libc::EAI_NODATA,
+    EAI_ADDRFAMILY,
+    libc::EAI_AGAIN,
+    libc::EAI_FAIL,
+];
+#[cfg(not(target_os = "linux"))]
+const NEGATIVE_ANSWERS: [i32; 3] = [libc::EAI_NONAME, libc::EAI_AGAIN, libc::EAI_FAIL];
+
+fn gai_error(code: i32, errno: i32) -> ResolveError {
+    if code == libc::EAI_SYSTEM {
+        return local("name resolution", &io::Error::from_raw_os_error(errno));
+    }
+    // SAFETY: gai_strerror returns a static string for any code.
+    let text = unsafe { CStr::from_ptr(libc::gai_strerror(code)) }
+        .to_string_lossy()
+        .into_owned();
+    if NEGATIVE_ANSWERS.contains(&code) {
+        ResolveError::NotFound(text)
+    } else {
+        // EAI_MEMORY, EAI_BADFLAGS, EAI_SERVICE, ...: our side.
+        ResolveError::Local(format!("name resolution: {text}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
+
+    #[test]
+    fn ip_literals_need_no_lookup() {
+        assert_eq!(
+            resolve("127.0.0.1", 8443, soon()),
+            Ok(vec!["127.0.0.1:8443".parse().unwrap()])
+        );
+        assert_eq!(
+            resolve("::1", 443, soon()),
+            Ok(vec!["[::1]:443".parse().unwrap()])
+        );
+    }
+
+    #[test]
+    fn localhost_resolves_through_the_child() {
+        let addrs = resolve("localhost", 99, soon()).expect("localhost");
+        assert!(
+            addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 99),
+            "{addrs:?}"
+        );
+    }
+
+    #[test]
+    fn an_invalid_name_is_not_found() {
+        // RFC 6761: .invalid never resolves; glibc refuses it locally or the
+        // resolver answers NXDOMAIN, both "not found". Without a network the
+        // resolver may fail to get an answer at all: also "not found".
+        match resolve("no-such-host.invalid", 1, soon()) {
+            Err(ResolveError::NotFound(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_past_deadline_times_out() {
+        let r = resolve("localhost", 1, Instant::now());
+        assert_eq!(r, Err(ResolveError::TimedOut));
+    }
+
+    #[test]
+    fn messages_are_checked() {
+        assert!(matches!(parse_message(b"", 1), Err(ResolveError::Local(_))));
+        assert!(matches!(
+            parse_message(b"A\x01", 1),
+            Err(ResolveError::Local(_))
+        ));
+        assert!(matches!(
+            parse_message(b"A\x00", 1),
+            Err(ResolveError::NotFound(_))
+        ));
+        let mut m = vec![TAG_GAI];
+        m.extend_from_slice(&libc::EAI_NONAME.to_le_bytes());
+        m.extend_from_slice(&0i32.to_le_bytes());
+        assert!(matches!(
+            parse_message(&m, 1),
+            Err(ResolveError::NotFound(_))
+        ));
+        let mut m = vec![TAG_GAI];
+        m.extend_from_slice(&libc::EAI_SYSTEM.to_le_bytes());
+        m.extend_from_slice(&libc::EMFILE.to_le_bytes());
+        match parse_message(&m, 1) {
+            Err(ResolveError::Local(s)) => assert!(s.contains("RLIMIT_NOFILE"), "{s}"),
+            other => panic!("{other:?}"),
+        }
+        let mut m = vec![TAG_GAI];
+        m.extend_from_slice(&libc::EAI_MEMORY.to_le_bytes());
+        m.extend_from_slice(&0i32.to_le_bytes());
+        assert!(matches!(parse_message(&m, 1), Err(ResolveError::Local(_))));
+    }
+}

@@ -1,0 +1,182 @@
+//! Facts about the process the module runs in, asked of the kernel.
+//!
+//! Kept apart so that the decision table can stay a pure function of its
+//! inputs: the flow asks here once per call and passes the answers down.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Whether the process runs with credentials its invoking user does not
+/// have: a setuid or setgid program such as su, sudo or pkexec.
+///
+/// Such a user can stop the process (SIGSTOP), shrink its resource limits
+/// and fill its environment, so a timeout there proves nothing about the
+/// network (DESIGN.md §3: "under a setuid caller a timeout in any phase is
+/// not an outage").
+pub fn setuid_caller() -> bool {
+    // SAFETY: these getters have no preconditions and cannot fail.
+    let ids_differ =
+        unsafe { libc::getuid() != libc::geteuid() || libc::getgid() != libc::getegid() };
+    ids_differ || secure_exec()
+}
+
+/// The kernel's own record that the program was started with raised
+/// credentials (AT_SECURE on Linux, issetugid(2) on the BSDs). It stays set
+/// after a program drops back to equal ids, which the id comparison misses.
+#[cfg(target_os = "linux")]
+fn secure_exec() -> bool {
+    // SAFETY: getauxval has no preconditions; 0 means "not set".
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+#[cfg(any(target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"))]
+fn secure_exec() -> bool {
+    // SAFETY: issetugid has no preconditions.
+    unsafe { libc::issetugid() != 0 }
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+fn secure_exec() -> bool {
+    false
+}
+
+/// The effective user id.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// What an OS error most likely means for an admin, in one clause, for the
+/// local failures the module reports as PAM_SERVICE_ERR. None when the
+/// error text says it all.
+pub fn local_cause_hint(e: &io::Error) -> Option<&'static str> {
+    match e.raw_os_error()? {
+        libc::EMFILE => Some("the process's descriptor limit (RLIMIT_NOFILE) is exhausted"),
+        libc::ENFILE => Some("the system's file table is full"),
+        libc::ENOMEM | libc::ENOBUFS => Some("the process is out of memory (RLIMIT_AS?)"),
+        libc::EAGAIN => Some("a process or resource limit (RLIMIT_NPROC?) was reached"),
+        libc::EACCES | libc::EPERM => Some(
+            "a security policy (SELinux, AppArmor, a seccomp filter or a firewall OUTPUT rule) \
+             may be refusing it",
+        ),
+        _ => None,
+    }
+}
+
+/// `"<what>: <error>"`, with the hint for local causes appended.
+pub fn describe(what: &str, e: &io::Error) -> String {
+    match local_cause_hint(e) {
+        Some(hint) => format!("{what}: {e} ({hint})"),
+        None => format!("{what}: {e}"),
+    }
+}
+
+/// Opens a file for reading that must be a regular file: O_NONBLOCK so that
+/// a FIFO put in its place cannot hang the login, the type checked on the
+/// opened descriptor (no check-then-open race), the size bounded by `max`.
+/// Returns the file and its size.
+pub fn open_regular(path: &Path, extra_flags: i32, max: u64) -> io::Result<(File, u64)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY | extra_flags)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.size() > max {
+        return Err(too_large(max));
+    }
+    Ok((file, meta.size()))
+}
+
+fn too_large(max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("larger than {} KiB", max / 1024),
+    )
+}
+
+/// Appends at most `max` bytes of an opened file to `into`; more is an error
+/// (the file grew after the size check). `into` should have the capacity
+/// already, so that no reallocation leaves a copy behind.
+pub fn read_bounded(file: &mut File, max: u64, into: &mut Vec<u8>) -> io::Result<()> {
+    let start = into.len();
+    file.take(max + 1).read_to_end(into)?;
+    if (into.len() - start) as u64 > max {
+        return Err(too_large(max));
+    }
+    Ok(())
+}
+
+std::thread_local! {
+    /// The last panic's message and place, for the log line.
+    static PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs (once) a panic hook that prints nothing and keeps the message
+/// for [`take_panic_message`]. The default hook writes to the host's stderr
+/// (the user's terminal under su) and reads RUST_BACKTRACE from an
+/// environment the invoking user controls. In the PAM module the hook
+/// belongs to the library's own copy of std: the host's is untouched.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let place = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let _ = PANIC.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    *p = Some(format!("{message}{place}"));
+                }
+            });
+        }));
+    });
+}
+
+/// The message of the last panic on this thread (empty if none was kept).
+pub fn take_panic_message() -> String {
+    PANIC
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_process_is_not_a_setuid_caller() {
+        assert!(!setuid_caller());
+    }
+
+    #[test]
+    fn hints_name_the_local_cause() {
+        let e = io::Error::from_raw_os_error(libc::EMFILE);
+        assert!(describe("connect", &e).contains("RLIMIT_NOFILE"));
+        let e = io::Error::from_raw_os_error(libc::EACCES);
+        assert!(describe("connect", &e).contains("SELinux"));
+        let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(local_cause_hint(&e), None);
+    }
+}
