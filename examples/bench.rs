@@ -239,7 +239,6 @@ fn login_vs_bare(
         .config
         .expect("module config");
     let https = pam_wpam::client::Https { config: &config };
-    let endpoint = config.server.endpoint();
     let (mut auth, mut txn, mut client, mut raw) = (vec![], vec![], vec![], vec![]);
     for i in 0..runs + 10 {
         let code = devserver::totp_now(ALICE_SECRET);
@@ -259,7 +258,7 @@ fn login_vs_bare(
         let t3 = Instant::now();
         let c0 = Instant::now();
         let answer = https.post(
-            &endpoint,
+            &config.server,
             bare.body(&code).as_bytes(),
             Duration::from_secs(10),
         );

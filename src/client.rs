@@ -1,79 +1,112 @@
-//! One HTTPS POST to the Werbot API, and nothing that outlives it.
+//! One HTTPS POST to the Werbot API, made in the order that decides what a
+//! failure means (DESIGN.md §3):
+//!
+//! 1. **deliver** — resolve the name (`resolve.rs`), connect, complete the
+//!    TLS handshake. A failure the network or the server caused here means
+//!    the request could not be delivered: [`CallError::Undelivered`], the
+//!    only case in which offline users may be admitted.
+//! 2. **ask** — from the moment the request can be written, whatever happens
+//!    is the server's answer: a timeout, a reset, a malformed, stalled or
+//!    oversized reply is [`CallError::NoAnswer`] (a denial for everyone).
+//! 3. Anything that failed on this machine, at any step — descriptors,
+//!    memory, a permission (SELinux refusing the connect), the trust store,
+//!    anything not recognised — is [`CallError::Local`], never an outage.
 //!
 //! Guarantees: TLS is verified against the OS trust store plus `ca_file`
-//! (unless `insecure_skip_verify`); no redirect is followed; no proxy from the
-//! environment is honoured (a user running `su` must not be able to make the
-//! API "unreachable" and ride offline mode); the answer body is capped; the
-//! whole call, DNS included, is bounded by its timeout; no thread is started
-//! (ureq resolves names on a helper thread when a timeout is set, so name
-//! resolution is done here, synchronously).
+//! (unless `insecure_skip_verify`), both read before connecting; no redirect
+//! is followed and no proxy from the environment honoured (the connection is
+//! made here and handed to ureq, which speaks HTTP over it); the answer is
+//! capped at [`MAX_BODY`]; the whole call, name resolution included, ends by
+//! its deadline; no thread is started; the buffers that held the request
+//! (service key, code) or the answer are wiped.
 
 use std::fmt;
-use std::io::ErrorKind;
-use std::net::ToSocketAddrs;
-use std::time::Duration;
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
+use ureq::unversioned::transport::{ConnectionDetails, Connector, NextTimeout};
+use zeroize::Zeroizing;
 
-use crate::config::Config;
+use crate::config::{Config, ServerUrl};
+use crate::resolve::{self, ResolveError};
+use crate::tls::{self, HandshakeError, TlsTransport};
 
 /// Larger answers are not a Werbot answer (the real ones are a few hundred bytes).
 pub const MAX_BODY: u64 = 64 * 1024;
-const BUFFER: usize = 16 * 1024;
 pub const USER_AGENT: &str = concat!("wpam/", env!("CARGO_PKG_VERSION"));
 
 /// What came back over HTTP, whatever the status.
 #[derive(Debug)]
 pub struct HttpAnswer {
     pub status: u16,
-    pub body: Result<Vec<u8>, BodyError>,
+    /// Wiped when dropped: answers may carry tokens.
+    pub body: Zeroizing<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyError {
-    TooLarge,
-    Unreadable(String),
+/// The step of delivery that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Resolve,
+    Connect,
+    Handshake,
 }
 
-/// The server could not be asked: the cases offline mode is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unreachable {
-    Dns(String),
-    Connect(String),
-    Tls(String),
-    Timeout,
-    Io(String),
-}
-
-impl fmt::Display for Unreachable {
+impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unreachable::Dns(e) => write!(f, "name resolution failed: {e}"),
-            Unreachable::Connect(e) => write!(f, "connection failed: {e}"),
-            Unreachable::Tls(e) => write!(f, "TLS failed: {e}"),
-            Unreachable::Timeout => write!(f, "timed out"),
-            Unreachable::Io(e) => write!(f, "transport error: {e}"),
-        }
+        f.write_str(match self {
+            Step::Resolve => "name resolution",
+            Step::Connect => "TCP connect",
+            Step::Handshake => "TLS handshake",
+        })
     }
 }
 
-/// A local problem that no server answer could fix (bad `ca_file`).
+/// Why there is no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetupError(pub String);
-
-#[derive(Debug)]
 pub enum CallError {
-    Setup(SetupError),
-    Unreachable(Unreachable),
+    /// The request could not be delivered: the name has no address or no
+    /// answer, the connection was refused, unreachable or timed out, or the
+    /// TLS handshake failed. `timed_out` tells the decision table that the
+    /// cause was the clock, which a setuid caller's user controls.
+    Undelivered {
+        step: Step,
+        timed_out: bool,
+        detail: String,
+    },
+    /// The request was sent (or could have been): no valid answer followed.
+    NoAnswer(String),
+    /// A failure on this machine.
+    Local(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Undelivered {
+                step,
+                timed_out: true,
+                ..
+            } => write!(f, "{step} timed out"),
+            CallError::Undelivered { step, detail, .. } => write!(f, "{step} failed: {detail}"),
+            CallError::NoAnswer(d) => write!(f, "no valid answer after the request was sent: {d}"),
+            CallError::Local(d) => f.write_str(d),
+        }
+    }
 }
 
 /// The seam between the login flow and the network, so the flow can be
 /// tested with a scripted server.
 pub trait Transport {
-    fn post(&self, endpoint: &str, body: &[u8], timeout: Duration)
-        -> Result<HttpAnswer, CallError>;
+    fn post(
+        &self,
+        server: &ServerUrl,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<HttpAnswer, CallError>;
 }
 
 /// The real HTTPS transport, configured from the module settings.
@@ -84,116 +117,340 @@ pub struct Https<'a> {
 impl Transport for Https<'_> {
     fn post(
         &self,
-        endpoint: &str,
+        server: &ServerUrl,
         body: &[u8],
         timeout: Duration,
     ) -> Result<HttpAnswer, CallError> {
-        let tls = crate::tls::client_config(
+        let deadline = Instant::now() + timeout;
+        let tls = tls::client_config(
             self.config.ca_file.as_deref(),
             self.config.insecure_skip_verify,
         )
-        .map_err(|e| CallError::Setup(SetupError(format!("TLS setup: {e}"))))?;
-        let agent_config = ureq::Agent::config_builder()
-            .proxy(None)
-            .https_only(true)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .accept("application/json")
-            // ureq's defaults (128 KiB each way, per layer) are sized for
-            // downloads; a Werbot answer is a few hundred bytes.
-            .input_buffer_size(BUFFER)
-            .output_buffer_size(BUFFER)
-            .max_response_header_size(BUFFER)
-            .timeout_global(Some(timeout))
-            .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
-            .build();
-        let connector = ().chain(TcpConnector::default()).chain(crate::tls::TlsConnector(tls));
-        let agent = ureq::Agent::with_parts(agent_config, connector, SyncResolver);
-        let result = agent
-            .post(endpoint)
-            .header("Content-Type", "application/json")
-            .send(body);
-        let mut response = result.map_err(|e| CallError::Unreachable(classify(e)))?;
-        let status = response.status().as_u16();
-        let body = match response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-        {
-            Ok(b) => Ok(b),
-            Err(ureq::Error::BodyExceedsLimit(_)) => Err(BodyError::TooLarge),
-            // A timeout or reset while reading the body is still the server
-            // being unavailable, not an answer.
-            Err(e) => match transport_failure(&e) {
-                Some(u) => return Err(CallError::Unreachable(u)),
-                None => Err(BodyError::Unreadable(e.to_string())),
-            },
+        .map_err(|e| CallError::Local(format!("TLS setup: {e}")))?;
+        let stream = deliver(server, tls, deadline)?;
+        ask(stream, &server.endpoint(), body, deadline)
+    }
+}
+
+/// Steps 1–3: an established, verified TLS connection to the API.
+pub fn deliver(
+    server: &ServerUrl,
+    tls: Arc<rustls::ClientConfig>,
+    deadline: Instant,
+) -> Result<TlsTransport, CallError> {
+    let addrs = resolve::resolve(&server.host, server.port, deadline).map_err(|e| match e {
+        ResolveError::NotFound(d) => undelivered(Step::Resolve, false, d),
+        ResolveError::TimedOut => undelivered(Step::Resolve, true, String::new()),
+        ResolveError::Local(d) => CallError::Local(d),
+    })?;
+    let tcp = connect(&addrs, deadline)?;
+    let name = rustls::pki_types::ServerName::try_from(server.host.clone())
+        .map_err(|e| CallError::Local(format!("server name {}: {e}", server.host)))?;
+    let stream = tls::handshake(tcp, tls, name, deadline).map_err(|e| match e {
+        HandshakeError::TimedOut => undelivered(Step::Handshake, true, String::new()),
+        HandshakeError::Closed => undelivered(
+            Step::Handshake,
+            false,
+            "the server closed the connection".into(),
+        ),
+        HandshakeError::Tls(t) => tls_failure(t),
+        HandshakeError::Io(e) => match io_class(&e) {
+            Class::Network => undelivered(Step::Handshake, false, e.to_string()),
+            Class::TimedOut => undelivered(Step::Handshake, true, String::new()),
+            Class::Unusable | Class::Local => {
+                CallError::Local(crate::sys::describe("TLS handshake", &e))
+            }
+        },
+    })?;
+    // Not one byte of the request is written yet: a budget spent here is
+    // still a delivery that timed out.
+    if Instant::now() >= deadline {
+        return Err(undelivered(Step::Handshake, true, String::new()));
+    }
+    Ok(stream)
+}
+
+fn undelivered(step: Step, timed_out: bool, detail: String) -> CallError {
+    CallError::Undelivered {
+        step,
+        timed_out,
+        detail,
+    }
+}
+
+/// How a socket error is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// The network or the peer refused, reset or could not be reached.
+    Network,
+    TimedOut,
+    /// This address cannot be used from here (no IPv6, no local address).
+    Unusable,
+    /// Anything else: this machine's problem.
+    Local,
+}
+
+fn io_class(e: &io::Error) -> Class {
+    match e.raw_os_error() {
+        Some(
+            libc::ECONNREFUSED
+            | libc::ECONNRESET
+            | libc::ECONNABORTED
+            | libc::EPIPE
+            | libc::ENETUNREACH
+            | libc::EHOSTUNREACH
+            | libc::ENETDOWN
+            | libc::EHOSTDOWN,
+        ) => Class::Network,
+        Some(libc::ETIMEDOUT) => Class::TimedOut,
+        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT) => Class::Unusable,
+        Some(_) => Class::Local,
+        // std's own connect_timeout reports its deadline without an errno.
+        None if e.kind() == io::ErrorKind::TimedOut => Class::TimedOut,
+        None if e.kind() == io::ErrorKind::UnexpectedEof => Class::Network,
+        None => Class::Local,
+    }
+}
+
+/// Each address in turn, until one accepts or the deadline passes. Outage
+/// only when every usable address failed for a network reason; one local
+/// failure makes the whole attempt local.
+fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, CallError> {
+    let mut network: Option<String> = None;
+    let mut unusable: Option<String> = None;
+    let mut timed_out = false;
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        let e = match TcpStream::connect_timeout(addr, left) {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
         };
-        Ok(HttpAnswer { status, body })
-    }
-}
-
-fn transport_failure(e: &ureq::Error) -> Option<Unreachable> {
-    match e {
-        ureq::Error::Timeout(_) => Some(Unreachable::Timeout),
-        ureq::Error::Io(io) if matches!(io.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
-            Some(Unreachable::Timeout)
+        match io_class(&e) {
+            Class::Network => network = Some(format!("{addr}: {e}")),
+            Class::TimedOut => timed_out = true,
+            Class::Unusable => unusable = Some(format!("{addr}: {e}")),
+            Class::Local => {
+                return Err(CallError::Local(crate::sys::describe(
+                    &format!("connect to {addr}"),
+                    &e,
+                )))
+            }
         }
-        ureq::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
-            Some(Unreachable::Tls(io.to_string()))
-        }
-        ureq::Error::Io(io) => Some(match io.kind() {
-            ErrorKind::ConnectionRefused
-            | ErrorKind::HostUnreachable
-            | ErrorKind::NetworkUnreachable
-            | ErrorKind::AddrNotAvailable => Unreachable::Connect(io.to_string()),
-            _ => Unreachable::Io(io.to_string()),
-        }),
-        _ => None,
+    }
+    match (network, timed_out, unusable) {
+        (Some(d), _, _) => Err(undelivered(Step::Connect, false, d)),
+        (None, true, _) => Err(undelivered(Step::Connect, true, String::new())),
+        (None, false, Some(d)) => Err(CallError::Local(format!(
+            "no usable address for the API from this host ({d})"
+        ))),
+        (None, false, None) => Err(CallError::Local("no address to connect to".into())),
     }
 }
 
-fn classify(e: ureq::Error) -> Unreachable {
-    if let Some(u) = transport_failure(&e) {
-        return u;
-    }
+/// A TLS failure during the handshake: the server's side (certificate,
+/// alert, malformed or unexpected message) is an outage; ours (no random
+/// bytes, no clock, a trust store that cannot be used) is local.
+fn tls_failure(e: rustls::Error) -> CallError {
+    use rustls::Error as E;
     match e {
-        ureq::Error::HostNotFound => Unreachable::Dns("host not found".into()),
-        ureq::Error::ConnectionFailed => Unreachable::Connect("connection failed".into()),
-        ureq::Error::Tls(m) => Unreachable::Tls(m.to_string()),
-        ureq::Error::Rustls(r) => Unreachable::Tls(r.to_string()),
-        other => Unreachable::Io(other.to_string()),
+        E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. }
+        | E::InvalidMessage(_)
+        | E::NoCertificatesPresented
+        | E::UnsupportedNameType
+        | E::DecryptError
+        | E::PeerIncompatible(_)
+        | E::PeerMisbehaved(_)
+        | E::AlertReceived(_)
+        | E::InvalidCertificate(_)
+        | E::PeerSentOversizedRecord => undelivered(Step::Handshake, false, e.to_string()),
+        other => CallError::Local(format!("TLS handshake: {other}")),
     }
 }
 
-/// Name resolution on the calling thread (getaddrinfo, bounded by the
-/// resolver's own timeouts in resolv.conf).
+/// Step 4: the request and its answer, over the established connection.
+/// Every failure here is [`CallError::NoAnswer`].
+pub fn ask(
+    stream: TlsTransport,
+    endpoint: &str,
+    body: &[u8],
+    deadline: Instant,
+) -> Result<HttpAnswer, CallError> {
+    let no_answer = |what: &str, e: &dyn fmt::Display| CallError::NoAnswer(format!("{what}: {e}"));
+    let timed_out = |e: &ureq::Error| matches!(e, ureq::Error::Timeout(_));
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(CallError::NoAnswer(
+            "the time ran out before the request was written".into(),
+        ));
+    }
+    let peer = stream
+        .peer_addr()
+        .map_err(|e| no_answer("connection lost", &e))?;
+    let config = ureq::Agent::config_builder()
+        .proxy(None)
+        .https_only(true)
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+        .accept("application/json")
+        .max_response_header_size(tls::BUFFER)
+        .timeout_global(Some(left))
+        .build();
+    let agent =
+        ureq::Agent::with_parts(config, Handover(Mutex::new(Some(stream))), Connected(peer));
+    let mut response = agent
+        .post(endpoint)
+        .header("Content-Type", "application/json")
+        .send(body)
+        .map_err(|e| match e {
+            ref t if timed_out(t) => CallError::NoAnswer("timed out waiting for the answer".into()),
+            e => no_answer("request", &e),
+        })?;
+    let status = response.status().as_u16();
+    // Sized once, so that reading never reallocates and leaves a copy.
+    let mut answer = Zeroizing::new(Vec::with_capacity(MAX_BODY as usize + 1));
+    response
+        .body_mut()
+        .as_reader()
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut answer)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                CallError::NoAnswer(format!("HTTP {status}, then timed out reading the body"))
+            }
+            _ => no_answer(&format!("HTTP {status}, then the body"), &e),
+        })?;
+    if answer.len() as u64 > MAX_BODY {
+        return Err(CallError::NoAnswer(format!(
+            "HTTP {status} with an answer larger than {} KiB",
+            MAX_BODY / 1024
+        )));
+    }
+    Ok(HttpAnswer {
+        status,
+        body: answer,
+    })
+}
+
+/// Hands ureq the connection made by [`deliver`]; there is no second one
+/// (no redirect, no retry, no proxy).
 #[derive(Debug)]
-struct SyncResolver;
+struct Handover(Mutex<Option<TlsTransport>>);
 
-impl Resolver for SyncResolver {
+impl<In: ureq::unversioned::transport::Transport> Connector<In> for Handover {
+    type Out = TlsTransport;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails,
+        _chained: Option<In>,
+    ) -> Result<Option<TlsTransport>, ureq::Error> {
+        let mut slot = self.0.lock().map_err(|_| ureq::Error::ConnectionFailed)?;
+        slot.take().map(Some).ok_or(ureq::Error::ConnectionFailed)
+    }
+}
+
+/// The address already connected to: ureq asks a resolver before it asks
+/// the connector.
+#[derive(Debug)]
+struct Connected(SocketAddr);
+
+impl Resolver for Connected {
     fn resolve(
         &self,
-        uri: &Uri,
+        _uri: &Uri,
         _config: &ureq::config::Config,
         _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let authority = uri.authority().ok_or(ureq::Error::HostNotFound)?;
-        let port = authority.port_u16().unwrap_or(443);
-        // Uri keeps IPv6 literals bracketed; ToSocketAddrs wants them bare.
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
         let mut out = self.empty();
-        for addr in (host, port).to_socket_addrs()?.take(16) {
-            out.push(addr);
-        }
-        if out.is_empty() {
-            return Err(ureq::Error::HostNotFound);
-        }
+        out.push(self.0);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(n: i32) -> io::Error {
+        io::Error::from_raw_os_error(n)
+    }
+
+    #[test]
+    fn socket_errors_are_sorted_for_the_outage_rule() {
+        for n in [libc::ECONNREFUSED, libc::ENETUNREACH, libc::EHOSTUNREACH] {
+            assert_eq!(io_class(&err(n)), Class::Network, "{n}");
+        }
+        assert_eq!(io_class(&err(libc::ETIMEDOUT)), Class::TimedOut);
+        assert_eq!(
+            io_class(&io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection timed out"
+            )),
+            Class::TimedOut
+        );
+        for n in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOMEM,
+            libc::ENOBUFS,
+            libc::EACCES,
+            libc::EPERM,
+            libc::EINTR,
+            libc::EINVAL,
+        ] {
+            assert_eq!(io_class(&err(n)), Class::Local, "{n}");
+        }
+        assert_eq!(io_class(&io::Error::other("?")), Class::Local);
+    }
+
+    #[test]
+    fn a_refused_port_is_undelivered_and_a_local_failure_is_not() {
+        // A port nothing listens on: bind, learn it, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let soon = Instant::now() + Duration::from_secs(5);
+        match connect(&[addr], soon) {
+            Err(CallError::Undelivered {
+                step: Step::Connect,
+                timed_out: false,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Deadline already spent: a timeout, not a refusal.
+        assert!(matches!(
+            connect(&[addr], Instant::now()),
+            Err(CallError::Undelivered {
+                timed_out: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn tls_errors_of_ours_are_local() {
+        assert!(matches!(
+            tls_failure(rustls::Error::FailedToGetRandomBytes),
+            CallError::Local(_)
+        ));
+        assert!(matches!(
+            tls_failure(rustls::Error::General("x".into())),
+            CallError::Local(_)
+        ));
+        assert!(matches!(
+            tls_failure(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Expired
+            )),
+            CallError::Undelivered { .. }
+        ));
     }
 }

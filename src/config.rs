@@ -7,9 +7,7 @@
 //! [`ConfigError`] that names the key, and the caller denies the login.
 
 use std::fmt;
-use std::fs;
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,6 +27,10 @@ const MAX_CONFIG_FILE: u64 = 64 * 1024;
 pub struct ServerUrl {
     /// `host`, `host:port` or `[v6]:port`, exactly as it goes into the URL.
     pub authority: String,
+    /// The host name or IP address alone (no brackets): what is resolved
+    /// and what the certificate must name.
+    pub host: String,
+    pub port: u16,
     /// Empty or `/something` without a trailing slash.
     pub prefix: String,
 }
@@ -135,6 +137,9 @@ impl Raw {
             "u2f_timeout" => self.u2f_timeout = v,
             "log_file" => self.log_file = v,
             "config" if allow_config => {}
+            // The test suite's panic trigger (pam.rs); release builds do not know it.
+            #[cfg(debug_assertions)]
+            "debug_panic" => {}
             "config" => return Some("config= is not allowed inside a config file".into()),
             _ => return Some(format!("unknown argument {}", crate::log::quote(key))),
         }
@@ -142,16 +147,22 @@ impl Raw {
     }
 }
 
-/// Who may own the config file: root, or (for tests and unprivileged
-/// applications) the user the process runs as.
-fn trusted_owner(uid: u32) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    uid == 0 || uid == unsafe { libc::geteuid() }
+/// Who may own the config file and the log file: root, or the user the
+/// process runs as (which, for every privileged caller, is root too; it lets
+/// the tests and unprivileged applications use files of their own).
+pub(crate) fn trusted_owner(uid: u32) -> bool {
+    uid == 0 || uid == crate::sys::euid()
 }
 
+/// A config file's `key=value` pairs; values are wiped when dropped (the
+/// service key is one of them).
+pub type Pairs = Vec<(String, Zeroizing<String>)>;
+
 /// Reads a `key=value` file, refusing one that others could read or replace:
-/// it holds the service key.
-pub fn read_config_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+/// it holds the service key. Opened without following a symlink and without
+/// blocking (a FIFO in its place is refused, not waited on); read with a
+/// bound; every copy of the text is wiped.
+pub fn read_config_file(path: &Path) -> Result<Pairs, ConfigError> {
     let err = |why: String| ConfigError::ConfigFile {
         path: path.display().to_string(),
         why,
@@ -159,15 +170,9 @@ pub fn read_config_file(path: &Path) -> Result<Vec<(String, String)>, ConfigErro
     if !path.is_absolute() {
         return Err(err("path must be absolute".into()));
     }
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| err(e.to_string()))?;
+    let (mut file, size) = crate::sys::open_regular(path, libc::O_NOFOLLOW, MAX_CONFIG_FILE)
+        .map_err(|e| err(unreadable(&e)))?;
     let meta = file.metadata().map_err(|e| err(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(err("not a regular file".into()));
-    }
     if !trusted_owner(meta.uid()) {
         return Err(err(format!("owned by uid {}, must be root", meta.uid())));
     }
@@ -177,12 +182,10 @@ pub fn read_config_file(path: &Path) -> Result<Vec<(String, String)>, ConfigErro
             meta.mode() & 0o7777
         )));
     }
-    if meta.len() > MAX_CONFIG_FILE {
-        return Err(err("larger than 64 KiB".into()));
-    }
-    let mut text = Zeroizing::new(String::new());
-    file.read_to_string(&mut text)
+    let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize + 1));
+    crate::sys::read_bounded(&mut file, MAX_CONFIG_FILE, &mut bytes)
         .map_err(|e| err(e.to_string()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| err("not UTF-8 text".into()))?;
     let mut pairs = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -190,11 +193,29 @@ pub fn read_config_file(path: &Path) -> Result<Vec<(String, String)>, ConfigErro
             continue;
         }
         match line.split_once('=') {
-            Some((k, v)) => pairs.push((k.trim().to_string(), unquote(v.trim()).to_string())),
+            Some((k, v)) => pairs.push((
+                k.trim().to_string(),
+                Zeroizing::new(unquote(v.trim()).to_string()),
+            )),
             None => return Err(err(format!("line {}: expected key=value", n + 1))),
         }
     }
     Ok(pairs)
+}
+
+/// Why the config file cannot be opened, with what an admin should do when
+/// the reason is that this PAM application does not run as root.
+fn unreadable(e: &std::io::Error) -> String {
+    let euid = crate::sys::euid();
+    if e.kind() == std::io::ErrorKind::PermissionDenied && euid != 0 {
+        format!(
+            "{e}: this PAM application runs as uid {euid}, not root (a screen locker or \
+             another program that authenticates as the user?), and cannot read the root-only \
+             file; such services cannot use config= (see the README)"
+        )
+    } else {
+        crate::sys::describe("cannot open", e)
+    }
 }
 
 fn unquote(v: &str) -> &str {
@@ -212,15 +233,15 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Parsed {
     let mut raw = Raw::default();
     let mut warnings = Vec::new();
     let mut config_path: Option<String> = None;
-    let mut line_pairs = Vec::new();
+    let mut line_pairs: Pairs = Vec::new();
     for arg in args {
         let arg = arg.as_ref();
         match arg.split_once('=') {
             Some(("config", v)) => config_path = Some(v.to_string()),
-            Some((k, v)) => line_pairs.push((k.to_string(), v.to_string())),
+            Some((k, v)) => line_pairs.push((k.to_string(), Zeroizing::new(v.to_string()))),
             // Bare flags are a PAM convention (`debug`); accept the booleans.
             None if arg == "debug" || arg == "insecure_skip_verify" => {
-                line_pairs.push((arg.to_string(), "true".to_string()))
+                line_pairs.push((arg.to_string(), Zeroizing::new("true".to_string())))
             }
             None => warnings.push(format!(
                 "ignoring argument {} (expected key=value)",
@@ -232,8 +253,8 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Parsed {
     if let Some(path) = &config_path {
         match read_config_file(Path::new(path)) {
             Ok(pairs) => {
-                for (k, v) in pairs {
-                    warnings.extend(raw.set(&k, &v, false));
+                for (k, v) in &pairs {
+                    warnings.extend(raw.set(k, v, false));
                 }
             }
             Err(e) => file_error = Some(e),
@@ -435,14 +456,14 @@ pub fn parse_server_url(v: &str) -> Result<ServerUrl, ConfigError> {
             "" => None,
             t => Some(t.strip_prefix(':').ok_or_else(|| invalid("junk after ]"))?),
         };
-        (None, port)
+        (ip, port)
     } else {
         match authority.rsplit_once(':') {
-            Some((h, p)) => (Some(h), Some(p)),
-            None => (Some(authority), None),
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
         }
     };
-    if let Some(host) = host {
+    if !authority.starts_with('[') {
         let ok = !host.is_empty()
             && host.len() <= 253
             && host
@@ -452,26 +473,57 @@ pub fn parse_server_url(v: &str) -> Result<ServerUrl, ConfigError> {
             return Err(invalid(format!("bad host {}", crate::log::quote(host))));
         }
     }
-    if let Some(p) = port {
-        match p.parse::<u16>() {
-            Ok(n) if n > 0 => {}
+    // What the certificate must name: a DNS name or an IP address.
+    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
+        invalid(format!(
+            "{} is not a valid host name",
+            crate::log::quote(host)
+        ))
+    })?;
+    let port = match port {
+        None => 443,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
             _ => return Err(invalid(format!("bad port {}", crate::log::quote(p)))),
-        }
-    }
-    if path.contains(['?', '#']) || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        },
+    };
+    // The prefix becomes part of a request line: only characters a URL
+    // path may hold (RFC 3986 pchar and "/"), percent escapes complete.
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b))
+        && path
+            .split('%')
+            .skip(1)
+            .all(|t| t.len() >= 2 && t.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !path_ok {
         return Err(invalid(
-            "the path prefix may not hold a query, fragment or spaces",
+            "the path prefix may hold only URL path characters (no query, fragment, spaces, \
+             quotes, < > or incomplete % escapes)",
         ));
     }
-    Ok(ServerUrl {
+    let url = ServerUrl {
         authority: authority.to_string(),
+        host: host.to_string(),
+        port,
         prefix: path.trim_end_matches('/').to_string(),
-    })
+    };
+    // The HTTP client must accept the URL as written; a URL that passes the
+    // checks above but not this one would fail every call.
+    let endpoint = url.endpoint();
+    match endpoint.parse::<ureq::http::Uri>() {
+        Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() => Ok(url),
+        _ => Err(invalid(format!(
+            "{} is not a URL the client can request",
+            crate::log::quote(&endpoint)
+        ))),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn ok(args: &[&str]) -> (Config, Vec<String>) {
         let p = parse(args);
@@ -547,6 +599,12 @@ mod tests {
             "ho st",
             "host/p?q=1",
             "[::1]x",
+            "host:1/a<b",
+            "host/a b",
+            "host/a\"b",
+            "host/%zz",
+            "host/%4",
+            "host/a{b}",
         ] {
             assert!(parse_server_url(bad).is_err(), "{bad} accepted");
         }
@@ -676,6 +734,26 @@ mod tests {
         let e = p.config.expect_err("refused").to_string();
         assert!(e.contains("0644"), "{e}");
         fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn config_file_fifo_is_refused_without_blocking() {
+        let (path, dir) = write_conf(0o600, "");
+        fs::remove_file(&path).expect("rm");
+        let c = std::ffi::CString::new(path.to_str().expect("utf8")).expect("c");
+        // SAFETY: a valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_config_file(&path).expect_err("refused").to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn server_url_keeps_host_and_port_apart() {
+        let u = parse_server_url("https://[::1]:8443/api").expect("url");
+        assert_eq!((u.host.as_str(), u.port), ("::1", 8443));
+        let u = parse_server_url("api.example.com").expect("url");
+        assert_eq!((u.host.as_str(), u.port), ("api.example.com", 443));
     }
 
     #[test]

@@ -1,16 +1,20 @@
 //! The decision table: what the API's answer (or its absence) means for the
-//! login. This file is the whole policy, offline mode included.
+//! login. This file is the whole policy, offline mode included (DESIGN.md §3).
 //!
-//! | answer                                           | outcome                                  |
-//! |--------------------------------------------------|------------------------------------------|
-//! | HTTP 200, JSON, `status == "success"`            | Success                                  |
-//! | HTTP 200, JSON, any other status                 | AuthErr (WARN with the server's reason)  |
-//! | HTTP 200, body not the expected JSON / too large | AuthErr                                  |
-//! | HTTP 4xx, or any other non-5xx status            | AuthErr                                  |
-//! | HTTP 5xx, DNS/connect/TLS failure, timeout, reset| offline user: Success (INFO); else AuthInfoUnavail |
-//! | local setup error (unreadable `ca_file`)         | ServiceErr (ERROR)                       |
+//! | what happened                                              | outcome                                   |
+//! |------------------------------------------------------------|-------------------------------------------|
+//! | HTTP 200, JSON, `status == "success"`                       | Success                                   |
+//! | HTTP 200 with anything else; any other HTTP status (4xx, 5xx, 3xx) | AuthErr, offline users included    |
+//! | request sent, then no valid answer: timeout, reset, malformed, stalled or oversized | AuthErr, offline users included |
+//! | not delivered: no address / no DNS answer, connect refused, unreachable or timed out, TLS handshake failed | offline user: Success (INFO); else AuthInfoUnavail |
+//! | not delivered because of a timeout, under a setuid caller (su, sudo) | AuthInfoUnavail for everyone (its user can stop the process) |
+//! | local failure (descriptors, memory, permission, trust store, URL) | ServiceErr (ERROR), offline users included |
+//!
+//! Offline users are admitted only when the request could not be
+//! delivered: once it may have reached the server, whatever follows is the
+//! server's answer, and only an exact success grants.
 
-use crate::client::{BodyError, CallError, HttpAnswer};
+use crate::client::{CallError, HttpAnswer};
 use crate::log::{quote, Level};
 use crate::wire::Response;
 
@@ -24,6 +28,9 @@ pub enum Outcome {
     ConvErr,
     ServiceErr,
     SystemErr,
+    /// The module takes no part (the account phase of a non-interactive
+    /// local caller, see `flow.rs`).
+    Ignore,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -31,6 +38,16 @@ pub struct Decision {
     pub outcome: Outcome,
     pub level: Level,
     pub message: String,
+}
+
+/// Who is asking, as far as the table cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Context {
+    /// The login is listed in `offline_users`.
+    pub offline_user: bool,
+    /// The process runs setuid/setgid (su, sudo): its invoking user can stop
+    /// it and shrink its limits, so a timeout proves nothing.
+    pub setuid_caller: bool,
 }
 
 fn decision(outcome: Outcome, level: Level, message: String) -> Decision {
@@ -41,109 +58,126 @@ fn decision(outcome: Outcome, level: Level, message: String) -> Decision {
     }
 }
 
-/// The server's `reason`, if the body is JSON carrying one.
-fn reason_of(body: &Result<Vec<u8>, BodyError>) -> String {
-    match body {
-        Ok(b) => Response::parse(b)
-            .map(|r| quote(&r.reason))
-            .unwrap_or_else(|_| "(no JSON reason)".into()),
-        Err(_) => "(unreadable body)".into(),
+fn denied(message: String) -> Decision {
+    decision(Outcome::AuthErr, Level::Warn, message)
+}
+
+pub fn decide(result: &Result<HttpAnswer, CallError>, ctx: Context) -> Decision {
+    match result {
+        Ok(answer) => decide_answer(answer),
+        Err(e @ CallError::NoAnswer(_)) => denied(format!(
+            "{}; denied (the request may have reached the server, so this is not an outage)",
+            quote(&e.to_string())
+        )),
+        Err(CallError::Local(d)) => decision(
+            Outcome::ServiceErr,
+            Level::Error,
+            format!("local error: {}; denied", quote(d)),
+        ),
+        Err(
+            e @ CallError::Undelivered {
+                timed_out: true, ..
+            },
+        ) if ctx.setuid_caller => decision(
+            Outcome::AuthInfoUnavail,
+            Level::Warn,
+            format!(
+                "Werbot API not reached ({}) under a setuid caller (su, sudo), whose user can \
+                 stop the process or slow it down: not treated as an outage; denied",
+                quote(&e.to_string())
+            ),
+        ),
+        Err(e @ CallError::Undelivered { .. }) if ctx.offline_user => decision(
+            Outcome::Success,
+            Level::Info,
+            format!(
+                "Werbot API unavailable ({}); admitted as offline user",
+                quote(&e.to_string())
+            ),
+        ),
+        Err(e @ CallError::Undelivered { .. }) => decision(
+            Outcome::AuthInfoUnavail,
+            Level::Warn,
+            format!(
+                "Werbot API unavailable ({}); denied (not an offline user)",
+                quote(&e.to_string())
+            ),
+        ),
     }
 }
 
-pub fn decide(result: &Result<HttpAnswer, CallError>, offline_user: bool) -> Decision {
-    let unavailable = |why: String| {
-        if offline_user {
-            decision(
-                Outcome::Success,
-                Level::Info,
-                format!("Werbot API unavailable ({why}); admitted as offline user"),
-            )
-        } else {
-            decision(
-                Outcome::AuthInfoUnavail,
-                Level::Warn,
-                format!("Werbot API unavailable ({why}); denied (not an offline user)"),
-            )
-        }
-    };
-    match result {
-        Err(CallError::Setup(e)) => decision(Outcome::ServiceErr, Level::Error, quote(&e.0)),
-        Err(CallError::Unreachable(u)) => unavailable(quote(&u.to_string())),
-        Ok(HttpAnswer { status, .. }) if (500..600).contains(status) => {
-            unavailable(format!("HTTP {status}"))
-        }
-        Ok(HttpAnswer { status: 200, body }) => match body {
-            Err(BodyError::TooLarge) => decision(
-                Outcome::AuthErr,
-                Level::Warn,
-                "denied: answer larger than 64 KiB".into(),
-            ),
-            Err(BodyError::Unreadable(e)) => decision(
-                Outcome::AuthErr,
-                Level::Warn,
-                format!("denied: unreadable answer: {}", quote(e)),
-            ),
-            Ok(b) => match Response::parse(b) {
-                Ok(r) if r.is_success() => decision(
-                    Outcome::Success,
-                    Level::Info,
-                    format!("access granted (intent={})", quote(&r.intent)),
-                ),
-                Ok(r) => decision(
-                    Outcome::AuthErr,
-                    Level::Warn,
-                    format!(
-                        "access denied: status={} reason={}",
-                        quote(&r.status),
-                        quote(&r.reason)
-                    ),
-                ),
-                Err(e) => decision(
-                    Outcome::AuthErr,
-                    Level::Warn,
-                    format!("denied: answer is not the expected JSON: {}", quote(&e)),
-                ),
-            },
-        },
-        Ok(HttpAnswer { status, body }) => decision(
-            Outcome::AuthErr,
-            Level::Warn,
-            format!("denied: HTTP {status} reason={}", reason_of(body)),
+fn decide_answer(a: &HttpAnswer) -> Decision {
+    let parsed = Response::parse(&a.body);
+    match (a.status, parsed) {
+        (200, Ok(r)) if r.is_success() => decision(
+            Outcome::Success,
+            Level::Info,
+            format!("access granted (intent={})", quote(&r.intent)),
         ),
+        (200, Ok(r)) => denied(format!(
+            "access denied: status={} reason={}",
+            quote(&r.status),
+            quote(&r.reason)
+        )),
+        (200, Err(e)) => denied(format!(
+            "denied: answer is not the expected JSON: {}",
+            quote(&e)
+        )),
+        (status, Ok(r)) => denied(format!(
+            "denied: HTTP {status} status={} reason={}",
+            quote(&r.status),
+            quote(&r.reason)
+        )),
+        (status, Err(_)) => denied(format!("denied: HTTP {status} (no JSON reason)")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{SetupError, Unreachable};
+    use crate::client::Step;
 
     fn http(status: u16, body: &str) -> Result<HttpAnswer, CallError> {
         Ok(HttpAnswer {
             status,
-            body: Ok(body.as_bytes().to_vec()),
+            body: zeroize::Zeroizing::new(body.as_bytes().to_vec()),
         })
     }
-    fn down(u: Unreachable) -> Result<HttpAnswer, CallError> {
-        Err(CallError::Unreachable(u))
+    fn down(step: Step, timed_out: bool) -> Result<HttpAnswer, CallError> {
+        Err(CallError::Undelivered {
+            step,
+            timed_out,
+            detail: "x".into(),
+        })
     }
-    fn outcome(r: &Result<HttpAnswer, CallError>, offline: bool) -> Outcome {
-        decide(r, offline).outcome
+    const OFFLINE: Context = Context {
+        offline_user: true,
+        setuid_caller: false,
+    };
+    const OTHER: Context = Context {
+        offline_user: false,
+        setuid_caller: false,
+    };
+    const OFFLINE_SU: Context = Context {
+        offline_user: true,
+        setuid_caller: true,
+    };
+    fn outcome(r: &Result<HttpAnswer, CallError>, ctx: Context) -> Outcome {
+        decide(r, ctx).outcome
     }
 
     #[test]
     fn row_200_success_grants() {
         let r = http(200, r#"{"status":"success","intent":"totp"}"#);
-        assert_eq!(outcome(&r, false), Outcome::Success);
-        assert_eq!(decide(&r, false).level, Level::Info);
+        assert_eq!(outcome(&r, OTHER), Outcome::Success);
+        assert_eq!(decide(&r, OTHER).level, Level::Info);
     }
 
     #[test]
     fn row_200_failed_denies_with_reason() {
         let d = decide(
             &http(200, r#"{"status":"failed","reason":"invalid totp code"}"#),
-            true,
+            OFFLINE,
         );
         assert_eq!(d.outcome, Outcome::AuthErr);
         assert_eq!(d.level, Level::Warn);
@@ -154,86 +188,75 @@ mod tests {
     fn row_200_other_status_values_deny() {
         for s in ["Success", "ok", "", "pending"] {
             let body = format!(r#"{{"status":"{s}"}}"#);
-            assert_eq!(outcome(&http(200, &body), true), Outcome::AuthErr, "{s}");
+            assert_eq!(outcome(&http(200, &body), OFFLINE), Outcome::AuthErr, "{s}");
         }
     }
 
     #[test]
     fn row_200_not_json_denies_even_offline_users() {
         assert_eq!(
-            outcome(&http(200, "<html>upstream error</html>"), true),
+            outcome(&http(200, "<html>upstream error</html>"), OFFLINE),
             Outcome::AuthErr
         );
         assert_eq!(
-            outcome(&http(200, r#"{"status":"success""#), true),
+            outcome(&http(200, r#"{"status":"success""#), OFFLINE),
             Outcome::AuthErr
         );
     }
 
     #[test]
-    fn row_200_too_large_denies() {
-        let r = Ok(HttpAnswer {
-            status: 200,
-            body: Err(BodyError::TooLarge),
-        });
-        assert_eq!(outcome(&r, true), Outcome::AuthErr);
-    }
-
-    #[test]
-    fn row_4xx_denies_even_offline_users() {
-        for s in [400, 401, 403, 404, 429] {
-            assert_eq!(
-                outcome(&http(s, r#"{"status":"failed"}"#), true),
-                Outcome::AuthErr,
-                "{s}"
-            );
-        }
-    }
-
-    #[test]
-    fn row_other_status_denies() {
-        for s in [201, 204, 301, 302, 307] {
-            assert_eq!(
-                outcome(&http(s, r#"{"status":"success"}"#), true),
-                Outcome::AuthErr,
-                "{s}"
-            );
-        }
-    }
-
-    #[test]
-    fn row_5xx_is_unavailable() {
-        for s in [500, 502, 503, 504] {
-            assert_eq!(
-                outcome(&http(s, ""), false),
-                Outcome::AuthInfoUnavail,
-                "{s}"
-            );
-            assert_eq!(outcome(&http(s, ""), true), Outcome::Success, "{s}");
-        }
-    }
-
-    #[test]
-    fn row_transport_failures_are_unavailable() {
-        for u in [
-            Unreachable::Dns("x".into()),
-            Unreachable::Connect("refused".into()),
-            Unreachable::Tls("bad cert".into()),
-            Unreachable::Timeout,
-            Unreachable::Io("reset".into()),
+    fn row_every_other_http_status_denies_even_offline_users() {
+        for s in [
+            201, 204, 301, 302, 400, 401, 403, 404, 429, 500, 502, 503, 504,
         ] {
-            assert_eq!(outcome(&down(u.clone()), false), Outcome::AuthInfoUnavail);
-            let d = decide(&down(u), true);
-            assert_eq!((d.outcome, d.level), (Outcome::Success, Level::Info));
-            assert!(d.message.contains("offline"));
+            for body in [r#"{"status":"success"}"#, r#"{"status":"failed"}"#, ""] {
+                assert_eq!(
+                    outcome(&http(s, body), OFFLINE),
+                    Outcome::AuthErr,
+                    "{s} {body}"
+                );
+            }
         }
     }
 
     #[test]
-    fn row_setup_error_is_a_service_error_even_offline() {
-        let r = Err(CallError::Setup(SetupError("ca_file /x: missing".into())));
-        let d = decide(&r, true);
+    fn row_no_answer_after_sending_denies_even_offline_users() {
+        let r = Err(CallError::NoAnswer("timed out".into()));
+        let d = decide(&r, OFFLINE);
+        assert_eq!((d.outcome, d.level), (Outcome::AuthErr, Level::Warn));
+        assert!(d.message.contains("not an outage"), "{}", d.message);
+    }
+
+    #[test]
+    fn row_undelivered_admits_offline_users_only() {
+        for step in [Step::Resolve, Step::Connect, Step::Handshake] {
+            for timed_out in [false, true] {
+                let r = down(step, timed_out);
+                assert_eq!(outcome(&r, OTHER), Outcome::AuthInfoUnavail);
+                let d = decide(&r, OFFLINE);
+                assert_eq!((d.outcome, d.level), (Outcome::Success, Level::Info));
+                assert!(d.message.contains("offline"));
+            }
+        }
+    }
+
+    #[test]
+    fn row_timeout_under_a_setuid_caller_is_not_an_outage() {
+        for step in [Step::Resolve, Step::Connect, Step::Handshake] {
+            let d = decide(&down(step, true), OFFLINE_SU);
+            assert_eq!(d.outcome, Outcome::AuthInfoUnavail, "{step}");
+            assert!(d.message.contains("setuid"), "{}", d.message);
+            // A refusal is not the clock: still an outage under su.
+            assert_eq!(outcome(&down(step, false), OFFLINE_SU), Outcome::Success);
+        }
+    }
+
+    #[test]
+    fn row_local_error_is_a_service_error_even_offline() {
+        let r = Err(CallError::Local("connect: Too many open files".into()));
+        let d = decide(&r, OFFLINE);
         assert_eq!((d.outcome, d.level), (Outcome::ServiceErr, Level::Error));
+        assert!(d.message.contains("Too many open files"));
     }
 
     #[test]
@@ -241,10 +264,11 @@ mod tests {
         let d = decide(
             &http(
                 200,
-                r#"{"status":"failed","reason":"a\nFAKE INFO granted"}"#,
+                r#"{"status":"failed","reason":"a\nFAKE INFO granted\u2028x"}"#,
             ),
-            false,
+            OTHER,
         );
         assert!(!d.message.contains('\n'), "{}", d.message);
+        assert!(!d.message.contains('\u{2028}'), "{}", d.message);
     }
 }

@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use crate::client::{Https, Transport};
 use crate::config::{self, Config};
-use crate::decision::{decide, Outcome};
+use crate::decision::{decide, Context, Outcome};
 use crate::input::{self, Factor, PROMPT_CODE, PROMPT_ID};
-use crate::log::{quote, redact_body, Logger};
+use crate::log::{quote, quote_bytes, redact_body, Logger};
 use crate::wire::{Request, METHOD_TOTP, METHOD_U2F};
 
 pub const U2F_INFO: &str =
     "Werbot: approve this login on your security key or device (waiting for the approval)...";
+/// Shown (unless silent) when the module cannot work at all: the reason is in
+/// the log, not on the screen of someone who has not authenticated yet.
+pub const SERVICE_ERR_INFO: &str =
+    "Werbot second factor unavailable (configuration or system error; see the system log).";
 
 /// The conversation failed or the application returned no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,12 +29,14 @@ pub trait Host {
     fn prompt(&mut self, text: &str, echo: bool) -> Result<Vec<u8>, ConvFailure>;
     fn error_msg(&mut self, text: &str);
     fn info_msg(&mut self, text: &str);
-    /// PAM_USER (asking the application for it if unset).
-    fn user(&mut self) -> Option<String>;
-    /// PAM_RHOST.
-    fn rhost(&mut self) -> Option<String>;
+    /// Whether the application gave a conversation function at all.
+    fn can_converse(&mut self) -> bool;
+    /// PAM_USER (asking the application for it if unset), as raw bytes.
+    fn user(&mut self) -> Option<Vec<u8>>;
+    /// PAM_RHOST, as raw bytes.
+    fn rhost(&mut self) -> Option<Vec<u8>>;
     /// PAM_SERVICE.
-    fn service(&mut self) -> Option<String>;
+    fn service(&mut self) -> Option<Vec<u8>>;
     /// The login that passed this module's auth phase on this handle.
     fn passed_auth(&self) -> Option<String>;
     fn set_passed_auth(&mut self, user: Option<&str>);
@@ -47,48 +53,82 @@ pub fn setup<S: AsRef<str>>(args: &[S]) -> (Logger, Result<Config, config::Confi
     (log, parsed.config)
 }
 
-/// Who is logging in, from where: set as the prefix of every log line.
+/// Who is logging in, from where, through what.
 pub struct Who {
     pub user: String,
     /// Empty when unknown (console, su, sudo, OpenBSD's BSD Auth).
     pub rhost: String,
+    /// The process runs setuid/setgid (su, sudo), see `sys::setuid_caller`.
+    pub setuid_caller: bool,
+}
+
+/// How a PAM item that must be text is shown in a log line.
+fn shown(b: &[u8]) -> String {
+    quote_bytes(b, 256)
 }
 
 fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Option<Who> {
     let service = host.service().unwrap_or_default();
     let rhost = host.rhost().unwrap_or_default();
-    let user = host.user();
+    let user = host.user().unwrap_or_default();
     log.set_context(format!(
         "{phase} service={} user={} rhost={}",
-        quote(&service),
-        quote(user.as_deref().unwrap_or("")),
-        quote(&rhost)
+        shown(&service),
+        shown(&user),
+        shown(&rhost)
     ));
-    let user = match user {
-        Some(u) if !u.is_empty() => u,
-        _ => {
+    let user = match String::from_utf8(user) {
+        Ok(u) if !u.is_empty() => u,
+        Ok(_) => {
             log.warn("no user name from the application; denied");
             return None;
         }
+        Err(_) => {
+            log.warn("the user name is not valid UTF-8; denied");
+            return None;
+        }
+    };
+    // Sent as userIP: a value that cannot be sent as it is must not become
+    // an empty userIP, which would make a remote login look local.
+    let Ok(rhost) = String::from_utf8(rhost) else {
+        log.warn("PAM_RHOST is not valid UTF-8 and cannot be sent as userIP; denied");
+        return None;
     };
     if rhost.is_empty() {
         log.debug("no PAM_RHOST (console, su, sudo?); sending an empty userIP");
     }
-    Some(Who { user, rhost })
+    Some(Who {
+        user,
+        rhost,
+        setuid_caller: crate::sys::setuid_caller(),
+    })
+}
+
+/// The configuration, or the logged reason why there is none.
+fn usable<H: Host>(
+    host: &mut H,
+    log: &mut Logger,
+    config: Result<Config, config::ConfigError>,
+    silent: bool,
+) -> Result<Config, Outcome> {
+    config.map_err(|e| {
+        log.error(&format!("configuration error: {e}; denied"));
+        if !silent {
+            host.error_msg(SERVICE_ERR_INFO);
+        }
+        Outcome::ServiceErr
+    })
 }
 
 /// `pam_sm_authenticate`.
-pub fn authenticate_entry<H: Host>(host: &mut H, args: &[String], silent: bool) -> Outcome {
+pub fn authenticate_entry<H: Host>(host: &mut H, args: &[&str], silent: bool) -> Outcome {
     let (mut log, config) = setup(args);
     let Some(who) = identify(host, &mut log, "auth") else {
         return Outcome::AuthErr;
     };
-    let config = match config {
+    let config = match usable(host, &mut log, config, silent) {
         Ok(c) => c,
-        Err(e) => {
-            log.error(&format!("configuration error: {e}; denied"));
-            return Outcome::ServiceErr;
-        }
+        Err(o) => return o,
     };
     let outcome = authenticate(
         host,
@@ -146,21 +186,22 @@ fn authenticate<H: Host, T: Transport>(
     if factor == Factor::U2f && !silent {
         host.info_msg(U2F_INFO);
     }
-    call(config, transport, log, who, &werbot_id, &factor)
+    let outcome = call(config, transport, log, who, &werbot_id, &factor);
+    if outcome == Outcome::ServiceErr && !silent {
+        host.error_msg(SERVICE_ERR_INFO);
+    }
+    outcome
 }
 
 /// `pam_sm_acct_mgmt`.
-pub fn account_entry<H: Host>(host: &mut H, args: &[String], silent: bool) -> Outcome {
+pub fn account_entry<H: Host>(host: &mut H, args: &[&str], silent: bool) -> Outcome {
     let (mut log, config) = setup(args);
     let Some(who) = identify(host, &mut log, "account") else {
         return Outcome::AuthErr;
     };
-    let config = match config {
+    let config = match usable(host, &mut log, config, silent) {
         Ok(c) => c,
-        Err(e) => {
-            log.error(&format!("configuration error: {e}; denied"));
-            return Outcome::ServiceErr;
-        }
+        Err(o) => return o,
     };
     account(
         host,
@@ -184,10 +225,24 @@ fn account<H: Host, T: Transport>(
         log.debug("auth phase already passed on this handle; no second call");
         return Outcome::Success;
     }
+    // cron, at, systemd --user and a cached sudo run the account phase for a
+    // local user with PAM_SILENT and nobody to approve a push. Remote
+    // logins (PAM_RHOST set) and interactive local ones still get the check.
+    if silent && who.rhost.is_empty() {
+        log.info(
+            "account phase of a non-interactive local caller (PAM_SILENT, no PAM_RHOST): \
+             no U2F push; PAM_IGNORE",
+        );
+        return Outcome::Ignore;
+    }
     // No second factor was given through this module (e.g. a publickey-only
     // SSH login): the reference's account check, a U2F approval for the
-    // Werbot user named like the login.
+    // Werbot user named like the login. The user must be told to approve.
     if !silent {
+        if !host.can_converse() {
+            log.warn("no conversation function to announce the U2F approval; PAM_CONV_ERR");
+            return Outcome::ConvErr;
+        }
         host.info_msg(U2F_INFO);
     }
     call(config, transport, log, who, &who.user.clone(), &Factor::U2f)
@@ -227,38 +282,38 @@ fn call<T: Transport>(
         werbot_id,
     };
     let body = request.to_body();
-    let endpoint = config.server.endpoint();
     if config.insecure_skip_verify {
         log.warn("insecure_skip_verify is set: the server's TLS certificate is NOT verified");
     }
     if log.debug_enabled() {
         log.debug(&format!(
-            "request POST {endpoint} body={}",
-            redact_body(&body)
+            "request POST {} body={}",
+            config.server.endpoint(),
+            request.redacted()
         ));
     }
     let started = std::time::Instant::now();
-    let result = transport.post(&endpoint, &body, timeout);
+    let result = transport.post(&config.server, &body, timeout);
+    drop(body);
     if log.debug_enabled() {
         let elapsed = started.elapsed().as_millis();
         match &result {
-            Ok(a) => {
-                let body = match &a.body {
-                    Ok(b) => redact_body(b),
-                    Err(e) => format!("<{e:?}>"),
-                };
-                log.debug(&format!(
-                    "response HTTP {} in {elapsed} ms body={body}",
-                    a.status
-                ));
-            }
+            Ok(a) => log.debug(&format!(
+                "response HTTP {} in {elapsed} ms body={}",
+                a.status,
+                redact_body(&a.body)
+            )),
             Err(e) => log.debug(&format!(
                 "no response after {elapsed} ms: {}",
                 quote(&format!("{e:?}"))
             )),
         }
     }
-    let d = decide(&result, config.is_offline_user(&who.user));
+    let ctx = Context {
+        offline_user: config.is_offline_user(&who.user),
+        setuid_caller: who.setuid_caller,
+    };
+    let d = decide(&result, ctx);
     log.log(
         d.level,
         &format!("wID={} method={method} {}", quote(werbot_id), d.message),
@@ -269,7 +324,8 @@ fn call<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{CallError, HttpAnswer, Unreachable};
+    use crate::client::{CallError, HttpAnswer, Step};
+    use crate::config::ServerUrl;
     use std::cell::RefCell;
     use std::collections::VecDeque;
 
@@ -315,14 +371,17 @@ mod tests {
         fn info_msg(&mut self, text: &str) {
             self.messages.push(format!("info: {text}"));
         }
-        fn user(&mut self) -> Option<String> {
-            Some("alice".into())
+        fn can_converse(&mut self) -> bool {
+            true
         }
-        fn rhost(&mut self) -> Option<String> {
-            self.rhost.clone()
+        fn user(&mut self) -> Option<Vec<u8>> {
+            Some(b"alice".to_vec())
         }
-        fn service(&mut self) -> Option<String> {
-            Some("sshd".into())
+        fn rhost(&mut self) -> Option<Vec<u8>> {
+            self.rhost.clone().map(String::into_bytes)
+        }
+        fn service(&mut self) -> Option<Vec<u8>> {
+            Some(b"sshd".to_vec())
         }
         fn passed_auth(&self) -> Option<String> {
             self.passed.clone()
@@ -339,7 +398,12 @@ mod tests {
     }
 
     impl Transport for Server {
-        fn post(&self, _: &str, body: &[u8], timeout: Duration) -> Result<HttpAnswer, CallError> {
+        fn post(
+            &self,
+            _: &ServerUrl,
+            body: &[u8],
+            timeout: Duration,
+        ) -> Result<HttpAnswer, CallError> {
             let v = serde_json::from_slice(body).expect("json body");
             self.calls.borrow_mut().push((v, timeout));
             (self.answer)()
@@ -355,13 +419,15 @@ mod tests {
     fn success() -> Result<HttpAnswer, CallError> {
         Ok(HttpAnswer {
             status: 200,
-            body: Ok(br#"{"status":"success"}"#.to_vec()),
+            body: zeroize::Zeroizing::new(br#"{"status":"success"}"#.to_vec()),
         })
     }
     fn unreachable() -> Result<HttpAnswer, CallError> {
-        Err(CallError::Unreachable(Unreachable::Connect(
-            "refused".into(),
-        )))
+        Err(CallError::Undelivered {
+            step: Step::Connect,
+            timed_out: false,
+            detail: "refused".into(),
+        })
     }
 
     fn config(extra: &[&str]) -> Config {
@@ -379,6 +445,7 @@ mod tests {
         Who {
             user: "alice".into(),
             rhost: "192.0.2.7".into(),
+            setuid_caller: false,
         }
     }
     fn auth(script: &mut Script, srv: &Server, extra: &[&str], silent: bool) -> Outcome {
@@ -487,6 +554,7 @@ mod tests {
         let w = Who {
             user: "alice".into(),
             rhost: String::new(),
+            setuid_caller: false,
         };
         assert_eq!(
             authenticate(
@@ -569,5 +637,40 @@ mod tests {
             ),
             Outcome::AuthInfoUnavail
         );
+    }
+
+    #[test]
+    fn account_of_a_silent_local_caller_pushes_nothing() {
+        let mut s = Script::new(&[]);
+        let srv = server(success);
+        let local = Who {
+            rhost: String::new(),
+            ..who()
+        };
+        let c = config(&[]);
+        let mut log = Logger::discard();
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut log, &local, true),
+            Outcome::Ignore
+        );
+        assert!(srv.calls.borrow().is_empty());
+        // Not silent, or remote: the check happens.
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut log, &local, false),
+            Outcome::Success
+        );
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut log, &who(), true),
+            Outcome::Success
+        );
+        assert_eq!(srv.calls.borrow().len(), 2);
+    }
+
+    #[test]
+    fn a_code_of_spaces_is_refused_not_pushed() {
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"   "))]);
+        let srv = server(success);
+        assert_eq!(auth(&mut s, &srv, &[], false), Outcome::AuthErr);
+        assert!(srv.calls.borrow().is_empty());
     }
 }

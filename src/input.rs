@@ -1,9 +1,11 @@
 //! What a user may type. Everything the two prompts return passes through
 //! here before it can reach the network or a log line.
 //!
-//! Rules: surrounding whitespace is trimmed; the Werbot ID is 1–254 bytes of
-//! UTF-8 with no control characters; the code is empty (U2F) or exactly six
-//! ASCII digits (TOTP). A typo is refused locally instead of becoming a U2F push.
+//! Rules: surrounding ASCII whitespace is trimmed; the Werbot ID is 1–254
+//! bytes of UTF-8 with no control, format (bidi, zero-width), separator or
+//! unassigned characters; the code is an empty answer (U2F) or exactly six
+//! ASCII digits (TOTP). Anything else — a typo, a code of spaces — is refused
+//! locally instead of becoming a U2F push.
 
 use std::fmt;
 
@@ -45,7 +47,9 @@ impl fmt::Display for InputError {
             InputError::IdEmpty => "The Werbot ID may not be empty.",
             InputError::IdTooLong => "The Werbot ID is too long (254 bytes at most).",
             InputError::IdNotUtf8 => "The Werbot ID is not valid text (UTF-8).",
-            InputError::IdControl => "The Werbot ID may not contain control characters.",
+            InputError::IdControl => {
+                "The Werbot ID may not contain control or invisible formatting characters."
+            }
             InputError::CodeMalformed => {
                 "The code must be exactly 6 digits, or empty to approve with U2F."
             }
@@ -67,18 +71,19 @@ pub fn werbot_id(raw: &[u8]) -> Result<String, InputError> {
         return Err(InputError::IdTooLong);
     }
     let s = std::str::from_utf8(t).map_err(|_| InputError::IdNotUtf8)?;
-    if s.chars().any(char::is_control) {
+    if s.chars().any(|c| c != ' ' && crate::log::is_unsafe_char(c)) {
         return Err(InputError::IdControl);
     }
     Ok(s.to_string())
 }
 
-/// Validates the answer to [`PROMPT_CODE`].
+/// Validates the answer to [`PROMPT_CODE`]. Only a truly empty answer is
+/// U2F: a code of spaces is a typo, not a request for a push.
 pub fn factor(raw: &[u8]) -> Result<Factor, InputError> {
-    let t = trim(raw);
-    if t.is_empty() {
+    if raw.is_empty() {
         return Ok(Factor::U2f);
     }
+    let t = trim(raw);
     if t.len() == 6 && t.iter().all(u8::is_ascii_digit) {
         // Six ASCII digits are valid UTF-8 by construction.
         let code = String::from_utf8_lossy(t).into_owned();
@@ -121,6 +126,12 @@ mod tests {
             b"a\x00b",
             b"a\x7fb",
             "a\u{85}b".as_bytes(),
+            "a\u{2028}b".as_bytes(),
+            "a\u{2029}b".as_bytes(),
+            "evil\u{202e}moc.elpmaxe@".as_bytes(),
+            "a\u{2066}b".as_bytes(),
+            "a\u{200b}b".as_bytes(),
+            "a\u{feff}b".as_bytes(),
         ] {
             assert_eq!(werbot_id(bad), Err(InputError::IdControl), "{bad:?}");
         }
@@ -140,9 +151,11 @@ mod tests {
     }
 
     #[test]
-    fn empty_code_means_u2f() {
+    fn only_an_empty_code_means_u2f() {
         assert_eq!(factor(b""), Ok(Factor::U2f));
-        assert_eq!(factor(b"   "), Ok(Factor::U2f));
+        for blank in [&b" "[..], b"   ", b"\t", b"\n", b" \r\n"] {
+            assert_eq!(factor(blank), Err(InputError::CodeMalformed), "{blank:?}");
+        }
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //! - `flow.rs`: the auth and account phases, over a small `Host` trait;
 //! - `input.rs`: the prompts and what a user may type;
 //! - `wire.rs`: the Werbot API request/response format;
-//! - `client.rs`: the HTTPS call (timeouts, body cap, no redirects/proxies);
+//! - `client.rs`: the HTTPS call in its steps (deliver, then ask), and which
+//!   failure is an outage, an answer or a local error;
+//! - `resolve.rs`: name resolution bounded by the deadline (a forked child);
 //! - `tls.rs`: trust anchors (`ca_file`, then the OS bundle) and the TLS layer;
 //! - `decision.rs`: the table from API answer to login outcome (offline mode);
+//! - `sys.rs`: facts about the process (setuid caller), bounded file reads;
 //! - `config.rs`: arguments and the root-only config file;
 //! - `log.rs`: the log file, syslog, escaping and redaction.
 //!
@@ -24,6 +27,8 @@ pub mod decision;
 pub mod flow;
 pub mod input;
 pub mod log;
+pub mod resolve;
+pub mod sys;
 pub mod tls;
 pub mod wire;
 

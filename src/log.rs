@@ -2,18 +2,30 @@
 //! escaping and redaction.
 //!
 //! Guarantees: every string from a user or a server goes through [`quote`],
-//! so no newline or control byte reaches a line (no forged entries); secrets
-//! never reach a line (request bodies are logged only through [`redact_json`]);
-//! logging never changes an authentication outcome — every failure to log is
-//! swallowed. The file is opened per PAM call without following symlinks and
-//! closed when the [`Logger`] drops, so no descriptor outlives the call.
+//! so no newline, control byte, line or paragraph separator, bidi control or
+//! invisible format character reaches a line as itself (no forged entries, no
+//! lines that read differently in a terminal); secrets never reach a line
+//! (requests are logged only in their redacted form, answers through
+//! [`redact_json`]); logging never changes an authentication outcome — every
+//! failure to log is swallowed.
+//!
+//! The file is opened per PAM call and closed when the [`Logger`] drops, so no
+//! descriptor outlives the call. It is used only if it is a regular file with
+//! one link, owned by root (or by the process's own user, see
+//! `config::trusted_owner`), reached without a symlink; it is opened without
+//! blocking (a FIFO in its place cannot hang the login) and, when the module
+//! creates it, made root-owned (under su the process's group is the invoking
+//! user's). Otherwise syslog alone is used, with a WARN there saying why.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use std::os::unix::net::UnixDatagram;
 
@@ -38,8 +50,32 @@ impl Level {
 
 pub const REDACTED: &str = "[REDACTED]";
 
+/// Characters that may not appear as themselves in a log line: controls
+/// (Cc), format characters (Cf: bidi controls U+202A–202E and U+2066–2069,
+/// zero-width characters, the BOM), line and paragraph separators (Zl, Zp),
+/// spaces other than U+0020 (Zs: they hide in plain sight), private-use and
+/// unassigned code points (Co, Cn: the latter may be assigned as format
+/// characters in a later Unicode version).
+pub fn is_unsafe_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::SpaceSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Unassigned
+            | GeneralCategory::Surrogate
+    )
+}
+
 /// Escapes a string for a log line and wraps it in double quotes:
-/// backslash, quote and every control character become visible escapes.
+/// backslash, quote and every [unsafe character](is_unsafe_char) become
+/// visible escapes.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -50,7 +86,7 @@ pub fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
+            c if is_unsafe_char(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -60,10 +96,20 @@ pub fn quote(s: &str) -> String {
     out
 }
 
-/// Lossy, quoted rendering of bytes that may not be UTF-8 (or may be huge).
+/// Quoted rendering of bytes that may not be UTF-8 (or may be huge): text
+/// as [`quote`] shows it, each byte that is not UTF-8 as `\xNN`.
 pub fn quote_bytes(b: &[u8], max: usize) -> String {
     let cut = &b[..b.len().min(max)];
-    let mut q = quote(&String::from_utf8_lossy(cut));
+    let mut q = String::with_capacity(cut.len() + 2);
+    q.push('"');
+    for chunk in cut.utf8_chunks() {
+        let valid = quote(chunk.valid());
+        q.push_str(&valid[1..valid.len() - 1]);
+        for byte in chunk.invalid() {
+            let _ = write!(q, "\\x{byte:02x}");
+        }
+    }
+    q.push('"');
     if b.len() > max {
         let _ = write!(q, "…({} bytes)", b.len());
     }
@@ -173,12 +219,23 @@ pub struct Logger {
 
 impl Logger {
     pub fn open(log_file: &Path, debug: bool) -> Logger {
-        Logger {
+        let (file, refused) = match open_log_file(log_file) {
+            Ok(f) => (Some(f), None),
+            Err(why) => (None, Some(why)),
+        };
+        let mut logger = Logger {
             debug,
-            file: open_log_file(log_file),
+            file,
             syslog: open_syslog(),
             context: String::new(),
+        };
+        if let Some(why) = refused {
+            logger.warn(&format!(
+                "log file {} not used ({why}); logging to syslog only",
+                quote(&log_file.display().to_string())
+            ));
         }
+        logger
     }
 
     /// A logger that writes nowhere (tests of pure flow logic).
@@ -207,7 +264,7 @@ impl Logger {
         // for anything that slipped through.
         let message: String = message
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .map(|c| if is_unsafe_char(c) { ' ' } else { c })
             .collect();
         let text = if self.context.is_empty() {
             message
@@ -244,16 +301,47 @@ impl Logger {
     }
 }
 
-fn open_log_file(path: &Path) -> Option<File> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .ok()
-        // Only a regular file: never block on a FIFO or write to a device.
-        .filter(|f| f.metadata().map(|m| m.is_file()).unwrap_or(false))
+/// Opens (or creates) the log file for appending; Err says why it is not used.
+fn open_log_file(path: &Path) -> Result<File, String> {
+    let open = |create: bool| {
+        let mut o = OpenOptions::new();
+        o.append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK);
+        if create {
+            o.create_new(true).mode(0o640);
+        }
+        o.open(path)
+    };
+    let (file, created) = match open(true) {
+        Ok(f) => (f, true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (
+            open(false).map_err(|e| crate::sys::describe("cannot open", &e))?,
+            false,
+        ),
+        Err(e) => return Err(crate::sys::describe("cannot create", &e)),
+    };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if created && crate::sys::euid() == 0 && (meta.uid() != 0 || meta.gid() != 0) {
+        // Created under su, the file would belong to the invoking user's
+        // group; the packages create it root:adm, the module root:root.
+        // SAFETY: fchown on a descriptor we own.
+        if unsafe { libc::fchown(file.as_raw_fd(), 0, 0) } != 0 {
+            return Err(crate::sys::describe("chown", &io::Error::last_os_error()));
+        }
+        return Ok(file);
+    }
+    if !crate::config::trusted_owner(meta.uid()) {
+        return Err(format!("owned by uid {}, must be root", meta.uid()));
+    }
+    if meta.nlink() != 1 {
+        // A hard link to another file (someone who can write the directory
+        // could link /etc/shadow here): appending would write into it.
+        return Err(format!("{} hard links, must be 1", meta.nlink()));
+    }
+    Ok(file)
 }
 
 fn open_syslog() -> Option<Syslog> {
@@ -285,9 +373,38 @@ mod tests {
     }
 
     #[test]
+    fn quote_escapes_separators_bidi_and_invisible_characters() {
+        for c in [
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{feff}',
+            '\u{00ad}',
+            '\u{061c}',
+            '\u{00a0}',
+            '\u{3000}',
+            '\u{e000}',
+            '\u{10ffff}',
+            '\u{e0001}',
+        ] {
+            let q = quote(&format!("a{c}b"));
+            assert!(!q.contains(c), "{:x} in {q}", c as u32);
+            assert!(q.contains(&format!("\\u{{{:x}}}", c as u32)), "{q}");
+        }
+        // Letters of any script stay readable.
+        assert_eq!(quote("jürgen Ωμέγα 日本"), "\"jürgen Ωμέγα 日本\"");
+    }
+
+    #[test]
     fn quote_bytes_caps_and_survives_invalid_utf8() {
         let q = quote_bytes(&[0xff; 10_000], 16);
         assert!(q.contains("(10000 bytes)") && q.len() < 100, "{q}");
+        assert_eq!(quote_bytes(b"a\xffb\n\"", 64), r#""a\xffb\n\"""#);
     }
 
     #[test]
@@ -359,6 +476,20 @@ mod tests {
         std::os::unix::fs::symlink(&target, &link).expect("symlink");
         let mut l = Logger::open(&link, false);
         assert!(l.file.is_none());
+        // A hard link is not used either.
+        let hard = dir.join("hard.log");
+        let _ = std::fs::remove_file(&hard);
+        std::fs::hard_link(&target, &hard).expect("link");
+        assert!(open_log_file(&hard).unwrap_err().contains("hard links"));
+        // Nor a FIFO, and opening it does not block.
+        let fifo = dir.join("fifo.log");
+        let _ = std::fs::remove_file(&fifo);
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("c");
+        // SAFETY: a valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // Without a reader, O_NONBLOCK|O_WRONLY fails with ENXIO; either way
+        // the FIFO is refused at once.
+        assert!(open_log_file(&fifo).is_err());
         l.syslog = None;
         l.error("not written");
         assert_eq!(std::fs::read_to_string(&target).expect("read"), "");

@@ -7,8 +7,10 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::os::unix::ffi::OsStringExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use zeroize::Zeroizing;
+
 use nonstick::constants::{RawFlags, ReturnCode};
-use nonstick::{AuthnFlags, ErrorCode, LibPamHandle, ModuleClient, PamShared};
+use nonstick::{AuthnFlags, ErrorCode, LibPamHandle, ModuleClient};
 
 use crate::decision::Outcome;
 use crate::flow::{self, ConvFailure, Host};
@@ -22,8 +24,48 @@ struct PamHost<'a> {
     h: &'a mut LibPamHandle,
 }
 
-fn os_to_string(s: std::ffi::OsString) -> Option<String> {
-    String::from_utf8(s.into_vec()).ok()
+/// The application's `struct pam_conv`, with the function pointer allowed
+/// to be NULL: Linux-PAM and OpenPAM accept `{NULL, NULL}` from an
+/// application that never converses, and calling through it would crash the
+/// host. (libpam-sys declares the pointer non-nullable.)
+#[repr(C)]
+struct RawConv {
+    conv: Option<
+        unsafe extern "C" fn(
+            c_int,
+            *const *const libpam_sys::pam_message,
+            *mut *mut libpam_sys::pam_response,
+            *mut c_void,
+        ) -> c_int,
+    >,
+    appdata_ptr: *mut c_void,
+}
+
+fn raw_handle(h: &mut LibPamHandle) -> *mut libpam_sys::pam_handle {
+    (h as *mut LibPamHandle).cast::<libpam_sys::pam_handle>()
+}
+
+/// The application's conversation, if it has a callable one.
+fn conversation(h: &mut LibPamHandle) -> Option<&RawConv> {
+    let mut item: *const c_void = std::ptr::null();
+    // SAFETY: h is the live handle PAM gave us; PAM_CONV is a pointer item.
+    let rc = unsafe { libpam_sys::pam_get_item(raw_handle(h), libpam_sys::PAM_CONV, &mut item) };
+    // SAFETY: a non-null PAM_CONV item points to the application's pam_conv,
+    // which lives as long as the handle.
+    let conv = unsafe { item.cast::<RawConv>().as_ref() }?;
+    (rc == libpam_sys::PAM_SUCCESS && conv.conv.is_some()).then_some(conv)
+}
+
+/// A string item as raw bytes (PAM_USER, PAM_RHOST, PAM_SERVICE).
+fn item_bytes(h: &mut LibPamHandle, item: c_int) -> Option<Vec<u8>> {
+    let mut p: *const c_void = std::ptr::null();
+    // SAFETY: live handle; string items are NUL-terminated C strings.
+    let rc = unsafe { libpam_sys::pam_get_item(raw_handle(h), item, &mut p) };
+    if rc != libpam_sys::PAM_SUCCESS || p.is_null() {
+        return None;
+    }
+    // SAFETY: as above; copied before PAM can change it.
+    Some(unsafe { CStr::from_ptr(p.cast()) }.to_bytes().to_vec())
 }
 
 /// One message through the application's conversation function.
@@ -36,15 +78,10 @@ fn converse(
     style: c_int,
     text: &str,
 ) -> Result<Option<Vec<u8>>, ConvFailure> {
-    use libpam_sys::{pam_conv, pam_message, pam_response};
-    let pamh = (h as *mut LibPamHandle).cast::<libpam_sys::pam_handle>();
-    let mut item: *const c_void = std::ptr::null();
-    // SAFETY: pamh is the live handle PAM gave us; PAM_CONV is a pointer item.
-    let rc = unsafe { libpam_sys::pam_get_item(pamh, libpam_sys::PAM_CONV, &mut item) };
-    // SAFETY: a non-null PAM_CONV item points to the application's pam_conv.
-    let conv = match (rc, unsafe { item.cast::<pam_conv>().as_ref() }) {
-        (libpam_sys::PAM_SUCCESS, Some(c)) => c,
-        _ => return Err(ConvFailure),
+    use libpam_sys::{pam_message, pam_response};
+    let conv = conversation(h).ok_or(ConvFailure)?;
+    let (Some(function), appdata) = (conv.conv, conv.appdata_ptr) else {
+        return Err(ConvFailure);
     };
     let text = std::ffi::CString::new(text).map_err(|_| ConvFailure)?;
     let message = pam_message {
@@ -55,7 +92,7 @@ fn converse(
     let messages = [&message as *const pam_message];
     let mut resp: *mut pam_response = std::ptr::null_mut();
     // SAFETY: the arguments follow pam_conv(3); resp is ours to free after.
-    let rc = unsafe { (conv.conv)(1, messages.as_ptr(), &mut resp, conv.appdata_ptr) };
+    let rc = unsafe { function(1, messages.as_ptr(), &mut resp, appdata) };
     if resp.is_null() {
         return if rc == libpam_sys::PAM_SUCCESS && !is_prompt(style) {
             Ok(None)
@@ -103,26 +140,23 @@ impl Host for PamHost<'_> {
     fn info_msg(&mut self, text: &str) {
         let _ = converse(self.h, libpam_sys::PAM_TEXT_INFO, text);
     }
-    fn user(&mut self) -> Option<String> {
-        self.h.username(None).ok().and_then(os_to_string)
+    fn can_converse(&mut self) -> bool {
+        conversation(self.h).is_some()
     }
-    fn rhost(&mut self) -> Option<String> {
-        use nonstick::items::Items;
-        self.h
-            .items()
-            .remote_host()
-            .ok()
-            .flatten()
-            .and_then(os_to_string)
+    fn user(&mut self) -> Option<Vec<u8>> {
+        if let Some(u) = item_bytes(self.h, libpam_sys::PAM_USER) {
+            return Some(u);
+        }
+        // pam_get_user asks through the conversation, which libpam calls
+        // without checking it for NULL.
+        conversation(self.h)?;
+        self.h.username(None).ok().map(|u| u.into_vec())
     }
-    fn service(&mut self) -> Option<String> {
-        use nonstick::items::Items;
-        self.h
-            .items()
-            .service()
-            .ok()
-            .flatten()
-            .and_then(os_to_string)
+    fn rhost(&mut self) -> Option<Vec<u8>> {
+        item_bytes(self.h, libpam_sys::PAM_RHOST)
+    }
+    fn service(&mut self) -> Option<Vec<u8>> {
+        item_bytes(self.h, libpam_sys::PAM_SERVICE)
     }
     fn passed_auth(&self) -> Option<String> {
         self.h
@@ -146,6 +180,7 @@ fn to_code(o: Outcome) -> c_int {
         Outcome::ConvErr => Err(ErrorCode::ConversationError),
         Outcome::ServiceErr => Err(ErrorCode::ServiceError),
         Outcome::SystemErr => Err(ErrorCode::SystemError),
+        Outcome::Ignore => Err(ErrorCode::Ignore),
     };
     ReturnCode::from(r).into()
 }
@@ -163,7 +198,7 @@ pub fn silent_flag() -> c_int {
 
 /// # Safety
 /// `argv` must hold `argc` valid C strings (PAM guarantees it).
-unsafe fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
+unsafe fn args(argc: c_int, argv: *const *const c_char) -> Vec<Zeroizing<String>> {
     if argv.is_null() {
         return Vec::new();
     }
@@ -172,12 +207,15 @@ unsafe fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
             // SAFETY: i < argc, and PAM passes argc valid pointers.
             let p = unsafe { *argv.add(i) };
             // SAFETY: each non-null entry is a NUL-terminated string.
-            (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+            // Wiped when dropped: `service_key=` may be one of them.
+            (!p.is_null()).then(|| {
+                Zeroizing::new(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+            })
         })
         .collect()
 }
 
-type Phase = fn(&mut PamHost<'_>, &[String], bool) -> Outcome;
+type Phase = fn(&mut PamHost<'_>, &[&str], bool) -> Outcome;
 
 /// Runs one phase with every panic caught: since Rust 1.81 a panic leaving an
 /// `extern "C"` function aborts the host process (sshd's auth child).
@@ -191,6 +229,7 @@ unsafe fn guarded(
     argv: *const *const c_char,
     phase: Phase,
 ) -> c_int {
+    crate::sys::quiet_panics();
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: PAM hands us its handle; nonstick's LibPamHandle is a
         // transparent wrapper of it.
@@ -198,20 +237,33 @@ unsafe fn guarded(
             return Outcome::SystemErr;
         };
         // SAFETY: forwarded from PAM.
-        let args = unsafe { args(argc, argv) };
+        let owned = unsafe { args(argc, argv) };
+        let args: Vec<&str> = owned.iter().map(|a| a.as_str()).collect();
+        // The test suite's way to prove the panic guard (debug builds only).
+        #[cfg(debug_assertions)]
+        if args.contains(&"debug_panic=1") {
+            #[allow(clippy::panic)]
+            {
+                panic!("debug_panic=1 was given");
+            }
+        }
         let silent = AuthnFlags::from(RawFlags::from(flags)).contains(AuthnFlags::SILENT);
         phase(&mut PamHost { h }, &args, silent)
     }));
     match result {
         Ok(outcome) => to_code(outcome),
         Err(_) => {
+            let what = crate::sys::take_panic_message();
             // Logging may be what panicked; a second panic must not escape.
             let _ = catch_unwind(|| {
                 // SAFETY: as above.
-                let args = unsafe { args(argc, argv) };
+                let owned = unsafe { args(argc, argv) };
+                let args: Vec<&str> = owned.iter().map(|a| a.as_str()).collect();
                 let parsed = crate::config::parse(&args);
-                crate::log::Logger::open(&parsed.log_file, false)
-                    .error("internal error (panic) in wpam; denied with PAM_SYSTEM_ERR");
+                crate::log::Logger::open(&parsed.log_file, false).error(&format!(
+                    "internal error (panic: {}); denied with PAM_SYSTEM_ERR",
+                    crate::log::quote(&what)
+                ));
             });
             to_code(Outcome::SystemErr)
         }

@@ -1,20 +1,26 @@
-//! Whom the module trusts, and the TLS layer ureq runs over.
+//! Whom the module trusts, the TLS handshake, and the TLS transport ureq
+//! speaks HTTP over.
 //!
-//! Trust anchors are the union of `ca_file` and the OS bundle, evaluated
-//! lazily: a chain that `ca_file` already verifies never pays for parsing the
-//! OS store (~150 certificates, about a millisecond per login); a chain it does
-//! not know (UnknownIssuer) is verified against the OS store. The OS bundle is
-//! read from its well-known path for the platform, never from
-//! `SSL_CERT_FILE`/`SSL_CERT_DIR`: under su or sudo those belong to the user
-//! being authenticated.
+//! Trust anchors are `ca_file` plus the OS bundle. Both files are read
+//! before any connection is made (a read failure — EMFILE, EACCES, a missing
+//! bundle — is a setup error, never an outage), with a size bound and
+//! without blocking on a FIFO. The OS bundle is read from its well-known path
+//! for the platform, never from `SSL_CERT_FILE`/`SSL_CERT_DIR`: under su or
+//! sudo those belong to the user being authenticated. Its certificates are
+//! turned into a verifier only when `ca_file` does not already verify the
+//! chain (about a millisecond per login saved).
 //!
-//! The TLS layer is a ureq connector of our own because ureq builds its rustls
-//! configuration itself and has no place for such a verifier.
+//! The handshake is driven here step by step against the call's deadline;
+//! what its failures mean is decided by `client.rs`. The transport owns the
+//! buffers ureq writes the request into (service key, code) and reads the
+//! answer from, and wipes them when dropped.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -23,12 +29,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    SignatureScheme, StreamOwned,
+    SignatureScheme,
 };
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
-    TransportAdapter,
-};
+use ureq::unversioned::transport::{Buffers, NextTimeout, Transport};
+use zeroize::Zeroize;
 
 /// The system CA bundle, by platform: Debian/Ubuntu, RHEL/Fedora, SUSE,
 /// FreeBSD/OpenBSD/Alpine, FreeBSD's ca_root_nss, NetBSD.
@@ -42,14 +46,22 @@ pub const OS_BUNDLES: [&str; 7] = [
     "/etc/openssl/certs/ca-certificates.crt",
 ];
 
+/// A PEM trust file larger than this is not a CA bundle (Debian's, with
+/// every Mozilla root, is about 220 KiB).
+pub const MAX_PEM_FILE: u64 = 4 << 20;
+
 /// Certificates of a PEM file; an error names the file.
 pub fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let named = |e: &dyn fmt::Display| format!("{}: {e}", path.display());
+    let io_err = |e: io::Error| crate::sys::describe(&path.display().to_string(), &e);
+    let (mut file, size) = crate::sys::open_regular(path, 0, MAX_PEM_FILE).map_err(io_err)?;
+    let mut pem = Vec::with_capacity(size as usize + 1);
+    crate::sys::read_bounded(&mut file, MAX_PEM_FILE, &mut pem).map_err(io_err)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| named(&e))?;
     if certs.is_empty() {
-        return Err(format!("{}: no certificate found", path.display()));
+        return Err(named(&"no certificate found"));
     }
     Ok(certs)
 }
@@ -68,12 +80,16 @@ fn verifier(
         .map_err(|e| e.to_string())
 }
 
-/// The verifier: `ca_file` first, the OS bundle on demand — or, with
-/// `insecure_skip_verify`, nothing at all (the caller logs a WARN).
+/// The verifier: `ca_file` first, the OS bundle when it does not know the
+/// issuer — or, with `insecure_skip_verify`, nothing at all (the caller
+/// logs a WARN).
 pub struct Trust {
     provider: Arc<CryptoProvider>,
     insecure: bool,
     ca_file: Option<Arc<WebPkiServerVerifier>>,
+    /// The OS bundle's certificates, read before connecting; None when there
+    /// is no bundle and `ca_file` is the only anchor.
+    os_certs: Option<Vec<CertificateDer<'static>>>,
     os: OnceLock<Result<Arc<WebPkiServerVerifier>, String>>,
 }
 
@@ -82,44 +98,57 @@ impl fmt::Debug for Trust {
         f.debug_struct("Trust")
             .field("insecure", &self.insecure)
             .field("ca_file", &self.ca_file.is_some())
-            .field("os_loaded", &self.os.get().is_some())
+            .field("os_certs", &self.os_certs.as_ref().map(Vec::len))
             .finish()
     }
 }
 
 impl Trust {
+    /// Reads every trust file now. Errors are setup errors.
     pub fn new(
         ca_file: Option<&Path>,
         insecure: bool,
         provider: Arc<CryptoProvider>,
     ) -> Result<Trust, String> {
-        let ca_file = match ca_file {
+        let ca = match ca_file {
             Some(p) => Some(
                 verifier(read_pem_certs(p)?, &provider)
                     .map_err(|e| format!("{}: {e}", p.display()))?,
             ),
             None => None,
         };
+        let os_certs = if insecure {
+            None
+        } else {
+            match OS_BUNDLES.iter().map(Path::new).find(|p| p.exists()) {
+                Some(p) => Some(read_pem_certs(p).map_err(|e| format!("system trust store: {e}"))?),
+                None if ca.is_some() => None,
+                None => {
+                    return Err(format!(
+                        "no system CA bundle found (looked for {}); install the CA \
+                         certificates package or set ca_file",
+                        OS_BUNDLES.join(", ")
+                    ))
+                }
+            }
+        };
         Ok(Trust {
             provider,
             insecure,
-            ca_file,
+            ca_file: ca,
+            os_certs,
             os: OnceLock::new(),
         })
     }
 
-    fn os(&self) -> Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
-        self.os
-            .get_or_init(|| {
-                let path = OS_BUNDLES
-                    .iter()
-                    .map(Path::new)
-                    .find(|p| p.is_file())
-                    .ok_or_else(|| "no system CA bundle found".to_string())?;
-                verifier(read_pem_certs(path)?, &self.provider)
-            })
-            .as_ref()
-            .map_err(|e| rustls::Error::General(format!("system trust store: {e}")))
+    fn os(&self) -> Option<Result<&Arc<WebPkiServerVerifier>, rustls::Error>> {
+        let certs = self.os_certs.as_ref()?;
+        Some(
+            self.os
+                .get_or_init(|| verifier(certs.clone(), &self.provider))
+                .as_ref()
+                .map_err(|e| rustls::Error::General(format!("system trust store: {e}"))),
+        )
     }
 }
 
@@ -135,14 +164,17 @@ impl ServerCertVerifier for Trust {
         if self.insecure {
             return Ok(ServerCertVerified::assertion());
         }
+        let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
         if let Some(v) = &self.ca_file {
             match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
-                Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {}
+                Err(e) if e == unknown => {}
                 other => return other,
             }
         }
-        self.os()?
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        match self.os() {
+            Some(v) => v?.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
+            None => Err(unknown),
+        }
     }
 
     // Handshake signatures are checked even when the certificate is not:
@@ -182,7 +214,7 @@ impl ServerCertVerifier for Trust {
     }
 }
 
-/// The rustls client configuration for one call.
+/// The rustls client configuration for one call; reads the trust files.
 pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // With insecure_skip_verify a broken ca_file is still reported: the
@@ -197,58 +229,113 @@ pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<Clien
     Ok(Arc::new(config))
 }
 
-/// ureq connector: TLS over the chained TCP transport with our config.
+/// Why a handshake did not complete; `client.rs` decides what each means.
 #[derive(Debug)]
-pub struct TlsConnector(pub Arc<ClientConfig>);
-
-impl<In: Transport> Connector<In> for TlsConnector {
-    type Out = Either<In, TlsTransport>;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        let Some(transport) = chained else {
-            return Ok(None);
-        };
-        if !details.needs_tls() || transport.is_tls() {
-            return Ok(Some(Either::A(transport)));
-        }
-        let host = details
-            .uri
-            .authority()
-            .map(|a| {
-                a.host()
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string()
-            })
-            .ok_or(ureq::Error::HostNotFound)?;
-        let name =
-            ServerName::try_from(host).map_err(|_| ureq::Error::Tls("invalid server name"))?;
-        let mut conn = ClientConnection::new(self.0.clone(), name)?;
-        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
-        sock.set_timeout(details.timeout);
-        conn.complete_io(&mut sock)?;
-        Ok(Some(Either::B(TlsTransport {
-            buffers: LazyBuffers::new(
-                details.config.input_buffer_size(),
-                details.config.output_buffer_size(),
-            ),
-            stream: StreamOwned { conn, sock },
-        })))
-    }
+pub enum HandshakeError {
+    /// The deadline passed.
+    TimedOut,
+    /// The server closed the connection.
+    Closed,
+    /// A TLS protocol failure (certificate, alert, malformed message...).
+    Tls(rustls::Error),
+    /// A socket error.
+    Io(io::Error),
 }
 
+fn left(deadline: Instant) -> Option<Duration> {
+    Some(deadline.saturating_duration_since(Instant::now())).filter(|d| !d.is_zero())
+}
+
+/// Runs the TLS handshake on `tcp` until it is complete and our last
+/// handshake bytes are written, or `deadline`.
+pub fn handshake(
+    mut tcp: TcpStream,
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    deadline: Instant,
+) -> Result<TlsTransport, HandshakeError> {
+    let mut conn = ClientConnection::new(config, name).map_err(HandshakeError::Tls)?;
+    while conn.is_handshaking() || conn.wants_write() {
+        let rest = left(deadline).ok_or(HandshakeError::TimedOut)?;
+        tcp.set_read_timeout(Some(rest))
+            .map_err(HandshakeError::Io)?;
+        tcp.set_write_timeout(Some(rest))
+            .map_err(HandshakeError::Io)?;
+        let step = if conn.wants_write() {
+            conn.write_tls(&mut tcp).map(|_| ())
+        } else if conn.wants_read() {
+            match conn.read_tls(&mut tcp) {
+                Ok(0) => return Err(HandshakeError::Closed),
+                Ok(_) => {
+                    conn.process_new_packets().map_err(HandshakeError::Tls)?;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            return Err(HandshakeError::Io(io::Error::other(
+                "TLS handshake stalled (nothing to read or write)",
+            )));
+        };
+        match step {
+            Ok(()) => {}
+            // A signal handler of the host ran; the deadline still holds.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(HandshakeError::TimedOut)
+            }
+            Err(e) => return Err(HandshakeError::Io(e)),
+        }
+    }
+    Ok(TlsTransport {
+        conn,
+        tcp,
+        buffers: WipedBuffers::new(BUFFER),
+    })
+}
+
+/// Each way: a Werbot request or answer is a few hundred bytes.
+pub const BUFFER: usize = 16 * 1024;
+
+/// An established TLS connection as a ureq transport.
 pub struct TlsTransport {
-    buffers: LazyBuffers,
-    stream: StreamOwned<ClientConnection, TransportAdapter>,
+    conn: ClientConnection,
+    tcp: TcpStream,
+    buffers: WipedBuffers,
 }
 
 impl fmt::Debug for TlsTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TlsTransport")
+    }
+}
+
+impl TlsTransport {
+    pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.tcp.peer_addr()
+    }
+
+    /// Socket timeouts for the next step; a spent budget is ureq's Timeout.
+    fn arm(&mut self, timeout: &NextTimeout) -> Result<(), ureq::Error> {
+        let d = *timeout.after;
+        if d.is_zero() {
+            return Err(ureq::Error::Timeout(timeout.reason));
+        }
+        self.tcp.set_read_timeout(Some(d))?;
+        self.tcp.set_write_timeout(Some(d))?;
+        Ok(())
+    }
+}
+
+fn io_to_ureq(e: io::Error, timeout: &NextTimeout) -> ureq::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ureq::Error::Timeout(timeout.reason),
+        _ => ureq::Error::Io(e),
     }
 }
 
@@ -258,25 +345,158 @@ impl Transport for TlsTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.stream.get_mut().set_timeout(timeout);
-        let output = &self.buffers.output()[..amount];
-        self.stream.write_all(output)?;
-        Ok(())
+        self.arm(&timeout)?;
+        let output = &self.buffers.output[..amount];
+        let mut stream = rustls::Stream::new(&mut self.conn, &mut self.tcp);
+        stream
+            .write_all(output)
+            .and_then(|()| stream.flush())
+            .map_err(|e| io_to_ureq(e, &timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.stream.get_mut().set_timeout(timeout);
+        self.arm(&timeout)?;
         let input = self.buffers.input_append_buf();
-        let amount = self.stream.read(input)?;
+        let mut stream = rustls::Stream::new(&mut self.conn, &mut self.tcp);
+        let amount = loop {
+            match stream.read(input) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other.map_err(|e| io_to_ureq(e, &timeout))?,
+            }
+        };
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }
 
     fn is_open(&mut self) -> bool {
-        self.stream.get_mut().get_mut().is_open()
+        // Never reused: every call has its own agent and connection.
+        false
     }
 
     fn is_tls(&self) -> bool {
         true
+    }
+}
+
+/// ureq's buffers, allocated once at full size (so that nothing is copied
+/// by a reallocation and left behind) and wiped on drop: the output buffer
+/// holds the request (service key, code), and ureq also uses the free part
+/// of the input buffer as scratch space for the request body.
+pub struct WipedBuffers {
+    input: Vec<u8>,
+    filled: usize,
+    consumed: usize,
+    output: Vec<u8>,
+    progress: bool,
+}
+
+impl WipedBuffers {
+    pub fn new(size: usize) -> WipedBuffers {
+        WipedBuffers {
+            input: vec![0; size],
+            filled: 0,
+            consumed: 0,
+            output: vec![0; size],
+            progress: false,
+        }
+    }
+
+    /// Moves unconsumed input to the front when that frees space (as
+    /// ureq's own buffers do).
+    fn shift(&mut self) {
+        if self.consumed == 0 {
+            return;
+        }
+        if self.consumed == self.filled {
+            self.consumed = 0;
+            self.filled = 0;
+        } else if self.filled > self.input.len() / 2 {
+            self.input.copy_within(self.consumed..self.filled, 0);
+            self.filled -= self.consumed;
+            self.consumed = 0;
+        }
+    }
+}
+
+impl Drop for WipedBuffers {
+    fn drop(&mut self) {
+        self.input.zeroize();
+        self.output.zeroize();
+    }
+}
+
+impl Buffers for WipedBuffers {
+    fn output(&mut self) -> &mut [u8] {
+        &mut self.output
+    }
+
+    fn input(&self) -> &[u8] {
+        &self.input[self.consumed..self.filled]
+    }
+
+    fn input_append_buf(&mut self) -> &mut [u8] {
+        self.shift();
+        &mut self.input[self.filled..]
+    }
+
+    fn input_appended(&mut self, amount: usize) {
+        self.filled = (self.filled + amount).min(self.input.len());
+    }
+
+    fn input_consume(&mut self, amount: usize) {
+        self.progress = amount > 0;
+        self.consumed = (self.consumed + amount).min(self.filled);
+    }
+
+    fn tmp_and_output(&mut self) -> (&mut [u8], &mut [u8]) {
+        self.shift();
+        (&mut self.input[self.filled..], &mut self.output)
+    }
+
+    fn can_use_input(&self) -> bool {
+        self.filled > self.consumed && self.progress
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_consume_and_shift_like_ureqs() {
+        let mut b = WipedBuffers::new(8);
+        b.input_append_buf()[..6].copy_from_slice(b"abcdef");
+        b.input_appended(6);
+        assert_eq!(b.input(), b"abcdef");
+        assert!(!b.can_use_input());
+        b.input_consume(5);
+        assert!(b.can_use_input());
+        assert_eq!(b.input(), b"f");
+        // More than half filled: the rest moves to the front.
+        assert_eq!(b.input_append_buf().len(), 7);
+        assert_eq!(b.input(), b"f");
+        b.input_consume(0);
+        assert!(!b.can_use_input());
+    }
+
+    #[test]
+    fn fifo_and_oversized_trust_files_are_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("wpam-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("ca.fifo");
+        let _ = std::fs::remove_file(&fifo);
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_pem_certs(&fifo).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = read_pem_certs(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.join("big.pem");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_PEM_FILE + 1).unwrap();
+        let e = read_pem_certs(&big).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -38,16 +38,55 @@ pub struct Request<'a> {
     pub werbot_id: &'a str,
 }
 
-impl Request<'_> {
-    /// The JSON body, in memory that is wiped when dropped: it holds the
-    /// service key and the code.
-    pub fn to_body(&self) -> Zeroizing<Vec<u8>> {
-        // Serializing plain string fields cannot fail; an empty body would be
-        // refused by the server, never accepted.
-        Zeroizing::new(serde_json::to_vec(self).unwrap_or_default())
+/// Counts the bytes a serialization would write.
+struct Count(usize);
+
+impl std::io::Write for Count {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
+impl Request<'_> {
+    /// The JSON body, in memory that is wiped when dropped: it holds the
+    /// service key and the code. Its size is measured first so that the
+    /// buffer is allocated once: a growing buffer would leave copies of the
+    /// key in freed memory.
+    pub fn to_body(&self) -> Zeroizing<Vec<u8>> {
+        // Serializing plain string fields cannot fail; an empty body would be
+        // refused by the server, never accepted.
+        let mut count = Count(0);
+        let _ = serde_json::to_writer(&mut count, self);
+        let mut body = Zeroizing::new(Vec::with_capacity(count.0));
+        if serde_json::to_writer(&mut *body, self).is_err() {
+            body.clear();
+        }
+        body
+    }
+
+    /// The request as debug logs show it: the service key and the code
+    /// replaced by `[REDACTED]`. Built from the fields, not by parsing the
+    /// body, so that no parsed copy of a secret is made.
+    pub fn redacted(&self) -> String {
+        let shown = Request {
+            service_id: self.service_id,
+            service_key: crate::log::REDACTED,
+            user: self.user,
+            tfa_method: self.tfa_method,
+            totp_code: crate::log::REDACTED,
+            user_ip: self.user_ip,
+            werbot_id: self.werbot_id,
+        };
+        serde_json::to_string(&shown).unwrap_or_default()
+    }
+}
+
+/// The fields the module reads. `data` (tokens, profile) is skipped, not
+/// copied: the module has no use for it.
 #[derive(Deserialize, Debug, PartialEq)]
 pub struct Response {
     pub status: String,
@@ -55,8 +94,6 @@ pub struct Response {
     pub reason: String,
     #[serde(default)]
     pub intent: String,
-    #[serde(default)]
-    pub data: serde_json::Value,
 }
 
 impl Response {
@@ -84,10 +121,18 @@ mod tests {
             user_ip: "192.0.2.1",
             werbot_id: "a@example.com",
         };
-        let v: serde_json::Value = serde_json::from_slice(&r.to_body()).expect("json");
+        let body = r.to_body();
+        assert_eq!(body.len(), body.capacity(), "allocated once, exactly");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
         let want = serde_json::json!({"serviceID":"sid","serviceKey":"key","user":"alice",
             "tfaMethod":"totp","totpCode":"123456","userIP":"192.0.2.1","wID":"a@example.com"});
         assert_eq!(v, want);
+        let shown = r.redacted();
+        assert!(
+            !shown.contains("\"key\"") && !shown.contains("123456"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"serviceKey\":\"[REDACTED]\""), "{shown}");
     }
 
     #[test]

@@ -10,10 +10,10 @@ mod pamdrv;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use devserver::{Fault, Options, Running, ALICE_SECRET};
+use devserver::{Fault, Options, Running, User, ALICE_SECRET};
 use pamdrv::{
     login, Answer, Event, Login, Pam, ServiceDir, PAM_AUTHINFO_UNAVAIL, PAM_AUTH_ERR, PAM_CONV_ERR,
-    PAM_SERVICE_ERR, PAM_SILENT, PAM_SUCCESS,
+    PAM_IGNORE, PAM_SERVICE_ERR, PAM_SILENT, PAM_SUCCESS, PAM_SYSTEM_ERR,
 };
 
 const PROMPT_ID: &str = "Enter your Werbot ID (email or username): ";
@@ -212,16 +212,33 @@ fn u2f_denied_is_auth_err() {
 }
 
 #[test]
-fn u2f_never_answered_is_unavailable_after_u2f_timeout() {
+fn u2f_never_approved_is_denied_even_for_an_offline_user() {
+    // The attacker holds dave's first factor, dave is an offline user, and
+    // nobody approves the push: the wait ends in a denial, not an outage.
     let env = Env::new(Options::default());
     let t = Instant::now();
-    let l = env.login("u2f_timeout=2", "dave", &[b"dave@example.com", b""]);
-    let took = t.elapsed();
-    assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL);
-    assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
-        "{took:?}"
+    let l = env.login(
+        "u2f_timeout=2 offline_users=dave",
+        "dave",
+        &[b"dave@example.com", b""],
     );
+    let took = t.elapsed();
+    assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_secs(2) + SLACK, "{took:?}");
+    assert_eq!(env.api_requests(), 1);
+    assert_logged(&env, &["WARN", "timed out", "not an outage"]);
+}
+
+#[test]
+fn account_phase_u2f_never_approved_is_denied_even_for_an_offline_user() {
+    // A publickey-only SSH login runs the account phase alone.
+    let env = Env::new(Options::default());
+    let dir = env.service("u2f_timeout=2 offline_users=dave@example.com");
+    let mut pam = Pam::start(&dir, "dave@example.com", Some("192.0.2.10"), vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_AUTH_ERR, "{}", env.log_text());
+    assert_eq!(env.api_requests(), 1);
+    assert_logged(&env, &["account", "not an outage"]);
 }
 
 #[test]
@@ -250,73 +267,125 @@ fn api_down_admits_offline_user_and_refuses_others() {
     assert!(log.contains(" INFO ") && log.contains("offline"), "{log}");
 }
 
-fn assert_unavailable(opts: Options, extra: &str) {
+/// What a loaded 2-core machine may add to a module timeout.
+const SLACK: Duration = Duration::from_secs(6);
+
+fn assert_logged(env: &Env, parts: &[&str]) {
+    let log = env.log_text();
+    assert!(
+        log.lines().any(|l| parts.iter().all(|p| l.contains(p))),
+        "no log line with {parts:?}:\n{log}"
+    );
+}
+
+/// The API could not be reached: offline users get in, others are told
+/// the information is unavailable; each call bounded by timeout=2.
+fn assert_outage(opts: Options, extra: &str) {
     let env = Env::new(opts);
     let t = Instant::now();
     let l = env.totp(extra, &alice_code());
     assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
+    assert!(
+        t.elapsed() < Duration::from_secs(2) + SLACK,
+        "{:?}",
+        t.elapsed()
+    );
     let l = env.totp(&format!("{extra} offline_users=alice"), &alice_code());
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
-    // Two calls, each bounded by timeout=2 plus a margin.
-    assert!(t.elapsed() < Duration::from_secs(7), "{:?}", t.elapsed());
+    assert_logged(&env, &[" INFO ", "unavailable", "admitted as offline user"]);
 }
 
+/// The request reached the server and no exact success came back: denied,
+/// offline users included, and the log says it was not an outage.
 fn assert_denied_even_offline(opts: Options) {
     let env = Env::new(opts);
+    let t = Instant::now();
     let l = env.totp("offline_users=alice", &alice_code());
     assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
+    assert!(
+        t.elapsed() < Duration::from_secs(2) + SLACK,
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(env.api_requests(), 1, "the request must have been sent");
+    assert_logged(&env, &[" WARN ", "denied"]);
+    assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
 }
 
 #[test]
-fn fault_http_500_is_unavailable() {
-    assert_unavailable(with_fault(Fault::Status500), "");
+fn fault_http_500_is_denied_even_for_an_offline_user() {
+    assert_denied_even_offline(with_fault(Fault::Status500));
 }
 
 #[test]
-fn fault_slow_answer_times_out_as_unavailable() {
-    assert_unavailable(with_fault(Fault::Slow(Duration::from_secs(5))), "");
+fn a_werbot_id_that_makes_the_api_fail_is_denied_for_an_offline_user() {
+    // Any server bug an ID can trigger (here: HTTP 500 {"status":"failed"}).
+    let mut opts = Options::default();
+    opts.users.push(User {
+        fault: Some(Fault::Status500),
+        ..User::new("crash@example.com", ALICE_SECRET)
+    });
+    let env = Env::new(opts);
+    let l = env.login(
+        "offline_users=alice",
+        "alice",
+        &[b"crash@example.com", alice_code().as_bytes()],
+    );
+    assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
+    assert_logged(&env, &["HTTP 500", "denied"]);
 }
 
 #[test]
-fn fault_reset_connection_is_unavailable() {
-    assert_unavailable(with_fault(Fault::Reset), "");
+fn fault_slow_answer_after_the_request_is_denied_even_for_an_offline_user() {
+    assert_denied_even_offline(with_fault(Fault::Slow(Duration::from_secs(30))));
 }
 
 #[test]
-fn fault_certificate_for_another_name_is_unavailable() {
+fn fault_reset_after_the_request_is_denied_even_for_an_offline_user() {
+    assert_denied_even_offline(with_fault(Fault::Reset));
+}
+
+#[test]
+fn fault_body_that_stalls_after_the_headers_is_denied_even_for_an_offline_user() {
+    assert_denied_even_offline(with_fault(Fault::StallBody));
+}
+
+#[test]
+fn fault_malformed_content_length_is_denied_even_for_an_offline_user() {
+    assert_denied_even_offline(with_fault(Fault::BadLength));
+}
+
+#[test]
+fn api_down_is_an_outage() {
+    let mut env = Env::new(Options::default());
+    env.stop_server();
+    let l = env.totp("offline_users=alice", &alice_code());
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert_logged(&env, &["TCP connect failed", "admitted as offline user"]);
+}
+
+#[test]
+fn fault_tls_handshake_that_never_completes_is_an_outage() {
+    // Not one byte of the request was written: it could not be delivered.
+    assert_outage(with_fault(Fault::StallHandshake), "");
+}
+
+#[test]
+fn fault_certificate_for_another_name_is_an_outage() {
     let opts = Options {
         cert_names: vec!["wrong.example".into()],
         ..Options::default()
     };
-    assert_unavailable(opts, "");
+    assert_outage(opts, "");
 }
 
 #[test]
-fn fault_expired_certificate_is_unavailable() {
+fn fault_expired_certificate_is_an_outage() {
     let opts = Options {
         cert_expired: true,
         ..Options::default()
     };
-    assert_unavailable(opts, "");
-}
-
-#[test]
-fn untrusted_ca_is_unavailable() {
-    let env = Env::new(Options::default());
-    // The OS trust store does not know the throwaway CA.
-    let dir = ServiceDir::wpam(
-        "it",
-        &pamdrv::module_path(),
-        &env.args("").replace("ca_file=", "x_ca_file="),
-    );
-    let l = login(
-        &dir,
-        "alice",
-        None,
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
-        0,
-    );
-    assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL);
+    assert_outage(opts, "");
 }
 
 #[test]
@@ -723,7 +792,432 @@ fn certificate_failure_is_logged_as_a_tls_failure() {
     assert_eq!(env.totp("", &alice_code()).auth, PAM_AUTHINFO_UNAVAIL);
     let log = env.log_text();
     assert!(
-        log.contains("TLS failed") && log.contains("certificate"),
+        log.contains("TLS handshake failed") && log.contains("certificate"),
         "{log}"
     );
+}
+
+#[test]
+fn a_server_url_that_cannot_be_requested_is_refused_at_parse() {
+    // Passed the old checks, then failed every call: offline users were
+    // admitted forever.
+    let env = Env::new(Options::default());
+    // (pam.d splits arguments at spaces: "/a b" cannot be written there.)
+    for bad in ["/a<b", "/a%zz", "/a\"b", "/a{b}"] {
+        let extra = format!("server_url={}{bad} offline_users=alice", env.addr);
+        let dir = env.service(&extra);
+        let answers = vec![Answer::text(ALICE), Answer::text(alice_code())];
+        let l = login(&dir, "alice", None, answers, 0);
+        assert_eq!(l.auth, PAM_SERVICE_ERR, "{bad}: {}", env.log_text());
+        assert_eq!(l.unused_answers, 2, "no prompt with a broken config");
+    }
+    assert_eq!(env.api_requests(), 0);
+    assert_logged(&env, &["ERROR", "invalid server_url"]);
+}
+
+#[test]
+fn a_null_conversation_function_is_conv_err_in_both_phases() {
+    // struct pam_conv {NULL, NULL}: crashed the host with SIGSEGV before.
+    let env = Env::new(Options::default());
+    let dir = env.service("offline_users=alice");
+    let mut pam = Pam::start_without_conversation(&dir, "alice", Some("192.0.2.10"));
+    assert_eq!(pam.authenticate(0), PAM_CONV_ERR);
+    assert_eq!(pam.acct_mgmt(0), PAM_CONV_ERR);
+    assert_eq!(env.api_requests(), 0);
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.to_str().expect("utf8")).expect("c");
+    // SAFETY: a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn a_fifo_as_log_file_or_config_never_hangs_the_login() {
+    let env = Env::new(Options::default());
+    let fifo = env.dir.join("fifo");
+    mkfifo(&fifo);
+    // The log: not used (syslog alone), the login goes on.
+    let l = env.totp(&format!("log_file={}", fifo.display()), &alice_code());
+    assert_eq!(l.auth, PAM_SUCCESS);
+    // The config: refused.
+    let l = env.totp(&format!("config={}", fifo.display()), &alice_code());
+    assert_eq!(l.auth, PAM_SERVICE_ERR);
+    assert_logged(&env, &["ERROR", "not a regular file"]);
+}
+
+#[test]
+fn separators_bidi_and_invisible_characters_are_escaped_in_the_log() {
+    let env = Env::new(Options::default());
+    let dir = env.service("");
+    let user = "al\u{2028}ice\u{202e}\u{200b}";
+    let mut pam = Pam::start(
+        &dir,
+        user,
+        Some("192.0.2.10\u{2029}"),
+        vec![Answer::text(ALICE), Answer::text(alice_code())],
+    );
+    pam.authenticate(0);
+    drop(pam);
+    let log = env.log_text();
+    for c in ['\u{2028}', '\u{2029}', '\u{202e}', '\u{200b}'] {
+        assert!(!log.contains(c), "{:x} in the log: {log}", c as u32);
+    }
+    assert!(
+        log.contains(r#"user="al\u{2028}ice\u{202e}\u{200b}""#),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_ca_file_that_is_a_device_or_huge_is_a_service_error_at_once() {
+    let env = Env::new(Options::default());
+    let huge = env.dir.join("huge.pem");
+    std::fs::File::create(&huge)
+        .and_then(|f| f.set_len(64 << 20))
+        .expect("sparse file");
+    for ca in [std::path::Path::new("/dev/zero"), &huge] {
+        let t = Instant::now();
+        let l = env.totp(
+            &format!("ca_file={} offline_users=alice", ca.display()),
+            &alice_code(),
+        );
+        assert_eq!(l.auth, PAM_SERVICE_ERR, "{}", env.log_text());
+        assert!(t.elapsed() < SLACK, "{:?}", t.elapsed());
+    }
+    assert_eq!(env.api_requests(), 0);
+    assert_logged(&env, &["ERROR", "not a regular file"]);
+    assert_logged(&env, &["ERROR", "larger than"]);
+}
+
+#[test]
+fn a_code_of_spaces_is_refused_not_a_u2f_push() {
+    let env = Env::new(Options::default());
+    for blank in [" ", "      ", "\t"] {
+        let l = env.login("", "alice", &[ALICE.as_bytes(), blank.as_bytes()]);
+        assert_eq!(l.auth, PAM_AUTH_ERR, "{blank:?}");
+        assert!(
+            matches!(l.events.last(), Some(Event::Error(m)) if m.contains("6 digits")),
+            "{:?}",
+            l.events
+        );
+    }
+    assert_eq!(env.api_requests(), 0);
+}
+
+#[test]
+fn werbot_id_is_trimmed_and_bounded_at_254_bytes() {
+    let env = Env::new(Options::default());
+    let l = env.login(
+        "",
+        "alice",
+        &[b"  alice@example.com\t", alice_code().as_bytes()],
+    );
+    assert_eq!(l.auth, PAM_SUCCESS);
+    assert_eq!(env.server().requests()[0].field("wID"), Some(ALICE));
+    let long = format!("{}@example.com", "a".repeat(254 - 12));
+    assert_eq!(long.len(), 254);
+    let l = env.login("", "alice", &[long.as_bytes(), alice_code().as_bytes()]);
+    assert_eq!(l.auth, PAM_AUTH_ERR, "unknown to the API, but sent");
+    assert_eq!(env.api_requests(), 2);
+    let l = env.login("", "alice", &[format!("a{long}").as_bytes(), b"123456"]);
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_eq!(env.api_requests(), 2, "255 bytes: refused locally");
+}
+
+#[test]
+fn account_phase_of_a_silent_local_caller_pushes_nothing() {
+    // cron, at, systemd --user, a cached sudo: PAM_SILENT and no PAM_RHOST.
+    let env = Env::new(Options::default());
+    let m = pamdrv::module_path();
+    let dir = ServiceDir::new(
+        "cron",
+        &[
+            format!("account required {} {}", m.display(), env.args("")),
+            "account required pam_permit.so".to_string(),
+        ],
+    );
+    let mut pam = Pam::start(&dir, "alice@example.com", None, vec![]);
+    assert_eq!(pam.acct_mgmt(PAM_SILENT), PAM_SUCCESS);
+    assert_eq!(
+        env.api_requests(),
+        0,
+        "no push for a non-interactive caller"
+    );
+    assert_logged(&env, &["INFO", "no U2F push"]);
+    // The module alone answers PAM_IGNORE.
+    let dir = ServiceDir::new(
+        "cron-only",
+        &[format!(
+            "account sufficient {} {}",
+            m.display(),
+            env.args("")
+        )],
+    );
+    let mut pam = Pam::start(&dir, "alice@example.com", None, vec![]);
+    assert_ne!(pam.acct_mgmt(PAM_SILENT), PAM_SUCCESS);
+    // Remote, or not silent: the push happens.
+    let dir = env.service("");
+    let mut pam = Pam::start(&dir, "alice@example.com", Some("192.0.2.10"), vec![]);
+    assert_eq!(pam.acct_mgmt(PAM_SILENT), PAM_SUCCESS);
+    let mut pam = Pam::start(&dir, "alice@example.com", None, vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS);
+    assert_eq!(env.api_requests(), 2);
+    let _ = PAM_IGNORE;
+}
+
+#[test]
+fn a_remote_host_that_is_not_utf8_is_refused_not_sent_as_local() {
+    let env = Env::new(Options::default());
+    let dir = env.service("");
+    let mut pam = Pam::start(
+        &dir,
+        "alice",
+        None,
+        vec![Answer::text(ALICE), Answer::text(alice_code())],
+    );
+    pam.set_rhost_bytes(b"192.0.2.\xff");
+    assert_eq!(pam.authenticate(0), PAM_AUTH_ERR);
+    assert_eq!(pam.acct_mgmt(0), PAM_AUTH_ERR);
+    assert_eq!(env.api_requests(), 0);
+    assert_logged(
+        &env,
+        &[
+            "WARN",
+            "PAM_RHOST is not valid UTF-8",
+            r#"rhost="192.0.2.\xff""#,
+        ],
+    );
+}
+
+#[test]
+fn a_host_name_server_url_resolves_and_verifies_by_name() {
+    // The name goes through the bounded resolver and SNI/verification use
+    // the DNS name (the dev certificate names "localhost").
+    let env = Env::new(Options::default());
+    let port = env.server().addr().port();
+    let l = env.totp(&format!("server_url=localhost:{port}"), &alice_code());
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    // A name that does not exist: an outage.
+    let l = env.totp(
+        "server_url=no-such-host.invalid offline_users=alice",
+        &alice_code(),
+    );
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert_logged(
+        &env,
+        &["name resolution failed", "admitted as offline user"],
+    );
+}
+
+// --- in a child process: resource limits and stderr ------------------------
+
+/// One login run by a child process (this test binary again, through
+/// `child_login_entry`): for what cannot happen inside the test process.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChildLogin {
+    dir: PathBuf,
+    service: String,
+    user: String,
+    answers: Vec<String>,
+}
+
+const CHILD_ENV: &str = "WPAM_TEST_CHILD_LOGIN";
+const CHILD_RESULT: &str = "WPAM_CHILD_RESULT";
+
+/// Not a test of its own: the body of the child process of
+/// `login_in_child`, and a no-op otherwise.
+#[test]
+fn child_login_entry() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let spec: ChildLogin = serde_json::from_str(&spec).expect("child spec");
+    let dir = ServiceDir {
+        dir: spec.dir,
+        service: spec.service,
+    };
+    let answers = spec.answers.iter().map(Answer::text).collect();
+    let l = login(&dir, &spec.user, Some("192.0.2.10"), answers, 0);
+    // The parent owns the directory.
+    std::mem::forget(dir);
+    println!("{CHILD_RESULT} {}", l.auth);
+}
+
+#[derive(Debug)]
+struct ChildRun {
+    /// The auth phase's PAM code, when the child got that far.
+    auth: Option<i32>,
+    #[allow(dead_code)] // shown by Debug in failure messages
+    stdout: String,
+    stderr: String,
+}
+
+fn login_in_child(
+    dir: &ServiceDir,
+    user: &str,
+    answers: &[&str],
+    nofile: Option<u64>,
+    env: &[(&str, &str)],
+) -> ChildRun {
+    use std::os::unix::process::CommandExt;
+    let spec = ChildLogin {
+        dir: dir.dir.clone(),
+        service: dir.service.clone(),
+        user: user.into(),
+        answers: answers.iter().map(|a| a.to_string()).collect(),
+    };
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
+    cmd.args([
+        "--exact",
+        "child_login_entry",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, serde_json::to_string(&spec).expect("json"))
+    .envs(env.iter().copied())
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    if let Some(n) = nofile {
+        // SAFETY: setrlimit is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let r = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().expect("spawn the child login");
+    let out = wait_output(child, Duration::from_secs(60), "child login");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let auth = stdout
+        .lines()
+        .find_map(|l| l.split_once(CHILD_RESULT))
+        .and_then(|(_, v)| v.trim().parse().ok());
+    ChildRun {
+        auth,
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits for a child until `limit`; on expiry kills it and fails the test
+/// with what it wrote so far.
+fn wait_output(
+    mut child: std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::Output {
+    use std::io::Read;
+    let mut readers = Vec::new();
+    for pipe in [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ] {
+        readers.push(std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        }));
+    }
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break Some(s);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut outs = readers.into_iter().map(|r| r.join().unwrap_or_default());
+    let (stdout, stderr) = (
+        outs.next().unwrap_or_default(),
+        outs.next().unwrap_or_default(),
+    );
+    let Some(status) = status else {
+        panic!(
+            "{what}: still running after {limit:?}, killed; stdout: {} stderr: {}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    };
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn a_panic_is_system_err_and_prints_nothing_on_stderr() {
+    // Under su, stderr is the user's terminal and RUST_BACKTRACE theirs.
+    let env = Env::new(Options::default());
+    let dir = env.service("debug_panic=1");
+    let run = login_in_child(
+        &dir,
+        "alice",
+        &[ALICE, &alice_code()],
+        None,
+        &[("RUST_BACKTRACE", "full"), ("RUST_LIB_BACKTRACE", "1")],
+    );
+    assert_eq!(run.auth, Some(PAM_SYSTEM_ERR), "{run:?}");
+    assert!(
+        !run.stderr.contains("panic") && !run.stderr.contains("debug_panic"),
+        "the panic reached stderr: {}",
+        run.stderr
+    );
+    assert_logged(&env, &["ERROR", "internal error (panic", "PAM_SYSTEM_ERR"]);
+}
+
+#[test]
+fn descriptor_exhaustion_is_a_local_error_never_an_outage() {
+    // `prlimit --nofile=N su ...`: EMFILE used to surface as "name not
+    // found" or a trust-store read error, both taken as an outage. The
+    // code is wrong, the user an offline one: no limit may admit.
+    let env = Env::new(Options::default());
+    let port = env.server().addr().port();
+    let dir = env.service(&format!("server_url=localhost:{port} offline_users=alice"));
+    let wrong = devserver::wrong_totp(ALICE_SECRET);
+    let mut seen = Vec::new();
+    for n in 3..=24u64 {
+        let run = login_in_child(&dir, "alice", &[ALICE, &wrong], Some(n), &[]);
+        assert_ne!(
+            run.auth,
+            Some(PAM_SUCCESS),
+            "RLIMIT_NOFILE={n} admitted the login: {}",
+            env.log_text()
+        );
+        seen.push((n, run.auth));
+    }
+    // Some limit reaches the module and makes it fail locally, with the
+    // cause in the log; a generous one reaches the API (wrong code).
+    assert!(
+        seen.iter().any(|(_, a)| *a == Some(PAM_SERVICE_ERR)),
+        "{seen:?}\n{}",
+        env.log_text()
+    );
+    assert!(
+        seen.iter().any(|(_, a)| *a == Some(PAM_AUTH_ERR)),
+        "{seen:?}"
+    );
+    assert_logged(&env, &["ERROR", "local error", "RLIMIT_NOFILE"]);
+    eprintln!("RLIMIT_NOFILE -> auth: {seen:?}");
 }

@@ -255,6 +255,7 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
         user: inv.user.clone(),
         // BSD Authentication passes no client address.
         rhost: String::new(),
+        setuid_caller: pam_wpam::sys::setuid_caller(),
     };
     flow::verify(&config, &mut log, &who, wid, &factor) == Outcome::Success
 }
@@ -313,5 +314,17 @@ fn run() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    run()
+    // A panic prints nothing on the caller's terminal (su's, under BSD Auth)
+    // and depends on no environment variable; it is logged, and the
+    // style exits without authorizing.
+    pam_wpam::sys::quiet_panics();
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => {
+            let what = pam_wpam::sys::take_panic_message();
+            Logger::open(&fallback_log_file(), false)
+                .error(&format!("internal error (panic: {}); denied", quote(&what)));
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -104,11 +104,21 @@ pub enum Fault {
     Slow(Duration),
     /// Read the request, then close the socket with SO_LINGER 0 (the client sees a reset).
     Reset,
+    /// Accept the TCP connection and never speak TLS: the client waits in its handshake
+    /// until it gives up (global only: it happens before any request is read).
+    StallHandshake,
+    /// Send the status line, headers and the first bytes of a successful answer, then
+    /// nothing until the client gives up.
+    StallBody,
+    /// A malformed answer: HTTP 200 with an invalid `Content-Length` and a success body
+    /// (a client that ignores the header and reads to the end would admit the user).
+    BadLength,
 }
 
 impl FromStr for Fault {
     type Err = String;
-    /// `"500"`, `"nonjson"`, `"huge"`, `"slow"` (30 s), `"slow:SECONDS"`, `"reset"`.
+    /// `"500"`, `"nonjson"`, `"huge"`, `"slow"` (30 s), `"slow:SECONDS"`, `"reset"`,
+    /// `"stall-handshake"`, `"stall-body"`, `"bad-length"`.
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim().to_ascii_lowercase();
         match t.as_str() {
@@ -117,10 +127,14 @@ impl FromStr for Fault {
             "huge" => Ok(Fault::Huge),
             "slow" => Ok(Fault::Slow(DEFAULT_SLOW)),
             "reset" => Ok(Fault::Reset),
+            "stall-handshake" => Ok(Fault::StallHandshake),
+            "stall-body" => Ok(Fault::StallBody),
+            "bad-length" => Ok(Fault::BadLength),
             _ => match t.strip_prefix("slow:") {
                 Some(secs) => Ok(Fault::Slow(parse_secs(secs)?)),
                 None => Err(format!(
-                    "invalid fault {s:?}: expected 500, nonjson, huge, slow, slow:SECONDS or reset"
+                    "invalid fault {s:?}: expected 500, nonjson, huge, slow, slow:SECONDS, \
+                     reset, stall-handshake, stall-body or bad-length"
                 )),
             },
         }
@@ -135,6 +149,9 @@ impl fmt::Display for Fault {
             Fault::Huge => f.write_str("huge"),
             Fault::Slow(d) => write!(f, "slow:{}", d.as_secs_f64()),
             Fault::Reset => f.write_str("reset"),
+            Fault::StallHandshake => f.write_str("stall-handshake"),
+            Fault::StallBody => f.write_str("stall-body"),
+            Fault::BadLength => f.write_str("bad-length"),
         }
     }
 }
@@ -1245,6 +1262,10 @@ fn serve_connection(inner: &Inner, tcp: TcpStream) {
         return;
     }
     let _ = tcp.set_nodelay(true);
+    if lock(&inner.fault).as_ref() == Some(&Fault::StallHandshake) {
+        hold_tcp(tcp, inner);
+        return;
+    }
     let Ok(sc) = rustls::ServerConnection::new(Arc::clone(&inner.tls)) else {
         return;
     };
@@ -1337,6 +1358,47 @@ fn run_fault(mut conn: Conn, inner: &Inner, fault: &Fault) -> Option<Conn> {
         Fault::Reset => {
             conn.reset();
             None
+        }
+        Fault::StallHandshake => {
+            // Per user the handshake is over: hold the request unanswered.
+            hold(conn, inner);
+            None
+        }
+        Fault::StallBody => {
+            let body = api_json("success", "", "totp", &Value::Null);
+            let head = response_head(200, &[], body.len());
+            if conn.send(&head).is_ok() && conn.send(&body.as_bytes()[..8]).is_ok() {
+                hold(conn, inner);
+            }
+            None
+        }
+        Fault::BadLength => {
+            let body = api_json("success", "", "totp", &Value::Null);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}x\r\n\
+                 Connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn
+                .send(head.as_bytes())
+                .and_then(|()| conn.send(body.as_bytes()));
+            conn.finish();
+            None
+        }
+    }
+}
+
+/// `Fault::StallHandshake`: read and ignore whatever the client sends, never answer,
+/// until it closes, the server stops, or an hour passes.
+fn hold_tcp(mut tcp: TcpStream, inner: &Inner) {
+    let end = Instant::now() + NEVER_CAP;
+    let mut buf = [0u8; 1024];
+    while !inner.stopped() && Instant::now() < end {
+        match tcp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
         }
     }
 }

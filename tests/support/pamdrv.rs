@@ -16,6 +16,7 @@ pub const PAM_PERM_DENIED: c_int = 6;
 pub const PAM_AUTH_ERR: c_int = 7;
 pub const PAM_AUTHINFO_UNAVAIL: c_int = 9;
 pub const PAM_CONV_ERR: c_int = 19;
+pub const PAM_IGNORE: c_int = 25;
 pub const PAM_SILENT: c_int = 0x8000;
 const PAM_RHOST: c_int = 4;
 const PAM_PROMPT_ECHO_OFF: c_int = 1;
@@ -42,9 +43,11 @@ type ConvFn = unsafe extern "C" fn(
     *mut c_void,
 ) -> c_int;
 
+/// `struct pam_conv`; the function may be NULL (Linux-PAM and OpenPAM accept
+/// `{NULL, NULL}` from an application that never converses).
 #[repr(C)]
 struct PamConv {
-    conv: ConvFn,
+    conv: Option<ConvFn>,
     appdata_ptr: *mut c_void,
 }
 
@@ -159,9 +162,14 @@ pub fn strerror(code: c_int) -> String {
         .into_owned()
 }
 
-/// Path of the freshly built module next to the running test or example
+/// Path of the module under test: `WPAM_TEST_MODULE` when set (e.g. the
+/// release build in dist/, or an older build to show a test fails on it),
+/// else the freshly built module next to the running test or example
 /// binary: target/<profile>/libpam_wpam.so.
 pub fn module_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("WPAM_TEST_MODULE") {
+        return PathBuf::from(p);
+    }
     let exe = std::env::current_exe().expect("current_exe");
     let mut dir = exe.parent().expect("exe dir").to_path_buf();
     while !dir.join("libpam_wpam.so").exists() {
@@ -224,13 +232,32 @@ pub struct Pam {
 
 impl Pam {
     pub fn start(dir: &ServiceDir, user: &str, rhost: Option<&str>, answers: Vec<Answer>) -> Pam {
+        Pam::start_with(dir, user, rhost, answers, true)
+    }
+
+    /// A transaction whose application passed `struct pam_conv {NULL, NULL}`.
+    pub fn start_without_conversation(dir: &ServiceDir, user: &str, rhost: Option<&str>) -> Pam {
+        Pam::start_with(dir, user, rhost, Vec::new(), false)
+    }
+
+    fn start_with(
+        dir: &ServiceDir,
+        user: &str,
+        rhost: Option<&str>,
+        answers: Vec<Answer>,
+        converse: bool,
+    ) -> Pam {
         let mut script = Box::new(Script {
             answers: answers.into(),
             events: Vec::new(),
         });
         let conv = Box::new(PamConv {
-            conv: conversation,
-            appdata_ptr: &mut *script as *mut Script as *mut c_void,
+            conv: converse.then_some(conversation as ConvFn),
+            appdata_ptr: if converse {
+                &mut *script as *mut Script as *mut c_void
+            } else {
+                ptr::null_mut()
+            },
         });
         let service = CString::new(dir.service.as_str()).expect("service");
         let user = CString::new(user).expect("user");
@@ -278,6 +305,14 @@ impl Pam {
         // SAFETY: live handle. PAM_ESTABLISH_CRED = 0x2.
         self.last = unsafe { pam_setcred(self.handle, flags | 0x2) };
         self.last
+    }
+
+    /// Sets PAM_RHOST to raw bytes (which need not be UTF-8).
+    pub fn set_rhost_bytes(&mut self, rhost: &[u8]) {
+        let r = CString::new(rhost).expect("no NUL in rhost");
+        // SAFETY: live handle; PAM copies the item.
+        let rc = unsafe { pam_set_item(self.handle, PAM_RHOST, r.as_ptr() as *const c_void) };
+        assert_eq!(rc, PAM_SUCCESS);
     }
 
     pub fn push_answers(&mut self, answers: Vec<Answer>) {
