@@ -20,6 +20,8 @@
 #
 # Usage: ./build-all.sh [--no-docker] [--no-setup] [target...]
 set -euo pipefail
+# shellcheck source=ci/lib-err.sh
+. "$(dirname "$0")/ci/lib-err.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"

@@ -4,6 +4,8 @@
 # Same output location as ci/build-target.sh: dist/<target>/pam_wpam.so.
 # Usage: ci/build-target-cross.sh linux-amd64|linux-arm64|freebsd-amd64|netbsd-amd64
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 target=${1:?usage: ci/build-target-cross.sh <target>}

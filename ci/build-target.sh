@@ -34,6 +34,8 @@
 # binary (--remap-path-prefix, -ffile-prefix-map for C code built by the cc
 # crate), and the release profile strips symbols.
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

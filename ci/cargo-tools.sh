@@ -7,6 +7,9 @@
 # `cargo install --locked` into CARGO_HOME (~/.cargo/bin), which CI caches.
 # Usage: ci/cargo-tools.sh [auditable] [cyclonedx] [deny]   (default: all)
 set -euo pipefail
+# ci/lib-err.sh's trap, inline: the Dockerfile copies this script without it.
+set -o errtrace
+trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \`$BASH_COMMAND\` failed (exit $?)" >&2 ;; esac' ERR
 
 CARGO_AUDITABLE_VERSION=${CARGO_AUDITABLE_VERSION:-0.7.7}
 CARGO_CYCLONEDX_VERSION=${CARGO_CYCLONEDX_VERSION:-0.5.9}

@@ -18,6 +18,8 @@
 #                       dist/ (the BSD packages the VM jobs installed are the
 #                       bytes the release ships: reproducible builds)
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

@@ -4,6 +4,9 @@
 # `ci/install-deps.sh build` asks only for what building the module and running
 # `make demo` / the libpam tests need, so those work without the packaging tools.
 set -euo pipefail
+# ci/lib-err.sh's trap, inline: the Dockerfile copies this script without it.
+set -o errtrace
+trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \`$BASH_COMMAND\` failed (exit $?)" >&2 ;; esac' ERR
 build_pkgs=(libpam0g-dev pkg-config ca-certificates)
 pkgs=("${build_pkgs[@]}"
   # cross builds and packages (build-all.sh, ci/setup-cross.sh, ci/package-linux.sh)

