@@ -11,10 +11,19 @@ DEV_ADDR=127.0.0.1:8443
 ALICE_SECRET=JBSWY3DPEHPK3PXP
 DEV_PID=
 
-log() { printf '== %s\n' "$*"; }
+# The scripts run under set -e: one that stops on a command of its own says
+# so, with the last step log() announced (ci/lib-err.sh's EXIT trap). fail()
+# reports its own failures.
+step=
+trap 'case $? in 0) ;; *) echo "$0: failed (exit $?); last step: ${step:-none}" >&2 ;; esac' EXIT
+log() {
+	step=$*
+	printf '== %s\n' "$*"
+}
 fail() {
 	printf 'FAIL: %s\n' "$*" >&2
 	[ -f /var/log/wpam.log ] && tail -n 30 /var/log/wpam.log >&2
+	trap - EXIT
 	exit 1
 }
 

@@ -10,6 +10,10 @@
 #
 # Scripts that must work alone carry these lines themselves, unchanged: the
 # ones the Dockerfile copies without the rest of ci/ (install-deps.sh,
-# setup-cross.sh, cargo-tools.sh).
+# setup-cross.sh, cargo-tools.sh). POSIX sh scripts have no ERR trap: the
+# Debian maintainer scripts, packaging/common/install.sh and the BSD VM
+# scripts (through ci/bsd-vm-lib.sh) keep the last step in $step and carry
+# this EXIT trap, also unchanged:
+# trap 'case $? in 0) ;; *) echo "$0: failed (exit $?); last step: ${step:-none}" >&2 ;; esac' EXIT
 set -o errtrace
 trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \`$BASH_COMMAND\` failed (exit $?)" >&2 ;; esac' ERR

@@ -21,11 +21,24 @@
 # The log file /var/log/wpam.log is created 0640 root:adm (root:<gid 0> where
 # there is no adm group) if missing; an existing one is never truncated.
 set -eu
+# Under set -e, say where it stopped (ci/lib-err.sh's EXIT trap: this script
+# ships alone in the tarballs). die() is for the failures it reports itself.
+step=
+trap 'case $? in 0) ;; *) echo "$0: failed (exit $?); last step: ${step:-none}" >&2 ;; esac' EXIT
+die() {
+	echo "install.sh: $*" >&2
+	trap - EXIT
+	exit 1
+}
 
 here=$(cd "$(dirname "$0")" && pwd)
 DESTDIR=${DESTDIR:-}
 dry=
 [ "${1:-}" = --dry-run ] && dry="echo"
+run() { # command...: the step; with --dry-run only printed
+	step=$*
+	$dry "$@"
+}
 
 platform=${WPAM_PLATFORM:-}
 if [ -z "$platform" ]; then
@@ -34,7 +47,7 @@ if [ -z "$platform" ]; then
 	FreeBSD) platform=freebsd ;;
 	NetBSD) platform=netbsd ;;
 	OpenBSD) platform=openbsd ;;
-	*) echo "install.sh: unsupported system $(uname -s)" >&2; exit 1 ;;
+	*) die "unsupported system $(uname -s)" ;;
 	esac
 fi
 
@@ -64,7 +77,7 @@ linux) pamdir=${PAMDIR:-$(linux_pamdir)} ;;
 freebsd) pamdir=${PAMDIR:-/usr/local/lib} ;;
 netbsd) pamdir=${PAMDIR:-/usr/pkg/lib/security} ;;
 openbsd) pamdir= ;;
-*) echo "install.sh: unknown platform $platform" >&2; exit 1 ;;
+*) die "unknown platform $platform" ;;
 esac
 
 case "$platform" in
@@ -79,9 +92,9 @@ asroot=0
 [ "$(id -u)" = 0 ] && asroot=1
 put() { # mode group src dst
 	if [ "$asroot" = 1 ]; then
-		$dry install -m "$1" -o root -g "$2" "$3" "$4"
+		run install -m "$1" -o root -g "$2" "$3" "$4"
 	else
-		$dry install -m "$1" "$3" "$4"
+		run install -m "$1" "$3" "$4"
 	fi
 }
 
@@ -90,39 +103,39 @@ group0=${group0:-0}
 
 if [ "$platform" = openbsd ]; then
 	prog=${LOGIN_STYLE:-$here/login_-wpam}
-	[ -f "$prog" ] || { echo "install.sh: $prog not found" >&2; exit 1; }
+	[ -f "$prog" ] || die "$prog not found"
 	authgrp=auth
 	grep -q '^auth:' /etc/group 2>/dev/null || authgrp=$group0
-	$dry install -d -m 0755 "$DESTDIR/usr/libexec/auth"
+	run install -d -m 0755 "$DESTDIR/usr/libexec/auth"
 	put 0555 "$authgrp" "$prog" "$DESTDIR/usr/libexec/auth/login_-wpam"
 	echo "installed $DESTDIR/usr/libexec/auth/login_-wpam"
 else
 	module=${MODULE:-$here/pam_wpam.so}
-	[ -f "$module" ] || { echo "install.sh: $module not found" >&2; exit 1; }
+	[ -f "$module" ] || die "$module not found"
 	mode=0644
 	[ "$platform" = linux ] && [ "${pamdir#/usr/lib64}" != "$pamdir" ] && mode=0755
-	$dry install -d -m 0755 "$DESTDIR$pamdir"
+	run install -d -m 0755 "$DESTDIR$pamdir"
 	put "$mode" "$group0" "$module" "$DESTDIR$pamdir/pam_wpam.so"
 	echo "installed $DESTDIR$pamdir/pam_wpam.so"
 fi
 
 man=${MANPAGE:-$here/pam_wpam.8}
 if [ -f "$man" ]; then
-	$dry install -d -m 0755 "$DESTDIR$mandir"
-	$dry install -m 0644 "$man" "$DESTDIR$mandir/pam_wpam.8"
+	run install -d -m 0755 "$DESTDIR$mandir"
+	run install -m 0644 "$man" "$DESTDIR$mandir/pam_wpam.8"
 fi
 
 log=$DESTDIR/var/log/wpam.log
 loggrp=$group0
 grep -q '^adm:' /etc/group 2>/dev/null && loggrp=adm
-$dry install -d -m 0755 "$DESTDIR/var/log"
+run install -d -m 0755 "$DESTDIR/var/log"
 if [ -L "$log" ]; then
 	echo "install.sh: $log is a symlink; leaving it alone" >&2
 elif [ ! -e "$log" ]; then
 	put 0640 "$loggrp" /dev/null "$log"
 elif [ -f "$log" ]; then
-	[ "$asroot" = 1 ] && $dry chown "root:$loggrp" "$log"
-	$dry chmod 0640 "$log"
+	[ "$asroot" = 1 ] && run chown "root:$loggrp" "$log"
+	run chmod 0640 "$log"
 fi
 echo "log file $log (0640 root:$loggrp)"
 if [ "$platform" = netbsd ]; then
