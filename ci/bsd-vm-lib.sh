@@ -48,8 +48,12 @@ start_dev_api() {
 }
 
 stop_dev_api() {
-	[ -n "$DEV_PID" ] && kill "$DEV_PID" 2>/dev/null
-	wait "$DEV_PID" 2>/dev/null
+	if [ -n "$DEV_PID" ]; then
+		kill "$DEV_PID" 2>/dev/null || :
+		# SIGTERM ends the server (its default disposition): wait returns
+		# 143, which under set -e would end the script right here.
+		wait "$DEV_PID" 2>/dev/null || :
+	fi
 	DEV_PID=
 	log "dev API stopped"
 }
