@@ -49,13 +49,16 @@
 #   WPAM_TEST_DIR                where ci/test-packages.sh caches its Debian
 #                                root (bookworm-minbase.tar; default build/test),
 #                                reused (or made) for the apt check
-#   WPAM_DEBIAN_MIRROR           mirror for that debootstrap (default: /etc/apt's)
+#   WPAM_DEBIAN_MIRROR           mirror for that debootstrap (default: /etc/apt's,
+#                                else deb.debian.org; ci/lib-apt.sh)
 #   WPAM_REQUIRE_AUDITABLE=1     fail (not warn) on a module without .dep-v0
 #                                (default 1 under CI=true, else 0)
 #   DIST_DIR, RELEASE_DIR        default dist/ and build/release/
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
+# shellcheck source=lib-apt.sh
+. "$(dirname "$0")/lib-apt.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -517,11 +520,6 @@ else
 fi
 
 # --- apt install from the repository, in a clean Debian root --------------------------
-debian_mirror() { # the Debian mirror this host's apt uses (as ci/test-packages.sh finds it)
-  if [ -n "${WPAM_DEBIAN_MIRROR:-}" ]; then echo "$WPAM_DEBIAN_MIRROR"; return; fi
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' '
-}
 if [ "$chroot_check" = 1 ] && [ "$(id -u)" != 0 ]; then
   # Never skipped silently in CI: there the check must run.
   [ "${CI:-}" != true ] || die "the apt install check needs root (CI=true)"
@@ -535,8 +533,7 @@ if [ "$chroot_check" = 1 ]; then
   # reused by test-packages too.
   base_tar=${WPAM_DEBOOTSTRAP_TAR:-${WPAM_TEST_DIR:-$here/build/test}/bookworm-minbase.tar}
   if [ ! -s "$base_tar" ]; then
-    mirror=$(debian_mirror)
-    [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt (set WPAM_DEBIAN_MIRROR)"
+    mirror=$(debian_mirror) # ci/lib-apt.sh: /etc/apt's, else deb.debian.org
     log "no cached Debian root: debootstrap --variant=minbase bookworm from $mirror -> $base_tar"
     command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
     debootstrap --variant=minbase bookworm "$tmp/bootstrap" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||

@@ -23,9 +23,11 @@
 # where they fail. Ends with "N passed, N failed[, N skipped]".
 #
 # Environment: WPAM_TEST_NO_BUILD=1 (use dist/ as it is), WPAM_DEBIAN_MIRROR
-# (default: this machine's Debian mirror from /etc/apt/sources.list*),
-# WPAM_TEST_DIR (default build/test).
+# (default: this machine's Debian mirror from /etc/apt, else deb.debian.org:
+# ci/lib-apt.sh), WPAM_TEST_DIR (default build/test).
 set -uo pipefail
+# shellcheck source=lib-apt.sh
+. "$(dirname "$0")/lib-apt.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here" || exit 1
@@ -327,12 +329,6 @@ for t in "${targets[@]}"; do
 done
 
 # --- 6. APT repository + debootstrap root ----------------------------------------
-mirror=${WPAM_DEBIAN_MIRROR:-}
-if [ -z "$mirror" ]; then
-  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -oE 'https?://[^ ]+/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ')
-fi
-mirror=${mirror:-http://deb.debian.org/debian}
 base_tar=$tdir/bookworm-minbase.tar
 root=$tdir/root
 mounted=()
@@ -353,6 +349,7 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DE
 
 if need_root "debootstrap root, signed APT repository, apt install/purge, rpm --root"; then
   if [ ! -s "$base_tar" ]; then
+    mirror=$(debian_mirror) # ci/lib-apt.sh: /etc/apt's, else deb.debian.org
     echo "test-packages: debootstrap bookworm (minbase) from $mirror (cached in $base_tar)"
     rm -rf "$tdir/bootstrap"
     if debootstrap --variant=minbase bookworm "$tdir/bootstrap" "$mirror" >"$tdir/debootstrap.log" 2>&1; then
