@@ -104,7 +104,7 @@ test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in
 # --- CI lints and the release pipeline (ci/lint.sh, ci/release.sh) -----------
 .PHONY: lint-ci release-dry-run
 
-lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolint over the Dockerfile, shellcheck over every script
+lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolint over the Dockerfile, shellcheck over every script, ci/test-scripts.sh
 	ci/lint.sh
 
 release-dry-run: deps ## the release job minus publishing (throwaway key), then it verifies its output; reuses dist/, builds it if incomplete

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by ci/test-packages.sh and ci/release.sh, which both debootstrap a
-# clean Debian 12 root.
+# clean Debian 12 root; ci/test-scripts.sh tests it against fake apt dirs.
 #
 # debian_mirror: prints the Debian mirror to debootstrap from, one URL on
 # stdout, and never fails (also under set -euo pipefail):

@@ -15,5 +15,7 @@
 # scripts (through ci/bsd-vm-lib.sh) keep the last step in $step and carry
 # this EXIT trap, also unchanged:
 # trap 'case $? in 0) ;; *) echo "$0: failed (exit $?); last step: ${step:-none}" >&2 ;; esac' EXIT
+# ci/test-scripts.sh (make lint-ci) checks that every script under set -e
+# has one of the two, as written here.
 set -o errtrace
 trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \`$BASH_COMMAND\` failed (exit $?)" >&2 ;; esac' ERR

