@@ -247,8 +247,9 @@ for deb in "${debs[@]}"; do
   check "$b: man page inside passes mandoc -Tlint" bash -c "
     dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/man/man8/pam_wpam.8.gz | gzip -dc > '$tdir/pam_wpam.8' &&
     mandoc -Tlint -W warning '$tdir/pam_wpam.8'"
-  check "$b: pam-auth-update profile is off by default (Default: no)" bash -c "
-    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pam-configs/wpam | grep -qx 'Default: no'"
+  check "$b: pam-auth-update profile is off by default (Default: no) and auth-only (no Account:)" bash -c "
+    p=\$(dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pam-configs/wpam) &&
+    grep -qx 'Default: no' <<<\"\$p\" && ! grep -q '^Account' <<<\"\$p\""
 done
 
 # --- 4. .rpm -------------------------------------------------------------------
@@ -425,9 +426,11 @@ EOF
   check "installed: man page, logrotate snippet, pam-auth-update profile" bash -c "
     test -f '$root/usr/share/man/man8/pam_wpam.8.gz' && test -f '$root/etc/logrotate.d/wpam' && test -f '$root/usr/share/pam-configs/wpam'"
   check "installed: /etc/pam.d untouched (common-auth has no pam_wpam)" bash -c "! grep -rq pam_wpam '$root/etc/pam.d'"
-  check "pam-auth-update --enable wpam adds it to common-auth and common-account" bash -c "
+  # Auth phase only: in common-account, cron, at, systemd --user and a
+  # cached sudo would each send a U2F push for the login name.
+  check "pam-auth-update --enable wpam adds it to common-auth only, not common-account" bash -c "
     chroot '$root' pam-auth-update --enable wpam && grep -q 'pam_wpam.so config=/etc/security/wpam.conf' '$root/etc/pam.d/common-auth' &&
-    grep -q pam_wpam.so '$root/etc/pam.d/common-account'"
+    ! grep -q pam_wpam.so '$root/etc/pam.d/common-account'"
   # A wrong mode/owner is repaired on reinstall, and the contents survive.
   echo "2026-01-01T00:00:00Z INFO keep me" >"$root/var/log/wpam.log"
   chmod 0666 "$root/var/log/wpam.log"
