@@ -124,11 +124,15 @@ struct Raw {
 impl Raw {
     /// Takes one `key=value`; returns a warning for anything it cannot use.
     fn set(&mut self, key: &str, value: &str, allow_config: bool) -> Option<String> {
+        if key == "service_key" {
+            // Only ever copied into memory that is wiped.
+            self.service_key = Some(Zeroizing::new(value.to_string()));
+            return None;
+        }
         let v = Some(value.to_string());
         match key {
             "server_url" => self.server_url = v,
             "service_id" => self.service_id = v,
-            "service_key" => self.service_key = Some(Zeroizing::new(value.to_string())),
             "offline_users" => self.offline_users = v,
             "debug" => self.debug = v,
             "insecure_skip_verify" => self.insecure_skip_verify = v,

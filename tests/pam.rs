@@ -1023,6 +1023,8 @@ struct ChildLogin {
 }
 
 const CHILD_ENV: &str = "WPAM_TEST_CHILD_LOGIN";
+const CANARY_ENV: &str = "WPAM_FREESCAN_CANARY";
+const CANARY: &str = "wpam-freescan-canary-0f1e2d3c";
 const CHILD_RESULT: &str = "WPAM_CHILD_RESULT";
 
 /// Not a test of its own: the body of the child process of
@@ -1033,6 +1035,10 @@ fn child_login_entry() {
         return;
     };
     let spec: ChildLogin = serde_json::from_str(&spec).expect("child spec");
+    if std::env::var_os(CANARY_ENV).is_some() {
+        // The scanner's positive control: an unwiped copy of a needle, freed.
+        drop(std::hint::black_box(CANARY.as_bytes().to_vec()));
+    }
     let dir = ServiceDir {
         dir: spec.dir,
         service: spec.service,
@@ -1220,4 +1226,88 @@ fn descriptor_exhaustion_is_a_local_error_never_an_outage() {
     );
     assert_logged(&env, &["ERROR", "local error", "RLIMIT_NOFILE"]);
     eprintln!("RLIMIT_NOFILE -> auth: {seen:?}");
+}
+
+#[test]
+fn secrets_do_not_survive_in_freed_memory() {
+    // An LD_PRELOAD free()/realloc() hook reports every freed block that
+    // still holds the service key or the serialized code (the child login
+    // process is the module's host; the dev API runs here, in the parent).
+    let key = format!("wpam-freescan-key-{:016x}", {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(Instant::now().elapsed().as_nanos());
+        h.finish()
+    });
+    let env = Env::new(Options {
+        service_key: key.clone(),
+        ..Options::default()
+    });
+    let so = env.dir.join("freescan.so");
+    let cc = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&so)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/freescan.c"
+        ))
+        .output()
+        .expect("run cc");
+    assert!(
+        cc.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let conf = env.dir.join("wpam.conf");
+    std::fs::write(&conf, format!("service_key={key}\n")).expect("write conf");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let args = env
+        .args(&format!("config={}", conf.display()))
+        .replace(&format!("service_key={KEY}"), "");
+    let dir = ServiceDir::wpam("it", &pamdrv::module_path(), &args);
+    let code = alice_code();
+    let needles = env.dir.join("needles");
+    std::fs::write(
+        &needles,
+        format!("{key}\n\"totpCode\":\"{code}\"\n{CANARY}\n"),
+    )
+    .expect("write needles");
+    let out = env.dir.join("freescan.out");
+    let so_s = so.display().to_string();
+    let needles_s = needles.display().to_string();
+    let out_s = out.display().to_string();
+    let run = login_in_child(
+        &dir,
+        "alice",
+        &[ALICE, &code],
+        None,
+        &[
+            ("LD_PRELOAD", so_s.as_str()),
+            ("WPAM_FREESCAN_NEEDLES", needles_s.as_str()),
+            ("WPAM_FREESCAN_OUT", out_s.as_str()),
+            (CANARY_ENV, "1"),
+        ],
+    );
+    assert_eq!(run.auth, Some(PAM_SUCCESS), "{run:?}\n{}", env.log_text());
+    let report = std::fs::read_to_string(&out).expect("scanner report");
+    let scanned: u64 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("scanned "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(scanned > 100, "the scanner did not run: {report}");
+    // Needle 3 is the canary the child freed on purpose: the scanner sees.
+    assert!(
+        report.contains("hit 3 "),
+        "positive control missed: {report}"
+    );
+    for (i, what) in [(1, "the service key"), (2, "the serialized code")] {
+        assert!(
+            !report.lines().any(|l| l.starts_with(&format!("hit {i} "))),
+            "{what} survived in freed memory: {report}"
+        );
+    }
 }
