@@ -248,7 +248,8 @@ impl fmt::Display for ProtocolError {
 /// Reads `challenge\0response\0` (at most [`MAX_RESPONSE`] bytes) and
 /// returns the response. Stops reading at the second NUL.
 pub fn read_response<R: Read>(r: &mut R) -> Result<Zeroizing<Vec<u8>>, ProtocolError> {
-    let mut buf = Zeroizing::new(Vec::with_capacity(64));
+    // Full size at once: a growing buffer would leave copies of the code.
+    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_RESPONSE));
     let mut nuls = 0;
     let mut byte = [0u8; 1];
     while nuls < 2 {
@@ -295,7 +296,6 @@ pub fn load_settings(path: &Path) -> Result<Settings, ConfigError> {
         warnings: Vec::new(),
     };
     for (k, v) in pairs {
-        let v = Zeroizing::new(v);
         if let Some(login) = k.strip_prefix(WID_PREFIX) {
             match crate::input::werbot_id(v.as_bytes()) {
                 Ok(id) if !login.is_empty() => {
@@ -310,7 +310,12 @@ pub fn load_settings(path: &Path) -> Result<Settings, ConfigError> {
             s.warnings
                 .push("config= is not allowed inside the config file".into());
         } else {
-            s.args.push(Zeroizing::new(format!("{k}={}", v.as_str())));
+            // Sized once: the value may be the service key.
+            let mut arg = Zeroizing::new(String::with_capacity(k.len() + 1 + v.len()));
+            arg.push_str(&k);
+            arg.push('=');
+            arg.push_str(&v);
+            s.args.push(arg);
         }
     }
     Ok(s)

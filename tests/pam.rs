@@ -2,6 +2,10 @@
 //! Werbot API over real TLS: one test per row of the behaviour table and per
 //! fault mode of the server.
 
+#[path = "support/child.rs"]
+mod child;
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/devserver.rs"]
 mod devserver;
 #[path = "support/pamdrv.rs"]
@@ -1010,166 +1014,11 @@ fn a_host_name_server_url_resolves_and_verifies_by_name() {
     );
 }
 
-// --- in a child process: resource limits and stderr ------------------------
+// --- in a child process: resource limits, stderr, LD_PRELOAD ---------------
 
-/// One login run by a child process (this test binary again, through
-/// `child_login_entry`): for what cannot happen inside the test process.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ChildLogin {
-    dir: PathBuf,
-    service: String,
-    user: String,
-    answers: Vec<String>,
-}
-
-const CHILD_ENV: &str = "WPAM_TEST_CHILD_LOGIN";
-const CANARY_ENV: &str = "WPAM_FREESCAN_CANARY";
-const CANARY: &str = "wpam-freescan-canary-0f1e2d3c";
-const CHILD_RESULT: &str = "WPAM_CHILD_RESULT";
-
-/// Not a test of its own: the body of the child process of
-/// `login_in_child`, and a no-op otherwise.
 #[test]
 fn child_login_entry() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
-        return;
-    };
-    let spec: ChildLogin = serde_json::from_str(&spec).expect("child spec");
-    if std::env::var_os(CANARY_ENV).is_some() {
-        // The scanner's positive control: an unwiped copy of a needle, freed.
-        drop(std::hint::black_box(CANARY.as_bytes().to_vec()));
-    }
-    let dir = ServiceDir {
-        dir: spec.dir,
-        service: spec.service,
-    };
-    let answers = spec.answers.iter().map(Answer::text).collect();
-    let l = login(&dir, &spec.user, Some("192.0.2.10"), answers, 0);
-    // The parent owns the directory.
-    std::mem::forget(dir);
-    println!("{CHILD_RESULT} {}", l.auth);
-}
-
-#[derive(Debug)]
-struct ChildRun {
-    /// The auth phase's PAM code, when the child got that far.
-    auth: Option<i32>,
-    #[allow(dead_code)] // shown by Debug in failure messages
-    stdout: String,
-    stderr: String,
-}
-
-fn login_in_child(
-    dir: &ServiceDir,
-    user: &str,
-    answers: &[&str],
-    nofile: Option<u64>,
-    env: &[(&str, &str)],
-) -> ChildRun {
-    use std::os::unix::process::CommandExt;
-    let spec = ChildLogin {
-        dir: dir.dir.clone(),
-        service: dir.service.clone(),
-        user: user.into(),
-        answers: answers.iter().map(|a| a.to_string()).collect(),
-    };
-    let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
-    cmd.args([
-        "--exact",
-        "child_login_entry",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_ENV, serde_json::to_string(&spec).expect("json"))
-    .envs(env.iter().copied())
-    .stdin(std::process::Stdio::null())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
-    if let Some(n) = nofile {
-        // SAFETY: setrlimit is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                let r = libc::rlimit {
-                    rlim_cur: n,
-                    rlim_max: n,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    let child = cmd.spawn().expect("spawn the child login");
-    let out = wait_output(child, Duration::from_secs(60), "child login");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let auth = stdout
-        .lines()
-        .find_map(|l| l.split_once(CHILD_RESULT))
-        .and_then(|(_, v)| v.trim().parse().ok());
-    ChildRun {
-        auth,
-        stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Waits for a child until `limit`; on expiry kills it and fails the test
-/// with what it wrote so far.
-fn wait_output(
-    mut child: std::process::Child,
-    limit: Duration,
-    what: &str,
-) -> std::process::Output {
-    use std::io::Read;
-    let mut readers = Vec::new();
-    for pipe in [
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    ] {
-        readers.push(std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        }));
-    }
-    let end = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break Some(s);
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut outs = readers.into_iter().map(|r| r.join().unwrap_or_default());
-    let (stdout, stderr) = (
-        outs.next().unwrap_or_default(),
-        outs.next().unwrap_or_default(),
-    );
-    let Some(status) = status else {
-        panic!(
-            "{what}: still running after {limit:?}, killed; stdout: {} stderr: {}",
-            String::from_utf8_lossy(&stdout),
-            String::from_utf8_lossy(&stderr)
-        );
-    };
-    std::process::Output {
-        status,
-        stdout,
-        stderr,
-    }
+    child::entry();
 }
 
 #[test]
@@ -1177,12 +1026,14 @@ fn a_panic_is_system_err_and_prints_nothing_on_stderr() {
     // Under su, stderr is the user's terminal and RUST_BACKTRACE theirs.
     let env = Env::new(Options::default());
     let dir = env.service("debug_panic=1");
-    let run = login_in_child(
+    let run = child::login_in_child(
         &dir,
         "alice",
         &[ALICE, &alice_code()],
-        None,
-        &[("RUST_BACKTRACE", "full"), ("RUST_LIB_BACKTRACE", "1")],
+        child::How {
+            env: &[("RUST_BACKTRACE", "full"), ("RUST_LIB_BACKTRACE", "1")],
+            ..child::How::default()
+        },
     );
     assert_eq!(run.auth, Some(PAM_SYSTEM_ERR), "{run:?}");
     assert!(
@@ -1204,7 +1055,11 @@ fn descriptor_exhaustion_is_a_local_error_never_an_outage() {
     let wrong = devserver::wrong_totp(ALICE_SECRET);
     let mut seen = Vec::new();
     for n in 3..=24u64 {
-        let run = login_in_child(&dir, "alice", &[ALICE, &wrong], Some(n), &[]);
+        let how = child::How {
+            nofile: Some(n),
+            ..child::How::default()
+        };
+        let run = child::login_in_child(&dir, "alice", &[ALICE, &wrong], how);
         assert_ne!(
             run.auth,
             Some(PAM_SUCCESS),
@@ -1272,25 +1127,24 @@ fn secrets_do_not_survive_in_freed_memory() {
     let needles = env.dir.join("needles");
     std::fs::write(
         &needles,
-        format!("{key}\n\"totpCode\":\"{code}\"\n{CANARY}\n"),
+        format!("{key}\n\"totpCode\":\"{code}\"\n{}\n", child::CANARY),
     )
     .expect("write needles");
     let out = env.dir.join("freescan.out");
     let so_s = so.display().to_string();
     let needles_s = needles.display().to_string();
     let out_s = out.display().to_string();
-    let run = login_in_child(
-        &dir,
-        "alice",
-        &[ALICE, &code],
-        None,
-        &[
-            ("LD_PRELOAD", so_s.as_str()),
-            ("WPAM_FREESCAN_NEEDLES", needles_s.as_str()),
-            ("WPAM_FREESCAN_OUT", out_s.as_str()),
-            (CANARY_ENV, "1"),
-        ],
-    );
+    let env_vars = [
+        ("LD_PRELOAD", so_s.as_str()),
+        ("WPAM_FREESCAN_NEEDLES", needles_s.as_str()),
+        ("WPAM_FREESCAN_OUT", out_s.as_str()),
+        (child::CANARY_ENV, "1"),
+    ];
+    let how = child::How {
+        env: &env_vars,
+        ..child::How::default()
+    };
+    let run = child::login_in_child(&dir, "alice", &[ALICE, &code], how);
     assert_eq!(run.auth, Some(PAM_SUCCESS), "{run:?}\n{}", env.log_text());
     let report = std::fs::read_to_string(&out).expect("scanner report");
     let scanned: u64 = report
