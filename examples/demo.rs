@@ -11,7 +11,7 @@ mod pamdrv;
 
 use std::path::Path;
 
-use devserver::{Options, ALICE_SECRET};
+use devserver::{Fault, Options, User, ALICE_SECRET};
 use pamdrv::{Answer, Event, ServiceDir};
 
 struct Scenario {
@@ -34,7 +34,13 @@ fn main() {
     let module = pamdrv::module_path();
     let work = devserver::fresh_temp_dir("wpam-demo").expect("temp dir");
     let log = work.join("wpam.log");
-    let server = devserver::start(Options::default()).expect("start the development Werbot API");
+    // The demo users, plus one whose every request makes the API fail.
+    let mut opts = Options::default();
+    opts.users.push(User {
+        fault: Some(Fault::Status500),
+        ..User::new("crash@example.com", ALICE_SECRET)
+    });
+    let server = devserver::start(opts).expect("start the development Werbot API");
     let ca = work.join("ca.pem");
     std::fs::copy(server.ca_path(), &ca).expect("copy CA");
     let url = server.server_url();
@@ -92,6 +98,15 @@ fn main() {
             code: Code::Literal(""),
             api_down: false,
             offline_users: "",
+            expect: pamdrv::PAM_AUTH_ERR,
+        },
+        Scenario {
+            title: "API answers HTTP 500 for this Werbot ID, offline user: an answer, not an outage",
+            user: "alice",
+            werbot_id: "crash@example.com",
+            code: Code::Alice,
+            api_down: false,
+            offline_users: "alice",
             expect: pamdrv::PAM_AUTH_ERR,
         },
         Scenario {
@@ -182,6 +197,10 @@ fn main() {
         std::process::exit(1);
     }
     println!("All {} scenarios behaved as documented.", scenarios.len());
+    println!(
+        "Offline users are admitted only when the request could not be delivered \
+         (README: What the module does)."
+    );
 }
 
 fn show_new_log_lines(log: &Path, from: usize) {
