@@ -2,11 +2,13 @@
 //! environment reduced to PATH and SHELL, a socketpair on fd 3, `-s
 //! challenge|response|login`, against the development Werbot API over TLS.
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/devserver.rs"]
 mod devserver;
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -19,6 +21,9 @@ use pam_wpam::bsdauth::{unvalue, PROMPT};
 
 const STYLE: &str = env!("CARGO_BIN_EXE_login_-wpam");
 const KEY: &str = "dev-key-not-secret";
+/// Longest a run of the style may take: its own limits are timeout=3 and
+/// u2f_timeout=10 (see `write_conf`); the rest is a loaded machine's margin.
+const STYLE_LIMIT: Duration = Duration::from_secs(60);
 
 struct Env {
     server: Option<Running>,
@@ -144,24 +149,25 @@ fn spawn_with_fd3(mut c: Command) -> (std::process::Child, UnixStream) {
 
 /// Everything the style wrote on fd 3 (it has exited: EOF ends the read).
 fn read_back(mut ours: UnixStream) -> String {
-    ours.set_read_timeout(Some(Duration::from_secs(5)))
+    ours.set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
-    let mut back = String::new();
-    let _ = ours.read_to_string(&mut back);
-    back
+    let end = Instant::now() + Duration::from_secs(10);
+    let back = deadline::read_to_end(&mut ours, end, "the style's back channel (fd 3)");
+    String::from_utf8_lossy(&back).into_owned()
 }
 
 fn run_with_fd3(mut c: Command, data: &[u8]) -> Run {
     c.stdin(Stdio::null()).stdout(Stdio::piped());
+    let what = format!("{c:?}");
     let (child, mut ours) = spawn_with_fd3(c);
     ours.write_all(data).expect("write fd 3");
     // libc writes all its data at once; EOF makes a short write visible.
     ours.shutdown(std::net::Shutdown::Write).expect("shutdown");
-    finish(child, ours)
+    finish(child, ours, &what)
 }
 
-fn finish(child: std::process::Child, ours: UnixStream) -> Run {
-    let out = child.wait_with_output().expect("wait");
+fn finish(child: std::process::Child, ours: UnixStream, what: &str) -> Run {
+    let out = deadline::wait_output(child, STYLE_LIMIT, what);
     Run {
         status: out.status.code(),
         back: read_back(ours),
@@ -371,18 +377,20 @@ fn protocol_errors_never_authorize() {
 #[test]
 fn without_fd3_it_refuses_unless_debug() {
     let env = Env::new();
-    let out = env
-        .command(&["-s", "challenge", "alice"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out = deadline::output(
+        &mut env.command(&["-s", "challenge", "alice"]),
+        STYLE_LIMIT,
+        "login_-wpam without fd 3",
+    )
+    .expect("run");
     assert!(!out.status.success());
     // -d: replies on stdout.
-    let out = env
-        .command(&["-d", "-s", "challenge", "alice"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let out = deadline::output(
+        &mut env.command(&["-d", "-s", "challenge", "alice"]),
+        STYLE_LIMIT,
+        "login_-wpam -d without fd 3",
+    )
+    .expect("run");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("reject challenge\n"));
 }
@@ -410,57 +418,135 @@ fn login_service_reads_stdin_without_a_terminal() {
         .expect("stdin")
         .write_all(format!("{code}\n").as_bytes())
         .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = deadline::wait_output(child, STYLE_LIMIT, "login_-wpam -s login, no terminal");
     let back = read_back(ours);
     assert_eq!(back, "authorize\n", "log: {}", env.log_text());
     assert!(String::from_utf8_lossy(&out.stderr).contains(PROMPT));
 }
 
-/// Opens a pseudo-terminal pair (master, slave).
+/// Opens a pseudo-terminal pair (master, slave), both ends close-on-exec
+/// from the moment they exist (`openpty` has no such flag): tests run in
+/// parallel threads, and a pty end inherited by another test's child once
+/// sat on that child's fd 3 and passed for its back channel.
 fn openpty() -> (OwnedFd, OwnedFd) {
-    let (mut m, mut s) = (-1, -1);
-    // SAFETY: openpty fills two descriptors; NULL name/termios/winsize.
-    let rc = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
+    let err = std::io::Error::last_os_error;
+    // SAFETY: opens a new descriptor; no pointer arguments.
+    let m = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    assert!(m >= 0, "posix_openpt: {}", err());
+    // SAFETY: m was just opened and is owned here.
+    let master = unsafe { OwnedFd::from_raw_fd(m) };
+    // SAFETY: grantpt/unlockpt take the master descriptor.
+    assert_eq!(unsafe { libc::grantpt(m) }, 0, "grantpt: {}", err());
+    assert_eq!(unsafe { libc::unlockpt(m) }, 0, "unlockpt: {}", err());
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: ptsname_r writes a NUL-terminated name of at most name.len().
+    let rc = unsafe { libc::ptsname_r(m, name.as_mut_ptr(), name.len()) };
+    assert_eq!(
+        rc,
+        0,
+        "ptsname_r: {}",
+        std::io::Error::from_raw_os_error(rc)
+    );
+    // SAFETY: name is NUL-terminated (ptsname_r succeeded).
+    let s = unsafe {
+        libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
         )
     };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just opened and are owned here.
-    unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+    assert!(s >= 0, "open the pty slave: {}", err());
+    // SAFETY: s was just opened and is owned here.
+    let slave = unsafe { OwnedFd::from_raw_fd(s) };
+    for fd in [m, s] {
+        // SAFETY: F_GETFD only queries the descriptor table.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert!(
+            flags & libc::FD_CLOEXEC != 0,
+            "pty fd {fd} not close-on-exec"
+        );
+    }
+    (master, slave)
 }
 
-fn read_until(master: &mut std::fs::File, needle: &str, timeout: Duration) -> String {
-    let end = Instant::now() + timeout;
+/// Echo is on for the terminal whose slave is `fd`.
+fn echo_on(fd: impl AsFd) -> bool {
+    // SAFETY: tcgetattr fills a zero-initialised termios from an open fd.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(
+            libc::tcgetattr(fd.as_fd().as_raw_fd(), &mut t),
+            0,
+            "tcgetattr: {}",
+            std::io::Error::last_os_error()
+        );
+        t.c_lflag & libc::ECHO != 0
+    }
+}
+
+/// Why `read_screen` stopped.
+#[derive(Debug, PartialEq)]
+enum Stop {
+    /// `done` said so.
+    Done,
+    /// End of file, or EIO: no slave is open any more.
+    Closed,
+    Deadline,
+}
+
+/// Reads the pty master until `done(screen so far)`, its end, or `limit`.
+fn read_screen(
+    master: &mut std::fs::File,
+    limit: Duration,
+    done: impl Fn(&str) -> bool,
+) -> (String, Stop) {
+    let end = Instant::now() + limit;
     let mut seen = Vec::new();
     let mut buf = [0u8; 256];
-    while Instant::now() < end && !String::from_utf8_lossy(&seen).contains(needle) {
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if done(&text) {
+            return (text, Stop::Done);
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (text, Stop::Deadline);
+        }
         let mut pfd = libc::pollfd {
             fd: master.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
+        let wait_ms = left.as_millis().clamp(1, 100) as libc::c_int;
         // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, 100) } > 0 {
+        if unsafe { libc::poll(&mut pfd, 1, wait_ms) } > 0 {
             match master.read(&mut buf) {
-                Ok(0) | Err(_) => break,
+                Ok(0) | Err(_) => return (text, Stop::Closed),
                 Ok(n) => seen.extend_from_slice(&buf[..n]),
             }
         }
     }
-    String::from_utf8_lossy(&seen).into_owned()
 }
 
+/// The style's process; killed and reaped if the test fails before it ends.
+struct Style(std::process::Child);
+
+impl Drop for Style {
+    fn drop(&mut self) {
+        // Returns at once when it was reaped already (the status is kept).
+        let _ = deadline::wait_or_kill(&mut self.0, Duration::ZERO);
+    }
+}
+
+/// `-s login` on a pseudo-terminal that is the style's controlling terminal:
+/// waits for the prompt, checks that echo is off by then, types `answer`.
 fn login_on_tty(env: &Env, user: &str, answer: &str) -> (Run, String) {
     let (master, slave) = openpty();
     let mut c = env.command(&["-s", "login", "--", user, "default"]);
     let slave_fd = slave.as_raw_fd();
     // SAFETY: setsid/ioctl are async-signal-safe; the slave becomes the
-    // controlling terminal, so /dev/tty is this pty.
+    // controlling terminal, so /dev/tty is this pty. This closure runs
+    // before put_on_fd3's (in the order they were added), whose dup2 may
+    // replace whatever descriptor 3 was — possibly this slave.
     unsafe {
         c.pre_exec(move || {
             libc::setsid();
@@ -473,19 +559,41 @@ fn login_on_tty(env: &Env, user: &str, answer: &str) -> (Run, String) {
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let (mut child, ours) = spawn_with_fd3(c);
-    drop(slave);
+    let (child, ours) = spawn_with_fd3(c);
+    let mut style = Style(child);
+    // The test holds the slave open until the style has exited. The style
+    // has no slave descriptor until it opens /dev/tty, and while no slave is
+    // open a read on the master fails at once: the answer was then typed
+    // before the prompt, and the style's TCSAFLUSH (echo off) discarded it,
+    // leaving the style waiting for a line forever.
     let mut master = std::fs::File::from(master);
-    let mut screen = read_until(&mut master, PROMPT, Duration::from_secs(10));
+    let (mut screen, stop) =
+        read_screen(&mut master, Duration::from_secs(30), |s| s.contains(PROMPT));
+    assert_eq!(
+        stop,
+        Stop::Done,
+        "no prompt from {user}'s login: {screen:?}"
+    );
+    // Echo off (TCSAFLUSH) first, then the prompt, as readpassphrase(3)
+    // does: what is typed once the prompt shows is never flushed.
+    assert!(
+        !echo_on(&slave),
+        "the prompt showed while echo was still on; its TCSAFLUSH may eat the answer: {screen:?}"
+    );
     master
         .write_all(format!("{answer}\n").as_bytes())
         .expect("type the answer");
-    let status = child.wait().expect("wait");
-    screen.push_str(&read_until(
-        &mut master,
-        "\u{0}",
-        Duration::from_millis(300),
-    ));
+    let status = deadline::wait_status(
+        &mut style.0,
+        STYLE_LIMIT,
+        &format!("login_-wpam -s login {user}, answer {answer:?} typed, screen {screen:?}"),
+    );
+    // The style has exited: with the last slave closed, the master reads
+    // what is left on the screen, then ends.
+    drop(slave);
+    let (rest, stop) = read_screen(&mut master, Duration::from_secs(10), |_| false);
+    screen.push_str(&rest);
+    assert_eq!(stop, Stop::Closed, "the pty stayed open: {screen:?}");
     let back = read_back(ours);
     (
         Run {
