@@ -14,6 +14,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -21,6 +22,11 @@ use sha2::{Digest, Sha256};
 const EPOCH: u64 = 1_700_000_000;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Longest a package hook (ci/pkg-<os>.sh, python) or package script may take.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
+
+#[path = "support/deadline.rs"]
+mod deadline;
 
 struct Entry {
     name: String,
@@ -110,13 +116,16 @@ fn artifacts(os: &str, dir: &Path) -> PathBuf {
 /// Runs the build-all.sh hook; returns the package bytes and its artifact.
 fn build(os: &str, dir: &Path) -> (Vec<u8>, Vec<u8>) {
     let art = artifacts(os, dir);
-    let out = Command::new(format!("{ROOT}/ci/pkg-{os}.sh"))
-        .arg(&art)
-        .arg(dir)
-        .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
-        .env("VERSION", VERSION)
-        .output()
-        .expect("run the package hook");
+    let out = deadline::output(
+        Command::new(format!("{ROOT}/ci/pkg-{os}.sh"))
+            .arg(&art)
+            .arg(dir)
+            .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+            .env("VERSION", VERSION),
+        SCRIPT_LIMIT,
+        &format!("ci/pkg-{os}.sh"),
+    )
+    .expect("run the package hook");
     assert!(
         out.status.success(),
         "{}",
@@ -175,12 +184,15 @@ fn run_script(script: &str, root: &Path, args: &[&str], prefix: &Path) {
     let script = script.replace("/var/log/", &format!("{}/", log_dir.display()));
     let path = root.join("script.sh");
     std::fs::write(&path, script).expect("write script");
-    let out = Command::new("sh")
-        .arg(&path)
-        .args(args)
-        .env("PKG_PREFIX", prefix)
-        .output()
-        .expect("sh");
+    let out = deadline::output(
+        Command::new("sh")
+            .arg(&path)
+            .args(args)
+            .env("PKG_PREFIX", prefix),
+        SCRIPT_LIMIT,
+        &format!("package script {} {args:?}", path.display()),
+    )
+    .expect("sh");
     assert!(
         out.status.success(),
         "script failed: {}",

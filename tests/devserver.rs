@@ -1,10 +1,12 @@
 //! The development Werbot API server, exercised over real HTTPS: with ureq (the module's
 //! own HTTP client) and with the raw client in the support module.
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/devserver.rs"]
 mod devserver;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -247,7 +249,8 @@ fn never_does_not_block_stop() {
             Duration::from_secs(30),
         )
     });
-    r.wait_for_requests(1, Duration::from_secs(5));
+    let seen = r.wait_for_requests(1, Duration::from_secs(5));
+    assert_eq!(seen.len(), 1, "dave's request never arrived: {seen:?}");
     let t = Instant::now();
     r.stop();
     assert!(
@@ -255,7 +258,12 @@ fn never_does_not_block_stop() {
         "stop took {:?}",
         t.elapsed()
     );
-    let res = client.join().expect("client thread");
+    // https_request gives up after its 30 s, so 60 s bounds the join.
+    let res = deadline::join(
+        client,
+        Duration::from_secs(60),
+        "the client of dave's request",
+    );
     assert!(res.is_err(), "no answer for dave: {res:?}");
 }
 
@@ -501,10 +509,10 @@ fn robust_against_bad_clients() {
     drop(TcpStream::connect(r.addr()).expect("connect"));
     let mut s = TcpStream::connect(r.addr()).expect("connect");
     s.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
-    let mut sink = Vec::new();
-    s.set_read_timeout(Some(Duration::from_secs(5)))
+    s.set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
-    let _ = s.read_to_end(&mut sink);
+    let end = Instant::now() + Duration::from_secs(10);
+    deadline::read_to_end(&mut s, end, "the server's answer to plain-text HTTP");
     drop(s);
 
     // TLS, then disconnect mid-request.
@@ -512,6 +520,11 @@ fn robust_against_bad_clients() {
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
     let conn = rustls::ClientConnection::new(cfg, name).expect("client");
     let tcp = TcpStream::connect(r.addr()).expect("connect");
+    // The handshake inside write_all reads from the server.
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    tcp.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     tls.write_all(b"POST /auth/agent/nix HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"se")
         .expect("write");
@@ -549,6 +562,8 @@ fn chunked_request_body() {
     let tcp = TcpStream::connect(r.addr()).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
+    tcp.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let req = format!(
         "POST /auth/agent/nix HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x};ext=1\r\n{z}\r\n0\r\n\r\n",
@@ -556,8 +571,12 @@ fn chunked_request_body() {
         z.len()
     );
     tls.write_all(req.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    let _ = tls.read_to_end(&mut out);
+    // Short reads from here on, so that read_to_end looks at its deadline.
+    tls.sock
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let end = Instant::now() + Duration::from_secs(10);
+    let out = deadline::read_to_end(&mut tls, end, "the answer to a chunked request");
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains(r#""status":"success""#), "{text}");

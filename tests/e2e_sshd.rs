@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use devserver::{Fault, Options, Running, U2f, User, ALICE_SECRET, BOB_SECRET};
-use sshd::{documented_stack, Login, Outcome, Sshd, TestUser, WorkDir};
+use sshd::{deadline, documented_stack, Login, Outcome, Sshd, TestUser, WorkDir};
 
 const ALICE: &[u8] = b"alice@example.com"; // U2F: approves
 const BOB: &[u8] = b"bob@example.com"; // U2F: denies
@@ -384,7 +384,8 @@ impl Drop for SyslogCapture {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // It looks at `stop` at least every 100 ms (its read timeout).
+            deadline::join(t, Duration::from_secs(10), "the /dev/log capture thread");
         }
         let _ = std::fs::remove_file(Self::PATH);
     }
@@ -665,7 +666,10 @@ fn load_50_concurrent_then_200_in_a_row() {
         assert_eq!(fx.api.active_connections(), 0, "{after}: API connections");
     };
 
-    // 50 at once, mixed.
+    // 50 at once, mixed. Each thread's login is bounded (Sshd::ssh kills
+    // the client at its timeout), which bounds these joins: a scope cannot be
+    // left before its threads end, so a deadline on the join itself could
+    // not stop the wait.
     let results: Vec<(Kind, Outcome)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..50)
             .map(|i| {

@@ -21,11 +21,20 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/pam_numbers.rs"]
 mod pam_numbers;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Longest a nested cargo run may take: the first one builds the crate and
+/// its dependencies in a target dir of its own (1-2 min on 2 cores, cached
+/// after); the margin is for a cold, loaded machine.
+const CARGO_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// Longest rustup, readelf or nm may take.
+const TOOL_LIMIT: Duration = Duration::from_secs(60);
 
 /// OpenPAM, `include/security/pam_constants.h` (freebsd-src
 /// contrib/openpam/include/security/pam_constants.h, the same file in
@@ -146,15 +155,18 @@ fn cargo() -> Command {
 
 #[test]
 fn openpam_build_returns_openpam_numbers() {
-    let out = cargo()
-        .args(["run", "--locked", "--quiet", "--example", "pam_constants"])
-        .env("LIBPAMSYS_IMPL", "OpenPam")
-        .env(
-            "CARGO_TARGET_DIR",
-            Path::new(ROOT).join("target/pam-impl-openpam"),
-        )
-        .output()
-        .expect("cargo run --example pam_constants");
+    let out = deadline::output(
+        cargo()
+            .args(["run", "--locked", "--quiet", "--example", "pam_constants"])
+            .env("LIBPAMSYS_IMPL", "OpenPam")
+            .env(
+                "CARGO_TARGET_DIR",
+                Path::new(ROOT).join("target/pam-impl-openpam"),
+            ),
+        CARGO_LIMIT,
+        "cargo run --example pam_constants (OpenPAM numbering)",
+    )
+    .expect("cargo run --example pam_constants");
     assert!(
         out.status.success(),
         "{}",
@@ -170,11 +182,13 @@ fn openpam_build_returns_openpam_numbers() {
 }
 
 fn installed_targets() -> String {
-    Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
+    deadline::output(
+        Command::new("rustup").args(["target", "list", "--installed"]),
+        TOOL_LIMIT,
+        "rustup target list --installed",
+    )
+    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    .unwrap_or_default()
 }
 
 /// libpam-sys's build script for a cross target, as the release builds run it
@@ -185,19 +199,22 @@ fn libpam_sys_cfg(triple: &str) -> Option<String> {
         return None;
     }
     let dir = Path::new(ROOT).join("target/pam-impl-check");
-    let out = cargo()
-        .args([
-            "check",
-            "--locked",
-            "--quiet",
-            "-p",
-            "libpam-sys",
-            "--target",
-            triple,
-        ])
-        .env("CARGO_TARGET_DIR", &dir)
-        .output()
-        .expect("cargo check");
+    let out = deadline::output(
+        cargo()
+            .args([
+                "check",
+                "--locked",
+                "--quiet",
+                "-p",
+                "libpam-sys",
+                "--target",
+                triple,
+            ])
+            .env("CARGO_TARGET_DIR", &dir),
+        CARGO_LIMIT,
+        &format!("cargo check -p libpam-sys --target {triple}"),
+    )
+    .expect("cargo check");
     assert!(
         out.status.success(),
         "{}",
@@ -235,11 +252,12 @@ fn freebsd_and_netbsd_builds_select_openpam() {
 // --- the cross-built objects -------------------------------------------------
 
 fn tool(name: &str, args: &[&str], file: &Path) -> String {
-    let out = Command::new(name)
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = deadline::output(
+        Command::new(name).args(args).arg(file),
+        TOOL_LIMIT,
+        &format!("{name} {args:?} {}", file.display()),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(out.status.success(), "{name} {args:?} {}", file.display());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

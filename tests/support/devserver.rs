@@ -719,6 +719,17 @@ impl Running {
             return;
         };
         self.inner.stop.store(true, Ordering::SeqCst);
+        // The accept loop looks at `stop` at least every 20 ms; bounded anyway
+        // (tests/support/deadline.rs is not used here: this file is also
+        // built into the examples and tests/pam.rs, which do not carry it).
+        let end = Instant::now() + Duration::from_secs(10);
+        while !handle.is_finished() {
+            assert!(
+                Instant::now() < end,
+                "dev server: accept thread still running after 10 s"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
         let _ = handle.join();
         let end = Instant::now() + STOP_GRACE;
         while self.inner.active.load(Ordering::SeqCst) > 0 && Instant::now() < end {
@@ -1683,6 +1694,8 @@ pub fn client_config(ca_pem: &[u8]) -> io::Result<Arc<rustls::ClientConfig>> {
 
 /// One HTTPS/1.1 request over a fresh connection (`Connection: close`); reads the whole
 /// answer (at most 16 MiB). `server_name` is what the certificate is checked against.
+/// `timeout` bounds each socket operation and, from the connect, the whole request
+/// (Err(TimedOut) past it).
 pub fn https_request(
     addr: SocketAddr,
     server_name: &str,
@@ -1696,6 +1709,7 @@ pub fn https_request(
     let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
         .map_err(|e| invalid(format!("server name: {e}")))?;
     let conn = rustls::ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+    let end = Instant::now() + timeout;
     let tcp = TcpStream::connect_timeout(&addr, timeout)?;
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
@@ -1718,6 +1732,12 @@ pub fn https_request(
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
+        if Instant::now() >= end {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no complete answer within {timeout:?}"),
+            ));
+        }
         match tls.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {

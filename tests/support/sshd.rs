@@ -12,6 +12,9 @@
 //! Every guard removes what it made when dropped, also when a test panics.
 #![allow(dead_code)]
 
+#[path = "deadline.rs"]
+pub mod deadline;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -25,6 +28,8 @@ use std::time::{Duration, Instant};
 pub const PROMPT_ID: &str = "Enter your Werbot ID (email or username): ";
 pub const PROMPT_CODE: &str = "Enter your totp code (submit empty for U2F): ";
 pub const SSHD: &str = "/usr/sbin/sshd";
+/// Longest a helper command (ssh-keygen, useradd, userdel, chown) may take.
+const TOOL_LIMIT: Duration = Duration::from_secs(60);
 
 /// True when the test may run. Not root: skipped with a note, except under
 /// `CI=true`, where a skipped end-to-end suite would hide a broken runner.
@@ -51,7 +56,8 @@ pub fn random_suffix() -> String {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let what = format!("{cmd:?}");
+    let out = deadline::output(cmd, TOOL_LIMIT, &what).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?}: {}\n{}",
@@ -82,7 +88,11 @@ fn sweep_leftovers() {
                 .and_then(|g| g.strip_prefix(GECOS_MARK)?.parse().ok());
             if pid.is_some_and(|p| !alive(p)) {
                 eprintln!("removing user {} left by a killed run", f[0]);
-                let _ = Command::new("userdel").args(["-f", "-r", f[0]]).status();
+                let _ = deadline::output(
+                    Command::new("userdel").args(["-f", "-r", f[0]]),
+                    TOOL_LIMIT,
+                    "userdel of a leftover user",
+                );
             }
         }
         for e in fs::read_dir("/etc/pam.d").into_iter().flatten().flatten() {
@@ -156,10 +166,11 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel")
-            .args(["-f", "-r", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        let _ = deadline::output(
+            Command::new("userdel").args(["-f", "-r", &self.name]),
+            TOOL_LIMIT,
+            "userdel of a test user",
+        );
     }
 }
 
@@ -233,18 +244,14 @@ struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
         let pid = self.0.id() as libc::pid_t;
         // SAFETY: signalling our own, not yet reaped child.
         unsafe { libc::kill(pid, libc::SIGTERM) };
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // Killed (SIGKILL) and reaped if TERM did not end it in 5 s.
+        let _ = deadline::wait_or_kill(&mut self.0, Duration::from_secs(5));
     }
 }
 
@@ -461,17 +468,11 @@ impl Sshd {
         }
         let started = Instant::now();
         let mut child = cmd.spawn().expect("spawn ssh");
-        let mut timed_out = false;
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("wait ssh") {
-                break s;
-            }
-            if started.elapsed() > req.timeout {
-                timed_out = true;
-                let _ = child.kill();
-                break child.wait().expect("wait ssh");
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        // At req.timeout ssh and its session (askpass) are killed: a
+        // timed-out outcome, for the test to judge.
+        let (status, timed_out) = match deadline::wait_or_kill(&mut child, req.timeout) {
+            Ok(s) => (Some(s), false),
+            Err(_) => (None, true),
         };
         let elapsed = started.elapsed();
         let read = |f: &str| {
@@ -484,7 +485,7 @@ impl Sshd {
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect();
         let out = Outcome {
-            code: status.code(),
+            code: status.and_then(|s| s.code()),
             stdout: read("stdout"),
             stderr: read("stderr"),
             prompts,
