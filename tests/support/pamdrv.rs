@@ -5,8 +5,12 @@
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant};
 
 // Linux-PAM's numbers (security/_pam_types.h); these tests run on Linux only.
 pub const PAM_SUCCESS: c_int = 0;
@@ -190,6 +194,7 @@ pub struct ServiceDir {
 impl ServiceDir {
     /// `lines` are full pam.d lines (e.g. `auth required /x/pam_wpam.so k=v`).
     pub fn new(tag: &str, lines: &[String]) -> ServiceDir {
+        start_watchdog();
         let dir = std::env::temp_dir().join(format!(
             "wpam-pamd-{tag}-{}-{}",
             std::process::id(),
@@ -228,6 +233,8 @@ pub struct Pam {
     script: Box<Script>,
     _conv: Box<PamConv>,
     last: c_int,
+    /// The service and its directory, for the watchdog's report.
+    service: String,
 }
 
 impl Pam {
@@ -286,22 +293,26 @@ impl Pam {
             script,
             _conv: conv,
             last: PAM_SUCCESS,
+            service: format!("{} in {}", dir.service, dir.dir.display()),
         }
     }
 
     pub fn authenticate(&mut self, flags: c_int) -> c_int {
+        let _watch = Watched::start("pam_authenticate", &self.service);
         // SAFETY: live handle.
         self.last = unsafe { pam_authenticate(self.handle, flags) };
         self.last
     }
 
     pub fn acct_mgmt(&mut self, flags: c_int) -> c_int {
+        let _watch = Watched::start("pam_acct_mgmt", &self.service);
         // SAFETY: live handle.
         self.last = unsafe { pam_acct_mgmt(self.handle, flags) };
         self.last
     }
 
     pub fn setcred(&mut self, flags: c_int) -> c_int {
+        let _watch = Watched::start("pam_setcred", &self.service);
         // SAFETY: live handle. PAM_ESTABLISH_CRED = 0x2.
         self.last = unsafe { pam_setcred(self.handle, flags | 0x2) };
         self.last
@@ -359,5 +370,67 @@ pub fn login(
         account,
         events: pam.events().to_vec(),
         unused_answers: pam.unused_answers(),
+    }
+}
+
+// --- the watchdog -------------------------------------------------------------
+
+/// Longest one PAM call may take. The module's own limits are seconds
+/// (timeout, u2f_timeout); a call still running after this has hung (a
+/// regressed timeout) and would hang the whole suite.
+const CALL_LIMIT: Duration = Duration::from_secs(120);
+
+/// PAM calls in progress: (id, deadline, which call on which service).
+static CALLS: Mutex<Vec<(u64, Instant, String)>> = Mutex::new(Vec::new());
+static NEXT_CALL: AtomicU64 = AtomicU64::new(0);
+
+fn calls() -> MutexGuard<'static, Vec<(u64, Instant, String)>> {
+    CALLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts, once per process, the thread that aborts the process when a PAM
+/// call is past its deadline: a call into the module cannot be interrupted,
+/// so abort is the bound that ends it, after saying which call hung. Started
+/// with the first ServiceDir, before any PAM call, so that tests counting
+/// threads around PAM calls (lifecycle.rs) have it in their baseline.
+fn start_watchdog() {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        std::thread::Builder::new()
+            .name("pamdrv-watchdog".into())
+            .spawn(|| loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let now = Instant::now();
+                if let Some((_, _, what)) = calls().iter().find(|(_, end, _)| now >= *end) {
+                    // Straight to fd 2: the test harness's output capture
+                    // would lose it in the abort.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "pamdrv: {what} has not returned after {CALL_LIMIT:?}: \
+                         the module hangs; aborting the test process"
+                    );
+                    std::process::abort();
+                }
+            })
+            .expect("start the PAM call watchdog");
+    });
+}
+
+/// A PAM call in progress, watched until dropped.
+struct Watched(u64);
+
+impl Watched {
+    fn start(call: &str, service: &str) -> Watched {
+        start_watchdog();
+        let id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
+        let what = format!("{call} on PAM service {service}");
+        calls().push((id, Instant::now() + CALL_LIMIT, what));
+        Watched(id)
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        calls().retain(|(id, _, _)| *id != self.0);
     }
 }
