@@ -2,6 +2,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The test runner of test-unit and test-e2e (per-test time limits in
+# .config/nextest.toml); `make nextest` installs this version when missing.
+NEXTEST_VERSION := 0.9.143
+# Where `cargo install` puts tools when CI keeps them apart (ci/ci.sh does the same).
+ifneq ($(CARGO_INSTALL_ROOT),)
+export PATH := $(CARGO_INSTALL_ROOT)/bin:$(PATH)
+endif
 
 .PHONY: help deps deps-build build demo test test-unit lint-rust bench clean
 
@@ -26,13 +33,20 @@ lint-rust: ## cargo fmt --check and clippy -D warnings over every target
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
-test-unit: deps-build ## unit and libpam integration tests (no root needed)
-	$(CARGO) test --locked
+.PHONY: nextest
+nextest: ## cargo-nextest (pinned, cargo install --locked) unless `cargo nextest` already runs
+	@$(CARGO) nextest --version >/dev/null 2>&1 || { \
+		echo "nextest: installing cargo-nextest $(NEXTEST_VERSION) (cargo install --locked)"; \
+		$(CARGO) install --locked cargo-nextest --version $(NEXTEST_VERSION); }
+
+test-unit: deps-build nextest ## unit and libpam integration tests (no root needed), each under a time limit (cargo-nextest)
+	$(CARGO) nextest run --locked
+	$(CARGO) test --locked --doc
 
 .PHONY: test-e2e
-test-e2e: deps ## end-to-end: real sshd + ssh client + dev API (root; skips otherwise, fails under CI=true)
+test-e2e: deps nextest ## end-to-end: real sshd + ssh client + dev API (root; skips otherwise, fails under CI=true)
 	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
-	$(CARGO) test --locked --test e2e_sshd -- --ignored --test-threads=1
+	$(CARGO) nextest run --locked --test e2e_sshd --run-ignored ignored-only --test-threads 1
 
 bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, SSH logins/s (table; target/bench.json)
 	$(CARGO) build --release --locked --lib
