@@ -49,16 +49,27 @@ impl fmt::Display for Killed {
     }
 }
 
-/// SIGKILL to the child and, when it leads a process group of its own
-/// (setsid, setpgid), to the whole group; then reaps it.
-fn kill_and_reap(child: &mut Child, limit: Duration) -> Killed {
+/// The child (not reaped yet) leads a process group of its own (setsid,
+/// setpgid), which its descendants may share.
+fn leads_group(child: &Child) -> bool {
     let pid = child.id() as libc::pid_t;
-    // SAFETY: getpgid and kill only take plain numbers. The child is not
-    // reaped yet, so its pid (and a group it leads) cannot have been reused.
-    let group = unsafe { libc::getpgid(pid) } == pid;
+    // SAFETY: getpgid only takes a number; an unreaped child's pid is ours.
+    unsafe { libc::getpgid(pid) == pid }
+}
+
+/// SIGKILL to the process group the child led. Its id is not reused while
+/// a member lives, even once the child itself is reaped.
+fn kill_group(child: &Child) {
+    // SAFETY: kill only takes numbers; see above for why the group is ours.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+}
+
+/// SIGKILL to the child and, when it leads a process group of its own, to
+/// the whole group; then reaps it.
+fn kill_and_reap(child: &mut Child, limit: Duration) -> Killed {
+    let group = leads_group(child);
     if group {
-        // SAFETY: as above.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        kill_group(child);
     }
     let _ = child.kill();
     // After SIGKILL the wait ends (a process stuck in the kernel aside).
@@ -172,6 +183,7 @@ pub fn wait_output(mut child: Child, limit: Duration, what: &str) -> Output {
     drop(child.stdin.take());
     let mut out = Collector::start(child.stdout.take(), "stdout");
     let mut err = Collector::start(child.stderr.take(), "stderr");
+    let group = leads_group(&child);
     let status = match wait_or_kill(&mut child, limit) {
         Ok(s) => s,
         Err(killed) => {
@@ -188,13 +200,21 @@ pub fn wait_output(mut child: Child, limit: Duration, what: &str) -> Output {
     let drain = end.max(Instant::now() + DRAIN);
     while !(out.done() && err.done()) {
         if Instant::now() >= drain {
+            if group {
+                kill_group(&child);
+            }
             panic!(
                 "{}",
                 report(
                     what,
                     &format!(
-                        "exited ({status}) but its stdout/stderr stayed open: \
-                         a process it started still holds them"
+                        "exited ({status}) but its stdout/stderr stayed open: a process \
+                         it started still holds them{}",
+                        if group {
+                            " (its process group was killed)"
+                        } else {
+                            ""
+                        }
                     ),
                     &out.take(),
                     &err.take()
