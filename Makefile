@@ -44,9 +44,9 @@ test-unit: deps-build nextest ## unit and libpam integration tests (no root need
 	$(CARGO) test --locked --doc
 
 .PHONY: test-e2e
-test-e2e: deps nextest ## end-to-end: real sshd + ssh client + dev API (root; skips otherwise, fails under CI=true)
+test-e2e: deps nextest ## as root: real sshd + ssh client, the setuid su attacks, a nameserver of our own (skips otherwise, fails under CI=true)
 	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
-	$(CARGO) nextest run --locked --test e2e_sshd --run-ignored ignored-only --test-threads 1
+	$(CARGO) nextest run --locked --test e2e_sshd --test su --test dns --run-ignored ignored-only --test-threads 1
 
 bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, SSH logins/s (table; target/bench.json)
 	$(CARGO) build --release --locked --lib

@@ -12,8 +12,6 @@
 
 #[path = "support/child.rs"]
 mod child;
-#[path = "support/deadline.rs"]
-mod deadline;
 #[path = "support/devserver.rs"]
 mod devserver;
 #[path = "support/pamdrv.rs"]
@@ -30,7 +28,7 @@ use std::time::Duration;
 
 use devserver::{Options, Running, ALICE_SECRET};
 use pamdrv::{ServiceDir, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS};
-use sshd::WorkDir;
+use sshd::{deadline, WorkDir};
 
 const NAME: &str = "api.wpam-test.example";
 const NAMESERVERS: [&str; 3] = ["127.0.0.77", "127.0.0.78", "127.0.0.79"];

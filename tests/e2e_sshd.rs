@@ -428,13 +428,17 @@ fn faults_and_hostile_input_through_sshd_leak_no_secret() {
     let offline = format!("offline_users={off}");
     let timeout = Duration::from_secs(TIMEOUT);
 
-    // Server faults: (fault, offline user admitted?).
+    // Server faults: (fault, offline user admitted?). Only a request that
+    // could not be delivered is an outage; once sent, everything is an answer.
     let faults = [
-        (Fault::Status500, true),
-        (Fault::Slow(Duration::from_secs(TIMEOUT + 8)), true),
-        (Fault::Reset, true),
+        (Fault::Status500, false),
+        (Fault::Slow(Duration::from_secs(TIMEOUT + 8)), false),
+        (Fault::Reset, false),
+        (Fault::StallBody, false),
+        (Fault::BadLength, false),
         (Fault::NonJson, false),
         (Fault::Huge, false),
+        (Fault::StallHandshake, true),
     ];
     for (fault, offline_admitted) in faults {
         fx.configure_api(&offline);
@@ -489,6 +493,8 @@ fn faults_and_hostile_input_through_sshd_leak_no_secret() {
     for needle in [
         "HTTP 500",
         "timed out",
+        "not an outage",
+        "TLS handshake timed out",
         "not the expected JSON",
         "larger than 64 KiB",
         "certificate expired",
@@ -506,7 +512,7 @@ fn faults_and_hostile_input_through_sshd_leak_no_secret() {
         (
             "control bytes",
             b"alice\x1b[31m\x07@example.com",
-            "control characters",
+            "control or invisible formatting characters",
         ),
         ("not UTF-8", b"alice\xff\xfe@example.com", "not valid text"),
     ];

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use devserver::{Options, Running, User, ALICE_SECRET, BOB_SECRET};
+use devserver::{Fault, Options, Running, User, ALICE_SECRET, BOB_SECRET};
 use pam_wpam::bsdauth::{unvalue, PROMPT};
 
 const STYLE: &str = env!("CARGO_BIN_EXE_login_-wpam");
@@ -35,8 +35,14 @@ struct Env {
 impl Env {
     /// The demo users plus `erin`, whose Werbot ID equals her login.
     fn new() -> Env {
+        Env::with(|_| {})
+    }
+
+    /// As `new`, with the dev API's options changed by `f` first.
+    fn with(f: impl FnOnce(&mut Options)) -> Env {
         let mut opts = Options::default();
         opts.users.push(User::new("erin", ALICE_SECRET));
+        f(&mut opts);
         let server = devserver::start(opts).expect("dev server");
         let dir = devserver::fresh_temp_dir("wpam-style").expect("tmp");
         let ca = dir.join("ca.pem");
@@ -112,6 +118,7 @@ struct Run {
     /// What the style wrote on fd 3.
     back: String,
     stdout: String,
+    stderr: String,
 }
 
 impl Run {
@@ -157,7 +164,9 @@ fn read_back(mut ours: UnixStream) -> String {
 }
 
 fn run_with_fd3(mut c: Command, data: &[u8]) -> Run {
-    c.stdin(Stdio::null()).stdout(Stdio::piped());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let what = format!("{c:?}");
     let (child, mut ours) = spawn_with_fd3(c);
     ours.write_all(data).expect("write fd 3");
@@ -172,6 +181,7 @@ fn finish(child: std::process::Child, ours: UnixStream, what: &str) -> Run {
         status: out.status.code(),
         back: read_back(ours),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -600,6 +610,7 @@ fn login_on_tty(env: &Env, user: &str, answer: &str) -> (Run, String) {
             status: status.code(),
             back,
             stdout: String::new(),
+            stderr: String::new(),
         },
         screen,
     )
@@ -630,4 +641,97 @@ fn login_service_u2f_shows_the_notice_and_bad_code_the_rule() {
     let (r, screen) = login_on_tty(&env, "alice", "123");
     assert!(r.rejected(), "{}", r.back);
     assert!(screen.contains("exactly 6 digits"), "{screen:?}");
+}
+
+// --- the fail-closed rule, through the style ---------------------------------
+
+/// alice is an offline user (see `Env::new`); with the right code, each
+/// fault must still reject her: the request reached the server.
+#[test]
+fn offline_user_is_rejected_when_the_api_fails_after_the_request() {
+    for fault in [
+        Fault::Status500,
+        Fault::Slow(Duration::from_secs(30)),
+        Fault::Reset,
+        Fault::StallBody,
+        Fault::BadLength,
+    ] {
+        let env = Env::with(|o| o.fault = Some(fault.clone()));
+        let t = Instant::now();
+        let r = env.respond("alice", &totp(ALICE_SECRET));
+        assert!(r.rejected(), "{fault}: {} log: {}", r.back, env.log_text());
+        assert!(
+            t.elapsed() < Duration::from_secs(3 + 8),
+            "{fault}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            env.server().requests().len(),
+            1,
+            "{fault}: the request was sent"
+        );
+        let log = env.log_text();
+        assert!(
+            log.contains("denied") && !log.contains("admitted"),
+            "{fault}: {log}"
+        );
+    }
+}
+
+#[test]
+fn offline_user_is_rejected_when_nobody_approves_the_push() {
+    let env = Env::new();
+    env.write_conf(
+        "offline_users=dave\nwid.dave=dave@example.com\nu2f_timeout=2\n",
+        0o600,
+    );
+    let r = env.respond("dave", "");
+    assert!(r.rejected(), "{} log: {}", r.back, env.log_text());
+    assert!(
+        env.log_text().contains("not an outage"),
+        "{}",
+        env.log_text()
+    );
+}
+
+#[test]
+fn a_handshake_that_never_completes_is_an_outage() {
+    let env = Env::with(|o| o.fault = Some(Fault::StallHandshake));
+    let r = env.respond("alice", &totp(ALICE_SECRET));
+    assert!(r.authorized(), "{} log: {}", r.back, env.log_text());
+    let r = env.respond("bob", &totp(BOB_SECRET));
+    assert!(r.rejected(), "{}", r.back);
+    assert!(
+        env.log_text().contains("TLS handshake timed out"),
+        "{}",
+        env.log_text()
+    );
+}
+
+#[test]
+fn a_code_of_spaces_is_refused_without_a_call() {
+    let env = Env::new();
+    for answer in [" ", "      "] {
+        let r = env.respond("alice", answer);
+        assert!(r.rejected(), "{answer:?}: {}", r.back);
+    }
+    assert!(env.server().requests().is_empty());
+}
+
+#[test]
+fn a_panic_rejects_and_prints_nothing_on_stderr() {
+    let env = Env::new();
+    env.write_conf("debug_panic=1\n", 0o600);
+    let mut c = env.command(&["-s", "response", "--", "alice", "default"]);
+    c.env("RUST_BACKTRACE", "full");
+    let data = format!("{PROMPT}\0{}\0", totp(ALICE_SECRET));
+    let r = run_with_fd3(c, data.as_bytes());
+    assert!(!r.authorized(), "{}", r.back);
+    assert_ne!(r.status, Some(0));
+    assert_eq!(r.stderr, "", "the panic reached stderr");
+    assert!(
+        env.log_text().contains("internal error (panic"),
+        "{}",
+        env.log_text()
+    );
 }

@@ -1165,3 +1165,31 @@ fn secrets_do_not_survive_in_freed_memory() {
         );
     }
 }
+
+#[test]
+fn a_connection_refused_by_a_security_policy_is_a_local_error() {
+    // SELinux on RHEL refuses sshd's connect with EACCES, a firewall OUTPUT
+    // rule with EPERM: this host's doing, never an outage.
+    let env = Env::new(Options::default());
+    let dir = env.service("offline_users=alice");
+    for errno in [libc::EACCES, libc::EPERM] {
+        let how = child::How {
+            connect_errno: Some(errno),
+            ..child::How::default()
+        };
+        let run = child::login_in_child(&dir, "alice", &[ALICE, &alice_code()], how);
+        assert_eq!(run.auth, Some(PAM_SERVICE_ERR), "{errno}: {run:?}");
+        assert!(
+            run.shown
+                .iter()
+                .any(|m| m.contains("second factor unavailable")),
+            "{run:?}"
+        );
+    }
+    assert_eq!(env.api_requests(), 0);
+    assert_logged(
+        &env,
+        &["ERROR", "local error", "Permission denied", "SELinux"],
+    );
+    assert_logged(&env, &["ERROR", "Operation not permitted", "SELinux"]);
+}

@@ -12,8 +12,8 @@
 //! plain `cargo test` and run by `make test-e2e`. Not root: skipped with a
 //! note, except under `CI=true`, where that fails.
 
-#[path = "support/deadline.rs"]
-mod deadline;
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/devserver.rs"]
 mod devserver;
 #[path = "support/pamdrv.rs"]
@@ -29,7 +29,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use devserver::{Fault, Options, Running, User, ALICE_SECRET};
-use sshd::{TestUser, WorkDir};
+use sshd::{deadline, TestUser, WorkDir};
 
 const ALICE: &str = "alice@example.com";
 const GRANTED: &str = "WPAM-GRANTED";
@@ -39,6 +39,11 @@ const SLACK: Duration = Duration::from_secs(8);
 
 /// One at a time: several measure time, and all share the dev users.
 static SERIAL: Mutex<()> = Mutex::new(());
+
+#[test]
+fn child_login_entry() {
+    child::entry();
+}
 
 struct Su {
     api: Running,
@@ -308,4 +313,59 @@ fn attacker_uid(su: &Su) -> u32 {
     std::fs::metadata(&su.attacker.home)
         .expect("attacker home")
         .uid()
+}
+
+#[test]
+#[ignore = "needs root (to run a login as nobody): run by `make test-e2e`"]
+fn an_unprivileged_caller_that_cannot_read_the_config_gets_a_clear_error() {
+    // A screen locker runs PAM as the user: the root-only config file is
+    // out of its reach. It must say so, not lock the user out silently.
+    let Some(su) = Su::start("an_unprivileged_caller", Options::default()) else {
+        return;
+    };
+    let conf = su.work.0.join("wpam.conf");
+    std::fs::write(&conf, "service_key=dev-key-not-secret\n").expect("write conf");
+    // A log directory and file the unprivileged caller may use.
+    let logdir = sshd::WorkDir::new("su-log");
+    std::fs::set_permissions(
+        &logdir.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let log = logdir.0.join("wpam.log");
+    std::fs::write(&log, "").expect("create log");
+    std::os::unix::fs::chown(&log, Some(65534), Some(65534)).expect("chown log");
+    let args = format!(
+        "server_url={} service_id=dev-service config={} ca_file=/etc/ssl/certs/ca-certificates.crt \
+         log_file={}",
+        su.api.server_url(),
+        conf.display(),
+        log.display()
+    );
+    let dir = pamdrv::ServiceDir::wpam("nobody", &pamdrv::module_path(), &args);
+    std::fs::set_permissions(
+        &dir.dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod service dir");
+    let how = child::How {
+        ids: Some((65534, 65534)),
+        ..child::How::default()
+    };
+    let run = child::login_in_child(&dir, "nobody", &[ALICE, &alice_code()], how);
+    assert_eq!(run.auth, Some(pamdrv::PAM_SERVICE_ERR), "{run:?}");
+    assert!(
+        run.shown
+            .iter()
+            .any(|m| m.contains("second factor unavailable")),
+        "the user was told nothing: {run:?}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("ERROR")
+            && text.contains("runs as uid 65534, not root")
+            && text.contains("cannot use config="),
+        "{text}"
+    );
+    assert!(su.api.requests().is_empty());
 }

@@ -219,6 +219,14 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
         }
     };
     let args: Vec<&str> = settings.args.iter().map(|a| a.as_str()).collect();
+    // The test suite's way to prove the panic guard (debug builds only).
+    #[cfg(debug_assertions)]
+    if args.contains(&"debug_panic=1") {
+        #[allow(clippy::panic)]
+        {
+            panic!("debug_panic=1 was given");
+        }
+    }
     let (mut log, config) = flow::setup(&args);
     log.set_context(context(inv));
     for w in &settings.warnings {
