@@ -101,7 +101,8 @@ fn main() {
             expect: pamdrv::PAM_AUTH_ERR,
         },
         Scenario {
-            title: "API answers HTTP 500 for this Werbot ID, offline user: an answer, not an outage",
+            title:
+                "API answers HTTP 500 for this Werbot ID, offline user: an answer, not an outage",
             user: "alice",
             werbot_id: "crash@example.com",
             code: Code::Alice,
