@@ -293,6 +293,8 @@ type LimitResource = libc::c_int;
 
 fn lookup(name: &CStr, fd: RawFd) -> Vec<u8> {
     raise_limit(libc::RLIMIT_NOFILE, 1024);
+    // OpenBSD has no RLIMIT_AS; RLIMIT_DATA bounds its heap.
+    #[cfg(not(target_os = "openbsd"))]
     raise_limit(libc::RLIMIT_AS, libc::RLIM_INFINITY);
     raise_limit(libc::RLIMIT_DATA, libc::RLIM_INFINITY);
     // Descriptors: open FD_PROBE at once, then give them back.

@@ -723,6 +723,20 @@ fn load_50_concurrent_then_200_in_a_row() {
         "logins got slower: {first:?} -> {last:?}"
     );
     assert_nothing_left("200 logins in a row");
+
+    // By host name: each login forks a resolver child inside sshd's PAM
+    // process and reaps it (src/resolve.rs); nothing may be left behind.
+    let url = format!("localhost:{}", fx.api.addr().port());
+    fx.configure(&url, &fx.api.ca_path(), "");
+    for i in 0..50 {
+        let o = fx.kbdint(0, ALICE, alice_code().as_bytes());
+        assert!(
+            o.logged_in(),
+            "login {i} by host name: {o:?}\n{}",
+            fx.wpam_log_text()
+        );
+    }
+    assert_nothing_left("50 logins by host name");
     assert!(
         sshd::fd_count(std::process::id()) <= own_fds + 2,
         "test process fds"
