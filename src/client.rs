@@ -226,7 +226,13 @@ fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, CallErr
             break;
         }
         let e = match TcpStream::connect_timeout(addr, left) {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                // The request goes out in more than one TLS record: without
+                // TCP_NODELAY, Nagle waits for the server's delayed ACK
+                // (40 ms) before the second one. Best effort, as in ureq.
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
             Err(e) => e,
         };
         match io_class(&e) {
@@ -312,18 +318,14 @@ pub fn ask(
             e => no_answer("request", &e),
         })?;
     let status = response.status().as_u16();
-    // Sized once, so that reading never reallocates and leaves a copy.
-    let mut answer = Zeroizing::new(Vec::with_capacity(MAX_BODY as usize + 1));
-    response
-        .body_mut()
-        .as_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut answer)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                CallError::NoAnswer(format!("HTTP {status}, then timed out reading the body"))
+    let answer =
+        read_wiped(&mut response.body_mut().as_reader(), MAX_BODY + 1).map_err(|e| {
+            match e.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                    CallError::NoAnswer(format!("HTTP {status}, then timed out reading the body"))
+                }
+                _ => no_answer(&format!("HTTP {status}, then the body"), &e),
             }
-            _ => no_answer(&format!("HTTP {status}, then the body"), &e),
         })?;
     if answer.len() as u64 > MAX_BODY {
         return Err(CallError::NoAnswer(format!(
@@ -335,6 +337,34 @@ pub fn ask(
         status,
         body: answer,
     })
+}
+
+/// Reads to the end, or `max` bytes, into memory that is wiped when dropped
+/// — including the smaller buffers it outgrows (a Vec's own growth would
+/// free them with the answer's bytes still in them). Starts at 4 KiB: real
+/// answers are a few hundred bytes, and touching 64 KiB for each of them
+/// shows in sshd's memory.
+fn read_wiped(r: &mut impl Read, max: u64) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(4096));
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    loop {
+        let room = (max - out.len() as u64).min(chunk.len() as u64) as usize;
+        if room == 0 {
+            return Ok(out);
+        }
+        let n = match r.read(&mut chunk[..room]) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if out.len() + n > out.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(out.capacity() * 2));
+            bigger.extend_from_slice(&out);
+            out = bigger;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// Hands ureq the connection made by [`deliver`]; there is no second one
@@ -434,6 +464,15 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn read_wiped_reads_to_the_end_or_the_bound() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let got = read_wiped(&mut &data[..], 1 << 20).unwrap();
+        assert_eq!(&got[..], &data[..]);
+        let got = read_wiped(&mut &data[..], 5000).unwrap();
+        assert_eq!(&got[..], &data[..5000]);
     }
 
     #[test]

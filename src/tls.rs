@@ -1,14 +1,19 @@
 //! Whom the module trusts, the TLS handshake, and the TLS transport ureq
 //! speaks HTTP over.
 //!
-//! Trust anchors are `ca_file` plus the OS bundle. Both files are read
-//! before any connection is made (a read failure — EMFILE, EACCES, a missing
-//! bundle — is a setup error, never an outage), with a size bound and
-//! without blocking on a FIFO. The OS bundle is read from its well-known path
-//! for the platform, never from `SSL_CERT_FILE`/`SSL_CERT_DIR`: under su or
-//! sudo those belong to the user being authenticated. Its certificates are
-//! turned into a verifier only when `ca_file` does not already verify the
-//! chain (about a millisecond per login saved).
+//! Trust anchors are `ca_file` plus the OS bundle, read with a size bound
+//! and without blocking on a FIFO. The OS bundle is read from its well-known
+//! path for the platform, never from `SSL_CERT_FILE`/`SSL_CERT_DIR`: under su
+//! or sudo those belong to the user being authenticated.
+//!
+//! What is certain to be needed is read before any connection is made, so
+//! that its failure (EMFILE, EACCES, a missing bundle) is a setup error:
+//! `ca_file` always, the OS bundle when there is no `ca_file`. With a
+//! `ca_file`, the OS bundle is only the fallback for a chain `ca_file` does
+//! not know (UnknownIssuer): it is read then, during the handshake, and its
+//! failure surfaces as `rustls::Error::General`, which `client.rs` counts as
+//! local, never as an outage. (Reading it on every login cost 0.24 MiB of
+//! peak memory in sshd's process for nothing when `ca_file` verifies.)
 //!
 //! The handshake is driven here step by step against the call's deadline;
 //! what its failures mean is decided by `client.rs`. The transport owns the
@@ -87,9 +92,6 @@ pub struct Trust {
     provider: Arc<CryptoProvider>,
     insecure: bool,
     ca_file: Option<Arc<WebPkiServerVerifier>>,
-    /// The OS bundle's certificates, read before connecting; None when there
-    /// is no bundle and `ca_file` is the only anchor.
-    os_certs: Option<Vec<CertificateDer<'static>>>,
     os: OnceLock<Result<Arc<WebPkiServerVerifier>, String>>,
 }
 
@@ -98,13 +100,30 @@ impl fmt::Debug for Trust {
         f.debug_struct("Trust")
             .field("insecure", &self.insecure)
             .field("ca_file", &self.ca_file.is_some())
-            .field("os_certs", &self.os_certs.as_ref().map(Vec::len))
+            .field("os_loaded", &self.os.get().is_some())
             .finish()
     }
 }
 
+/// The OS bundle's verifier.
+fn os_verifier(provider: &Arc<CryptoProvider>) -> Result<Arc<WebPkiServerVerifier>, String> {
+    let path = OS_BUNDLES
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            format!(
+                "no system CA bundle found (looked for {}); install the CA certificates \
+                 package or set ca_file",
+                OS_BUNDLES.join(", ")
+            )
+        })?;
+    verifier(read_pem_certs(path)?, provider).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 impl Trust {
-    /// Reads every trust file now. Errors are setup errors.
+    /// Reads `ca_file`, and the OS bundle unless `ca_file` is given (see the
+    /// module documentation). Errors are setup errors.
     pub fn new(
         ca_file: Option<&Path>,
         insecure: bool,
@@ -117,38 +136,25 @@ impl Trust {
             ),
             None => None,
         };
-        let os_certs = if insecure {
-            None
-        } else {
-            match OS_BUNDLES.iter().map(Path::new).find(|p| p.exists()) {
-                Some(p) => Some(read_pem_certs(p).map_err(|e| format!("system trust store: {e}"))?),
-                None if ca.is_some() => None,
-                None => {
-                    return Err(format!(
-                        "no system CA bundle found (looked for {}); install the CA \
-                         certificates package or set ca_file",
-                        OS_BUNDLES.join(", ")
-                    ))
-                }
-            }
-        };
-        Ok(Trust {
+        let trust = Trust {
             provider,
             insecure,
             ca_file: ca,
-            os_certs,
             os: OnceLock::new(),
-        })
+        };
+        if !insecure && trust.ca_file.is_none() {
+            if let Err(e) = trust.os() {
+                return Err(e.to_string());
+            }
+        }
+        Ok(trust)
     }
 
-    fn os(&self) -> Option<Result<&Arc<WebPkiServerVerifier>, rustls::Error>> {
-        let certs = self.os_certs.as_ref()?;
-        Some(
-            self.os
-                .get_or_init(|| verifier(certs.clone(), &self.provider))
-                .as_ref()
-                .map_err(|e| rustls::Error::General(format!("system trust store: {e}"))),
-        )
+    fn os(&self) -> Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
+        self.os
+            .get_or_init(|| os_verifier(&self.provider))
+            .as_ref()
+            .map_err(|e| rustls::Error::General(format!("system trust store: {e}")))
     }
 }
 
@@ -164,17 +170,14 @@ impl ServerCertVerifier for Trust {
         if self.insecure {
             return Ok(ServerCertVerified::assertion());
         }
-        let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
         if let Some(v) = &self.ca_file {
             match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
-                Err(e) if e == unknown => {}
+                Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {}
                 other => return other,
             }
         }
-        match self.os() {
-            Some(v) => v?.verify_server_cert(end_entity, intermediates, server_name, ocsp, now),
-            None => Err(unknown),
-        }
+        self.os()?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
     // Handshake signatures are checked even when the certificate is not:
