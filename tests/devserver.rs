@@ -99,7 +99,9 @@ fn totp_success_and_recording() {
     assert_eq!(token.len(), 32);
     assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
 
-    // Keys in the real server's order.
+    // Keys in the order of the reference's Go struct; this lenient default
+    // writes empty fields, `Strict::minimal_json` leaves them out (`omitempty`),
+    // as the reference's own types would.
     let (_, text) = post(
         &r,
         &body("alice@example.com", "totp", &code),
@@ -581,4 +583,89 @@ fn chunked_request_body() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains(r#""status":"success""#), "{text}");
     assert_eq!(r.requests()[0].field("wID"), Some("alice@example.com"));
+}
+
+#[test]
+fn strict_modes() {
+    use devserver::{Refusals, Strict};
+    let code = || devserver::totp_now(devserver::ALICE_SECRET);
+    // minimal_json: empty reason/intent and a null data are left out.
+    let r = server(Options {
+        strict: Strict {
+            minimal_json: true,
+            one_time_codes: true,
+            ..Strict::default()
+        },
+        ..Options::default()
+    });
+    let c = code();
+    let (_, text) = post(
+        &r,
+        &body("alice@example.com", "totp", &c),
+        Duration::from_secs(10),
+    )
+    .expect("totp");
+    assert!(
+        text.starts_with(r#"{"status":"success","intent":"totp","data":{"#),
+        "{text}"
+    );
+    // one_time_codes: the same code again is refused.
+    let (status, v) = post_json(&r, &body("alice@example.com", "totp", &c));
+    assert_eq!((status, v["status"].as_str()), (200, Some("failed")));
+    assert_eq!(v["reason"], "totp code already used");
+    // Refusals, three ways, and require_ip.
+    for (refusals, want) in [
+        (Refusals::HttpCodes, 400),
+        (Refusals::Ok200, 200),
+        (Refusals::Status500, 500),
+    ] {
+        let r = server(Options {
+            strict: Strict {
+                refusals,
+                require_ip: true,
+                ..Strict::default()
+            },
+            ..Options::default()
+        });
+        let mut b = body("alice@example.com", "totp", &code());
+        b["userIP"] = "".into();
+        let (status, v) = post_json(&r, &b);
+        assert_eq!(status, want, "{refusals:?}");
+        assert_eq!(v["status"], "failed", "{refusals:?}");
+        assert!(
+            v["reason"].as_str().unwrap_or("").contains("userIP"),
+            "{refusals:?}: {v}"
+        );
+    }
+}
+
+#[test]
+fn transport_shapes() {
+    use devserver::Shape;
+    let r = server(Options {
+        shape: Shape {
+            chunked: true,
+            keep_alive: true,
+            intermediate_ca: true,
+            rsa_leaf: true,
+        },
+        ..Options::default()
+    });
+    // ureq with the dev CA as the only root: the chain through the
+    // intermediate verifies, the chunked body is put together.
+    let (status, v) = post_json(
+        &r,
+        &body(
+            "alice@example.com",
+            "totp",
+            &devserver::totp_now(devserver::ALICE_SECRET),
+        ),
+    );
+    assert_eq!((status, v["status"].as_str()), (200, Some("success")));
+    let pem = std::fs::read_to_string(r.ca_path()).expect("ca");
+    assert_eq!(
+        pem.matches("BEGIN CERTIFICATE").count(),
+        1,
+        "ca.pem holds the root only"
+    );
 }

@@ -113,6 +113,12 @@ pub enum Fault {
     /// A malformed answer: HTTP 200 with an invalid `Content-Length` and a success body
     /// (a client that ignores the header and reads to the end would admit the user).
     BadLength,
+    /// HTTP 302 to the API's own URL, with a success body: a client that followed it
+    /// would ask again; one that read the body would admit.
+    Redirect,
+    /// HTTP 200 with a successful answer padded to exactly this many bytes (the body
+    /// cap's boundary).
+    Size(usize),
 }
 
 impl FromStr for Fault {
@@ -130,13 +136,22 @@ impl FromStr for Fault {
             "stall-handshake" => Ok(Fault::StallHandshake),
             "stall-body" => Ok(Fault::StallBody),
             "bad-length" => Ok(Fault::BadLength),
-            _ => match t.strip_prefix("slow:") {
-                Some(secs) => Ok(Fault::Slow(parse_secs(secs)?)),
-                None => Err(format!(
+            "redirect" => Ok(Fault::Redirect),
+            _ => {
+                if let Some(secs) = t.strip_prefix("slow:") {
+                    return Ok(Fault::Slow(parse_secs(secs)?));
+                }
+                if let Some(n) = t.strip_prefix("size:") {
+                    return n
+                        .parse()
+                        .map(Fault::Size)
+                        .map_err(|_| format!("invalid size {n:?}"));
+                }
+                Err(format!(
                     "invalid fault {s:?}: expected 500, nonjson, huge, slow, slow:SECONDS, \
-                     reset, stall-handshake, stall-body or bad-length"
-                )),
-            },
+                     reset, stall-handshake, stall-body, bad-length, redirect or size:BYTES"
+                ))
+            }
         }
     }
 }
@@ -152,8 +167,68 @@ impl fmt::Display for Fault {
             Fault::StallHandshake => f.write_str("stall-handshake"),
             Fault::StallBody => f.write_str("stall-body"),
             Fault::BadLength => f.write_str("bad-length"),
+            Fault::Redirect => f.write_str("redirect"),
+            Fault::Size(n) => write!(f, "size:{n}"),
         }
     }
+}
+
+/// How the emulator answers a request it refuses (bad credentials, a missing field,
+/// a `userIP` it does not accept). The reference server's own answers are not
+/// documented: each mode is one way a real server could do it, and the module's
+/// outage rule must hold under every one (a refusal is never an outage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Refusals {
+    /// 400 for a malformed request, 401 for bad credentials (the emulator's default).
+    #[default]
+    HttpCodes,
+    /// Every refusal is HTTP 200 with `"status":"failed"`.
+    Ok200,
+    /// Every refusal is HTTP 500 with `"status":"failed"`.
+    Status500,
+}
+
+/// The emulator's leniencies, each switchable: the emulator and the module were
+/// written from the same reading of the protocol, so the tests also run the module
+/// against a stricter server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Strict {
+    pub refusals: Refusals,
+    /// Leave out empty `reason`, `intent` and a null `data`, as the reference's Go
+    /// types do (`omitempty`).
+    pub minimal_json: bool,
+    /// Refuse a `userIP` that is not an IP address (the reference module never sends
+    /// an empty one: it refuses logins without PAM_RHOST locally).
+    pub require_ip: bool,
+    /// Accept each TOTP code once per user (a module that sends a code twice is caught).
+    pub one_time_codes: bool,
+}
+
+impl Strict {
+    /// What the main libpam tests run against: one-time codes, minimal JSON.
+    pub fn for_main_tests() -> Strict {
+        Strict {
+            refusals: Refusals::HttpCodes,
+            minimal_json: true,
+            require_ip: false,
+            one_time_codes: true,
+        }
+    }
+}
+
+/// Transport shapes the module must handle, each switchable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// API answers with `Transfer-Encoding: chunked` instead of a Content-Length.
+    pub chunked: bool,
+    /// `Connection: keep-alive`: the server keeps the connection open after the
+    /// answer (until the client closes it).
+    pub keep_alive: bool,
+    /// The leaf is signed by an intermediate CA, sent in the chain; `ca.pem` holds
+    /// the root only.
+    pub intermediate_ca: bool,
+    /// An RSA-2048 leaf key (generated with `openssl genpkey`) instead of ECDSA P-256.
+    pub rsa_leaf: bool,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -243,6 +318,11 @@ pub struct Options {
     pub cert_names: Vec<String>,
     /// Leaf certificate valid from 2 days ago until 1 day ago.
     pub cert_expired: bool,
+    /// The emulator's leniencies (default: all lenient).
+    pub strict: Strict,
+    /// Transport shapes (default: Content-Length, Connection: close, ECDSA leaf
+    /// signed by the root).
+    pub shape: Shape,
     /// `ca.pem` and `requests.jsonl` go here (created if missing).
     pub state_dir: PathBuf,
 }
@@ -288,6 +368,8 @@ impl Options {
             fault: None,
             cert_names: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             cert_expired: false,
+            strict: Strict::default(),
+            shape: Shape::default(),
             state_dir,
         }
     }
@@ -457,16 +539,19 @@ pub fn totp_now(secret_b32: &str) -> String {
 }
 
 fn totp_matches(key: &[u8], code: &str, unix_time: u64) -> bool {
+    totp_step(key, code, unix_time).is_some()
+}
+
+/// The time step (±1 around now) whose code `code` is.
+fn totp_step(key: &[u8], code: &str, unix_time: u64) -> Option<u64> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
+        return None;
     }
-    let Ok(wanted) = code.parse::<u32>() else {
-        return false;
-    };
+    let wanted = code.parse::<u32>().ok()?;
     let step = unix_time / 30;
     [step.wrapping_sub(1), step, step + 1]
-        .iter()
-        .any(|&c| hotp(key, c) == wanted)
+        .into_iter()
+        .find(|&c| hotp(key, c) == wanted)
 }
 
 /// Whether `code` is valid for the secret at `unix_time`, ±1 step.
@@ -574,6 +659,10 @@ struct Inner {
     fault: Mutex<Option<Fault>>,
     requests: Mutex<Vec<Recorded>>,
     jsonl: PathBuf,
+    strict: Strict,
+    shape: Shape,
+    /// (Werbot ID, time step) of every TOTP code accepted, for `one_time_codes`.
+    used_codes: Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 impl Inner {
@@ -772,39 +861,78 @@ fn normalize_prefix(p: &str) -> String {
 
 struct Certs {
     ca_pem: String,
-    leaf: CertificateDer<'static>,
+    /// Leaf first, then an intermediate when there is one.
+    chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 }
 
-fn make_certs(names: &[String], expired: bool) -> Result<Certs, rcgen::Error> {
+/// An RSA-2048 key from `openssl genpkey` (rcgen's ring backend signs with RSA
+/// keys but cannot generate them).
+fn rsa_key() -> Result<rcgen::KeyPair, rcgen::Error> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+    if !out.status.success() {
+        return Err(rcgen::Error::KeyGenerationUnavailable);
+    }
+    let pem = String::from_utf8(out.stdout).map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+    rcgen::KeyPair::from_pem(&pem)
+}
+
+fn make_certs(names: &[String], expired: bool, shape: Shape) -> Result<Certs, rcgen::Error> {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
         IsCa, KeyPair, KeyUsagePurpose,
     };
     let day = Duration::from_secs(86_400);
     let now = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(now_unix());
+    let ca_params = |name: &str| -> Result<CertificateParams, rcgen::Error> {
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, name);
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        ca.not_before = now - day;
+        ca.not_after = now + 365 * day;
+        Ok(ca)
+    };
+    let ca = CertifiedIssuer::self_signed(
+        ca_params("wpam development CA (throwaway)")?,
+        KeyPair::generate()?,
+    )?;
+    let intermediate = if shape.intermediate_ca {
+        let mut p = ca_params("wpam development intermediate CA (throwaway)")?;
+        p.use_authority_key_identifier_extension = true;
+        Some(CertifiedIssuer::signed_by(p, KeyPair::generate()?, &ca)?)
+    } else {
+        None
+    };
 
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "wpam development CA (throwaway)");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca.not_before = now - day;
-    ca.not_after = now + 365 * day;
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
-
-    let leaf_key = KeyPair::generate()?;
+    let leaf_key = if shape.rsa_leaf {
+        rsa_key()?
+    } else {
+        KeyPair::generate()?
+    };
     let mut leaf = CertificateParams::new(names.to_vec())?;
     leaf.distinguished_name.push(
         DnType::CommonName,
         names.first().map_or("wpam dev server", |s| s.as_str()),
     );
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     leaf.use_authority_key_identifier_extension = true;
     if expired {
         leaf.not_before = now - 2 * day;
@@ -813,10 +941,17 @@ fn make_certs(names: &[String], expired: bool) -> Result<Certs, rcgen::Error> {
         leaf.not_before = now - day;
         leaf.not_after = now + 30 * day;
     }
-    let leaf_cert = leaf.signed_by(&leaf_key, &ca)?;
+    let mut chain = Vec::new();
+    match &intermediate {
+        Some(i) => {
+            chain.push(leaf.signed_by(&leaf_key, i)?.der().clone());
+            chain.push(i.der().clone());
+        }
+        None => chain.push(leaf.signed_by(&leaf_key, &ca)?.der().clone()),
+    }
     Ok(Certs {
         ca_pem: ca.pem(),
-        leaf: leaf_cert.der().clone(),
+        chain,
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
     })
 }
@@ -845,7 +980,7 @@ pub fn start(opts: Options) -> io::Result<Running> {
     }
 
     fs::create_dir_all(&opts.state_dir)?;
-    let certs = make_certs(&opts.cert_names, opts.cert_expired)
+    let certs = make_certs(&opts.cert_names, opts.cert_expired, opts.shape)
         .map_err(|e| io::Error::other(format!("certificate generation: {e}")))?;
     let ca_path = opts.state_dir.join("ca.pem");
     fs::write(&ca_path, &certs.ca_pem)?;
@@ -855,7 +990,7 @@ pub fn start(opts: Options) -> io::Result<Running> {
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?
         .with_no_client_auth()
-        .with_single_cert(vec![certs.leaf], certs.key)
+        .with_single_cert(certs.chain, certs.key)
         .map_err(io::Error::other)?;
 
     let listener = TcpListener::bind(opts.listen)?;
@@ -873,6 +1008,9 @@ pub fn start(opts: Options) -> io::Result<Running> {
         fault: Mutex::new(opts.fault),
         requests: Mutex::new(Vec::new()),
         jsonl: opts.state_dir.join("requests.jsonl"),
+        strict: opts.strict,
+        shape: opts.shape,
+        used_codes: Mutex::new(std::collections::HashSet::new()),
     });
     let inner2 = Arc::clone(&inner);
     let accept = thread::Builder::new()
@@ -1023,6 +1161,7 @@ fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -1033,6 +1172,49 @@ fn reason_phrase(status: u16) -> &'static str {
         500 => "Internal Server Error",
         501 => "Not Implemented",
         _ => "Unknown",
+    }
+}
+
+/// An API answer in the server's transport shape: chunked or with a
+/// Content-Length; then the connection kept open until the client closes it
+/// (keep-alive), or closed.
+fn respond_api(mut conn: Conn, inner: &Inner, status: u16, extra: &[(&str, &str)], body: &[u8]) {
+    let shape = inner.shape;
+    let connection = if shape.keep_alive {
+        "keep-alive"
+    } else {
+        "close"
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nConnection: {connection}\r\n",
+        reason_phrase(status)
+    );
+    if shape.chunked {
+        head.push_str("Transfer-Encoding: chunked\r\n");
+    } else {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    for (n, v) in extra {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut sent = conn.send(head.as_bytes());
+    if shape.chunked {
+        // Small chunks, so that a client must put them together.
+        for piece in body.chunks(7) {
+            sent = sent
+                .and_then(|()| conn.send(format!("{:x}\r\n", piece.len()).as_bytes()))
+                .and_then(|()| conn.send(piece))
+                .and_then(|()| conn.send(b"\r\n"));
+        }
+        sent = sent.and_then(|()| conn.send(b"0\r\n\r\n"));
+    } else {
+        sent = sent.and_then(|()| conn.send(body));
+    }
+    if sent.is_ok() && shape.keep_alive {
+        hold(conn, inner);
+    } else {
+        conn.finish();
     }
 }
 
@@ -1336,8 +1518,7 @@ fn serve_connection(inner: &Inner, tcp: TcpStream) {
         }
     }
     let extra: Vec<(&str, &str)> = plan.allow.iter().map(|a| ("Allow", *a)).collect();
-    let _ = conn.respond(plan.status, &extra, plan.body.as_bytes());
-    conn.finish();
+    respond_api(conn, inner, plan.status, &extra, plan.body.as_bytes());
 }
 
 /// Performs a fault. Returns the connection when processing should go on (Slow).
@@ -1383,6 +1564,18 @@ fn run_fault(mut conn: Conn, inner: &Inner, fault: &Fault) -> Option<Conn> {
             }
             None
         }
+        Fault::Redirect => {
+            let location = format!("{}{API_PATH}", inner.prefix);
+            let body = api_json("success", "", "totp", &Value::Null);
+            let _ = conn.respond(302, &[("Location", &location)], body.as_bytes());
+            conn.finish();
+            None
+        }
+        Fault::Size(n) => {
+            let _ = conn.respond(200, &[], &padded_success(*n));
+            conn.finish();
+            None
+        }
         Fault::BadLength => {
             let body = api_json("success", "", "totp", &Value::Null);
             let head = format!(
@@ -1397,6 +1590,19 @@ fn run_fault(mut conn: Conn, inner: &Inner, fault: &Fault) -> Option<Conn> {
             None
         }
     }
+}
+
+/// `{"status":"success","reason":"xx…","intent":"totp"}`, exactly `len` bytes (at
+/// least the bytes without padding).
+fn padded_success(len: usize) -> Vec<u8> {
+    const HEAD: &str = r#"{"status":"success","reason":""#;
+    const TAIL: &str = r#"","intent":"totp"}"#;
+    let pad = len.saturating_sub(HEAD.len() + TAIL.len());
+    let mut body = Vec::with_capacity(len);
+    body.extend_from_slice(HEAD.as_bytes());
+    body.resize(HEAD.len() + pad, b'x');
+    body.extend_from_slice(TAIL.as_bytes());
+    body
 }
 
 /// `Fault::StallHandshake`: read and ignore whatever the client sends, never answer,
@@ -1474,6 +1680,21 @@ impl Plan {
     fn error(status: u16, reason: &str) -> Plan {
         Plan::answer(status, error_json(reason))
     }
+
+    /// A refused request, answered as the server's `refusals` mode says.
+    fn refuse(strict: &Strict, status: u16, reason: &str) -> Plan {
+        match strict.refusals {
+            Refusals::HttpCodes => Plan::error(status, reason),
+            Refusals::Ok200 => Plan::answer(
+                200,
+                api_json_for(strict, "failed", reason, "", &Value::Null),
+            ),
+            Refusals::Status500 => Plan::answer(
+                500,
+                api_json_for(strict, "failed", reason, "", &Value::Null),
+            ),
+        }
+    }
 }
 
 /// `{"status":…,"reason":…,"intent":…,"data":…}` in this order (like the real server,
@@ -1488,12 +1709,27 @@ fn api_json(status: &str, reason: &str, intent: &str, data: &Value) -> String {
     )
 }
 
-fn error_json(reason: &str) -> String {
-    format!(r#"{{"status":"failed","reason":{}}}"#, Value::from(reason))
+/// [`api_json`], or with `minimal_json` the reference's Go `omitempty` form:
+/// empty `reason`/`intent` and a null `data` left out.
+fn api_json_for(strict: &Strict, status: &str, reason: &str, intent: &str, data: &Value) -> String {
+    if !strict.minimal_json {
+        return api_json(status, reason, intent, data);
+    }
+    let mut fields = vec![format!(r#""status":{}"#, Value::from(status))];
+    if !reason.is_empty() {
+        fields.push(format!(r#""reason":{}"#, Value::from(reason)));
+    }
+    if !intent.is_empty() {
+        fields.push(format!(r#""intent":{}"#, Value::from(intent)));
+    }
+    if !data.is_null() {
+        fields.push(format!(r#""data":{data}"#));
+    }
+    format!("{{{}}}", fields.join(","))
 }
 
-fn failed(reason: &str, intent: &str) -> String {
-    api_json("failed", reason, intent, &Value::Null)
+fn error_json(reason: &str) -> String {
+    format!(r#"{{"status":"failed","reason":{}}}"#, Value::from(reason))
 }
 
 fn session_token() -> String {
@@ -1519,8 +1755,9 @@ fn route(inner: &Inner, req: &Request) -> Plan {
         p.allow = Some("POST");
         return p;
     }
+    let strict = &inner.strict;
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&req.body) else {
-        return Plan::error(400, "invalid request: body is not a JSON object");
+        return Plan::refuse(strict, 400, "invalid request: body is not a JSON object");
     };
     let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
     for name in [
@@ -1537,7 +1774,8 @@ fn route(inner: &Inner, req: &Request) -> Plan {
                 fields.insert(name, v);
             }
             None => {
-                return Plan::error(
+                return Plan::refuse(
+                    strict,
                     400,
                     &format!("invalid request: missing string field {name}"),
                 )
@@ -1546,7 +1784,10 @@ fn route(inner: &Inner, req: &Request) -> Plan {
     }
     let get = |n: &str| fields.get(n).copied().unwrap_or("");
     if get("serviceID") != inner.service_id || get("serviceKey") != inner.service_key {
-        return Plan::error(401, "invalid service credentials");
+        return Plan::refuse(strict, 401, "invalid service credentials");
+    }
+    if strict.require_ip && get("userIP").parse::<IpAddr>().is_err() {
+        return Plan::refuse(strict, 400, "invalid request: userIP is not an IP address");
     }
     let method = get("tfaMethod");
     let code = get("totpCode");
@@ -1554,46 +1795,59 @@ fn route(inner: &Inner, req: &Request) -> Plan {
         "totp" => "totp",
         "U2F" => {
             if !code.is_empty() {
-                return Plan::error(400, "invalid request: totpCode must be empty for U2F");
+                return Plan::refuse(
+                    strict,
+                    400,
+                    "invalid request: totpCode must be empty for U2F",
+                );
             }
             "u2f"
         }
         _ => {
-            return Plan::error(
+            return Plan::refuse(
+                strict,
                 400,
                 "invalid request: tfaMethod must be \"totp\" or \"U2F\"",
             )
         }
     };
+    let failed = |reason: &str| api_json_for(strict, "failed", reason, intent, &Value::Null);
     let wid = get("wID");
     let Some(entry) = inner.find_user(wid) else {
-        return Plan::answer(200, failed("user not found", intent));
+        return Plan::answer(200, failed("user not found"));
     };
     let user = &entry.user;
     let mut plan = Plan::answer(200, String::new());
     plan.fault = user.fault.clone();
     let login = get("user");
     if !user.logins.is_empty() && !user.logins.iter().any(|l| l == login) {
-        plan.body = failed("access denied", intent);
+        plan.body = failed("access denied");
         return plan;
     }
-    let success = api_json(
+    let success = api_json_for(
+        strict,
         "success",
         "",
         intent,
         &json!({"session_token": session_token(), "user": wid}),
     );
     if intent == "totp" {
-        plan.body = if totp_matches(&entry.key, code, now_unix()) {
-            success
-        } else {
-            failed("invalid totp code", intent)
+        plan.body = match totp_step(&entry.key, code, now_unix()) {
+            None => failed("invalid totp code"),
+            Some(step) if strict.one_time_codes => {
+                if lock(&inner.used_codes).insert((user.werbot_id.clone(), step)) {
+                    success
+                } else {
+                    failed("totp code already used")
+                }
+            }
+            Some(_) => success,
         };
         return plan;
     }
     match &user.u2f {
         U2f::Approve => plan.body = success,
-        U2f::Deny => plan.body = failed("u2f denied", intent),
+        U2f::Deny => plan.body = failed("u2f denied"),
         U2f::ApproveAfter(d) => {
             plan.wait = Wait::Sleep(*d);
             plan.body = success;
