@@ -136,6 +136,34 @@ mod tests {
     }
 
     #[test]
+    fn request_bytes_match_the_golden_fixtures() {
+        let totp = Request {
+            service_id: "fixture-service",
+            service_key: "fixture-key-not-secret",
+            user: "alice",
+            tfa_method: METHOD_TOTP,
+            totp_code: "123456",
+            user_ip: "192.0.2.1",
+            werbot_id: "alice@example.com",
+        };
+        assert_eq!(
+            std::str::from_utf8(&totp.to_body()).expect("utf8"),
+            include_str!("../tests/fixtures/request-totp.json")
+        );
+        let u2f = Request {
+            tfa_method: METHOD_U2F,
+            totp_code: "",
+            user_ip: "",
+            werbot_id: "alice",
+            ..totp
+        };
+        assert_eq!(
+            std::str::from_utf8(&u2f.to_body()).expect("utf8"),
+            include_str!("../tests/fixtures/request-u2f.json")
+        );
+    }
+
+    #[test]
     fn response_needs_only_status() {
         let r = Response::parse(br#"{"status":"success"}"#).expect("parse");
         assert!(r.is_success());

@@ -1,6 +1,11 @@
 //! The OpenBSD login style `login_-wpam`, run as BSD Authentication runs it:
 //! environment reduced to PATH and SHELL, a socketpair on fd 3, `-s
 //! challenge|response|login`, against the development Werbot API over TLS.
+//!
+//! Debug builds only: a release build of the style ignores `WPAM_CONFIG`
+//! (it reads /etc/wpam.conf alone: a user who runs it must not point it at
+//! a config of their own), so under `cargo test --release` this file is empty.
+#![cfg(debug_assertions)]
 
 #[path = "support/deadline.rs"]
 mod deadline;
@@ -734,4 +739,17 @@ fn a_panic_rejects_and_prints_nothing_on_stderr() {
         "{}",
         env.log_text()
     );
+}
+
+#[test]
+fn no_proxy_is_taken_from_the_environment() {
+    let env = Env::new();
+    let mut c = env.command(&["-s", "response", "--", "alice", "default"]);
+    for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        c.env(var, "http://127.0.0.1:1");
+    }
+    let data = format!("{PROMPT}\0{}\0", totp(ALICE_SECRET));
+    let r = run_with_fd3(c, data.as_bytes());
+    assert!(r.authorized(), "{} log: {}", r.back, env.log_text());
+    assert_eq!(env.server().requests().len(), 1);
 }

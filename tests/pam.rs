@@ -14,7 +14,7 @@ mod pamdrv;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use devserver::{Fault, Options, Running, User, ALICE_SECRET};
+use devserver::{Fault, Options, Refusals, Running, Shape, Strict, User, ALICE_SECRET};
 use pamdrv::{
     login, Answer, Event, Login, Pam, ServiceDir, PAM_AUTHINFO_UNAVAIL, PAM_AUTH_ERR, PAM_CONV_ERR,
     PAM_IGNORE, PAM_SERVICE_ERR, PAM_SILENT, PAM_SUCCESS, PAM_SYSTEM_ERR,
@@ -32,10 +32,16 @@ struct Env {
     ca: PathBuf,
     dir: PathBuf,
     log: PathBuf,
+    codes: std::cell::Cell<usize>,
 }
 
 impl Env {
-    fn new(opts: Options) -> Env {
+    /// A server as strict as the real one could be (one-time codes, minimal
+    /// JSON), unless `opts` already chose how strict.
+    fn new(mut opts: Options) -> Env {
+        if opts.strict == Strict::default() {
+            opts.strict = Strict::for_main_tests();
+        }
         let dir = devserver::fresh_temp_dir("wpam-it").expect("tmp");
         let server = devserver::start(opts).expect("dev server");
         // Keep our own copy of the CA: some tests stop the server.
@@ -47,7 +53,23 @@ impl Env {
             ca,
             log: dir.join("wpam.log"),
             dir,
+            codes: std::cell::Cell::new(0),
         }
+    }
+
+    /// A valid TOTP code of alice that this server has not seen yet: the
+    /// current step's, then the next step's (both stay valid for at least
+    /// 30 s; the previous step's could expire at once). One-time codes allow
+    /// no more per test.
+    fn code(&self) -> String {
+        let n = self.codes.get();
+        assert!(n < 2, "a test gets two fresh TOTP codes of alice");
+        self.codes.set(n + 1);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        devserver::totp_at(ALICE_SECRET, now + 30 * n as u64)
     }
 
     fn server(&self) -> &Running {
@@ -101,10 +123,6 @@ impl Drop for Env {
     }
 }
 
-fn alice_code() -> String {
-    devserver::totp_now(ALICE_SECRET)
-}
-
 fn with_fault(f: Fault) -> Options {
     Options {
         fault: Some(f),
@@ -115,7 +133,7 @@ fn with_fault(f: Fault) -> Options {
 #[test]
 fn totp_correct_code_succeeds_with_every_wire_field() {
     let env = Env::new(Options::default());
-    let code = alice_code();
+    let code = env.code();
     let l = env.totp("", &code);
     assert_eq!(
         (l.auth, l.account),
@@ -160,10 +178,10 @@ fn totp_wrong_code_is_auth_err() {
     let env = Env::new(Options::default());
     let l = env.totp("", &devserver::wrong_totp(ALICE_SECRET));
     assert_eq!(l.auth, PAM_AUTH_ERR);
-    assert!(
-        env.log_text().contains("invalid totp code"),
-        "{}",
-        env.log_text()
+    assert_eq!(env.api_requests(), 1);
+    assert_logged(
+        &env,
+        &["WARN", "access denied", r#"reason="invalid totp code""#],
     );
 }
 
@@ -203,9 +221,10 @@ fn u2f_approved_succeeds_after_an_info_message() {
 
 #[test]
 fn u2f_approved_after_a_delay_succeeds_within_u2f_timeout() {
+    // carol approves after 2 s: a wide margin for a loaded machine.
     let env = Env::new(Options::default());
-    let l = env.login("", "carol", &[b"carol@example.com", b""]);
-    assert_eq!(l.auth, PAM_SUCCESS);
+    let l = env.login("u2f_timeout=15", "carol", &[b"carol@example.com", b""]);
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
 }
 
 #[test]
@@ -213,6 +232,9 @@ fn u2f_denied_is_auth_err() {
     let env = Env::new(Options::default());
     let l = env.login("offline_users=bob", "bob", &[b"bob@example.com", b""]);
     assert_eq!(l.auth, PAM_AUTH_ERR);
+    // The server said no (a local refusal gives the same code).
+    assert_eq!(env.api_requests(), 1);
+    assert_logged(&env, &["WARN", "access denied", r#"reason="u2f denied""#]);
 }
 
 #[test]
@@ -263,9 +285,9 @@ fn silent_flag_suppresses_the_u2f_message() {
 fn api_down_admits_offline_user_and_refuses_others() {
     let mut env = Env::new(Options::default());
     env.stop_server();
-    let l = env.totp("offline_users=root,alice", &alice_code());
+    let l = env.totp("offline_users=root,alice", &env.code());
     assert_eq!((l.auth, l.account), (PAM_SUCCESS, Some(PAM_SUCCESS)));
-    let l = env.totp("offline_users=root", &alice_code());
+    let l = env.totp("offline_users=root", &env.code());
     assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL);
     let log = env.log_text();
     assert!(log.contains(" INFO ") && log.contains("offline"), "{log}");
@@ -287,14 +309,14 @@ fn assert_logged(env: &Env, parts: &[&str]) {
 fn assert_outage(opts: Options, extra: &str) {
     let env = Env::new(opts);
     let t = Instant::now();
-    let l = env.totp(extra, &alice_code());
+    let l = env.totp(extra, &env.code());
     assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
     assert!(
         t.elapsed() < Duration::from_secs(2) + SLACK,
         "{:?}",
         t.elapsed()
     );
-    let l = env.totp(&format!("{extra} offline_users=alice"), &alice_code());
+    let l = env.totp(&format!("{extra} offline_users=alice"), &env.code());
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
     assert_logged(&env, &[" INFO ", "unavailable", "admitted as offline user"]);
 }
@@ -304,7 +326,7 @@ fn assert_outage(opts: Options, extra: &str) {
 fn assert_denied_even_offline(opts: Options) {
     let env = Env::new(opts);
     let t = Instant::now();
-    let l = env.totp("offline_users=alice", &alice_code());
+    let l = env.totp("offline_users=alice", &env.code());
     assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
     assert!(
         t.elapsed() < Duration::from_secs(2) + SLACK,
@@ -333,7 +355,7 @@ fn a_werbot_id_that_makes_the_api_fail_is_denied_for_an_offline_user() {
     let l = env.login(
         "offline_users=alice",
         "alice",
-        &[b"crash@example.com", alice_code().as_bytes()],
+        &[b"crash@example.com", env.code().as_bytes()],
     );
     assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
     assert_logged(&env, &["HTTP 500", "denied"]);
@@ -363,7 +385,7 @@ fn fault_malformed_content_length_is_denied_even_for_an_offline_user() {
 fn api_down_is_an_outage() {
     let mut env = Env::new(Options::default());
     env.stop_server();
-    let l = env.totp("offline_users=alice", &alice_code());
+    let l = env.totp("offline_users=alice", &env.code());
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
     assert_logged(&env, &["TCP connect failed", "admitted as offline user"]);
 }
@@ -409,7 +431,7 @@ fn insecure_skip_verify_accepts_a_wrong_name_and_warns() {
         ..Options::default()
     };
     let env = Env::new(opts);
-    let l = env.totp("insecure_skip_verify=true", &alice_code());
+    let l = env.totp("insecure_skip_verify=true", &env.code());
     assert_eq!(l.auth, PAM_SUCCESS);
     assert!(env.log_text().contains("WARN") && env.log_text().contains("NOT verified"));
 }
@@ -428,9 +450,10 @@ fn unknown_werbot_user_is_auth_err() {
 #[test]
 fn wrong_service_key_is_auth_err() {
     let env = Env::new(Options::default());
-    let l = env.totp("service_key=not-the-key offline_users=alice", &alice_code());
+    let l = env.totp("service_key=not-the-key offline_users=alice", &env.code());
     assert_eq!(l.auth, PAM_AUTH_ERR);
-    assert!(env.log_text().contains("HTTP 401"), "{}", env.log_text());
+    assert_eq!(env.api_requests(), 1);
+    assert_logged(&env, &["WARN", "HTTP 401", "invalid service credentials"]);
     assert!(!env.log_text().contains("not-the-key"));
 }
 
@@ -459,7 +482,7 @@ fn missing_service_key_is_service_err_naming_the_key() {
 #[test]
 fn clear_text_server_url_is_refused() {
     let env = Env::new(Options::default());
-    let l = env.totp(&format!("server_url=http://{}", env.addr), &alice_code());
+    let l = env.totp(&format!("server_url=http://{}", env.addr), &env.code());
     assert_eq!(l.auth, PAM_SERVICE_ERR);
     assert_eq!(env.api_requests(), 0);
 }
@@ -470,32 +493,30 @@ fn server_url_with_scheme_and_prefix() {
         prefix: "/api".into(),
         ..Options::default()
     });
-    let l = env.totp(&format!("server_url=https://{}/", env.addr), &alice_code());
+    let l = env.totp(&format!("server_url=https://{}/", env.addr), &env.code());
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
     assert_eq!(env.server().requests()[0].path, "/api/auth/agent/nix");
 }
 
 #[test]
 fn ipv6_server_url() {
-    let opts = Options {
+    // One server on [::1]:0, its own port: no stop-and-rebind race.
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no IPv6 loopback, and CI=true forbids skipping"
+        );
+        eprintln!("SKIPPED ipv6_server_url: no IPv6 loopback here");
+        return;
+    }
+    let env = Env::new(Options {
         listen: "[::1]:0".parse().expect("addr"),
         ..Options::default()
-    };
-    let Ok(server) = std::panic::catch_unwind(|| devserver::start(opts.clone())) else {
-        return;
-    };
-    let Ok(server) = server else {
-        eprintln!("no IPv6 loopback here; skipping");
-        return;
-    };
-    let port = server.addr().port();
-    server.stop();
-    let env = Env::new(Options {
-        listen: format!("[::1]:{port}").parse().expect("addr"),
-        ..Options::default()
     });
-    let l = env.totp(&format!("server_url=[::1]:{port}"), &alice_code());
+    let port = env.server().addr().port();
+    let l = env.totp(&format!("server_url=[::1]:{port}"), &env.code());
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert_eq!(env.api_requests(), 1);
 }
 
 #[test]
@@ -506,7 +527,7 @@ fn no_rhost_sends_an_empty_user_ip() {
         &dir,
         "alice",
         None,
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
+        vec![Answer::text(ALICE), Answer::text(env.code())],
         0,
     );
     assert_eq!(l.auth, PAM_SUCCESS);
@@ -608,7 +629,7 @@ fn setcred_succeeds_so_a_wpam_only_stack_opens_sessions() {
         &dir,
         "alice",
         None,
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
+        vec![Answer::text(ALICE), Answer::text(env.code())],
     );
     assert_eq!(pam.authenticate(0), PAM_SUCCESS);
     assert_eq!(pam.setcred(0), PAM_SUCCESS);
@@ -629,7 +650,7 @@ fn config_file_holds_the_service_key() {
         &dir,
         "alice",
         None,
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
+        vec![Answer::text(ALICE), Answer::text(env.code())],
         0,
     );
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
@@ -639,7 +660,7 @@ fn config_file_holds_the_service_key() {
         &dir,
         "alice",
         None,
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
+        vec![Answer::text(ALICE), Answer::text(env.code())],
         0,
     );
     assert_eq!(l.auth, PAM_SERVICE_ERR);
@@ -649,7 +670,7 @@ fn config_file_holds_the_service_key() {
 #[test]
 fn unknown_argument_is_a_warning_not_a_failure() {
     let env = Env::new(Options::default());
-    let l = env.totp("sevrer_url=x", &alice_code());
+    let l = env.totp("sevrer_url=x", &env.code());
     assert_eq!(l.auth, PAM_SUCCESS);
     assert!(env.log_text().contains("WARN") && env.log_text().contains("sevrer_url"));
 }
@@ -670,7 +691,7 @@ fn check_log_lines(text: &str) {
 #[test]
 fn debug_log_redacts_every_secret() {
     let env = Env::new(Options::default());
-    let code = alice_code();
+    let code = env.code();
     assert_eq!(env.totp("", &code).auth, PAM_SUCCESS);
     assert_eq!(
         env.login("", "alice", &[ALICE.as_bytes(), b""]).auth,
@@ -689,7 +710,7 @@ fn debug_log_redacts_every_secret() {
 #[test]
 fn without_debug_only_info_and_above() {
     let env = Env::new(Options::default());
-    assert_eq!(env.totp("debug=false", &alice_code()).auth, PAM_SUCCESS);
+    assert_eq!(env.totp("debug=false", &env.code()).auth, PAM_SUCCESS);
     let log = env.log_text();
     assert!(!log.contains("DEBUG") && log.contains(" INFO "), "{log}");
 }
@@ -697,7 +718,7 @@ fn without_debug_only_info_and_above() {
 #[test]
 fn unwritable_log_file_does_not_change_the_outcome() {
     let env = Env::new(Options::default());
-    let l = env.totp("log_file=/nonexistent-dir/wpam.log", &alice_code());
+    let l = env.totp("log_file=/nonexistent-dir/wpam.log", &env.code());
     assert_eq!(l.auth, PAM_SUCCESS);
     let l = env.totp(
         "log_file=/nonexistent-dir/wpam.log",
@@ -715,7 +736,7 @@ fn two_handles_at_once_and_two_copies_in_one_stack() {
         &dir,
         "alice",
         None,
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
+        vec![Answer::text(ALICE), Answer::text(env.code())],
     );
     let mut b = Pam::start(
         &dir,
@@ -742,8 +763,10 @@ fn two_handles_at_once_and_two_copies_in_one_stack() {
         format!("account required {} {args}", copy.display()),
     ];
     let dir2 = ServiceDir::new("twice", &lines);
-    let code = alice_code();
-    let answers = [ALICE, &code, ALICE, &code]
+    // Each copy makes its own call with its own code (one-time codes: the
+    // same code twice would be refused, as a real server may).
+    let (code, bob_code) = (env.code(), devserver::totp_now(devserver::BOB_SECRET));
+    let answers = [ALICE, &code, "bob@example.com", &bob_code]
         .iter()
         .map(Answer::text)
         .collect();
@@ -764,7 +787,7 @@ fn ca_file_that_is_not_pem_is_a_service_error() {
     std::fs::write(&bogus, "not a certificate\n").expect("write");
     let l = env.totp(
         &format!("ca_file={} offline_users=alice", bogus.display()),
-        &alice_code(),
+        &env.code(),
     );
     assert_eq!(l.auth, PAM_SERVICE_ERR);
     assert!(
@@ -783,7 +806,7 @@ fn ca_file_of_another_ca_falls_back_to_the_os_store_and_fails() {
     let other_ca = env.dir.join("other-ca.pem");
     std::fs::copy(other.ca_path(), &other_ca).expect("copy");
     other.stop();
-    let l = env.totp(&format!("ca_file={}", other_ca.display()), &alice_code());
+    let l = env.totp(&format!("ca_file={}", other_ca.display()), &env.code());
     assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
 }
 
@@ -793,7 +816,7 @@ fn certificate_failure_is_logged_as_a_tls_failure() {
         cert_names: vec!["wrong.example".into()],
         ..Options::default()
     });
-    assert_eq!(env.totp("", &alice_code()).auth, PAM_AUTHINFO_UNAVAIL);
+    assert_eq!(env.totp("", &env.code()).auth, PAM_AUTHINFO_UNAVAIL);
     let log = env.log_text();
     assert!(
         log.contains("TLS handshake failed") && log.contains("certificate"),
@@ -810,7 +833,7 @@ fn a_server_url_that_cannot_be_requested_is_refused_at_parse() {
     for bad in ["/a<b", "/a%zz", "/a\"b", "/a{b}"] {
         let extra = format!("server_url={}{bad} offline_users=alice", env.addr);
         let dir = env.service(&extra);
-        let answers = vec![Answer::text(ALICE), Answer::text(alice_code())];
+        let answers = vec![Answer::text(ALICE), Answer::text("123456")];
         let l = login(&dir, "alice", None, answers, 0);
         assert_eq!(l.auth, PAM_SERVICE_ERR, "{bad}: {}", env.log_text());
         assert_eq!(l.unused_answers, 2, "no prompt with a broken config");
@@ -842,10 +865,10 @@ fn a_fifo_as_log_file_or_config_never_hangs_the_login() {
     let fifo = env.dir.join("fifo");
     mkfifo(&fifo);
     // The log: not used (syslog alone), the login goes on.
-    let l = env.totp(&format!("log_file={}", fifo.display()), &alice_code());
+    let l = env.totp(&format!("log_file={}", fifo.display()), &env.code());
     assert_eq!(l.auth, PAM_SUCCESS);
     // The config: refused.
-    let l = env.totp(&format!("config={}", fifo.display()), &alice_code());
+    let l = env.totp(&format!("config={}", fifo.display()), &env.code());
     assert_eq!(l.auth, PAM_SERVICE_ERR);
     assert_logged(&env, &["ERROR", "not a regular file"]);
 }
@@ -859,7 +882,7 @@ fn separators_bidi_and_invisible_characters_are_escaped_in_the_log() {
         &dir,
         user,
         Some("192.0.2.10\u{2029}"),
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
+        vec![Answer::text(ALICE), Answer::text(env.code())],
     );
     pam.authenticate(0);
     drop(pam);
@@ -884,7 +907,7 @@ fn a_ca_file_that_is_a_device_or_huge_is_a_service_error_at_once() {
         let t = Instant::now();
         let l = env.totp(
             &format!("ca_file={} offline_users=alice", ca.display()),
-            &alice_code(),
+            &env.code(),
         );
         assert_eq!(l.auth, PAM_SERVICE_ERR, "{}", env.log_text());
         assert!(t.elapsed() < SLACK, "{:?}", t.elapsed());
@@ -915,13 +938,13 @@ fn werbot_id_is_trimmed_and_bounded_at_254_bytes() {
     let l = env.login(
         "",
         "alice",
-        &[b"  alice@example.com\t", alice_code().as_bytes()],
+        &[b"  alice@example.com\t", env.code().as_bytes()],
     );
     assert_eq!(l.auth, PAM_SUCCESS);
     assert_eq!(env.server().requests()[0].field("wID"), Some(ALICE));
     let long = format!("{}@example.com", "a".repeat(254 - 12));
     assert_eq!(long.len(), 254);
-    let l = env.login("", "alice", &[long.as_bytes(), alice_code().as_bytes()]);
+    let l = env.login("", "alice", &[long.as_bytes(), env.code().as_bytes()]);
     assert_eq!(l.auth, PAM_AUTH_ERR, "unknown to the API, but sent");
     assert_eq!(env.api_requests(), 2);
     let l = env.login("", "alice", &[format!("a{long}").as_bytes(), b"123456"]);
@@ -978,7 +1001,7 @@ fn a_remote_host_that_is_not_utf8_is_refused_not_sent_as_local() {
         &dir,
         "alice",
         None,
-        vec![Answer::text(ALICE), Answer::text(alice_code())],
+        vec![Answer::text(ALICE), Answer::text(env.code())],
     );
     pam.set_rhost_bytes(b"192.0.2.\xff");
     assert_eq!(pam.authenticate(0), PAM_AUTH_ERR);
@@ -1000,12 +1023,12 @@ fn a_host_name_server_url_resolves_and_verifies_by_name() {
     // the DNS name (the dev certificate names "localhost").
     let env = Env::new(Options::default());
     let port = env.server().addr().port();
-    let l = env.totp(&format!("server_url=localhost:{port}"), &alice_code());
+    let l = env.totp(&format!("server_url=localhost:{port}"), &env.code());
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
     // A name that does not exist: an outage.
     let l = env.totp(
         "server_url=no-such-host.invalid offline_users=alice",
-        &alice_code(),
+        &env.code(),
     );
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
     assert_logged(
@@ -1024,12 +1047,19 @@ fn child_login_entry() {
 #[test]
 fn a_panic_is_system_err_and_prints_nothing_on_stderr() {
     // Under su, stderr is the user's terminal and RUST_BACKTRACE theirs.
+    // The trigger exists in debug builds only; the module that ships (make
+    // test-dist) has none, so there is nothing to run there.
+    let module = std::fs::read(pamdrv::module_path()).expect("read the module");
+    if !module.windows(13).any(|w| w == b"debug_panic=1") {
+        eprintln!("SKIPPED: this module is a release build without the debug_panic trigger");
+        return;
+    }
     let env = Env::new(Options::default());
     let dir = env.service("debug_panic=1");
     let run = child::login_in_child(
         &dir,
         "alice",
-        &[ALICE, &alice_code()],
+        &[ALICE, &env.code()],
         child::How {
             env: &[("RUST_BACKTRACE", "full"), ("RUST_LIB_BACKTRACE", "1")],
             ..child::How::default()
@@ -1123,7 +1153,7 @@ fn secrets_do_not_survive_in_freed_memory() {
         .args(&format!("config={}", conf.display()))
         .replace(&format!("service_key={KEY}"), "");
     let dir = ServiceDir::wpam("it", &pamdrv::module_path(), &args);
-    let code = alice_code();
+    let code = env.code();
     let needles = env.dir.join("needles");
     std::fs::write(
         &needles,
@@ -1177,7 +1207,7 @@ fn a_connection_refused_by_a_security_policy_is_a_local_error() {
             connect_errno: Some(errno),
             ..child::How::default()
         };
-        let run = child::login_in_child(&dir, "alice", &[ALICE, &alice_code()], how);
+        let run = child::login_in_child(&dir, "alice", &[ALICE, &env.code()], how);
         assert_eq!(run.auth, Some(PAM_SERVICE_ERR), "{errno}: {run:?}");
         assert!(
             run.shown
@@ -1192,4 +1222,202 @@ fn a_connection_refused_by_a_security_policy_is_a_local_error() {
         &["ERROR", "local error", "Permission denied", "SELinux"],
     );
     assert_logged(&env, &["ERROR", "Operation not permitted", "SELinux"]);
+}
+
+// --- rows and shapes a stricter or differently shaped server brings --------
+
+#[test]
+fn a_redirect_is_an_answer_never_followed() {
+    // A 302 with a success body: neither followed (a second request) nor read.
+    let env = Env::new(with_fault(Fault::Redirect));
+    let l = env.totp("offline_users=alice", &env.code());
+    assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
+    assert_eq!(env.api_requests(), 1, "the redirect was followed");
+    assert_logged(&env, &["WARN", "HTTP 302"]);
+}
+
+#[test]
+fn the_answer_cap_is_64_kib_exactly() {
+    let env = Env::new(with_fault(Fault::Size(64 * 1024)));
+    assert_eq!(
+        env.totp("", &env.code()).auth,
+        PAM_SUCCESS,
+        "{}",
+        env.log_text()
+    );
+    let env = Env::new(with_fault(Fault::Size(64 * 1024 + 1)));
+    assert_eq!(
+        env.totp("offline_users=alice", &env.code()).auth,
+        PAM_AUTH_ERR
+    );
+    assert_logged(&env, &["WARN", "larger than 64 KiB"]);
+}
+
+#[test]
+fn no_proxy_is_taken_from_the_environment() {
+    // Under su the environment is the user's: a dead proxy must not make
+    // the API unreachable (and an outage of it).
+    let env = Env::new(Options::default());
+    let dir = env.service("");
+    let dead = "http://127.0.0.1:1";
+    let vars = [
+        ("HTTPS_PROXY", dead),
+        ("https_proxy", dead),
+        ("ALL_PROXY", dead),
+        ("all_proxy", dead),
+        ("HTTP_PROXY", dead),
+    ];
+    let how = child::How {
+        env: &vars,
+        ..child::How::default()
+    };
+    let run = child::login_in_child(&dir, "alice", &[ALICE, &env.code()], how);
+    assert_eq!(run.auth, Some(PAM_SUCCESS), "{run:?}\n{}", env.log_text());
+    assert_eq!(env.api_requests(), 1);
+}
+
+#[test]
+fn account_phase_checks_again_for_another_user() {
+    // The auth phase passed for alice; PAM_USER is then changed: the mark is
+    // for alice only, so the account phase asks for bob.
+    let env = Env::new(Options::default());
+    let dir = env.service("");
+    let mut pam = Pam::start(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(ALICE), Answer::text(env.code())],
+    );
+    assert_eq!(pam.authenticate(0), PAM_SUCCESS);
+    pam.set_user("bob@example.com");
+    assert_eq!(pam.acct_mgmt(0), PAM_AUTH_ERR, "bob denies U2F");
+    let reqs = env.server().requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert_eq!(reqs[1].field("wID"), Some("bob@example.com"));
+    assert_eq!(reqs[1].field("tfaMethod"), Some("U2F"));
+}
+
+#[test]
+fn account_phase_follows_the_offline_rule() {
+    let mut env = Env::new(Options::default());
+    env.stop_server();
+    let dir = env.service("offline_users=root");
+    let mut pam = Pam::start(&dir, "root", Some("192.0.2.10"), vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS, "{}", env.log_text());
+    let mut pam = Pam::start(&dir, "alice", Some("192.0.2.10"), vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_AUTHINFO_UNAVAIL);
+    assert_logged(&env, &["account", "admitted as offline user"]);
+    assert_logged(&env, &["account", "denied (not an offline user)"]);
+}
+
+#[test]
+fn a_server_that_refuses_an_empty_user_ip_denies_local_logins() {
+    // The reference module never sends an empty userIP (it refuses logins
+    // without PAM_RHOST); a real server may refuse one. That is a denial
+    // with the server's reason, never an outage.
+    for refusals in [Refusals::HttpCodes, Refusals::Ok200, Refusals::Status500] {
+        let env = Env::new(Options {
+            strict: Strict {
+                require_ip: true,
+                refusals,
+                ..Strict::for_main_tests()
+            },
+            ..Options::default()
+        });
+        let dir = env.service("offline_users=alice");
+        let answers = vec![Answer::text(ALICE), Answer::text(env.code())];
+        let l = login(&dir, "alice", None, answers, 0);
+        assert_eq!(l.auth, PAM_AUTH_ERR, "{refusals:?}: {}", env.log_text());
+        assert_logged(&env, &["WARN", "userIP is not an IP address"]);
+        // With PAM_RHOST the same server admits.
+        let l = env.totp("", &env.code());
+        assert_eq!(l.auth, PAM_SUCCESS, "{refusals:?}: {}", env.log_text());
+    }
+}
+
+#[test]
+fn every_way_a_server_may_refuse_denies_an_offline_user() {
+    // Bad credentials and bad requests as 400/401, as 200 + failed, as 500.
+    for refusals in [Refusals::HttpCodes, Refusals::Ok200, Refusals::Status500] {
+        let env = Env::new(Options {
+            strict: Strict {
+                refusals,
+                ..Strict::for_main_tests()
+            },
+            ..Options::default()
+        });
+        let l = env.totp("service_key=wrong offline_users=alice", &env.code());
+        assert_eq!(l.auth, PAM_AUTH_ERR, "{refusals:?}: {}", env.log_text());
+        assert_eq!(env.api_requests(), 1);
+        assert_logged(&env, &["WARN", "invalid service credentials"]);
+        assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
+    }
+}
+
+#[test]
+fn a_code_is_sent_once() {
+    // The one-time server: the module never submits a code twice, and a
+    // replay (the same code in a second login) is refused by the server.
+    let env = Env::new(Options::default());
+    let code = env.code();
+    assert_eq!(env.totp("", &code).auth, PAM_SUCCESS);
+    assert_eq!(env.api_requests(), 1);
+    assert_eq!(env.totp("", &code).auth, PAM_AUTH_ERR);
+    assert_logged(&env, &["WARN", "already used"]);
+}
+
+#[test]
+fn transport_shapes_chunked_keep_alive_intermediate_ca_rsa() {
+    for (what, shape) in [
+        (
+            "chunked",
+            Shape {
+                chunked: true,
+                ..Shape::default()
+            },
+        ),
+        (
+            "keep-alive",
+            Shape {
+                keep_alive: true,
+                ..Shape::default()
+            },
+        ),
+        (
+            "intermediate CA",
+            Shape {
+                intermediate_ca: true,
+                ..Shape::default()
+            },
+        ),
+        (
+            "RSA leaf",
+            Shape {
+                rsa_leaf: true,
+                ..Shape::default()
+            },
+        ),
+        (
+            "all at once",
+            Shape {
+                chunked: true,
+                keep_alive: true,
+                intermediate_ca: true,
+                rsa_leaf: true,
+            },
+        ),
+    ] {
+        let env = Env::new(Options {
+            shape,
+            ..Options::default()
+        });
+        let t = Instant::now();
+        let l = env.totp("", &env.code());
+        assert_eq!(l.auth, PAM_SUCCESS, "{what}: {}", env.log_text());
+        // keep-alive: the module reads the answer and closes; it does not
+        // wait for the server to close.
+        assert!(t.elapsed() < SLACK, "{what}: {:?}", t.elapsed());
+        let l = env.totp("", &devserver::wrong_totp(ALICE_SECRET));
+        assert_eq!(l.auth, PAM_AUTH_ERR, "{what}");
+    }
 }

@@ -23,6 +23,7 @@ pub const PAM_CONV_ERR: c_int = 19;
 pub const PAM_IGNORE: c_int = 25;
 pub const PAM_SILENT: c_int = 0x8000;
 const PAM_RHOST: c_int = 4;
+const PAM_USER: c_int = 2;
 const PAM_PROMPT_ECHO_OFF: c_int = 1;
 const PAM_PROMPT_ECHO_ON: c_int = 2;
 const PAM_ERROR_MSG: c_int = 3;
@@ -316,6 +317,14 @@ impl Pam {
         // SAFETY: live handle. PAM_ESTABLISH_CRED = 0x2.
         self.last = unsafe { pam_setcred(self.handle, flags | 0x2) };
         self.last
+    }
+
+    /// Changes PAM_USER (as an application may between phases).
+    pub fn set_user(&mut self, user: &str) {
+        let u = CString::new(user).expect("no NUL in user");
+        // SAFETY: live handle; PAM copies the item.
+        let rc = unsafe { pam_set_item(self.handle, PAM_USER, u.as_ptr() as *const c_void) };
+        assert_eq!(rc, PAM_SUCCESS);
     }
 
     /// Sets PAM_RHOST to raw bytes (which need not be UTF-8).
