@@ -62,6 +62,11 @@ done <<<"$list_a"
 
 end=$(date +%s)
 echo "reproducible-check: commit $rev, SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, $((end - start)) s"
+if [ "$same" = 0 ]; then
+  # An empty dist/ on both sides is not "reproducible": nothing was compared.
+  echo "reproducible-check: FAILED: no file was compared (is dist/ empty?)"
+  fail=1
+fi
 if [ "$fail" = 0 ]; then
   echo "reproducible-check: $same passed, 0 failed"
   [ "${WPAM_REPRO_KEEP:-0}" = 1 ] || rm -rf "$work"
