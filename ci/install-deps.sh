@@ -15,7 +15,9 @@ pkgs=("${build_pkgs[@]}"
   lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
   shellcheck
   # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd
-  openssh-server openssh-client passwd)
+  openssh-server openssh-client passwd
+  # the proxy tests (tests/pam.rs): a real HTTP CONNECT proxy
+  tinyproxy)
 [ "${1:-}" = build ] && pkgs=("${build_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,8 +1,8 @@
 //! One HTTPS POST to the Werbot API, made in the order that decides what a
 //! failure means (DESIGN.md §3):
 //!
-//! 1. **deliver** — resolve the name (`resolve.rs`), connect, complete the
-//!    TLS handshake. A failure the network or the server caused here means
+//! 1. **deliver** — resolve the name (`resolve.rs`), connect (through an
+//!    HTTP CONNECT tunnel when `proxy=` is set), complete the TLS handshake. A failure the network or the server caused here means
 //!    the request could not be delivered: [`CallError::Undelivered`], the
 //!    only case in which offline users may be admitted.
 //! 2. **ask** — from the moment the request can be written, whatever happens
@@ -31,7 +31,7 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{ConnectionDetails, Connector, NextTimeout};
 use zeroize::Zeroizing;
 
-use crate::config::{Config, ServerUrl};
+use crate::config::{Config, ProxyUrl, ServerUrl};
 use crate::resolve::{self, ResolveError};
 use crate::tls::{self, HandshakeError, TlsTransport};
 
@@ -52,6 +52,8 @@ pub struct HttpAnswer {
 pub enum Step {
     Resolve,
     Connect,
+    /// The HTTP CONNECT exchange with the configured proxy.
+    Proxy,
     Handshake,
 }
 
@@ -60,6 +62,7 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Step::Resolve => "name resolution",
             Step::Connect => "TCP connect",
+            Step::Proxy => "proxy CONNECT",
             Step::Handshake => "TLS handshake",
         })
     }
@@ -127,23 +130,33 @@ impl Transport for Https<'_> {
             self.config.insecure_skip_verify,
         )
         .map_err(|e| CallError::Local(format!("TLS setup: {e}")))?;
-        let stream = deliver(server, tls, deadline)?;
+        let stream = deliver(server, self.config.proxy.as_ref(), tls, deadline)?;
         ask(stream, &server.endpoint(), body, deadline)
     }
 }
 
-/// Steps 1–3: an established, verified TLS connection to the API.
+/// Steps 1–3: an established, verified TLS connection to the API, through
+/// the proxy when one is configured (its name resolved, a TCP connection to
+/// it, a CONNECT tunnel; TLS is still end to end with the API).
 pub fn deliver(
     server: &ServerUrl,
+    proxy: Option<&ProxyUrl>,
     tls: Arc<rustls::ClientConfig>,
     deadline: Instant,
 ) -> Result<TlsTransport, CallError> {
-    let addrs = resolve::resolve(&server.host, server.port, deadline).map_err(|e| match e {
+    let (host, port) = match proxy {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (server.host.as_str(), server.port),
+    };
+    let addrs = resolve::resolve(host, port, deadline).map_err(|e| match e {
         ResolveError::NotFound(d) => undelivered(Step::Resolve, false, d),
         ResolveError::TimedOut => undelivered(Step::Resolve, true, String::new()),
         ResolveError::Local(d) => CallError::Local(d),
     })?;
-    let tcp = connect(&addrs, deadline)?;
+    let mut tcp = connect(&addrs, deadline)?;
+    if let Some(p) = proxy {
+        tunnel(&mut tcp, server, p, deadline)?;
+    }
     let name = rustls::pki_types::ServerName::try_from(server.host.clone())
         .map_err(|e| CallError::Local(format!("server name {}: {e}", server.host)))?;
     let stream = tls::handshake(tcp, tls, name, deadline).map_err(|e| match e {
@@ -254,6 +267,136 @@ fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, CallErr
             "no usable address for the API from this host ({d})"
         ))),
         (None, false, None) => Err(CallError::Local("no address to connect to".into())),
+    }
+}
+
+/// The largest CONNECT answer head we read from a proxy.
+const MAX_PROXY_HEAD: usize = 8 * 1024;
+
+/// Opens a tunnel to the API through an HTTP CONNECT proxy (RFC 9110
+/// §9.3.6). Everything here happens before a byte of the request reaches
+/// the API: a proxy that is down, refuses the CONNECT (403, 502...) or does
+/// not answer could not deliver the request (an outage, as for the API
+/// itself); a proxy that asks for credentials (407) is our configuration.
+/// Written here rather than with ureq's proxy support, which runs inside its
+/// own connector where these cases cannot be told apart.
+fn tunnel(
+    tcp: &mut TcpStream,
+    server: &ServerUrl,
+    proxy: &ProxyUrl,
+    deadline: Instant,
+) -> Result<(), CallError> {
+    use std::io::Write;
+    let target = if server.host.contains(':') {
+        format!("[{}]:{}", server.host, server.port)
+    } else {
+        format!("{}:{}", server.host, server.port)
+    };
+    // The credentials are in here: sized once, wiped.
+    let auth_len = proxy.basic_auth.as_ref().map_or(0, |a| a.len() + 35);
+    let mut head = Zeroizing::new(String::with_capacity(2 * target.len() + 64 + auth_len));
+    head.push_str("CONNECT ");
+    head.push_str(&target);
+    head.push_str(" HTTP/1.1\r\nHost: ");
+    head.push_str(&target);
+    head.push_str("\r\n");
+    if let Some(a) = &proxy.basic_auth {
+        head.push_str("Proxy-Authorization: Basic ");
+        head.push_str(a);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let io_failure = |e: io::Error| match io_class(&e) {
+        Class::Network => undelivered(Step::Proxy, false, format!("{proxy}: {e}")),
+        Class::TimedOut => undelivered(Step::Proxy, true, String::new()),
+        Class::Unusable | Class::Local => {
+            CallError::Local(crate::sys::describe(&format!("proxy {proxy}"), &e))
+        }
+    };
+    let timed_out = || undelivered(Step::Proxy, true, String::new());
+    let left = |deadline: Instant| {
+        Some(deadline.saturating_duration_since(Instant::now())).filter(|d| !d.is_zero())
+    };
+    let rest = left(deadline).ok_or_else(timed_out)?;
+    tcp.set_write_timeout(Some(rest)).map_err(io_failure)?;
+    loop {
+        match tcp.write_all(head.as_bytes()) {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(timed_out())
+            }
+            Err(e) => return Err(io_failure(e)),
+        }
+    }
+    // The answer head, byte by byte: nothing after it may be consumed (the
+    // TLS handshake with the API follows on the same stream).
+    let mut answer = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() >= MAX_PROXY_HEAD {
+            return Err(undelivered(
+                Step::Proxy,
+                false,
+                format!("{proxy}: an answer head larger than {MAX_PROXY_HEAD} bytes"),
+            ));
+        }
+        let rest = left(deadline).ok_or_else(timed_out)?;
+        tcp.set_read_timeout(Some(rest)).map_err(io_failure)?;
+        match tcp.read(&mut byte) {
+            Ok(0) => {
+                return Err(undelivered(
+                    Step::Proxy,
+                    false,
+                    format!("{proxy} closed the connection"),
+                ))
+            }
+            Ok(_) => answer.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(timed_out())
+            }
+            Err(e) => return Err(io_failure(e)),
+        }
+    }
+    let status_line = answer
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .unwrap_or_default();
+    let code = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|r| r.get(2..5))
+        .and_then(|c| c.parse::<u16>().ok());
+    match code {
+        Some(200) => Ok(()),
+        Some(407) => Err(CallError::Local(format!(
+            "proxy {proxy} asks for credentials (407): put them in the config file as \
+             proxy=http://user:password@host:port"
+        ))),
+        Some(c) => Err(undelivered(
+            Step::Proxy,
+            false,
+            format!("{proxy} refused the CONNECT: HTTP {c}"),
+        )),
+        None => Err(undelivered(
+            Step::Proxy,
+            false,
+            format!(
+                "{proxy} sent no HTTP answer: {}",
+                crate::log::quote(&status_line)
+            ),
+        )),
     }
 }
 

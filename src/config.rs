@@ -52,6 +52,49 @@ pub struct Config {
     pub timeout: Duration,
     pub u2f_timeout: Duration,
     pub log_file: PathBuf,
+    /// An HTTP CONNECT proxy to reach the API through (never from the
+    /// environment).
+    pub proxy: Option<ProxyUrl>,
+    /// `wid.<login>=<Werbot ID>` entries of the config file: these logins are
+    /// tied to that Werbot ID (no ID prompt; the typed-ID path is closed).
+    pub werbot_ids: std::collections::BTreeMap<String, String>,
+    /// `werbot_id_from_login=true`: every login's Werbot ID is its login name.
+    pub werbot_id_from_login: bool,
+}
+
+/// `http://[user:password@]host:port` of an HTTP CONNECT proxy.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    /// Host name or IP address (no brackets).
+    pub host: String,
+    pub port: u16,
+    /// `Basic` credentials (base64 of `user:password`), from the config file
+    /// only; wiped when dropped, never logged.
+    pub basic_auth: Option<Zeroizing<String>>,
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyUrl")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Display for ProxyUrl {
+    /// Without the credentials: what a log line may show.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "http://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "http://{}:{}", self.host, self.port)
+        }
+    }
 }
 
 impl fmt::Debug for Config {
@@ -68,6 +111,9 @@ impl fmt::Debug for Config {
             .field("timeout", &self.timeout)
             .field("u2f_timeout", &self.u2f_timeout)
             .field("log_file", &self.log_file)
+            .field("proxy", &self.proxy)
+            .field("werbot_ids", &self.werbot_ids)
+            .field("werbot_id_from_login", &self.werbot_id_from_login)
             .finish()
     }
 }
@@ -75,6 +121,15 @@ impl fmt::Debug for Config {
 impl Config {
     pub fn is_offline_user(&self, user: &str) -> bool {
         self.offline_users.iter().any(|u| u == user)
+    }
+
+    /// The Werbot ID a login is tied to, if the config ties it: its
+    /// `wid.<login>` entry, else the login name with `werbot_id_from_login`.
+    pub fn tied_werbot_id<'a>(&'a self, login: &'a str) -> Option<&'a str> {
+        self.werbot_ids
+            .get(login)
+            .map(String::as_str)
+            .or(self.werbot_id_from_login.then_some(login))
     }
 }
 
@@ -119,6 +174,12 @@ struct Raw {
     timeout: Option<String>,
     u2f_timeout: Option<String>,
     log_file: Option<String>,
+    /// Wiped: may hold proxy credentials.
+    proxy: Option<Zeroizing<String>>,
+    /// The proxy came from the world-readable pam.d line.
+    proxy_on_line: bool,
+    werbot_ids: std::collections::BTreeMap<String, String>,
+    werbot_id_from_login: Option<String>,
 }
 
 impl Raw {
@@ -128,6 +189,29 @@ impl Raw {
             // Only ever copied into memory that is wiped.
             self.service_key = Some(Zeroizing::new(value.to_string()));
             return None;
+        }
+        if key == "proxy" {
+            self.proxy = Some(Zeroizing::new(value.to_string()));
+            self.proxy_on_line = allow_config;
+            return None;
+        }
+        if let Some(login) = key.strip_prefix("wid.") {
+            if allow_config {
+                return Some(format!(
+                    "{} ignored: logins are tied to Werbot IDs in the root-only config file only",
+                    crate::log::quote(key)
+                ));
+            }
+            return match crate::input::werbot_id(value.as_bytes()) {
+                Ok(id) if !login.is_empty() => {
+                    self.werbot_ids.insert(login.to_string(), id);
+                    None
+                }
+                _ => Some(format!(
+                    "{} ignored: not a usable Werbot ID",
+                    crate::log::quote(key)
+                )),
+            };
         }
         let v = Some(value.to_string());
         match key {
@@ -140,6 +224,7 @@ impl Raw {
             "timeout" => self.timeout = v,
             "u2f_timeout" => self.u2f_timeout = v,
             "log_file" => self.log_file = v,
+            "werbot_id_from_login" => self.werbot_id_from_login = v,
             "config" if allow_config => {}
             // The test suite's panic trigger (pam.rs); release builds do not know it.
             #[cfg(debug_assertions)]
@@ -351,6 +436,15 @@ fn build(
         DEFAULT_U2F_TIMEOUT,
         warnings,
     );
+    let proxy = match raw.proxy.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => Some(parse_proxy(p, raw.proxy_on_line)?),
+        None => None,
+    };
+    let werbot_id_from_login = bool_arg(
+        "werbot_id_from_login",
+        raw.werbot_id_from_login.as_deref(),
+        warnings,
+    );
     Ok(Config {
         server,
         service_id,
@@ -362,7 +456,88 @@ fn build(
         timeout,
         u2f_timeout,
         log_file,
+        proxy,
+        werbot_ids: raw.werbot_ids,
+        werbot_id_from_login,
     })
+}
+
+/// `http://[user:password@]host:port`. Credentials are refused on the
+/// pam.d line (which every local user can read): the config file only.
+pub fn parse_proxy(v: &str, on_pam_line: bool) -> Result<ProxyUrl, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid {
+        key: "proxy",
+        why: why.to_string(),
+    };
+    let rest = match v.get(..7) {
+        Some(s) if s.eq_ignore_ascii_case("http://") => &v[7..],
+        _ => return Err(bad("expected http://host:port (an HTTP CONNECT proxy)")),
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains(['/', '?', '#']) {
+        return Err(bad("expected http://host:port, without a path"));
+    }
+    let (userinfo, authority) = match rest.rsplit_once('@') {
+        Some((u, a)) => (Some(u), a),
+        None => (None, rest),
+    };
+    if userinfo.is_some() && on_pam_line {
+        return Err(bad(
+            "credentials are accepted only in the root-only config file (config=), \
+             never on the pam.d line",
+        ));
+    }
+    let (host, port) = if let Some(after) = authority.strip_prefix('[') {
+        let (ip, tail) = after.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad("not an IPv6 address inside [ ]"))?;
+        (ip, tail.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    if !host_ok {
+        return Err(bad("bad host"));
+    }
+    let port = match port.map(str::parse::<u16>) {
+        Some(Ok(p)) if p > 0 => p,
+        _ => return Err(bad("a port is required (http://host:port)")),
+    };
+    let basic_auth = userinfo.map(|u| Zeroizing::new(base64(u.as_bytes())));
+    Ok(ProxyUrl {
+        host: host.to_string(),
+        port,
+        basic_auth,
+    })
+}
+
+/// Standard base64 (RFC 4648), for one Proxy-Authorization header: not
+/// worth a dependency.
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(T[(n >> shift) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// true/false/1/0/yes/no (any case). Anything else warns and yields `false`,
@@ -749,6 +924,60 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = read_config_file(&path).expect_err("refused").to_string();
         assert!(e.contains("not a regular file"), "{e}");
+        fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn proxy_urls_and_where_credentials_may_be() {
+        let p = parse_proxy("http://proxy.example:3128", true).expect("plain");
+        assert_eq!(
+            (p.host.as_str(), p.port, p.basic_auth.is_none()),
+            ("proxy.example", 3128, true)
+        );
+        assert_eq!(p.to_string(), "http://proxy.example:3128");
+        let p = parse_proxy("http://user:pa:ss@[::1]:8080/", false).expect("with credentials");
+        assert_eq!((p.host.as_str(), p.port), ("::1", 8080));
+        assert_eq!(
+            p.basic_auth.as_deref().map(String::as_str),
+            Some("dXNlcjpwYTpzcw==")
+        );
+        assert!(!format!("{p:?}").contains("dXNl") && !p.to_string().contains("user"));
+        let e = parse_proxy("http://user:pw@proxy:3128", true).expect_err("on the pam.d line");
+        assert!(e.to_string().contains("config file"), "{e}");
+        for bad in [
+            "https://proxy:3128",
+            "proxy:3128",
+            "http://proxy",
+            "http://proxy:0",
+            "http://pr oxy:1",
+            "http://proxy:1/x",
+        ] {
+            assert!(parse_proxy(bad, false).is_err(), "{bad}");
+        }
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn logins_are_tied_to_werbot_ids_in_the_config_file_only() {
+        let (path, dir) = write_conf(
+            0o600,
+            "service_key=k\nwid.alice = alice@example.com\nwid.bob=bad\u{202e}id\n",
+        );
+        let arg = format!("config={}", path.display());
+        let p = parse(&[BASE[0], BASE[1], arg.as_str(), "wid.mallory=m@example.com"]);
+        let c = p.config.expect("config");
+        assert_eq!(c.tied_werbot_id("alice"), Some("alice@example.com"));
+        assert_eq!(c.tied_werbot_id("bob"), None, "an unusable ID is not tied");
+        assert_eq!(
+            c.tied_werbot_id("mallory"),
+            None,
+            "the pam.d line cannot tie"
+        );
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        let (c, _) = ok(&[BASE[0], BASE[1], BASE[2], "werbot_id_from_login=true"]);
+        assert_eq!(c.tied_werbot_id("carol"), Some("carol"));
         fs::remove_dir_all(dir).ok();
     }
 

@@ -6,9 +6,9 @@
 //! | HTTP 200, JSON, `status == "success"`                       | Success                                   |
 //! | HTTP 200 with anything else; any other HTTP status (4xx, 5xx, 3xx) | AuthErr, offline users included    |
 //! | request sent, then no valid answer: timeout, reset, malformed, stalled or oversized | AuthErr, offline users included |
-//! | not delivered: no address / no DNS answer, connect refused, unreachable or timed out, TLS handshake failed | offline user: Success (INFO); else AuthInfoUnavail |
+//! | not delivered: no address / no DNS answer, connect refused, unreachable or timed out, a proxy that refused the CONNECT or did not answer, TLS handshake failed | offline user: Success (INFO); else AuthInfoUnavail |
 //! | not delivered because of a timeout, under a setuid caller (su, sudo) | AuthInfoUnavail for everyone (its user can stop the process) |
-//! | local failure (descriptors, memory, permission, trust store, URL) | ServiceErr (ERROR), offline users included |
+//! | local failure (descriptors, memory, permission, trust store, URL, a proxy asking for credentials) | ServiceErr (ERROR), offline users included |
 //!
 //! Offline users are admitted only when the request could not be
 //! delivered: once it may have reached the server, whatever follows is the

@@ -150,19 +150,29 @@ fn authenticate<H: Host, T: Transport>(
     who: &Who,
     silent: bool,
 ) -> Outcome {
-    let raw_id = match host.prompt(PROMPT_ID, true) {
-        Ok(a) => a,
-        Err(ConvFailure) => {
-            log.warn("conversation failed at the Werbot ID prompt");
-            return Outcome::ConvErr;
+    // A login tied to a Werbot ID by the config file is not asked for one:
+    // whoever is at the prompt cannot pick another Werbot user to approve.
+    let werbot_id = match config.tied_werbot_id(&who.user) {
+        Some(id) => {
+            log.debug("Werbot ID tied to this login by the config file; no ID prompt");
+            id.to_string()
         }
-    };
-    let werbot_id = match input::werbot_id(&raw_id) {
-        Ok(id) => id,
-        Err(e) => {
-            host.error_msg(&e.to_string());
-            log.warn(&format!("Werbot ID refused locally: {e}"));
-            return Outcome::AuthErr;
+        None => {
+            let raw_id = match host.prompt(PROMPT_ID, true) {
+                Ok(a) => a,
+                Err(ConvFailure) => {
+                    log.warn("conversation failed at the Werbot ID prompt");
+                    return Outcome::ConvErr;
+                }
+            };
+            match input::werbot_id(&raw_id) {
+                Ok(id) => id,
+                Err(e) => {
+                    host.error_msg(&e.to_string());
+                    log.warn(&format!("Werbot ID refused locally: {e}"));
+                    return Outcome::AuthErr;
+                }
+            }
         }
     };
     let raw_code = match host.prompt(PROMPT_CODE, false) {
@@ -237,7 +247,8 @@ fn account<H: Host, T: Transport>(
     }
     // No second factor was given through this module (e.g. a publickey-only
     // SSH login): the reference's account check, a U2F approval for the
-    // Werbot user named like the login. The user must be told to approve.
+    // Werbot user tied to the login, or named like it. The user must be told
+    // to approve.
     if !silent {
         if !host.can_converse() {
             log.warn("no conversation function to announce the U2F approval; PAM_CONV_ERR");
@@ -245,7 +256,8 @@ fn account<H: Host, T: Transport>(
         }
         host.info_msg(U2F_INFO);
     }
-    call(config, transport, log, who, &who.user.clone(), &Factor::U2f)
+    let werbot_id = config.tied_werbot_id(&who.user).unwrap_or(&who.user);
+    call(config, transport, log, who, werbot_id, &Factor::U2f)
 }
 
 /// One API check over HTTPS and its decision, logged: the core shared by the
@@ -672,5 +684,24 @@ mod tests {
         let srv = server(success);
         assert_eq!(auth(&mut s, &srv, &[], false), Outcome::AuthErr);
         assert!(srv.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_tied_login_is_not_asked_for_a_werbot_id() {
+        let mut c = config(&[]);
+        c.werbot_ids
+            .insert("alice".into(), "alice@example.com".into());
+        // Only the code prompt: an ID answer would be an unexpected prompt.
+        let mut s = Script::new(&[(PROMPT_CODE, Ok(b"123456"))]);
+        let srv = server(success);
+        let o = authenticate(&mut s, &c, &srv, &mut Logger::discard(), &who(), false);
+        assert_eq!(o, Outcome::Success);
+        s.done();
+        assert_eq!(srv.calls.borrow()[0].0["wID"], "alice@example.com");
+        // The account phase asks for the tied ID too.
+        let mut s = Script::new(&[]);
+        let o = account(&mut s, &c, &srv, &mut Logger::discard(), &who(), true);
+        assert_eq!(o, Outcome::Success);
+        assert_eq!(srv.calls.borrow()[1].0["wID"], "alice@example.com");
     }
 }

@@ -10,6 +10,8 @@ mod deadline;
 mod devserver;
 #[path = "support/pamdrv.rs"]
 mod pamdrv;
+#[path = "support/proxy.rs"]
+mod proxy;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -1420,4 +1422,225 @@ fn transport_shapes_chunked_keep_alive_intermediate_ca_rsa() {
         let l = env.totp("", &devserver::wrong_totp(ALICE_SECRET));
         assert_eq!(l.auth, PAM_AUTH_ERR, "{what}");
     }
+}
+
+// --- through an HTTP CONNECT proxy (tinyproxy) ------------------------------
+
+#[test]
+fn through_a_proxy_tls_stays_end_to_end() {
+    let env = Env::new(Options::default());
+    let port = env.server().addr().port();
+    let p = proxy::Proxy::start(proxy::Rules {
+        connect_ports: &[port],
+        basic_auth: None,
+    });
+    let l = env.totp(&format!("proxy={}", p.url(None)), &env.code());
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert_eq!(env.api_requests(), 1);
+    // Verified end to end: a CA that does not know the API's certificate
+    // fails through the tunnel as it does without one.
+    let other = devserver::start(Options::default()).expect("another server");
+    let other_ca = env.dir.join("other-ca.pem");
+    std::fs::copy(other.ca_path(), &other_ca).expect("copy");
+    let l = env.totp(
+        &format!("proxy={} ca_file={}", p.url(None), other_ca.display()),
+        &env.code(),
+    );
+    assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
+    assert_logged(&env, &["TLS handshake failed", "invalid peer certificate"]);
+}
+
+#[test]
+fn a_proxy_that_is_down_or_refuses_the_connect_is_an_outage() {
+    let env = Env::new(Options::default());
+    // Refuses: CONNECT to the API's port is not allowed (403).
+    let p = proxy::Proxy::start(proxy::Rules {
+        connect_ports: &[1],
+        basic_auth: None,
+    });
+    let url = p.url(None);
+    let l = env.totp(&format!("proxy={url} offline_users=alice"), &env.code());
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    let l = env.totp(&format!("proxy={url}"), "123456");
+    assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL);
+    assert_logged(
+        &env,
+        &["proxy CONNECT failed", "refused the CONNECT: HTTP 403"],
+    );
+    // Down.
+    drop(p);
+    let l = env.totp(&format!("proxy={url} offline_users=alice"), "123456");
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert_logged(&env, &["TCP connect failed", "Connection refused"]);
+    assert_eq!(env.api_requests(), 0);
+}
+
+#[test]
+fn the_timeout_covers_the_proxy() {
+    let env = Env::new(Options::default());
+    let silent = proxy::Silent::start();
+    let t = Instant::now();
+    let l = env.totp(
+        &format!("proxy=http://{} offline_users=alice", silent.addr),
+        "123456",
+    );
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert!(
+        t.elapsed() < Duration::from_secs(2) + SLACK,
+        "{:?}",
+        t.elapsed()
+    );
+    assert_logged(
+        &env,
+        &["proxy CONNECT timed out", "admitted as offline user"],
+    );
+}
+
+#[test]
+fn proxy_credentials_come_from_the_config_file_only_and_are_never_logged() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(Options::default());
+    let port = env.server().addr().port();
+    let (user, password) = ("wpam-proxy-user", "proxy-password-not-secret");
+    let p = proxy::Proxy::start(proxy::Rules {
+        connect_ports: &[port],
+        basic_auth: Some((user, password)),
+    });
+    // In the config file: admitted.
+    let conf = env.dir.join("wpam.conf");
+    std::fs::write(&conf, format!("proxy={}\n", p.url(Some((user, password))))).expect("conf");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let l = env.totp(&format!("config={}", conf.display()), &env.code());
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    // On the pam.d line, which every local user can read: refused.
+    let l = env.totp(
+        &format!("proxy={}", p.url(Some((user, password)))),
+        "123456",
+    );
+    assert_eq!(l.auth, PAM_SERVICE_ERR);
+    assert_logged(&env, &["ERROR", "invalid proxy", "config file"]);
+    // None given, the proxy asks (407): our configuration, not an outage.
+    let l = env.totp(
+        &format!("proxy={} offline_users=alice", p.url(None)),
+        "123456",
+    );
+    assert_eq!(l.auth, PAM_SERVICE_ERR, "{}", env.log_text());
+    assert_logged(&env, &["ERROR", "asks for credentials (407)"]);
+    let log = env.log_text();
+    assert!(
+        !log.contains(password) && !log.contains(user),
+        "credentials in the log: {log}"
+    );
+    assert_eq!(env.api_requests(), 1);
+}
+
+// --- logins tied to a Werbot ID ---------------------------------------------
+
+fn tied_config(env: &Env, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let conf = env.dir.join("tied.conf");
+    std::fs::write(&conf, body).expect("conf");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    format!("config={}", conf.display())
+}
+
+#[test]
+fn a_tied_login_is_asked_only_for_the_code_and_cannot_pick_another_id() {
+    let env = Env::new(Options::default());
+    let extra = tied_config(&env, "wid.alice=alice@example.com\n");
+    let dir = env.service(&extra);
+    // One prompt, the code; the ID is the tied one.
+    let code = env.code();
+    let l = login(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(&code)],
+        0,
+    );
+    assert_eq!(
+        (l.auth, l.account),
+        (PAM_SUCCESS, Some(PAM_SUCCESS)),
+        "{}",
+        env.log_text()
+    );
+    assert_eq!(
+        l.events,
+        [Event::Prompt {
+            text: PROMPT_CODE.into(),
+            echo: false,
+            answer: code.clone()
+        }]
+    );
+    // Answering as if asked for an ID does not choose one: the first answer
+    // is taken as the code (and refused), bob's push is never sent.
+    let l = login(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text("bob@example.com"), Answer::text("")],
+        0,
+    );
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_eq!(l.unused_answers, 1);
+    let reqs = env.server().requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs.iter().all(|r| r.field("wID") == Some(ALICE)),
+        "{reqs:?}"
+    );
+    // Others still get both prompts.
+    let l = login(
+        &dir,
+        "bob",
+        Some("192.0.2.10"),
+        vec![Answer::text("bob@example.com"), Answer::text("")],
+        0,
+    );
+    assert_eq!(l.auth, PAM_AUTH_ERR, "bob denies U2F");
+    assert_eq!(
+        l.events
+            .iter()
+            .filter(|e| matches!(e, Event::Prompt { .. }))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn the_login_name_can_be_the_werbot_id_and_the_account_phase_uses_the_tie() {
+    let env = Env::new(Options::default());
+    let dir = env.service("werbot_id_from_login=true");
+    let mut pam = Pam::start(
+        &dir,
+        ALICE,
+        Some("192.0.2.10"),
+        vec![Answer::text(env.code())],
+    );
+    assert_eq!(pam.authenticate(0), PAM_SUCCESS, "{}", env.log_text());
+    drop(pam);
+    // A publickey-only login (account phase alone) asks the tied ID.
+    let extra = tied_config(&env, "wid.root=alice@example.com\n");
+    let dir = env.service(&extra);
+    let mut pam = Pam::start(&dir, "root", Some("192.0.2.10"), vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS);
+    let reqs = env.server().requests();
+    assert_eq!(reqs.last().and_then(|r| r.field("wID")), Some(ALICE));
+    // Ties on the world-readable pam.d line are ignored, with a warning.
+    let dir = env.service("wid.root=bob@example.com");
+    let l = login(
+        &dir,
+        "root",
+        Some("192.0.2.10"),
+        vec![Answer::text(ALICE), Answer::text("123456")],
+        0,
+    );
+    assert_eq!(
+        l.events
+            .iter()
+            .filter(|e| matches!(e, Event::Prompt { .. }))
+            .count(),
+        2
+    );
+    assert_logged(&env, &["WARN", "root-only config file only"]);
 }
