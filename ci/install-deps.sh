@@ -14,6 +14,9 @@ pkgs=("${build_pkgs[@]}"
   # package checks (ci/test-packages.sh, ci/reproducible-check.sh)
   lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
   shellcheck
+  # FreeBSD's pkg, built for this host (ci/freebsd-pkg.sh), and the repository key
+  build-essential m4 libarchive-dev libssl-dev liblzma-dev zlib1g-dev libbz2-dev
+  libbsd-dev libattr1-dev libacl1-dev openssl
   # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd
   openssh-server openssh-client passwd
   # the proxy tests (tests/pam.rs): a real HTTP CONNECT proxy
