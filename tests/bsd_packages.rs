@@ -307,29 +307,71 @@ fn freebsd_pkg_follows_the_pkg_format() {
         );
     }
 
-    // The post-install script, run here with /var/log redirected.
+    // The config is the plist's @sample (Lua scripts pkg runs in the root it
+    // installs into), 0600 like the copy it becomes; the post-install shell
+    // script makes the log file under PKG_ROOTDIR, never this host's
+    // /var/log (run here; tests/freebsd_pkg.rs runs it through pkg itself).
+    assert_eq!(by_name["/usr/local/etc/wpam.conf.sample"].mode, 0o600);
+    for phase in ["post-install", "pre-deinstall"] {
+        let lua = manifest["lua_scripts"][phase][0]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            lua.starts_with("-- @sample etc/wpam.conf.sample\n"),
+            "{phase}: {lua}"
+        );
+    }
+    assert!(manifest["scripts"].get("pre-deinstall").is_none());
+    // pkg url-decodes shell scripts when it reads a manifest (%xx).
     let post = manifest["scripts"]["post-install"]
         .as_str()
         .expect("post-install");
-    let prefix = dir.join("prefix");
-    std::fs::create_dir_all(prefix.join("etc")).expect("etc");
-    std::fs::write(
-        prefix.join("etc/wpam.conf.sample"),
-        &by_name["/usr/local/etc/wpam.conf.sample"].data,
-    )
-    .expect("sample");
-    run_script(post, &dir, &[], &prefix);
-    assert_eq!(mode_of(&dir.join("var/log/wpam.log")), 0o640);
-    assert_eq!(mode_of(&prefix.join("etc/wpam.conf")), 0o600);
-    let pre = manifest["scripts"]["pre-deinstall"]
-        .as_str()
-        .expect("pre-deinstall");
-    run_script(pre, &dir, &[], &prefix);
-    assert!(
-        !prefix.join("etc/wpam.conf").exists(),
-        "unchanged config is removed"
+    let post = pkg_url_decode(post);
+    assert_eq!(
+        post,
+        std::fs::read_to_string(format!("{ROOT}/packaging/freebsd/post-install")).expect("script")
     );
+    std::fs::create_dir_all(dir.join("var/log")).expect("var/log");
+    let out = deadline::output(
+        Command::new("sh")
+            .args(["-c", &post])
+            .env("PKG_ROOTDIR", &dir),
+        SCRIPT_LIMIT,
+        "post-install",
+    )
+    .expect("sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode_of(&dir.join("var/log/wpam.log")), 0o640);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// libpkg's url_decode (pkg_manifest.c): %xx with two hex digits is a byte.
+fn pkg_url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("utf-8")
 }
 
 // --- NetBSD --------------------------------------------------------------
