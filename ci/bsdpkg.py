@@ -348,10 +348,8 @@ def openbsd(art: Path, out: Path) -> Path:
     man = Member("man/man8/login_-wpam.8", openbsd_man(), 0o444)
     conf = Member(
         "share/examples/wpam/wpam.conf",
-        sample_config(
-            "/etc/wpam.conf",
-            "# Werbot ID per login (default: the login name):\n#wid.alice=alice@example.com\n",
-        ),
+        # The login style's own keys (packaging/openbsd/wpam.conf.extra).
+        sample_config("/etc/wpam.conf", template("openbsd", "wpam.conf.extra")),
         0o644,
     )
     desc = Member("+DESC", template("openbsd", "DESCR").encode())

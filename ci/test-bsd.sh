@@ -6,8 +6,9 @@
 #      tests package placeholder bytes);
 #   2. cargo tests: OpenPAM constants + ELF checks (tests/openpam_constants.rs),
 #      package formats (tests/bsd_packages.rs), FreeBSD's own pkg over the
-#      package and its signed repository (tests/freebsd_pkg.rs), the OpenBSD
-#      login style over a socketpair against the dev API (tests/login_style.rs);
+#      package and its signed repository (tests/freebsd_pkg.rs), the ports
+#      recipes (tests/ports.rs), the OpenBSD login style over a socketpair
+#      against the dev API (tests/login_style.rs);
 #   3. lints of what only runs on real BSDs: actionlint over
 #      .github/workflows/bsd.yml, shellcheck over ci/bsd-vm-*.sh, the package
 #      hooks and the packages' install scripts, mandoc over login_-wpam.8.
@@ -42,7 +43,7 @@ start=$(date +%s)
 # Under CI=true the packages must be made of the real objects in dist/
 # (make test builds them first), never of placeholder bytes.
 [ "${CI:-}" != true ] || export WPAM_REQUIRE_DIST=1
-if cargo test --locked --test openpam_constants --test bsd_packages --test freebsd_pkg --test login_style; then
+if cargo test --locked --test openpam_constants --test bsd_packages --test freebsd_pkg --test ports --test login_style; then
   log "ok   cargo tests ($(($(date +%s) - start)) s)"
 else
   failed+=(cargo-test)
@@ -76,7 +77,7 @@ if shellcheck ci/bsd-vm-freebsd.sh ci/bsd-vm-netbsd.sh ci/bsd-vm-openbsd.sh ci/b
 else
   failed+=(shellcheck)
 fi
-if python3 -m py_compile ci/bsdpkg.py; then log "ok   python3 ci/bsdpkg.py compiles"; else failed+=(bsdpkg.py); fi
+if python3 -m py_compile ci/bsdpkg.py ci/ports.py; then log "ok   python3 ci/bsdpkg.py ci/ports.py compile"; else failed+=(bsdpkg.py); fi
 if command -v mandoc >/dev/null; then
   if mandoc -Tlint -Wwarning packaging/openbsd/login_-wpam.8; then
     log "ok   mandoc login_-wpam.8"
