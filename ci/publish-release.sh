@@ -3,9 +3,10 @@
 #
 #   ci/publish-release.sh seed <site> <checkout>
 #       clones the gh-pages branch into <checkout> and copies the packages of
-#       earlier releases into <site>'s APT pool and RPM directory, so the
-#       repositories keep every published version (the indexes are rebuilt
-#       over all of them afterwards).
+#       earlier releases into <site>'s APT pool, RPM directory and FreeBSD
+#       repositories (freebsd/<major>/<arch>/All/), so the repositories keep
+#       every published version (the indexes and catalogues are rebuilt over
+#       all of them afterwards).
 #   ci/publish-release.sh publish <version> <files> <site> <notes> <checkout>
 #       creates (or updates) the GitHub release v<version> with every file of
 #       <files> and the notes, then commits <site> to gh-pages and pushes it.
@@ -44,6 +45,11 @@ case "$cmd" in
       while IFS= read -r -d '' f; do
         [ -e "$site/rpm/$(basename "$f")" ] || { cp -p "$f" "$site/rpm/"; n=$((n + 1)); }
       done < <(find "$checkout/rpm" -maxdepth 1 -type f -name '*.rpm' -print0 2>/dev/null)
+      while IFS= read -r -d '' f; do
+        dest=$site/freebsd/${f#"$checkout"/freebsd/}
+        mkdir -p "$(dirname "$dest")"
+        [ -e "$dest" ] || { cp -p "$f" "$dest"; n=$((n + 1)); }
+      done < <(find "$checkout/freebsd" -mindepth 4 -maxdepth 4 -path '*/All/*' -type f -name '*.pkg' -print0 2>/dev/null)
       log "kept $n packages of earlier releases"
     else
       log "no gh-pages branch yet: a new one"

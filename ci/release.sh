@@ -7,12 +7,16 @@
 #       wpam-<v>-1.{x86_64,aarch64}.rpm (signed), the BSD packages
 #       wpam-<v>-{freebsd-amd64.pkg,netbsd-amd64.tgz,openbsd-amd64.tgz},
 #       wpam-<v>.cdx.json (CycloneDX SBOM), wpam-archive-keyring.{gpg,asc},
+#       wpam-freebsd-repo.pub (the FreeBSD repository key),
 #       SHA256SUMS + SHA256SUMS.asc (detached, armored)
 #   build/release/site/    the static repositories (GitHub Pages, gh-pages):
 #       apt/  pool/main/w/wpam/*.deb, dists/stable/{Release,InRelease,Release.gpg},
 #             dists/stable/main/binary-{amd64,arm64}/Packages{,.gz}
 #       rpm/  *.rpm (x86_64, aarch64), repodata/ (createrepo_c),
 #             repodata/repomd.xml.asc, wpam.repo
+#       freebsd/  <major>/amd64/ for FreeBSD 13, 14, 15: All/*.pkg and
+#             pkg repo's catalogue signed with an RSA key (ci/freebsd-repo.sh),
+#             wpam.pub, wpam.conf (/usr/local/etc/pkg/repos/wpam.conf)
 #       wpam-archive-keyring.{gpg,asc}, index.html
 #   build/release/RELEASE_NOTES.md   CHANGELOG.md's section for <v>
 #
@@ -32,6 +36,10 @@
 #     for x86_64 and aarch64 with matching checksums; dnf, given the published
 #     wpam.repo (repo_gpgcheck=1, key fetched from gpgkey) on loopback, lists
 #     both, and refuses the metadata under another key;
+#   - FreeBSD's own pkg (ci/freebsd-pkg.sh) installs wpam <v> from each
+#     FreeBSD repository on loopback, with the published wpam.conf and key,
+#     into a scratch root (pkg -r), and refuses the repository under another
+#     key;
 #   - the SBOM parses and names the module's dependencies; each Linux/BSD
 #     module carries cargo-auditable's dependency section (.dep-v0).
 #
@@ -44,6 +52,9 @@
 # Environment:
 #   WPAM_SIGNING_KEY             armored secret key (required without --dry-run)
 #   WPAM_SIGNING_KEY_PASSPHRASE  its passphrase, if any
+#   WPAM_PKG_SIGNING_KEY         the FreeBSD repository's RSA private key, PEM,
+#                                unencrypted (required without --dry-run; pkg
+#                                repo reads it from a 0600 file in a temp dir)
 #   GH_TOKEN, GITHUB_REPOSITORY  for `gh release` and the gh-pages push
 #   WPAM_PAGES_URL               default https://werbot.github.io/wpam
 #   WPAM_TEST_DIR                where ci/test-packages.sh caches its Debian
@@ -114,7 +125,7 @@ fi
 phase "wpam $VERSION: tools ($([ "$dry" = 1 ] && echo dry run || echo publish))"
 need_debs=()
 for pair in gpg:gnupg gpgv:gpgv apt-ftparchive:apt-utils createrepo_c:createrepo-c \
-  rpmsign:rpm readelf:binutils python3:python3; do
+  rpmsign:rpm readelf:binutils python3:python3 openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null || need_debs+=("${pair#*:}")
 done
 if [ "$dry" = 0 ]; then
@@ -128,6 +139,7 @@ if [ ${#need_debs[@]} -gt 0 ]; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >&2; }
 fi
 ci/cargo-tools.sh cyclonedx
+pkg=$(ci/freebsd-pkg.sh) # FreeBSD's pkg, built for this host (cached)
 
 # --- the artifacts ---------------------------------------------------------------
 phase "collect artifacts from $dist"
@@ -207,7 +219,7 @@ Download \`SHA256SUMS\`, \`SHA256SUMS.asc\` and \`wpam-archive-keyring.gpg\`, th
     gpgv --keyring ./wpam-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS
     sha256sum --ignore-missing -c SHA256SUMS
 
-APT and dnf repositories: $pages_url (see the README's Install section).
+APT, dnf and FreeBSD pkg repositories: $pages_url (see the README's Install section).
 EOF
 } >"$notes"
 rm -f "$notes.body"
@@ -255,6 +267,19 @@ gpg --batch --armor --export "$fpr" >"$site/wpam-archive-keyring.asc"
 cp -p "$site/wpam-archive-keyring.gpg" "$site/wpam-archive-keyring.asc" "$files/"
 ok "key $fpr exported (wpam-archive-keyring.gpg / .asc)"
 printf '\nSigning key fingerprint: %s\n' "$fpr" >>"$notes"
+# The FreeBSD repository's key: pkg signs with RSA keys, not OpenPGP ones.
+pkgkey=$tmp/pkg-signing-key.pem
+if [ "$dry" = 1 ]; then
+  (umask 077 && openssl genrsa -out "$pkgkey" 4096 2>/dev/null)
+else
+  [ -n "${WPAM_PKG_SIGNING_KEY:-}" ] || die "WPAM_PKG_SIGNING_KEY (the FreeBSD repository's RSA key, PEM) is not set"
+  (umask 077 && printf '%s\n' "$WPAM_PKG_SIGNING_KEY" >"$pkgkey")
+fi
+openssl pkey -in "$pkgkey" -pubout -out "$files/wpam-freebsd-repo.pub" 2>/dev/null ||
+  die "the FreeBSD repository key is not a private key openssl reads"
+pkgkey_sha256=$(sha256sum "$files/wpam-freebsd-repo.pub" | cut -d' ' -f1)
+ok "FreeBSD repository key: wpam-freebsd-repo.pub, sha256 $pkgkey_sha256"
+printf 'FreeBSD repository key (freebsd/wpam.pub) sha256: %s\n' "$pkgkey_sha256" >>"$notes"
 
 # --- RPM signatures ------------------------------------------------------------------
 phase "sign the RPMs (rpmsign)"
@@ -315,6 +340,12 @@ gpgkey=$pages_url/wpam-archive-keyring.asc
 EOF
 ok "RPM repository: ${rpm_arches[*]}, signed repomd.xml"
 
+# --- FreeBSD repositories ------------------------------------------------------------
+phase "FreeBSD repositories (pkg repo)"
+mapfile -t freebsd_abis < <(ci/freebsd-repo.sh "$dist/freebsd-amd64/wpam-$VERSION.pkg" "$site" "$pkgkey" "$pages_url")
+cmp -s "$site/freebsd/wpam.pub" "$files/wpam-freebsd-repo.pub" || die "site/freebsd/wpam.pub is not the release's key"
+ok "FreeBSD repositories: ${freebsd_abis[*]}, signed (pubkey), wpam.conf"
+
 cat >"$site/index.html" <<EOF
 <!doctype html>
 <meta charset="utf-8">
@@ -325,6 +356,8 @@ cat >"$site/index.html" <<EOF
 <ul>
 <li>APT: <code>deb [signed-by=/usr/share/keyrings/wpam-archive-keyring.gpg] $pages_url/apt $suite $component</code></li>
 <li>dnf: <a href="rpm/wpam.repo">rpm/wpam.repo</a></li>
+<li>FreeBSD (pkg): <a href="freebsd/wpam.conf">freebsd/wpam.conf</a> and its key
+<a href="freebsd/wpam.pub">freebsd/wpam.pub</a> (sha256 <code>$pkgkey_sha256</code>)</li>
 </ul>
 EOF
 
@@ -520,6 +553,45 @@ else
   [ "${CI:-}" != true ] || die "dnf is not available and CI=true forbids skipping the wpam.repo check"
   log "warn  dnf not available: the wpam.repo check is skipped"
 fi
+
+# FreeBSD's pkg, as the README has a FreeBSD host do it: the key and
+# wpam.conf fetched from the site (only the address, and where the key is kept
+# here, differ), then `pkg install wpam` into a scratch root for each ABI;
+# under another key the repository must be refused.
+phase "verify: pkg install wpam from the FreeBSD repositories (FreeBSD's pkg)"
+fetch_to() { python3 -c 'import sys, urllib.request; open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1], timeout=30).read())' "$1" "$2"; }
+fb=$tmp/freebsd
+mkdir -p "$fb/repos" "$fb/repos-other"
+fetch_to "$url/freebsd/wpam.pub" "$fb/wpam.pub"
+fetch_to "$url/freebsd/wpam.conf" "$fb/wpam.conf"
+grep -qF "url: \"$pages_url/freebsd/\${VERSION_MAJOR}/\${ARCH}\"" "$fb/wpam.conf" || die "wpam.conf does not point at $pages_url/freebsd"
+sed -e "s#$pages_url#$url#" -e "s#/usr/local/etc/pkg/keys/wpam.pub#$fb/wpam.pub#" "$fb/wpam.conf" >"$fb/repos/wpam.conf"
+(umask 077 && openssl genrsa -out "$fb/other.pem" 2048 2>/dev/null)
+openssl pkey -in "$fb/other.pem" -pubout -out "$fb/other.pub" 2>/dev/null
+sed "s#$fb/wpam.pub#$fb/other.pub#" "$fb/repos/wpam.conf" >"$fb/repos-other/wpam.conf"
+fbsd_pkg() { # ABI ROOT REPOS ARGS...: pkg as on that FreeBSD, installing into ROOT
+  local abi=$1 root=$2 repos=$3
+  shift 3
+  mkdir -p "$root/var/log"
+  timeout 300 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$pkg" -C /dev/null -R "$repos" \
+    -o ABI="$abi" -o OSVERSION="$(cut -d: -f2 <<<"$abi")00000" -r "$root" "$@"
+}
+for abi in "${freebsd_abis[@]}"; do
+  r=$fb/root-${abi//:/-}
+  fbsd_pkg "$abi" "$r" "$fb/repos" install -y wpam >"$fb/install.log" 2>&1 ||
+    { cat "$fb/install.log" >&2; die "$abi: pkg install wpam failed"; }
+  got=$(fbsd_pkg "$abi" "$r" "$fb/repos" query '%n %v %R' wpam)
+  [ "$got" = "wpam $VERSION wpam" ] || die "$abi: installed as '$got'"
+  [ -f "$r/usr/local/lib/pam_wpam.so" ] || die "$abi: no /usr/local/lib/pam_wpam.so"
+  fbsd_pkg "$abi" "$r" "$fb/repos" check -s wpam >/dev/null 2>&1 || die "$abi: pkg check -s wpam"
+  ok "$abi: pkg install wpam ($got), /usr/local/lib/pam_wpam.so, checksums"
+done
+if fbsd_pkg "FreeBSD:14:amd64" "$fb/root-other" "$fb/repos-other" install -y wpam >"$fb/other.log" 2>&1; then
+  cat "$fb/other.log" >&2
+  die "pkg installed from the FreeBSD repository under another key"
+fi
+grep -q 'Invalid signature' "$fb/other.log" || { cat "$fb/other.log" >&2; die "pkg failed for another reason"; }
+ok "pkg refuses the FreeBSD repository under another key"
 
 # --- apt install from the repository, in a clean Debian root --------------------------
 if [ "$chroot_check" = 1 ] && [ "$(id -u)" != 0 ]; then
