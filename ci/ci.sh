@@ -17,6 +17,13 @@
 #   ci/ci.sh same-as-dist DIR  every file under DIR equals its namesake in
 #                       dist/ (the BSD packages the VM jobs installed are the
 #                       bytes the release ships: reproducible builds)
+#   ci/ci.sh freebsd-test-repo DIR  the release's FreeBSD repositories of
+#                       dist/'s package (ci/freebsd-repo.sh) under DIR, signed
+#                       with a throwaway key made and deleted here: what the
+#                       FreeBSD VM jobs install from
+#   ci/ci.sh serve DIR PORT  serves DIR over HTTP on PORT (all addresses: the
+#                       BSD VMs reach the runner through their gateway) in the
+#                       background, for at most an hour; returns once it answers
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -33,7 +40,7 @@ export PATH
 
 log() { printf 'ci: %s\n' "$*" >&2; }
 
-step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|release|release-dry-run|same-as-dist DIR}
+step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|release|release-dry-run|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT}
 shift
 case "$step" in
   setup)
@@ -84,6 +91,35 @@ case "$step" in
     done < <(find "$dir" -type f -print0)
     [ "$n" -gt 0 ] || { log "nothing under $dir"; exit 1; }
     log "$n files under $dir are byte for byte those in dist/"
+    ;;
+  freebsd-test-repo)
+    dir=${1:?usage: ci/ci.sh freebsd-test-repo DIR}
+    version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+    keydir=$(mktemp -d)
+    (umask 077 && openssl genrsa -out "$keydir/key.pem" 2048 2>/dev/null)
+    rc=0
+    ci/freebsd-repo.sh "dist/freebsd-amd64/wpam-$version.pkg" "$dir" "$keydir/key.pem" \
+      https://werbot.github.io/wpam || rc=$?
+    rm -rf "$keydir"
+    [ "$rc" = 0 ] || exit "$rc"
+    find "$dir" -type f | LC_ALL=C sort
+    ;;
+  serve)
+    dir=${1:?usage: ci/ci.sh serve DIR PORT}
+    port=${2:?usage: ci/ci.sh serve DIR PORT}
+    [ -d "$dir" ] || { log "no directory $dir"; exit 1; }
+    nohup timeout 3600 python3 -m http.server --bind 0.0.0.0 --directory "$dir" "$port" \
+      >"${RUNNER_TEMP:-/tmp}/wpam-serve-$port.log" 2>&1 &
+    for _ in $(seq 100); do
+      if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+        "http://127.0.0.1:$port/" 2>/dev/null; then
+        log "serving $dir on port $port (pid $!)"
+        exit 0
+      fi
+      sleep 0.1
+    done
+    log "the server on port $port did not answer: $(cat "${RUNNER_TEMP:-/tmp}/wpam-serve-$port.log")"
+    exit 1
     ;;
   *) log "unknown step '$step'"; exit 2 ;;
 esac

@@ -25,8 +25,9 @@
 # Environment:
 #   WPAM_FREEBSD_PKG_PREFIX   where to install (default build/freebsd-pkg-2.8.4)
 #   WPAM_FREEBSD_PKG_SOURCE   vendored | upstream (see above)
-# Build dependencies are Debian packages (ci/install-deps.sh lists them too):
-# installed here as root, else the apt-get command is printed.
+# Build dependencies are Debian/Ubuntu packages (ci/install-deps.sh lists them
+# too): installed here as root or through password-less sudo, else the
+# apt-get command is printed.
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -76,10 +77,16 @@ for d in "${BUILD_DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || die "missing Debian packages: sudo apt-get install -y ${missing[*]}"
+  # As root, or through sudo where it needs no password (a hosted runner).
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    sudo -n true 2>/dev/null || die "missing Debian packages: sudo apt-get install -y ${missing[*]}"
+    sudo=(sudo -n)
+  fi
   log "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    { "${sudo[@]}" apt-get update -qq &&
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wpam-freebsd-pkg.XXXXXX")

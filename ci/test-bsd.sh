@@ -69,7 +69,7 @@ if actionlint -shellcheck "$(command -v shellcheck)" .github/workflows/bsd.yml; 
 else
   failed+=(actionlint)
 fi
-if shellcheck ci/bsd-vm-freebsd.sh ci/bsd-vm-netbsd.sh ci/bsd-vm-openbsd.sh ci/bsd-vm-lib.sh \
+if shellcheck ci/bsd-vm-freebsd.sh ci/bsd-vm-freebsd-port.sh ci/bsd-vm-netbsd.sh ci/bsd-vm-openbsd.sh ci/bsd-vm-lib.sh \
   ci/pkg-freebsd.sh ci/pkg-netbsd.sh ci/pkg-openbsd.sh ci/test-bsd.sh \
   ci/freebsd-pkg.sh ci/freebsd-repo.sh packaging/netbsd/INSTALL packaging/netbsd/DEINSTALL &&
   shellcheck -s sh packaging/freebsd/post-install; then
