@@ -342,7 +342,10 @@ ok "RPM repository: ${rpm_arches[*]}, signed repomd.xml"
 
 # --- FreeBSD repositories ------------------------------------------------------------
 phase "FreeBSD repositories (pkg repo)"
-mapfile -t freebsd_abis < <(ci/freebsd-repo.sh "$dist/freebsd-amd64/wpam-$VERSION.pkg" "$site" "$pkgkey" "$pages_url")
+# (through a file, not <(...): a failure there must stop the release)
+ci/freebsd-repo.sh "$dist/freebsd-amd64/wpam-$VERSION.pkg" "$site" "$pkgkey" "$pages_url" >"$tmp/freebsd-abis"
+mapfile -t freebsd_abis <"$tmp/freebsd-abis"
+[ ${#freebsd_abis[@]} -gt 0 ] || die "ci/freebsd-repo.sh made no repository"
 cmp -s "$site/freebsd/wpam.pub" "$files/wpam-freebsd-repo.pub" || die "site/freebsd/wpam.pub is not the release's key"
 ok "FreeBSD repositories: ${freebsd_abis[*]}, signed (pubkey), wpam.conf"
 
