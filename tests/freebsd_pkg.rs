@@ -106,8 +106,15 @@ fn pkg_binary() -> Option<PathBuf> {
 fn build_package(dir: &Path) -> PathBuf {
     let art = dir.join("freebsd-amd64");
     std::fs::create_dir_all(&art).expect("artifact dir");
-    let module = std::fs::read(format!("{ROOT}/dist/freebsd-amd64/pam_wpam.so"))
-        .unwrap_or_else(|_| b"\x7fELF placeholder for pam_wpam.so\n".to_vec());
+    let module =
+        std::fs::read(format!("{ROOT}/dist/freebsd-amd64/pam_wpam.so")).unwrap_or_else(|_| {
+            // ci/test-bsd.sh sets it under CI=true: the real object only.
+            assert!(
+                std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
+                "no dist/freebsd-amd64/pam_wpam.so, and WPAM_REQUIRE_DIST=1"
+            );
+            b"\x7fELF placeholder for pam_wpam.so\n".to_vec()
+        });
     std::fs::write(art.join("pam_wpam.so"), module).expect("artifact");
     let out = run_ok(
         Command::new(format!("{ROOT}/ci/pkg-freebsd.sh"))
