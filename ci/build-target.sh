@@ -96,11 +96,34 @@ rustflags+=(
   "--remap-path-prefix=$CARGO_TARGET_DIR=/build/target"
   "--remap-path-prefix=$sysroot=/rustc-sysroot"
 )
+# C sources compiled by the cc crate (ring) through zig: same remapping.
+cflags="-ffile-prefix-map=$here=/build/wpam -ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$CARGO_TARGET_DIR=/build/target"
+
+# --- OpenBSD: indirect branch tracking (IBT) ----------------------------------
+# OpenBSD >= 7.4 enforces IBT on CPUs that have it (machdep.c
+# maybe_enable_user_cet: ENDBR_EN | NO_TRACK_EN unless the binary carries
+# PT_OPENBSD_NOBTCFI): every indirect call or jump must land on endbr64 or
+# the process dies with SIGILL. The style is built the way OpenBSD's own
+# toolchain builds every port, so that it runs *with* IBT enforced, not
+# opted out: rustc -Zcf-protection=branch (OpenBSD's lang/rust patches this
+# in as the default) for our code and std (-Zbuild-std), -fcf-protection=branch
+# for ring's C and assembly (cc crate; ring's asm_base.h then includes
+# <cet.h>: endbr64 at every entry point plus the IBT property note), and the
+# same flag on the link so that zig compiles OpenBSD's crt0 (and the libc++abi
+# and libunwind it links statically) with it. ci/openbsd-link.sh, the linker,
+# proves that every linked code object carries the IBT property (lld's AND
+# of GNU_PROPERTY_X86_FEATURE_1_IBT) and fails the build otherwise;
+# tests/bsd_loaders.rs checks endbr64 at every target the binary exposes.
+# Not PT_OPENBSD_NOBTCFI (`-z nobtcfi`): that opts a root-run authentication
+# program out of a hardening OpenBSD turns on for everything it builds.
+if [ "$target" = openbsd-amd64 ]; then
+  rustflags+=(-Zcf-protection=branch -Clink-arg=-fcf-protection=branch)
+  cflags="$cflags -fcf-protection=branch"
+  export CARGO_TARGET_X86_64_UNKNOWN_OPENBSD_LINKER="$here/ci/openbsd-link.sh"
+fi
 RUSTFLAGS="${rustflags[*]}"
 export RUSTFLAGS
-# C sources compiled by the cc crate (ring) through zig: same remapping.
-cmap="-ffile-prefix-map=$here=/build/wpam -ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$CARGO_TARGET_DIR=/build/target"
-export "CFLAGS_${triple//-/_}=$cmap"
+export "CFLAGS_${triple//-/_}=$cflags"
 
 outdir=$dist/$target
 rm -rf "$outdir"
