@@ -23,11 +23,15 @@
 #     modules are /usr/lib/pam_*.so.6 (PLATFORMS.md, from FreeBSD sources).
 #     The Makefile.inc revisions the code index holds are older (majors 2, 5).
 #   - NetBSD: libpam.so.4. Source: NetBSD src lib/libpam/Makefile.inc sets the
-#     major shared by libpam and its modules (/usr/lib/security/pam_*.so.N);
-#     the revisions in the code index are old (0 in 2007, 1 in 2011) and the
-#     current 4 could not be read there: an assumption. Override with
-#     WPAM_NETBSD_LIBPAM_SONAME if a NetBSD host says otherwise
-#     (`readelf -d /usr/lib/libpam.so | grep SONAME`).
+#     major shared by libpam and its modules (/usr/lib/security/pam_*.so.N):
+#     SHLIB_MAJOR=4 since rev 1.17 (2013-12-27), so NetBSD 7 to 10. Override
+#     with WPAM_NETBSD_LIBPAM_SONAME if a NetBSD host says otherwise
+#     (`readelf -d /usr/lib/libpam.so | grep SONAME`; the VM job prints it).
+#     The NetBSD module must have exactly two PT_LOAD segments (ld.elf_so
+#     map_object.c before 2024-08): zig links NetBSD outputs with
+#     `--no-rosegment -znorelro` (it refuses --no-rosegment from us), hence
+#     one R+X and one RW segment and no PT_GNU_RELRO; tests/bsd_loaders.rs
+#     checks the result.
 #
 # Reproducibility: SOURCE_DATE_EPOCH (commit time) is exported, the source
 # tree, CARGO_HOME, the target dir and the rust sysroot are remapped out of the

@@ -5,10 +5,13 @@
 #      WPAM_BSD_NO_BUILD=1: then the ELF checks skip and the package format
 #      tests package placeholder bytes);
 #   2. cargo tests: OpenPAM constants + ELF checks (tests/openpam_constants.rs),
-#      package formats (tests/bsd_packages.rs), FreeBSD's own pkg over the
-#      package and its signed repository (tests/freebsd_pkg.rs), the ports
-#      recipes (tests/ports.rs), the OpenBSD login style over a socketpair
-#      against the dev API (tests/login_style.rs);
+#      each BSD loader's rules on the built objects: NetBSD's two PT_LOAD,
+#      FreeBSD rtld, OpenBSD's exec_elf.c note/PIE rules and endbr64 at
+#      every indirect-branch target (tests/bsd_loaders.rs), package formats
+#      and OpenPAM's module search (tests/bsd_packages.rs), FreeBSD's own pkg
+#      over the package and its signed repository (tests/freebsd_pkg.rs), the
+#      ports recipes (tests/ports.rs), the OpenBSD
+#      login style over a socketpair against the dev API (tests/login_style.rs);
 #   3. lints of what only runs on real BSDs: actionlint over
 #      .github/workflows/bsd.yml, shellcheck over ci/bsd-vm-*.sh, the package
 #      hooks and the packages' install scripts, mandoc over login_-wpam.8.
@@ -43,7 +46,7 @@ start=$(date +%s)
 # Under CI=true the packages must be made of the real objects in dist/
 # (make test builds them first), never of placeholder bytes.
 [ "${CI:-}" != true ] || export WPAM_REQUIRE_DIST=1
-if cargo test --locked --test openpam_constants --test bsd_packages --test freebsd_pkg --test ports --test login_style; then
+if cargo test --locked --test openpam_constants --test bsd_loaders --test bsd_packages --test freebsd_pkg --test ports --test login_style; then
   log "ok   cargo tests ($(($(date +%s) - start)) s)"
 else
   failed+=(cargo-test)
@@ -70,7 +73,7 @@ else
   failed+=(actionlint)
 fi
 if shellcheck ci/bsd-vm-freebsd.sh ci/bsd-vm-freebsd-port.sh ci/bsd-vm-netbsd.sh ci/bsd-vm-openbsd.sh ci/bsd-vm-lib.sh \
-  ci/pkg-freebsd.sh ci/pkg-netbsd.sh ci/pkg-openbsd.sh ci/test-bsd.sh \
+  ci/pkg-freebsd.sh ci/pkg-netbsd.sh ci/pkg-openbsd.sh ci/test-bsd.sh ci/openbsd-link.sh \
   ci/freebsd-pkg.sh ci/freebsd-repo.sh packaging/netbsd/INSTALL packaging/netbsd/DEINSTALL &&
   shellcheck -s sh packaging/freebsd/post-install; then
   log "ok   shellcheck (VM scripts, package hooks, install scripts)"

@@ -183,6 +183,72 @@ fn pkg_accepts_abi(pkg_abi: &str, host_abi: &str) -> bool {
         || fnmatch(pkg_abi, host_abi)
 }
 
+/// The files OpenPAM tries for a module named in pam.d, in order
+/// (openpam_dynamic(), contrib/openpam/lib/libpam/openpam_dynamic.c): a
+/// name with a `/` is used as written (absolute only); otherwise, in each
+/// directory of openpam_module_path, `<dir>/<name>.so.<LIB_MAJ>` (".so"
+/// appended when missing) and, if that file does not exist, the same
+/// without the version suffix.
+fn openpam_candidates(name: &str, module_path: &[&str], lib_maj: u32) -> Vec<String> {
+    if name.contains('/') {
+        return if name.starts_with('/') {
+            vec![name.to_string()]
+        } else {
+            Vec::new() // relative paths are refused
+        };
+    }
+    let digits = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let has_ver = digits.len() < name.len() && digits.ends_with('.');
+    let stem = if has_ver || name.ends_with(".so") {
+        name.to_string()
+    } else {
+        format!("{name}.so")
+    };
+    let mut out = Vec::new();
+    for dir in module_path {
+        if has_ver {
+            out.push(format!("{dir}/{stem}"));
+        } else {
+            out.push(format!("{dir}/{stem}.{lib_maj}"));
+            out.push(format!("{dir}/{stem}"));
+        }
+    }
+    out
+}
+
+/// FreeBSD's openpam_module_path (contrib/openpam/lib/libpam/openpam_constants.c,
+/// no OPENPAM_MODULES_DIRECTORY in FreeBSD's build) and LIB_MAJ (libpam's
+/// major, 6).
+const FREEBSD_MODULE_PATH: &[&str] = &["/usr/lib", "/usr/local/lib"];
+const FREEBSD_LIB_MAJ: u32 = 6;
+/// NetBSD builds OpenPAM with OPENPAM_MODULES_DIRECTORY=/usr/lib/security
+/// and libpam's SHLIB_MAJOR=4 shared with the modules
+/// (lib/libpam/Makefile.inc rev 1.17, 2013-12-27).
+const NETBSD_MODULE_PATH: &[&str] = &["/usr/lib/security"];
+const NETBSD_LIB_MAJ: u32 = 4;
+
+#[test]
+fn openpam_search_model_matches_its_source() {
+    assert_eq!(
+        openpam_candidates("pam_unix", FREEBSD_MODULE_PATH, 6),
+        [
+            "/usr/lib/pam_unix.so.6",
+            "/usr/lib/pam_unix.so",
+            "/usr/local/lib/pam_unix.so.6",
+            "/usr/local/lib/pam_unix.so"
+        ]
+    );
+    assert_eq!(
+        openpam_candidates("pam_unix.so.4", NETBSD_MODULE_PATH, 4),
+        ["/usr/lib/security/pam_unix.so.4"]
+    );
+    assert_eq!(
+        openpam_candidates("/opt/pam_x.so", NETBSD_MODULE_PATH, 4),
+        ["/opt/pam_x.so"]
+    );
+    assert!(openpam_candidates("lib/pam_x.so", NETBSD_MODULE_PATH, 4).is_empty());
+}
+
 /// Runs a package script on this host with /var/log redirected to `root`.
 fn run_script(script: &str, root: &Path, args: &[&str], prefix: &Path) {
     let log_dir = root.join("var/log");
@@ -259,6 +325,16 @@ fn freebsd_pkg_follows_the_pkg_format() {
         assert!(!pkg_accepts_abi(abi, host), "{abi} must not match {host}");
     }
     assert_eq!(compact["abi"], manifest["abi"]);
+    // pkg add asks for IGNORE_OSVERSION when the package's FreeBSD_version
+    // annotation is newer than the running system (PLATFORMS.md: libpkg
+    // pkg_add.c): none, or no newer than 13.0-RELEASE (1300139), the oldest
+    // system the package's ABI FreeBSD:*:amd64 is meant for.
+    for m in [&manifest, &compact] {
+        if let Some(v) = m["annotations"].get("FreeBSD_version") {
+            let v: u64 = v.as_str().and_then(|v| v.parse().ok()).expect("number");
+            assert!(v <= 1_300_139, "FreeBSD_version {v} newer than 13.0");
+        }
+    }
 
     // files: exactly the payload, "1$" + sha256 hex (PKG_HASH_TYPE_SHA256_HEX).
     let files = manifest["files"].as_object().expect("files");
@@ -283,6 +359,13 @@ fn freebsd_pkg_follows_the_pkg_format() {
     let by_name: BTreeMap<&str, &Entry> = payload.iter().map(|e| (e.name.as_str(), e)).collect();
     let so = by_name["/usr/local/lib/pam_wpam.so"];
     assert_eq!(so.data, module);
+    // The bare name in /etc/pam.d reaches it (4th candidate) …
+    assert!(
+        openpam_candidates("pam_wpam.so", FREEBSD_MODULE_PATH, FREEBSD_LIB_MAJ).contains(&so.name)
+    );
+    // … and OpenPAM (VERIFY_MODULE_FILE, openpam_check_owner_perms.c) loads
+    // it only root-owned and not group/other-writable.
+    assert_eq!(so.uid, 0);
     assert_eq!(
         so.mode & 0o022,
         0,
@@ -504,6 +587,22 @@ fn netbsd_tgz_follows_the_pkgsrc_binary_format() {
             == "auth required /usr/pkg/lib/security/pam_wpam.so config=/usr/pkg/etc/wpam.conf"),
         "{display}"
     );
+    // Why +DISPLAY gives the absolute path: NetBSD's OpenPAM looks for a bare
+    // name in /usr/lib/security only, never where pkg_add puts the module.
+    let installed = format!("/usr/pkg/{}", so.name); // @cwd of every payload line
+    let bare = openpam_candidates("pam_wpam.so", NETBSD_MODULE_PATH, NETBSD_LIB_MAJ);
+    assert_eq!(
+        bare,
+        [
+            "/usr/lib/security/pam_wpam.so.4",
+            "/usr/lib/security/pam_wpam.so"
+        ]
+    );
+    assert!(!bare.contains(&installed));
+    assert_eq!(
+        openpam_candidates(&installed, NETBSD_MODULE_PATH, NETBSD_LIB_MAJ),
+        [installed]
+    );
 
     // +INSTALL POST-INSTALL, run here with /var/log redirected.
     assert_eq!(meta["+INSTALL"].mode & 0o111, 0o111);
@@ -585,8 +684,18 @@ fn openbsd_tgz_follows_the_package_format() {
             assert_eq!(e.mtime, EPOCH);
         }
         if file == "libexec/auth/login_-wpam" {
+            // secure_path() (lib/libc/gen/auth_subr.c) runs a style only if it
+            // is a regular file owned by root and not group/other-writable.
+            // Not setuid or setgid: sshd, login and su (setuid root) run it
+            // with euid 0, which reads /etc/wpam.conf; a caller running as
+            // the user (a screen locker: setgid auth, since /usr/libexec/auth
+            // is root:auth 0750) cannot, and is refused with a log line, as
+            // such callers are on Linux (README, "Services that run PAM as
+            // the user"). A setuid-root TLS client is not worth that caller.
             assert_eq!((mode, group), ("0555", "auth"));
             assert_eq!(e.mode, 0o555);
+            assert_eq!(e.mode & 0o7022, 0, "setuid/setgid or writable");
+            assert_eq!(e.uid, 0);
             assert_eq!(e.gname, "auth");
             assert_eq!(e.data, style);
             assert!(lines[i + 4..].contains(&"@sample /usr/libexec/auth/login_-wpam"));

@@ -27,6 +27,13 @@ use std::time::Duration;
 mod deadline;
 #[path = "support/pam_numbers.rs"]
 mod pam_numbers;
+mod support {
+    pub(crate) use super::deadline;
+    #[path = "artifacts.rs"]
+    pub mod artifacts;
+}
+
+use support::artifacts::{artifact, tool, TOOL_LIMIT};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Longest a nested cargo run may take: the first one builds the crate and
@@ -34,8 +41,6 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// after); the margin is for a cold, loaded machine. Under the 10 min that
 /// .config/nextest.toml gives each test here, so this one reports first.
 const CARGO_LIMIT: Duration = Duration::from_secs(8 * 60);
-/// Longest rustup, readelf or nm may take.
-const TOOL_LIMIT: Duration = Duration::from_secs(60);
 
 /// OpenPAM, `include/security/pam_constants.h` (freebsd-src
 /// contrib/openpam/include/security/pam_constants.h, the same file in
@@ -252,35 +257,6 @@ fn freebsd_and_netbsd_builds_select_openpam() {
 
 // --- the cross-built objects -------------------------------------------------
 
-fn tool(name: &str, args: &[&str], file: &Path) -> String {
-    let out = deadline::output(
-        Command::new(name).args(args).arg(file),
-        TOOL_LIMIT,
-        &format!("{name} {args:?} {}", file.display()),
-    )
-    .unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert!(out.status.success(), "{name} {args:?} {}", file.display());
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// dist/<target>/<name>, or None (skipped) unless WPAM_REQUIRE_BSD_ARTIFACTS=1.
-fn artifact(target: &str, name: &str) -> Option<PathBuf> {
-    let p = Path::new(ROOT).join("dist").join(target).join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("WPAM_REQUIRE_BSD_ARTIFACTS").is_none(),
-        "{} missing: run ./build-all.sh {target}",
-        p.display()
-    );
-    eprintln!(
-        "skipped: {} not built (./build-all.sh {target})",
-        p.display()
-    );
-    None
-}
-
 struct Elf {
     header: String,
     needed: Vec<String>,
@@ -385,8 +361,8 @@ fn netbsd_module_is_a_netbsd_openpam_module() {
     let e = elf(&p);
     // NetBSD base: libc.so.12, libpthread.so.1 (lib/libpthread/shlib_version
     // major=1), libgcc_s.so.1, libm.so.0; libpam's major from
-    // lib/libpam/libpam/shlib_version (4 on NetBSD 9-10, an assumption shared
-    // with ci/build-target.sh: WPAM_NETBSD_LIBPAM_SONAME overrides both).
+    // lib/libpam/Makefile.inc (SHLIB_MAJOR=4 since rev 1.17, 2013-12-27,
+    // shared with ci/build-target.sh: WPAM_NETBSD_LIBPAM_SONAME overrides both).
     let soname =
         std::env::var("WPAM_NETBSD_LIBPAM_SONAME").unwrap_or_else(|_| "libpam.so.4".into());
     check_module(
