@@ -1,10 +1,18 @@
 #!/bin/sh
 # Runs INSIDE an OpenBSD VM (.github/workflows/bsd.yml): installs the package
 # built on Linux with pkg_add (unsigned: -D unsigned), enables the style for a
-# login class in /etc/login.conf, and authenticates the way sshd's
-# keyboard-interactive "bsdauth" device does: auth_userchallenge(3) with
-# type auth-ssh, then auth_userresponse(3), from a small C client built
-# with the base compiler.
+# login class in /etc/login.conf, and authenticates through BSD
+# Authentication the three ways its callers do (ci/bsdauth-client.c, built
+# with the base compiler):
+#   - sshd's keyboard-interactive "bsdauth" device: auth_userchallenge(3)
+#     with type auth-ssh, then auth_userresponse(3);
+#   - login(1): auth_verify(3) runs the style with -s login on a terminal
+#     (a pty) and the code is typed at its prompt;
+#   - su, doas, screen lockers: auth_userokay(3), as root and as an
+#     unprivileged setgid-auth caller, which cannot read /etc/wpam.conf and
+#     must be refused (the style is not setuid: docs/bsd-loaders.md).
+# It prints whether the CPU has IBT (then the kernel enforces endbr64 on the
+# style, which carries no PT_OPENBSD_NOBTCFI) and the style's program headers.
 # Usage: sh ci/bsd-vm-openbsd.sh dist/openbsd-amd64/wpam-<version>.tgz
 # Needs (prepare step): pkg_add rust
 set -eu
@@ -12,7 +20,14 @@ set -eu
 . "$(dirname "$0")/bsd-vm-lib.sh"
 pkgfile=${1:?usage: ci/bsd-vm-openbsd.sh wpam-<version>.tgz}
 
-log "OpenBSD $(uname -r)"
+log "OpenBSD $(uname -r) on $(sysctl -n hw.model)"
+# identcpu.c prints IBT among cpu0's feature flags when the CPU has it; the
+# kernel then runs every process with ENDBR_EN unless PT_OPENBSD_NOBTCFI.
+if grep -qw IBT /var/run/dmesg.boot; then
+	log "CPU has IBT: the style runs with indirect branch tracking enforced"
+else
+	log "CPU without IBT (or not shown to this VM): IBT not enforced in this run"
+fi
 log "pkg_add -D unsigned $pkgfile"
 pkg_add -D unsigned -v "$pkgfile" || fail "pkg_add"
 pkg_info -L wpam
@@ -22,6 +37,8 @@ style=/usr/libexec/auth/login_-wpam
 owner=$(stat -f '%Lp %Su %Sg' "$style")
 [ "$owner" = "555 root auth" ] || fail "$style is $owner, want 555 root auth"
 log "ok   $style 0555 root:auth"
+readelf -lW "$style" | sed -n '/^Program Headers/,/^$/p' || :
+readelf -nW "$style" || :
 
 # A login class offering only the wpam style over SSH, and its users.
 cat >>/etc/login.conf <<'CONF'
@@ -34,32 +51,21 @@ for u in alice olivia; do
 	id "$u" >/dev/null 2>&1 || useradd -m -L wpamtest "$u"
 done
 
-cat >/tmp/bsdauth-client.c <<'C'
-/* sshd's bsdauth device in miniature: challenge, then one response. */
-#include <sys/types.h>
-#include <login_cap.h>
-#include <bsd_auth.h>
-#include <stdio.h>
-
-int
-main(int argc, char *argv[])
-{
-	auth_session_t *as;
-	char *challenge = NULL;
-
-	if (argc != 3)
-		return 2;
-	as = auth_userchallenge(argv[1], NULL, "auth-ssh", &challenge);
-	if (as == NULL || challenge == NULL) {
-		fprintf(stderr, "no challenge for %s\n", argv[1]);
-		return 3;
-	}
-	printf("challenge: %s\n", challenge);
-	return auth_userresponse(as, argv[2], 0) ? 0 : 1;
+cc -Wall -o /tmp/bsdauth-client "$(dirname "$0")/bsdauth-client.c" -lutil ||
+	fail "cc bsdauth-client.c"
+bsdauth() { /tmp/bsdauth-client challenge "$@"; }
+okay() { /tmp/bsdauth-client okay "$@"; }
+on_tty() { /tmp/bsdauth-client login "$1" wpamtest "$2"; }
+# expect_refused DESCRIPTION COMMAND...: exit 1 exactly (bsdauth-client's
+# "refused"); a setup error (3) or a kill by its alarm is a failure.
+expect_refused() {
+	d=$1
+	shift
+	rc=0
+	"$@" || rc=$?
+	[ "$rc" = 1 ] || fail "$d (exit $rc, want 1: refused)"
+	log "ok   $d (refused)"
 }
-C
-cc -o /tmp/bsdauth-client /tmp/bsdauth-client.c || fail "cc bsdauth client"
-bsdauth() { /tmp/bsdauth-client "$@"; }
 
 build_dev_tools
 start_dev_api
@@ -68,6 +74,13 @@ expect_ok "TOTP through auth_userchallenge/auth_userresponse" bsdauth alice "$(t
 expect_fail "wrong TOTP code" bsdauth alice 000000
 expect_ok "U2F approval (empty answer)" bsdauth alice ""
 expect_fail "NOUSER" bsdauth NOUSER "$(totp_now)"
+expect_ok "TOTP typed at the style's prompt (-s login, on a pty)" on_tty alice "$(totp_now)"
+expect_refused "wrong TOTP code on the terminal" on_tty alice 000000
+expect_ok "TOTP through auth_userokay (su, doas)" okay alice "$(totp_now)"
+expect_refused "wrong TOTP code through auth_userokay" okay alice 000000
+expect_refused "unprivileged setgid-auth caller (screen locker)" okay alice "$(totp_now)" alice
+said=$(grep -h 'not root' /var/log/authlog /var/log/secure 2>/dev/null | tail -n 1) || :
+log "syslog on the unprivileged caller: ${said:-(no 'not root' line found)}"
 check_log_file
 stop_dev_api
 expect_ok "offline user with the API down" bsdauth olivia 123456

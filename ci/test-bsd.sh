@@ -14,7 +14,8 @@
 #      login style over a socketpair against the dev API (tests/login_style.rs);
 #   3. lints of what only runs on real BSDs: actionlint over
 #      .github/workflows/bsd.yml, shellcheck over ci/bsd-vm-*.sh, the package
-#      hooks and the packages' install scripts, mandoc over login_-wpam.8.
+#      hooks and the packages' install scripts, ci/bsdauth-client.c built
+#      for OpenBSD with zig, mandoc over login_-wpam.8.
 # Linters are installed when missing (shellcheck: apt; actionlint: PyPI).
 set -euo pipefail
 # shellcheck source=lib-err.sh
@@ -81,6 +82,22 @@ else
   failed+=(shellcheck)
 fi
 if python3 -m py_compile ci/bsdpkg.py ci/ports.py; then log "ok   python3 ci/bsdpkg.py ci/ports.py compile"; else failed+=(bsdpkg.py); fi
+# The OpenBSD VM job's BSD Authentication client, compiled and linked for
+# OpenBSD with zig's OpenBSD headers (bsd_auth.h, util.h): its mistakes show
+# here, not only in the hosted VM.
+if python3 -c 'import ziglang' 2>/dev/null; then
+  client=$(mktemp "${TMPDIR:-/tmp}/wpam-bsdauth-client.XXXXXX")
+  if python3 -m ziglang cc -target x86_64-openbsd -Wall -Wextra -Werror -o "$client" \
+    ci/bsdauth-client.c -lutil; then
+    log "ok   ci/bsdauth-client.c builds for OpenBSD"
+  else
+    failed+=(bsdauth-client.c)
+  fi
+  rm -f "$client"
+else
+  log "ziglang missing (ci/setup-cross.sh installs it)"
+  failed+=(bsdauth-client.c)
+fi
 if command -v mandoc >/dev/null; then
   if mandoc -Tlint -Wwarning packaging/openbsd/login_-wpam.8; then
     log "ok   mandoc login_-wpam.8"
