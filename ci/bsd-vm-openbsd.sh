@@ -8,9 +8,10 @@
 #     with type auth-ssh, then auth_userresponse(3);
 #   - login(1): auth_verify(3) runs the style with -s login on a terminal
 #     (a pty) and the code is typed at its prompt;
-#   - su, doas, screen lockers: auth_userokay(3), as root and as an
-#     unprivileged setgid-auth caller, which cannot read /etc/wpam.conf and
-#     must be refused (the style is not setuid: docs/bsd-loaders.md).
+#   - auth_userokay(3), the password path of programs such as su, doas and
+#     screen lockers: as root, and as an unprivileged setgid-auth caller,
+#     which cannot read /etc/wpam.conf and must be refused (the style is not
+#     setuid: docs/bsd-loaders.md).
 # It prints whether the CPU has IBT (then the kernel enforces endbr64 on the
 # style, which carries no PT_OPENBSD_NOBTCFI) and the style's program headers.
 # Usage: sh ci/bsd-vm-openbsd.sh dist/openbsd-amd64/wpam-<version>.tgz
@@ -76,7 +77,7 @@ expect_ok "U2F approval (empty answer)" bsdauth alice ""
 expect_fail "NOUSER" bsdauth NOUSER "$(totp_now)"
 expect_ok "TOTP typed at the style's prompt (-s login, on a pty)" on_tty alice "$(totp_now)"
 expect_refused "wrong TOTP code on the terminal" on_tty alice 000000
-expect_ok "TOTP through auth_userokay (su, doas)" okay alice "$(totp_now)"
+expect_ok "TOTP through auth_userokay(3) as root" okay alice "$(totp_now)"
 expect_refused "wrong TOTP code through auth_userokay" okay alice 000000
 expect_refused "unprivileged setgid-auth caller (screen locker)" okay alice "$(totp_now)" alice
 said=$(grep -h 'not root' /var/log/authlog /var/log/secure 2>/dev/null | tail -n 1) || :

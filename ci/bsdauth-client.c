@@ -6,11 +6,11 @@
  *   challenge USER ANSWER       sshd's keyboard-interactive "bsdauth"
  *                               device: auth_userchallenge(3) with type
  *                               auth-ssh, then auth_userresponse(3)
- *   okay USER PASSWORD [RUNAS]  su, doas and screen lockers: auth_userokay(3)
- *                               (the style gets -s response and the password
- *                               on fd 3). With RUNAS, first become that user
- *                               with effective group auth, which is what a
- *                               setgid-auth screen locker is
+ *   okay USER PASSWORD [RUNAS]  the password path (su, doas, screen lockers):
+ *                               auth_userokay(3), the style gets -s response
+ *                               and the password on fd 3. With RUNAS, first
+ *                               become that user with effective group auth,
+ *                               which is what a setgid-auth screen locker is
  *   login USER CLASS ANSWER     login(1): auth_verify(3) runs the style with
  *                               -s login on the caller's terminal (a pty
  *                               here); ANSWER is typed at its prompt
