@@ -19,6 +19,10 @@
 //! capped at [`MAX_BODY`]; the whole call, name resolution included, ends by
 //! its deadline; no thread is started; the buffers that held the request
 //! (service key, code) or the answer are wiped.
+//!
+//! The steps of delivery are public ([`resolve_failure`], [`connect`],
+//! [`tunnel`], [`handshake_failure`]) so that `wpam check` can time each one
+//! with the very code a login runs.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -148,18 +152,34 @@ pub fn deliver(
         Some(p) => (p.host.as_str(), p.port),
         None => (server.host.as_str(), server.port),
     };
-    let addrs = resolve::resolve(host, port, deadline).map_err(|e| match e {
-        ResolveError::NotFound(d) => undelivered(Step::Resolve, false, d),
-        ResolveError::TimedOut => undelivered(Step::Resolve, true, String::new()),
-        ResolveError::Local(d) => CallError::Local(d),
-    })?;
+    let addrs = resolve::resolve(host, port, deadline).map_err(resolve_failure)?;
     let mut tcp = connect(&addrs, deadline)?;
     if let Some(p) = proxy {
         tunnel(&mut tcp, server, p, deadline)?;
     }
     let name = rustls::pki_types::ServerName::try_from(server.host.clone())
         .map_err(|e| CallError::Local(format!("server name {}: {e}", server.host)))?;
-    let stream = tls::handshake(tcp, tls, name, deadline).map_err(|e| match e {
+    let stream = tls::handshake(tcp, tls, name, deadline).map_err(handshake_failure)?;
+    // Not one byte of the request is written yet: a budget spent here is
+    // still a delivery that timed out.
+    if Instant::now() >= deadline {
+        return Err(undelivered(Step::Handshake, true, String::new()));
+    }
+    Ok(stream)
+}
+
+/// What a failed name resolution means (step 1 of [`deliver`]).
+pub fn resolve_failure(e: ResolveError) -> CallError {
+    match e {
+        ResolveError::NotFound(d) => undelivered(Step::Resolve, false, d),
+        ResolveError::TimedOut => undelivered(Step::Resolve, true, String::new()),
+        ResolveError::Local(d) => CallError::Local(d),
+    }
+}
+
+/// What a failed TLS handshake means (the last step of [`deliver`]).
+pub fn handshake_failure(e: HandshakeError) -> CallError {
+    match e {
         HandshakeError::TimedOut => undelivered(Step::Handshake, true, String::new()),
         HandshakeError::Closed => undelivered(
             Step::Handshake,
@@ -174,13 +194,7 @@ pub fn deliver(
                 CallError::Local(crate::sys::describe("TLS handshake", &e))
             }
         },
-    })?;
-    // Not one byte of the request is written yet: a budget spent here is
-    // still a delivery that timed out.
-    if Instant::now() >= deadline {
-        return Err(undelivered(Step::Handshake, true, String::new()));
     }
-    Ok(stream)
 }
 
 fn undelivered(step: Step, timed_out: bool, detail: String) -> CallError {
@@ -227,8 +241,8 @@ fn io_class(e: &io::Error) -> Class {
 
 /// Each address in turn, until one accepts or the deadline passes. Outage
 /// only when every usable address failed for a network reason; one local
-/// failure makes the whole attempt local.
-fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, CallError> {
+/// failure makes the whole attempt local. (Step 2 of [`deliver`].)
+pub fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, CallError> {
     let mut network: Option<String> = None;
     let mut unusable: Option<String> = None;
     let mut timed_out = false;
@@ -279,8 +293,9 @@ const MAX_PROXY_HEAD: usize = 8 * 1024;
 /// not answer could not deliver the request (an outage, as for the API
 /// itself); a proxy that asks for credentials (407) is our configuration.
 /// Written here rather than with ureq's proxy support, which runs inside its
-/// own connector where these cases cannot be told apart.
-fn tunnel(
+/// own connector where these cases cannot be told apart. (Step 3 of
+/// [`deliver`], with a proxy.)
+pub fn tunnel(
     tcp: &mut TcpStream,
     server: &ServerUrl,
     proxy: &ProxyUrl,

@@ -15,6 +15,10 @@
 //! - `config.rs`: arguments and the root-only config file;
 //! - `log.rs`: the log file, syslog, escaping and redaction.
 //!
+//! For the front-ends that talk to a terminal (the OpenBSD login style and
+//! the `wpam` command; the module never does): `tty.rs` reads an answer with
+//! echo off. The `wpam` command's own code lives in `src/bin/wpam/`.
+//!
 //! Nothing runs at load time: no thread, no runtime, no global state.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
@@ -30,6 +34,7 @@ pub mod log;
 pub mod resolve;
 pub mod sys;
 pub mod tls;
+pub mod tty;
 pub mod wire;
 
 #[cfg(not(target_os = "openbsd"))]

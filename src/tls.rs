@@ -323,6 +323,17 @@ impl TlsTransport {
         self.tcp.peer_addr()
     }
 
+    /// The certificate chain the server presented, leaf first (for `wpam
+    /// check`; the module does not look at it beyond verifying it).
+    pub fn peer_certificates(&self) -> &[CertificateDer<'static>] {
+        self.conn.peer_certificates().unwrap_or_default()
+    }
+
+    /// The negotiated TLS version, e.g. "TLSv1_3".
+    pub fn protocol_version(&self) -> Option<String> {
+        self.conn.protocol_version().map(|v| format!("{v:?}"))
+    }
+
     /// Socket timeouts for the next step; a spent budget is ureq's Timeout.
     fn arm(&mut self, timeout: &NextTimeout) -> Result<(), ureq::Error> {
         let d = *timeout.after;

@@ -30,12 +30,11 @@ use pam_wpam::decision::Outcome;
 use pam_wpam::flow::{self, Who};
 use pam_wpam::input::{self, Factor};
 use pam_wpam::log::{quote, Logger};
+use pam_wpam::tty;
 use zeroize::Zeroizing;
 
 /// The back-channel descriptor BSD Authentication gives a style.
 const BACK_FD: i32 = 3;
-/// Longest line read from the terminal in `login` mode.
-const MAX_LINE: usize = 1024;
 
 fn config_path() -> PathBuf {
     #[cfg(debug_assertions)]
@@ -141,61 +140,15 @@ impl Terminal {
     fn ask_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<Vec<u8>>> {
         // Echo off first, then the prompt: TCSAFLUSH drops input typed
         // before it, so nothing typed after the prompt can be lost.
-        let fd = self.input.as_raw_fd();
-        let saved = no_echo(fd);
+        let echo = tty::no_echo(self.input.as_raw_fd());
         self.say(prompt);
-        let line = read_line(&mut self.input);
-        if let Some(t) = saved {
-            // SAFETY: restores the settings read from the same descriptor.
-            unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &t) };
+        let line = tty::read_line(&mut self.input);
+        if let Some(restore) = echo {
+            drop(restore);
             self.say("\n");
         }
         line
     }
-}
-
-/// Turns echo off on a tty; returns the previous settings to restore.
-fn no_echo(fd: i32) -> Option<libc::termios> {
-    // SAFETY: isatty/tcgetattr/tcsetattr on a descriptor we own, with a
-    // zero-initialised termios that tcgetattr fills.
-    unsafe {
-        if libc::isatty(fd) != 1 {
-            return None;
-        }
-        let mut t: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(fd, &mut t) != 0 {
-            return None;
-        }
-        let saved = t;
-        t.c_lflag &= !(libc::ECHO | libc::ECHONL);
-        (libc::tcsetattr(fd, libc::TCSAFLUSH, &t) == 0).then_some(saved)
-    }
-}
-
-fn read_line<R: Read>(r: &mut R) -> io::Result<Zeroizing<Vec<u8>>> {
-    let mut line = Zeroizing::new(Vec::new());
-    let mut b = [0u8; 1];
-    loop {
-        match r.read(&mut b) {
-            Ok(0) if line.is_empty() => {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no answer"))
-            }
-            Ok(0) => break,
-            Ok(_) if b[0] == b'\n' => break,
-            Ok(_) => {
-                if line.len() >= MAX_LINE {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-                }
-                line.push(b[0]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    Ok(line)
 }
 
 fn context(inv: &Invocation) -> String {
