@@ -1,0 +1,166 @@
+//! `wpam`: the operator command of wpam (wpam(8)).
+//!
+//! - `wpam check [--service NAME] [--json]`: reads the service's PAM policy
+//!   the way the PAM library does, validates wpam's arguments with the
+//!   module's own parser, and checks the files, sshd's effective
+//!   configuration, SELinux and the path to the Werbot API (timed step by
+//!   step with the module's own client); one line per check, exit status 0
+//!   only when every check passes.
+//! - `wpam test [--service NAME] USER`: one real PAM transaction on this
+//!   terminal (pam_authenticate, then pam_acct_mgmt), each result by name,
+//!   then the log lines the module wrote meanwhile.
+//!
+//! On OpenBSD the same commands look at the BSD Authentication login style
+//! instead of PAM. A third front-end over the module's code (config parser,
+//! trust loader, HTTPS client): it re-implements none of them.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod api;
+#[cfg(target_os = "openbsd")]
+mod bsdtest;
+mod check;
+mod facts;
+#[cfg(not(target_os = "openbsd"))]
+mod pamstack;
+#[cfg(not(target_os = "openbsd"))]
+mod pamtest;
+#[cfg_attr(target_os = "openbsd", allow(dead_code))]
+mod rules;
+mod run;
+mod term;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "wpam",
+    version,
+    about = "Check a wpam setup, or try a login through it, before logging out",
+    after_help = "See wpam(8)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the PAM policy, files, sshd, SELinux and the API path of a
+    /// service; exit status 0 only when every check passes.
+    Check(CheckArgs),
+    /// One real login through the service on this terminal:
+    /// authenticate, then account management; each PAM result by name.
+    Test(TestArgs),
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The PAM service to check (its policy file's name).
+    #[arg(long, default_value = "sshd")]
+    pub service: String,
+    /// Print the checks as JSON (stable keys: service, ok, checks[name, ok,
+    /// detail, fix, elapsed_ms]).
+    #[arg(long)]
+    pub json: bool,
+    /// Read the PAM policy from this directory only (as pam_start_confdir
+    /// does) instead of the system's.
+    #[arg(long, value_name = "DIR")]
+    pub pam_dir: Option<PathBuf>,
+    /// Where a module named without a path is looked for (repeatable),
+    /// instead of the directories this system's libpam searches.
+    #[arg(long = "module-dir", value_name = "DIR")]
+    pub module_dirs: Vec<PathBuf>,
+    /// The sshd whose effective configuration (`sshd -T`) is checked.
+    #[arg(long, value_name = "PATH", default_value = "/usr/sbin/sshd")]
+    pub sshd: PathBuf,
+    /// An sshd_config to check instead of sshd's default (`sshd -T -f`).
+    #[arg(long, value_name = "FILE")]
+    pub sshd_config: Option<PathBuf>,
+    /// Evaluate sshd's Match blocks for this connection (`sshd -T -C`),
+    /// e.g. user=alice,host=example.com,addr=192.0.2.10.
+    #[arg(long, value_name = "SPEC")]
+    pub sshd_match: Option<String>,
+    /// Skip the sshd checks (they run by default for services named sshd*).
+    #[arg(long)]
+    pub no_sshd: bool,
+    /// Linux: where selinuxfs is mounted.
+    #[arg(long, value_name = "DIR", default_value = "/sys/fs/selinux")]
+    pub selinuxfs: PathBuf,
+    /// Linux: the semodule program that lists the loaded policy modules.
+    #[arg(long, value_name = "PATH", default_value = "semodule")]
+    pub semodule: PathBuf,
+    /// OpenBSD: the login.conf that names the login style.
+    #[arg(long, value_name = "FILE", default_value = "/etc/login.conf")]
+    pub login_conf: PathBuf,
+    /// OpenBSD: the login style program.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/usr/libexec/auth/login_-wpam"
+    )]
+    pub style: PathBuf,
+    /// OpenBSD: the login style's config file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/wpam.conf")]
+    pub config: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// The PAM service to log in through.
+    #[arg(long, default_value = "sshd")]
+    pub service: String,
+    /// Read the PAM policy from this directory (Linux-PAM's
+    /// pam_start_confdir) instead of the system's.
+    #[arg(long, value_name = "DIR")]
+    pub pam_dir: Option<PathBuf>,
+    /// The client address to give the modules (PAM_RHOST), as sshd would.
+    #[arg(long, value_name = "HOST")]
+    pub rhost: Option<String>,
+    /// Skip pam_authenticate, as sshd does for a login with a key alone:
+    /// only the account phase runs.
+    #[arg(long)]
+    pub account_only: bool,
+    /// OpenBSD: the login style's config file (for its log lines).
+    #[arg(long, value_name = "FILE", default_value = "/etc/wpam.conf")]
+    pub config: PathBuf,
+    /// The login name to authenticate.
+    pub user: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(a) => {
+            let (title, items) = check::run(&a);
+            let out = if a.json {
+                let v = crate::rules::render_json(&a.service, &items);
+                format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+            } else {
+                crate::rules::render_text(&title, &items)
+            };
+            let mut stdout = std::io::stdout().lock();
+            if stdout
+                .write_all(out.as_bytes())
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                return ExitCode::from(2);
+            }
+            if items.iter().all(|i| i.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        #[cfg(not(target_os = "openbsd"))]
+        Command::Test(a) => pamtest::run(&a),
+        #[cfg(target_os = "openbsd")]
+        Command::Test(a) => bsdtest::run(&a),
+    }
+}
