@@ -745,3 +745,81 @@ fn load_50_concurrent_then_200_in_a_row() {
         "test process fds"
     );
 }
+
+/// `wpam check` and `wpam test` against the real thing: the documented stack
+/// in /etc/pam.d (with Debian's includes), the real `sshd -T` on the running
+/// sshd's configuration, the module where the stack names it, the dev API.
+#[test]
+#[ignore = "needs root and a real sshd: run by `make test-e2e`"]
+fn wpam_check_passes_and_wpam_test_logs_in_on_the_documented_setup() {
+    let Some(fx) = Fixture::basic(
+        "wpam_check_passes_and_wpam_test_logs_in_on_the_documented_setup",
+        1,
+    ) else {
+        return;
+    };
+    let limit = Duration::from_secs(60);
+    let wpam = env!("CARGO_BIN_EXE_wpam");
+    let out = deadline::output(
+        std::process::Command::new(wpam)
+            .args(["check", "--json", "--service", &fx.sshd.pam.name])
+            .arg("--sshd-config")
+            .arg(&fx.sshd.config),
+        limit,
+        "wpam check",
+    )
+    .expect("run wpam check");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("wpam check --json");
+    assert!(out.status.success(), "{v:#}");
+    let names: Vec<&str> = v["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["name"].as_str())
+        .collect();
+    for n in [
+        "pam.stack",
+        "module",
+        "config_file",
+        "sshd.key_login",
+        "api.request",
+    ] {
+        assert!(names.contains(&n), "{n} in {v:#}");
+    }
+    // A key login (no AuthenticationMethods): the account phase asks.
+    let key = v["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["name"] == "sshd.key_login")
+        .and_then(|i| i["detail"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(key.contains("account phase"), "{key}");
+
+    // One real login through the same service, answers on stdin.
+    let mut child = std::process::Command::new(wpam)
+        .args([
+            "test",
+            "--service",
+            &fx.sshd.pam.name,
+            "--rhost",
+            "127.0.0.1",
+        ])
+        .arg(fx.user(0))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run wpam test");
+    if let Some(mut i) = child.stdin.take() {
+        use std::io::Write;
+        let _ = i.write_all(format!("alice@example.com\n{}\n", alice_code()).as_bytes());
+    }
+    let out = deadline::wait_output(child, limit, "wpam test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("pam_authenticate: PAM_SUCCESS"), "{text}");
+    assert!(text.contains("pam_acct_mgmt: PAM_SUCCESS"), "{text}");
+    assert!(text.contains("access granted"), "{text}");
+}

@@ -51,12 +51,15 @@ fn fix_for(e: &CallError, config: &Config) -> String {
             detail,
             ..
         } => {
-            if detail.contains("UnknownIssuer") {
-                "the server's certificate chain is not trusted here: set ca_file= to the CA that issued it (or add that CA to the OS trust store)".into()
-            } else if detail.contains("xpired") || detail.contains("not valid") {
+            if detail.contains("xpired") || detail.contains("NotValidYet") {
                 "the server's certificate is expired or not yet valid: renew it (or fix this host's clock)".into()
-            } else if detail.contains("NotValidForName") || detail.contains("name") {
-                format!("the certificate does not name {}: use the name it was issued for in server_url", config.server.host)
+            } else if detail.contains("NotValidForName") {
+                format!(
+                    "the certificate does not name {}: use the name it was issued for in server_url",
+                    config.server.host
+                )
+            } else if detail.contains("invalid peer certificate") {
+                "the server's certificate chain is not trusted here: set ca_file= to the CA that issued it (or add that CA to the OS trust store)".into()
             } else {
                 format!("check that {server} speaks HTTPS (TLS) and is the Werbot API")
             }

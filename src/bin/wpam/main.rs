@@ -60,6 +60,7 @@ enum Command {
 }
 
 #[derive(Args)]
+#[command(args_override_self = true)]
 pub struct CheckArgs {
     /// The PAM service to check (its policy file's name).
     #[arg(long, default_value = "sshd")]
@@ -111,6 +112,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Args)]
+#[command(args_override_self = true)]
 pub struct TestArgs {
     /// The PAM service to log in through.
     #[arg(long, default_value = "sshd")]

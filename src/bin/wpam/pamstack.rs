@@ -234,10 +234,11 @@ impl Entry {
     }
 }
 
-/// `pam_wpam.so` (or `pam_wpam.so.N`), by name or path.
+/// `pam_wpam.so` (or `pam_wpam.so.N`), by name or path; also cargo's
+/// `libpam_wpam.so`, which a stack may name straight from a build.
 pub fn is_wpam_module(module: &str) -> bool {
     let name = module.rsplit('/').next().unwrap_or(module);
-    name.split('.').next() == Some("pam_wpam")
+    matches!(name.split('.').next(), Some("pam_wpam" | "libpam_wpam"))
 }
 
 /// The effective policy of a service.
@@ -963,6 +964,7 @@ mod tests {
     fn module_names_and_search_paths() {
         assert!(is_wpam_module("pam_wpam.so"));
         assert!(is_wpam_module("/usr/pkg/lib/security/pam_wpam.so"));
+        assert!(is_wpam_module("/x/target/release/libpam_wpam.so"));
         assert!(!is_wpam_module("pam_wpam_other.so"));
         let dirs = [PathBuf::from("/a"), PathBuf::from("/b")];
         assert_eq!(

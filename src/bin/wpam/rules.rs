@@ -337,21 +337,27 @@ pub fn settings_item(
             },
         );
     }
+    if line_args.iter().any(|a| a.starts_with("service_key=")) {
+        let logged = parsed
+            .warnings
+            .iter()
+            .find(|w| w.contains("service_key"))
+            .map(|w| format!(" (config: {w})"))
+            .unwrap_or_default();
+        return Item::fail(
+            name,
+            format!(
+                "{}: service_key is on the pam.d line, which every local user can read{logged}",
+                place
+            ),
+            "move service_key into the root-only config file (config=/etc/security/wpam.conf, mode 0600)",
+        );
+    }
     if let Some(w) = parsed.warnings.first() {
         return Item::fail(
             name,
             format!("{}: config: {w}", place),
             "correct or remove that argument (a login logs the same WARN line)",
-        );
-    }
-    if line_args.iter().any(|a| a.starts_with("service_key=")) {
-        return Item::fail(
-            name,
-            format!(
-                "{}: service_key is on the pam.d line, which every local user can read",
-                place
-            ),
-            "move service_key into the root-only config file (config=/etc/security/wpam.conf, mode 0600)",
         );
     }
     let mut detail = format!("{}: valid", place);

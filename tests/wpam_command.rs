@@ -1,0 +1,850 @@
+//! `wpam check` and `wpam test`, run as the built program against a PAM
+//! policy in a directory of the test's own (`--pam-dir`: Linux-PAM's
+//! pam_start_confdir, no root needed), the real module, the development
+//! Werbot API over TLS, the real `sshd -T` on a generated sshd_config, and a
+//! real HTTP CONNECT proxy (tinyproxy). One test per check item: a good
+//! setup passes with exit status 0; each misconfiguration the README's
+//! troubleshooting lists is reported ✗ with its fix and a non-zero exit.
+
+#[path = "support/devserver.rs"]
+mod devserver;
+#[path = "support/pamdrv.rs"]
+mod pamdrv;
+#[path = "support/proxy.rs"]
+mod proxy;
+#[path = "support/sshd.rs"]
+mod sshd;
+
+use sshd::{deadline, root_or_skip};
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use devserver::{Options, Running, ALICE_SECRET, BOB_SECRET};
+use serde_json::Value;
+
+const WPAM: &str = env!("CARGO_BIN_EXE_wpam");
+const KEY: &str = "dev-key-not-secret";
+/// Longest one `wpam` run may take (its API steps are bounded by timeout=2).
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn totp(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    devserver::totp_at(secret, now)
+}
+
+/// A complete setup as the README describes it, in a directory of its own
+/// below the target directory (every directory above the module must be
+/// root's — or the test user's — and not writable by others, as on a real
+/// system): the module, a pam.d directory with `sshd`, the root-only config
+/// file, the log file's directory, an sshd_config with its host key, and
+/// the development API. Removed on drop.
+struct Setup {
+    dir: PathBuf,
+    api: Option<Running>,
+    addr: String,
+    ca: PathBuf,
+    module: PathBuf,
+}
+
+impl Setup {
+    fn new(tag: &str) -> Setup {
+        Setup::with(tag, Options::default())
+    }
+
+    fn with(tag: &str, opts: Options) -> Setup {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = base.join(format!(
+            "wpam-cmd-{tag}-{}-{}",
+            std::process::id(),
+            sshd::random_suffix()
+        ));
+        std::fs::create_dir_all(dir.join("pam.d")).expect("mkdir");
+        std::fs::create_dir_all(dir.join("lib")).expect("mkdir lib");
+        for d in [&dir, &dir.join("lib"), &dir.join("pam.d")] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let module = dir.join("lib/pam_wpam.so");
+        std::fs::copy(pamdrv::module_path(), &module).expect("copy the module");
+        std::fs::set_permissions(&module, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let api = devserver::start(opts).expect("dev API");
+        let ca = dir.join("ca.pem");
+        std::fs::copy(api.ca_path(), &ca).expect("copy ca");
+        let s = Setup {
+            addr: api.server_url(),
+            api: Some(api),
+            ca,
+            module,
+            dir,
+        };
+        s.write_conf(
+            0o600,
+            &format!("service_key={KEY}\nwid.alice=alice@example.com\n"),
+        );
+        s.pam(&s.stack(""));
+        s.sshd_config(&[
+            "UsePAM yes",
+            "KbdInteractiveAuthentication yes",
+            "AuthenticationMethods publickey,keyboard-interactive",
+        ]);
+        s
+    }
+
+    fn api(&self) -> &Running {
+        self.api.as_ref().expect("API running")
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.join("wpam.conf")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("wpam.log")
+    }
+
+    fn write_conf(&self, mode: u32, text: &str) {
+        std::fs::write(self.conf(), text).expect("write wpam.conf");
+        std::fs::set_permissions(self.conf(), std::fs::Permissions::from_mode(mode))
+            .expect("chmod wpam.conf");
+    }
+
+    /// The documented module arguments; `extra` is appended (and wins).
+    fn args(&self, extra: &str) -> String {
+        format!(
+            "server_url={} service_id=dev-service config={} ca_file={} log_file={} timeout=2 \
+             u2f_timeout=3 {extra}",
+            self.addr,
+            self.conf().display(),
+            self.ca.display(),
+            self.log().display()
+        )
+    }
+
+    /// wpam in auth and account, as the README's key-plus-second-factor setup.
+    fn stack(&self, extra: &str) -> String {
+        let m = self.module.display();
+        let a = self.args(extra);
+        format!("auth required {m} {a}\naccount required {m} {a}\n")
+    }
+
+    fn pam(&self, text: &str) {
+        std::fs::write(self.dir.join("pam.d/sshd"), text).expect("write pam.d/sshd");
+    }
+
+    fn pam_file(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join("pam.d").join(name), text).expect("write pam.d file");
+    }
+
+    /// An sshd_config with a host key of its own (so that `sshd -T -f` runs
+    /// without root) and these lines.
+    fn sshd_config(&self, lines: &[&str]) {
+        let key = self.dir.join("ssh_host_ed25519_key");
+        if !key.exists() {
+            let out = deadline::output(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(&key),
+                LIMIT,
+                "ssh-keygen",
+            )
+            .expect("run ssh-keygen (apt-get install openssh-client)");
+            assert!(out.status.success(), "ssh-keygen: {out:?}");
+        }
+        let mut text = format!("HostKey {}\n", key.display());
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        std::fs::write(self.dir.join("sshd_config"), text).expect("write sshd_config");
+        // As root, sshd -T wants its privilege separation directory.
+        if is_root() {
+            std::fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        }
+    }
+
+    /// `wpam check --service sshd` against this setup, plus `extra` flags.
+    fn check(&self, extra: &[&str]) -> Output {
+        let mut cmd = Command::new(WPAM);
+        cmd.arg("check")
+            .arg("--pam-dir")
+            .arg(self.dir.join("pam.d"))
+            .arg("--sshd-config")
+            .arg(self.dir.join("sshd_config"))
+            // No SELinux here, whatever the host runs (selinux tests fake one).
+            .arg("--selinuxfs")
+            .arg(self.dir.join("no-selinuxfs"))
+            .args(extra);
+        deadline::output(&mut cmd, LIMIT, "wpam check").expect("run wpam")
+    }
+
+    fn check_json(&self, extra: &[&str]) -> (bool, Value) {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.check(&args);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "wpam check --json: {e}\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(
+            v["ok"].as_bool(),
+            Some(out.status.success()),
+            "exit status and \"ok\" agree: {v:#}"
+        );
+        (out.status.success(), v)
+    }
+
+    /// `wpam test --pam-dir … USER`, answers on stdin.
+    fn test(&self, user: &str, extra: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(WPAM)
+            .arg("test")
+            .arg("--pam-dir")
+            .arg(self.dir.join("pam.d"))
+            .args(extra)
+            .arg(user)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run wpam test");
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        deadline::wait_output(child, LIMIT, "wpam test")
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Some(a) = self.api.take() {
+            a.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The item of that name (it must be there).
+fn item<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name} in {v:#}"))
+}
+
+/// The check failed, with a fix that says `fix_has`; the run exits non-zero.
+fn assert_fails(run: (bool, Value), name: &str, fix_has: &str) -> Value {
+    let (ok, v) = run;
+    assert!(!ok, "exit status 0 despite a failed check: {v:#}");
+    let i = item(&v, name);
+    assert_eq!(i["ok"], false, "{name} should fail: {v:#}");
+    let fix = i["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains(fix_has),
+        "{name}: fix {fix:?} lacks {fix_has:?}"
+    );
+    v
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v["checks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// --- a good setup -------------------------------------------------------------
+
+#[test]
+fn a_good_setup_passes_every_check_with_exit_status_0() {
+    let s = Setup::new("good");
+    let (ok, v) = s.check_json(&[]);
+    assert!(ok, "{v:#}");
+    assert_eq!(v["service"], "sshd");
+    assert_eq!(
+        names(&v),
+        [
+            "pam.stack",
+            "pam.enforced",
+            "pam.args.auth",
+            "pam.args.account",
+            "module",
+            "config_file",
+            "log_file",
+            "sshd.use_pam",
+            "sshd.kbd_interactive",
+            "sshd.key_login",
+            "selinux",
+            "api.resolve",
+            "api.connect",
+            "api.tls",
+            "api.request"
+        ]
+    );
+    for i in v["checks"].as_array().into_iter().flatten() {
+        assert_eq!(i["fix"], Value::Null, "{i}");
+        let timed = i["name"].as_str().unwrap_or_default().starts_with("api.");
+        assert_eq!(i["elapsed_ms"].is_u64(), timed, "{i}");
+    }
+    let tls = item(&v, "api.tls")["detail"].as_str().unwrap_or_default();
+    assert!(
+        tls.contains("CN=localhost") && tls.contains("expires in"),
+        "{tls}"
+    );
+    let req = item(&v, "api.request")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        req.contains("user not found") && req.contains("accepted"),
+        "{req}"
+    );
+    // The request authenticated nobody: no ID, no login, no code.
+    let r = s.api().requests();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].field("wID"), Some(""));
+    assert_eq!(r[0].field("user"), Some(""));
+    assert_eq!(r[0].field("serviceKey"), Some(KEY));
+
+    // The text form: a ✓ per line, exit status 0.
+    let out = s.check(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("✓ pam.stack") && !text.contains('✗'),
+        "{text}"
+    );
+    assert!(text.contains("all 15 checks passed"), "{text}");
+}
+
+#[test]
+fn includes_bracket_controls_and_a_module_found_by_name() {
+    let s = Setup::new("include");
+    let a = s.args("");
+    s.pam_file(
+        "wpam-auth",
+        &format!(
+            "# pam-auth-update style\nauth [success=ok default=bad] \\\n    pam_wpam.so {a}\n"
+        ),
+    );
+    s.pam("@include wpam-auth\naccount substack wpam-account\nsession optional pam_permit.so\n");
+    s.pam_file(
+        "wpam-account",
+        &format!("account requisite pam_wpam.so {a}\n"),
+    );
+    let lib = s.dir.join("lib");
+    let (ok, v) = s.check_json(&["--module-dir", lib.to_str().unwrap_or_default()]);
+    assert!(ok, "{v:#}");
+    let m = item(&v, "module")["detail"].as_str().unwrap_or_default();
+    assert!(m.contains("pam_wpam.so is found at"), "{m}");
+    let stack = item(&v, "pam.stack")["detail"].as_str().unwrap_or_default();
+    assert!(
+        stack.contains("wpam-auth:2") && stack.contains("wpam-account:1"),
+        "{stack}"
+    );
+}
+
+// --- the PAM stack --------------------------------------------------------------
+
+#[test]
+fn no_wpam_line_in_the_stack() {
+    let s = Setup::new("nowpam");
+    s.pam("auth required pam_permit.so\naccount required pam_permit.so\n");
+    assert_fails(s.check_json(&[]), "pam.stack", "pam_wpam.so");
+}
+
+#[test]
+fn an_include_that_does_not_exist_fails_the_stack() {
+    let s = Setup::new("badinclude");
+    s.pam(&format!("auth include common-missing\n{}", s.stack("")));
+    assert_fails(s.check_json(&[]), "pam.stack", "correct or remove line 1");
+}
+
+#[test]
+fn wpam_as_optional_does_not_enforce_the_second_factor() {
+    let s = Setup::new("optional");
+    let m = s.module.display();
+    let a = s.args("");
+    s.pam(&format!(
+        "auth optional {m} {a}\naccount required {m} {a}\n"
+    ));
+    assert_fails(s.check_json(&[]), "pam.enforced", "required");
+}
+
+#[test]
+fn a_sufficient_module_before_wpam_skips_it() {
+    let s = Setup::new("sufficient");
+    s.pam(&format!("auth sufficient pam_unix.so\n{}", s.stack("")));
+    let v = assert_fails(s.check_json(&[]), "pam.enforced", "required");
+    let d = item(&v, "pam.enforced")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("pam_unix.so"), "{d}");
+}
+
+#[test]
+fn an_argument_typo_is_the_warning_a_login_logs() {
+    let s = Setup::new("typo");
+    s.pam(&s.stack("timout=5"));
+    let v = assert_fails(s.check_json(&[]), "pam.args.auth", "correct or remove");
+    let d = item(&v, "pam.args.auth")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("config: unknown argument \"timout\""), "{d}");
+}
+
+#[test]
+fn a_missing_required_argument_is_a_configuration_error() {
+    let s = Setup::new("missing");
+    s.write_conf(0o600, "# no key\n");
+    let v = assert_fails(s.check_json(&[]), "pam.args.auth", "service_key");
+    let d = item(&v, "pam.args.auth")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("missing required argument service_key"), "{d}");
+    assert_eq!(item(&v, "api")["ok"], false);
+}
+
+#[test]
+fn the_service_key_on_the_pam_d_line_is_reported() {
+    let s = Setup::new("keyonline");
+    s.pam(&s.stack(&format!("service_key={KEY}")));
+    let v = assert_fails(s.check_json(&[]), "pam.args.auth", "config file");
+    let d = item(&v, "pam.args.auth")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("overrides the config file"), "{d}");
+}
+
+// --- files ------------------------------------------------------------------------
+
+#[test]
+fn a_missing_module_is_reported_where_libpam_looks() {
+    let s = Setup::new("nomodule");
+    std::fs::remove_file(&s.module).expect("rm module");
+    assert_fails(s.check_json(&[]), "module", "install");
+}
+
+#[test]
+fn a_group_writable_module_is_reported() {
+    let s = Setup::new("gwmodule");
+    std::fs::set_permissions(&s.module, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+    let v = assert_fails(s.check_json(&[]), "module", "chmod go-w");
+    let d = item(&v, "module")["detail"].as_str().unwrap_or_default();
+    assert!(d.contains("writable by its group"), "{d}");
+}
+
+#[test]
+fn a_config_file_readable_by_group_is_refused() {
+    let s = Setup::new("confmode");
+    s.write_conf(0o640, &format!("service_key={KEY}\n"));
+    let v = assert_fails(s.check_json(&[]), "config_file", "chmod 0600");
+    let d = item(&v, "config_file")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("0640"), "{d}");
+    // The same refusal a login logs, on the pam.d line's check.
+    assert_eq!(item(&v, "pam.args.auth")["ok"], false);
+}
+
+#[test]
+fn a_log_file_owned_by_a_user_is_refused() {
+    if !root_or_skip("a_log_file_owned_by_a_user_is_refused") {
+        return;
+    }
+    let s = Setup::new("logowner");
+    std::fs::write(s.log(), "").expect("create log");
+    std::fs::set_permissions(s.log(), std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    std::os::unix::fs::chown(s.log(), Some(65534), None).expect("chown nobody");
+    let v = assert_fails(s.check_json(&[]), "log_file", "chown root");
+    let d = item(&v, "log_file")["detail"].as_str().unwrap_or_default();
+    assert!(d.contains("owned by uid 65534"), "{d}");
+}
+
+#[test]
+fn a_world_readable_or_linked_log_file_is_reported() {
+    let s = Setup::new("logmode");
+    std::fs::write(s.log(), "").expect("create log");
+    std::fs::set_permissions(s.log(), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    assert_fails(s.check_json(&[]), "log_file", "chmod 0640");
+    std::fs::set_permissions(s.log(), std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    std::fs::hard_link(s.log(), s.dir.join("other-name")).expect("link");
+    assert_fails(s.check_json(&[]), "log_file", "remove the other links");
+}
+
+#[test]
+fn a_log_file_in_a_missing_directory_is_reported() {
+    let s = Setup::new("logdir");
+    s.pam(&s.stack(&format!("log_file={}/nowhere/wpam.log", s.dir.display())));
+    assert_fails(s.check_json(&[]), "log_file", "create");
+}
+
+// --- sshd (the real sshd -T) --------------------------------------------------------
+
+#[test]
+fn kbd_interactive_no_means_no_prompts() {
+    let s = Setup::new("kbdno");
+    s.sshd_config(&["UsePAM yes", "KbdInteractiveAuthentication no"]);
+    assert_fails(
+        s.check_json(&[]),
+        "sshd.kbd_interactive",
+        "KbdInteractiveAuthentication yes",
+    );
+}
+
+#[test]
+fn use_pam_no_means_wpam_is_never_asked() {
+    let s = Setup::new("usepamno");
+    s.sshd_config(&["UsePAM no", "KbdInteractiveAuthentication yes"]);
+    assert_fails(s.check_json(&[]), "sshd.use_pam", "UsePAM yes");
+}
+
+#[test]
+fn a_key_alone_with_wpam_only_in_auth_skips_the_second_factor() {
+    let s = Setup::new("keyonly");
+    s.sshd_config(&[
+        "UsePAM yes",
+        "KbdInteractiveAuthentication yes",
+        "AuthenticationMethods publickey",
+    ]);
+    let m = s.module.display();
+    s.pam(&format!("auth required {m} {}\n", s.args("")));
+    let v = assert_fails(
+        s.check_json(&[]),
+        "sshd.key_login",
+        "account required pam_wpam.so",
+    );
+    let d = item(&v, "sshd.key_login")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("only the account phase runs"), "{d}");
+    // With wpam in the account stack too, the key login gets a U2F approval.
+    s.pam(&s.stack(""));
+    let (ok, v) = s.check_json(&[]);
+    assert!(ok, "{v:#}");
+    let d = item(&v, "sshd.key_login")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("account phase"), "{d}");
+}
+
+#[test]
+fn a_broken_sshd_config_is_reported() {
+    let s = Setup::new("sshdbroken");
+    s.sshd_config(&["UsePAM yes", "NoSuchKeyword yes"]);
+    assert_fails(s.check_json(&[]), "sshd.config", "-t");
+}
+
+// --- SELinux (a selinuxfs and semodule of the test's) ----------------------------------
+
+#[test]
+fn selinux_enforcing_without_the_wpam_policy_module() {
+    let s = Setup::new("selinux");
+    let fs = s.dir.join("selinuxfs");
+    std::fs::create_dir_all(&fs).expect("mkdir");
+    std::fs::write(fs.join("enforce"), "1").expect("enforce");
+    let semodule = s.dir.join("semodule");
+    std::fs::write(
+        &semodule,
+        "#!/bin/sh\nprintf 'abrt\\nsshd\\nunconfined\\n'\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&semodule, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let flags = [
+        "--selinuxfs",
+        fs.to_str().unwrap_or_default(),
+        "--semodule",
+        semodule.to_str().unwrap_or_default(),
+    ];
+    assert_fails(s.check_json(&flags), "selinux", "policy module");
+    // Permissive: reported, not failed.
+    std::fs::write(fs.join("enforce"), "0").expect("permissive");
+    assert_eq!(item(&s.check_json(&flags).1, "selinux")["ok"], true);
+    // Enforcing with the module loaded: passes.
+    std::fs::write(fs.join("enforce"), "1").expect("enforce");
+    std::fs::write(&semodule, "#!/bin/sh\nprintf 'sshd\\nwpam\\n'\n").expect("script");
+    let (ok, v) = s.check_json(&flags);
+    assert!(ok, "{v:#}");
+}
+
+// --- the API path ------------------------------------------------------------------------
+
+#[test]
+fn an_unreachable_api_fails_at_the_connect_step() {
+    let mut s = Setup::new("down");
+    if let Some(a) = s.api.take() {
+        a.stop();
+    }
+    let v = assert_fails(s.check_json(&[]), "api.connect", "firewall");
+    assert_eq!(item(&v, "api.resolve")["ok"], true);
+    for n in ["api.tls", "api.request"] {
+        let d = item(&v, n)["detail"].as_str().unwrap_or_default();
+        assert!(d.starts_with("not attempted"), "{n}: {d}");
+    }
+}
+
+#[test]
+fn a_name_that_does_not_resolve_fails_at_the_first_step() {
+    let s = Setup::new("nxdomain");
+    s.pam(&s.stack("server_url=wpam-check-test.invalid:443"));
+    assert_fails(s.check_json(&[]), "api.resolve", "server_url");
+}
+
+#[test]
+fn a_wrong_service_key_is_refused_by_the_api() {
+    let s = Setup::new("badkey");
+    s.write_conf(0o600, "service_key=not-the-key\n");
+    let v = assert_fails(s.check_json(&[]), "api.request", "service_key");
+    let d = item(&v, "api.request")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("HTTP 401"), "{d}");
+    assert_eq!(item(&v, "api.tls")["ok"], true);
+}
+
+#[test]
+fn a_certificate_the_trust_store_does_not_know() {
+    let s = Setup::new("untrusted");
+    // Another server's CA: the chain is not the one ca_file vouches for.
+    let other = devserver::start(Options::default()).expect("other API");
+    let other_ca = s.dir.join("other-ca.pem");
+    std::fs::copy(other.ca_path(), &other_ca).expect("copy ca");
+    other.stop();
+    s.pam(&s.stack(&format!("ca_file={}", other_ca.display())));
+    let v = assert_fails(s.check_json(&[]), "api.tls", "ca_file");
+    let d = item(&v, "api.tls")["detail"].as_str().unwrap_or_default();
+    assert!(d.contains("invalid peer certificate"), "{d}");
+}
+
+#[test]
+fn an_expired_certificate_fails_the_handshake() {
+    let s = Setup::with(
+        "expired",
+        Options {
+            cert_expired: true,
+            ..Options::default()
+        },
+    );
+    assert_fails(s.check_json(&[]), "api.tls", "renew");
+}
+
+#[test]
+fn insecure_skip_verify_is_reported() {
+    let s = Setup::new("insecure");
+    s.pam(&s.stack("insecure_skip_verify=true"));
+    let v = assert_fails(s.check_json(&[]), "api.tls", "remove insecure_skip_verify");
+    let d = item(&v, "api.tls")["detail"].as_str().unwrap_or_default();
+    assert!(d.contains("NOT verified"), "{d}");
+}
+
+#[test]
+fn through_a_proxy_and_a_proxy_that_refuses_the_connect() {
+    let s = Setup::new("proxy");
+    let port = s.api().addr().port();
+    let p = proxy::Proxy::start(proxy::Rules {
+        connect_ports: &[port],
+        basic_auth: None,
+    });
+    s.pam(&s.stack(&format!("proxy={}", p.url(None))));
+    let (ok, v) = s.check_json(&[]);
+    assert!(ok, "{v:#}");
+    assert!(names(&v).contains(&"api.proxy".to_string()), "{v:#}");
+    let d = item(&v, "api.resolve")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("(the proxy)"), "{d}");
+    drop(p);
+    // A proxy that allows CONNECT to another port only: 403.
+    let p = proxy::Proxy::start(proxy::Rules {
+        connect_ports: &[1],
+        basic_auth: None,
+    });
+    s.pam(&s.stack(&format!("proxy={}", p.url(None))));
+    let v = assert_fails(s.check_json(&[]), "api.proxy", "CONNECT");
+    let d = item(&v, "api.proxy")["detail"].as_str().unwrap_or_default();
+    assert!(d.contains("403"), "{d}");
+}
+
+// --- wpam test ------------------------------------------------------------------------------
+
+#[test]
+fn wpam_test_logs_in_with_totp_and_prints_each_result_and_the_log() {
+    let s = Setup::new("test-totp");
+    let out = s.test(
+        "carol",
+        &["--rhost", "192.0.2.10"],
+        &format!("alice@example.com\n{}\n", totp(ALICE_SECRET)),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Enter your Werbot ID (email or username): "),
+        "{text}"
+    );
+    assert!(text.contains("pam_authenticate: PAM_SUCCESS"), "{text}");
+    assert!(text.contains("pam_acct_mgmt: PAM_SUCCESS"), "{text}");
+    assert!(
+        text.contains("INFO auth service=\"sshd\" user=\"carol\" rhost=\"192.0.2.10\"")
+            && text.contains("access granted"),
+        "{text}"
+    );
+    assert_eq!(
+        s.api().requests().len(),
+        1,
+        "the account phase reused the auth result"
+    );
+}
+
+#[test]
+fn wpam_test_reports_a_refusal_by_name_and_exits_non_zero() {
+    let s = Setup::new("test-wrong");
+    let out = s.test(
+        "carol",
+        &[],
+        &format!("bob@example.com\n{}\n", devserver::wrong_totp(BOB_SECRET)),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("pam_authenticate: PAM_AUTH_ERR"), "{text}");
+    assert!(text.contains("pam_acct_mgmt: not called"), "{text}");
+    assert!(text.contains("invalid totp code"), "{text}");
+}
+
+#[test]
+fn wpam_test_account_only_is_a_key_login() {
+    let s = Setup::new("test-account");
+    // alice is tied to alice@example.com (wid.alice), who approves.
+    let out = s.test("alice", &["--account-only"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("pam_authenticate: not called"), "{text}");
+    assert!(text.contains("pam_acct_mgmt: PAM_SUCCESS"), "{text}");
+    assert!(text.contains("approve this login"), "{text}");
+    let r = s.api().requests();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].field("tfaMethod"), Some("U2F"));
+    assert_eq!(r[0].field("wID"), Some("alice@example.com"));
+}
+
+#[test]
+fn wpam_test_on_a_terminal_echoes_the_id_but_not_the_code() {
+    let s = Setup::new("test-pty");
+    let code = totp(ALICE_SECRET);
+    let out = pty_session(
+        Command::new(WPAM)
+            .arg("test")
+            .arg("--pam-dir")
+            .arg(s.dir.join("pam.d"))
+            .arg("carol"),
+        &[
+            ("Werbot ID (email or username): ", "alice@example.com\n"),
+            ("(submit empty for U2F): ", &format!("{code}\n")),
+        ],
+    );
+    assert!(out.contains("alice@example.com"), "the ID is echoed: {out}");
+    assert!(!out.contains(&code), "the code is not echoed: {out}");
+    assert!(out.contains("pam_acct_mgmt: PAM_SUCCESS"), "{out}");
+}
+
+/// Runs `cmd` on a new pseudo-terminal as its controlling terminal, answers
+/// each prompt when it appears, and returns everything the terminal showed.
+/// Every wait is bounded; the child is killed at the limit.
+fn pty_session(cmd: &mut Command, script: &[(&str, &str)]) -> String {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, slave) = {
+        let (mut m, mut sl) = (-1, -1);
+        // SAFETY: openpty fills two descriptors on success.
+        let rc = unsafe {
+            libc::openpty(
+                &mut m,
+                &mut sl,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: both were just opened and are owned here.
+        unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(sl)) }
+    };
+    let (i, o, e) = (
+        slave.try_clone().expect("dup"),
+        slave.try_clone().expect("dup"),
+        slave.try_clone().expect("dup"),
+    );
+    // SAFETY: setsid and TIOCSCTTY are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdin(Stdio::from(i))
+        .stdout(Stdio::from(o))
+        .stderr(Stdio::from(e))
+        .spawn()
+        .expect("spawn on the pty");
+    drop(slave);
+    let end = Instant::now() + LIMIT;
+    let mut seen = Vec::new();
+    let mut step = 0;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&master);
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if n > 0 {
+            let mut buf = [0u8; 4096];
+            match master.read(&mut buf) {
+                Ok(0) | Err(_) => break, // EIO: the child closed the terminal
+                Ok(k) => seen.extend_from_slice(&buf[..k]),
+            }
+        }
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some((prompt, answer)) = script.get(step) {
+            if text.ends_with(prompt) {
+                master.write_all(answer.as_bytes()).expect("answer");
+                step += 1;
+            }
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            if n <= 0 {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < end,
+            "the pty session did not end within {LIMIT:?}; it showed: {text}"
+        );
+    }
+    let _ = deadline::wait_or_kill(&mut child, Duration::from_secs(10));
+    String::from_utf8_lossy(&seen).into_owned()
+}
