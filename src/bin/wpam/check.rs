@@ -1,7 +1,7 @@
 //! `wpam check`: gathers the facts and turns them into report items with
 //! the rules of `rules.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::rules::{self as rules, Frontend, Item, SshdConfig, WpamPhases};
@@ -180,7 +180,7 @@ fn module_item(
     name: &str,
     module: &str,
     flavor: crate::pamstack::Flavor,
-    dirs: &[PathBuf],
+    dirs: &[std::path::PathBuf],
 ) -> Item {
     let candidates = crate::pamstack::module_candidates(module, flavor, dirs);
     let Some(path) = candidates.iter().find(|p| p.exists()) else {

@@ -2,7 +2,10 @@
 //! group names, SELinux labels, where libpam looks for modules, and whether
 //! a module loads.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
+#[cfg(not(target_os = "openbsd"))]
+use std::ffi::CString;
+#[cfg(not(target_os = "openbsd"))]
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -62,6 +65,7 @@ pub fn owner_text(f: &FileFacts) -> String {
 }
 
 /// [`owner_text`] of a path (empty if it cannot be read).
+#[cfg(not(target_os = "openbsd"))]
 pub fn owner_and_mode(path: &Path) -> String {
     lstat(path).map(|(f, _)| owner_text(&f)).unwrap_or_default()
 }

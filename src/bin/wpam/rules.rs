@@ -200,6 +200,7 @@ pub fn log_file_problem(
 
 // --- the PAM stack ------------------------------------------------------------
 
+#[cfg(not(target_os = "openbsd"))]
 /// `pam.stack`: the policy was read, no line of it fails every login, and
 /// wpam is in it.
 pub fn stack_item(service: &str, policy: &Policy) -> Item {
@@ -255,6 +256,7 @@ pub fn stack_item(service: &str, policy: &Policy) -> Item {
     Item::pass(name, detail)
 }
 
+#[cfg(not(target_os = "openbsd"))]
 /// `pam.enforced`: every wpam line fails the stack when wpam fails, and no
 /// earlier line can end the stack before wpam is asked.
 pub fn enforcement_item(policy: &Policy) -> Item {
@@ -306,6 +308,7 @@ pub fn enforcement_item(policy: &Policy) -> Item {
     )
 }
 
+#[cfg(not(target_os = "openbsd"))]
 /// `pam.args.<phase>`: what `config::parse` says about a wpam line — the
 /// same warnings and errors a login logs — plus the secret on the pam.d line.
 pub fn args_item(name: &str, e: &Entry, parsed: &pam_wpam::config::Parsed) -> Item {
