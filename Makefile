@@ -21,7 +21,7 @@ deps: ## install the Debian packages the build and tests need (apt-get, as root)
 deps-build: ## only what building the module and `make demo` need (libpam0g-dev, ...)
 	@ci/install-deps.sh build
 
-build: deps-build ## release build of the module: target/release/libpam_wpam.so
+build: deps-build ## release build of the module and the wpam command: target/release/libpam_wpam.so, wpam
 	$(CARGO) build --release --locked
 
 demo: deps-build ## the main job: the module against the bundled development Werbot API, through real libpam
@@ -113,10 +113,11 @@ rpm: deps ## .rpm for x86_64 and aarch64 (cargo-generate-rpm, gzip payload) into
 	ci/build-target.sh linux-amd64 && ci/package-linux.sh amd64 rpm
 	ci/build-target.sh linux-arm64 && ci/package-linux.sh arm64 rpm
 
-install: ## install the built module (make build) into this system's PAM dir + /var/log/wpam.log; honours DESTDIR
+install: ## install the built module and the wpam command (make build) into this system's PAM dir and /usr/bin, + /var/log/wpam.log; honours DESTDIR
 	@test -f target/release/libpam_wpam.so -o -f target/release/login_-wpam || { echo "run 'make build' first" >&2; exit 1; }
 	MODULE=target/release/libpam_wpam.so LOGIN_STYLE=target/release/login_-wpam \
-		MANPAGE=packaging/man/pam_wpam.8 DESTDIR="$(DESTDIR)" packaging/common/install.sh
+		WPAM_BIN=target/release/wpam MANPAGE=packaging/man/pam_wpam.8 \
+		WPAM_MANPAGE=packaging/man/wpam.8 DESTDIR="$(DESTDIR)" packaging/common/install.sh
 
 reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte
 	ci/reproducible-check.sh

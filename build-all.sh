@@ -2,6 +2,7 @@
 # Builds every wpam target and package into dist/:
 #   dist/<target>/pam_wpam.so      linux-amd64 linux-arm64 freebsd-amd64
 #                                  netbsd-amd64 openbsd-amd64 (OpenBSD: login_-wpam)
+#   dist/<target>/wpam             the wpam command (check, test), every target
 #   dist/wpam_<v>-1_{amd64,arm64}.deb, dist/wpam-<v>-1.{x86_64,aarch64}.rpm
 #   dist/wpam-<v>-<target>.tar.gz  one per target
 #   BSD packages, when the hooks ci/pkg-freebsd.sh, ci/pkg-netbsd.sh,
@@ -34,7 +35,7 @@ for a in "$@"; do
   case "$a" in
     --no-docker) mode=zig ;;
     --no-setup) setup=0 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     -*) echo "build-all: unknown option $a" >&2; exit 2 ;;
     *) targets+=("$a") ;;
   esac

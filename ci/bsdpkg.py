@@ -3,7 +3,8 @@
 
     ci/bsdpkg.py freebsd|netbsd|openbsd ARTIFACT_DIR OUT_DIR
 
-ARTIFACT_DIR is dist/<os>-amd64 (pam_wpam.so; login_-wpam on OpenBSD).
+ARTIFACT_DIR is dist/<os>-amd64 (pam_wpam.so; login_-wpam on OpenBSD; the
+wpam command on each).
 VERSION (default: Cargo.toml) and SOURCE_DATE_EPOCH (default: 0) come from
 the environment. Prints the path of the package it wrote.
 
@@ -80,6 +81,10 @@ def sample_config(path: str, extra: str = "") -> bytes:
 
 def man_page() -> bytes:
     return (ROOT / "packaging/man/pam_wpam.8").read_bytes()
+
+
+def wpam_man_page() -> bytes:
+    return (ROOT / "packaging/man/wpam.8").read_bytes()
 
 
 def tar_bytes(members: list[Member], fmt: int, ts: int) -> bytes:
@@ -168,7 +173,9 @@ def freebsd_sources(art: Path | None) -> dict[str, tuple[bytes, int]]:
     module = artifact(art, "pam_wpam.so") if art is not None else b""
     return {
         "lib/pam_wpam.so": (module, 0o444),
+        "bin/wpam": (artifact(art, "wpam") if art is not None else b"", 0o555),
         "share/man/man8/pam_wpam.8.gz": (gz(man_page()), 0o444),
+        "share/man/man8/wpam.8.gz": (gz(wpam_man_page()), 0o444),
         "etc/wpam.conf.sample": (sample_config(f"{FREEBSD_PREFIX}/etc/wpam.conf"), 0o644),
     }
 
@@ -281,7 +288,9 @@ def netbsd(art: Path, out: Path) -> Path:
     prefix = "/usr/pkg"
     files = [
         Member("lib/security/pam_wpam.so", artifact(art, "pam_wpam.so"), 0o444),
+        Member("bin/wpam", artifact(art, "wpam"), 0o555),
         Member("man/man8/pam_wpam.8", man_page(), 0o444),
+        Member("man/man8/wpam.8", wpam_man_page(), 0o444),
         Member("share/examples/wpam/wpam.conf", sample_config(f"{prefix}/etc/wpam.conf"), 0o644),
     ]
     size = sum(len(f.data) for f in files)
@@ -346,6 +355,8 @@ def openbsd(art: Path, out: Path) -> Path:
         gid=OPENBSD_AUTH_GID,
     )
     man = Member("man/man8/login_-wpam.8", openbsd_man(), 0o444)
+    cmd = Member("bin/wpam", artifact(art, "wpam"), 0o555)
+    cmd_man = Member("man/man8/wpam.8", wpam_man_page(), 0o444)
     conf = Member(
         "share/examples/wpam/wpam.conf",
         # The login style's own keys (packaging/openbsd/wpam.conf.extra).
@@ -371,6 +382,8 @@ def openbsd(art: Path, out: Path) -> Path:
         "+DISPLAY",
         *sums(display, False),
         "@cwd /usr/local",
+        "@bin " + cmd.name,
+        *sums(cmd),
         "libexec/auth/",
         "@mode 0555",
         "@group auth",
@@ -383,6 +396,8 @@ def openbsd(art: Path, out: Path) -> Path:
         "@group",
         "@man " + man.name,
         *sums(man),
+        "@man " + cmd_man.name,
+        *sums(cmd_man),
         "share/examples/wpam/",
         conf.name,
         *sums(conf),
@@ -391,7 +406,7 @@ def openbsd(art: Path, out: Path) -> Path:
         "@mode",
     ]
     contents = Member("+CONTENTS", ("\n".join(plist) + "\n").encode())
-    members = [contents, desc, display, style, man, conf]
+    members = [contents, desc, display, cmd, style, man, cmd_man, conf]
     return write(out, f"wpam-{v}.tgz", gz(tar_bytes(members, tarfile.USTAR_FORMAT, ts)))
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds one target's module with cross-rs (Cross.toml) instead of the host
 # zig toolchain; used by `WPAM_BUILD=cross ./build-all.sh` where Docker runs.
-# Same output location as ci/build-target.sh: dist/<target>/pam_wpam.so.
+# Same output location as ci/build-target.sh: dist/<target>/pam_wpam.so, wpam.
 # Usage: ci/build-target-cross.sh linux-amd64|linux-arm64|freebsd-amd64|netbsd-amd64
 set -euo pipefail
 # shellcheck source=lib-err.sh
@@ -21,7 +21,8 @@ command -v cross >/dev/null || cargo install --locked cross --version 0.2.5
 export SOURCE_DATE_EPOCH
 # cross mounts the project at /project and CARGO_HOME at /cargo.
 export RUSTFLAGS="--remap-path-prefix=/project=/build/wpam --remap-path-prefix=/cargo=/cargo"
-cross build --release --locked --lib --target "$triple"
+cross build --release --locked --lib --bin wpam --target "$triple"
 dist=${DIST_DIR:-$here/dist}
 mkdir -p "$dist/$target"
 install -m 0644 "target/$triple/release/libpam_wpam.so" "$dist/$target/pam_wpam.so"
+install -m 0755 "target/$triple/release/wpam" "$dist/$target/wpam"

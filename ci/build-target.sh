@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Cross-builds the wpam module (and on OpenBSD the BSD Auth login style) for one
-# target with cargo-zigbuild, reproducibly, and copies the result to
-# dist/<target>/. Usage: ci/build-target.sh <target>
+# Cross-builds the wpam module (and on OpenBSD the BSD Auth login style) and the
+# wpam command for one target with cargo-zigbuild, reproducibly, and copies the
+# results to dist/<target>/. Usage: ci/build-target.sh <target>
 #
 #   target         Rust target                       libpam the module links
 #   linux-amd64    x86_64-unknown-linux-gnu.2.17     libpam.so.0 (Linux-PAM)
@@ -154,6 +154,8 @@ if [ "$target" = openbsd-amd64 ]; then
     for b in "login_-wpam" login_wpam; do [ -f "$reldir/$b" ] && bin=$reldir/$b && break; done
     [ -n "$bin" ] || { echo "build-target: no login_-wpam binary in $reldir" >&2; exit 1; }
     install -m 0555 "$bin" "$outdir/login_-wpam"
+    # The operator command (src/bin/wpam/), built with --bins.
+    install -m 0555 "$reldir/wpam" "$outdir/wpam"
     if "${zb[@]}" --lib; then
       install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
     else
@@ -186,10 +188,13 @@ elif [ "$target" = netbsd-amd64 ]; then
   tvar=$(tr 'a-z-' 'A-Z_' <<<"$triple")
   env "CARGO_TARGET_${tvar}_LINKER=$wrap/zigcc-$triple.sh" \
     "CC_${triple//-/_}=$wrap/zigcc-$triple.sh" "AR_${triple//-/_}=$wrap/zigar-$triple.sh" \
-    cargo "+$toolchain" "${aud[@]}" build --release --locked --lib --target "$triple"
+    cargo "+$toolchain" "${aud[@]}" build --release --locked --lib --bin wpam --target "$triple"
   install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
+  install -m 0755 "$reldir/wpam" "$outdir/wpam"
 else
-  cargo "+$toolchain" "${aud[@]}" zigbuild --release --locked --lib --target "$zbtriple"
+  # The module and the operator command (src/bin/wpam/, wpam(8)).
+  cargo "+$toolchain" "${aud[@]}" zigbuild --release --locked --lib --bin wpam --target "$zbtriple"
   install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
+  install -m 0755 "$reldir/wpam" "$outdir/wpam"
 fi
 ls -l "$outdir" >&2

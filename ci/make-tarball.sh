@@ -3,9 +3,9 @@
 # dist/<target>/, reproducibly: members sorted by name, owner/group 0, mtime
 # SOURCE_DATE_EPOCH, explicit modes, ustar format, gzip -n.
 # Usage: ci/make-tarball.sh <target>   (linux-amd64 ... openbsd-amd64)
-# Contents: the module (login_-wpam on OpenBSD), pam_wpam.8, README.md,
-# LICENSE, the platform's pam.d example (OpenBSD: login.conf/sshd_config
-# lines) and install.sh.
+# Contents: the module (login_-wpam on OpenBSD), the wpam command, pam_wpam.8,
+# wpam.8, README.md, LICENSE, the platform's pam.d example (OpenBSD:
+# login.conf/sshd_config lines) and install.sh.
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -41,6 +41,10 @@ else
   install -m 0644 "packaging/tarball/pam.d-sshd.$os" "$stage/pam.d-sshd.example"
 fi
 install -m 0644 packaging/man/pam_wpam.8 "$stage/pam_wpam.8"
+# The operator command (wpam check / wpam test) and its manual, every target.
+[ -f "$dist/$target/wpam" ] || { echo "make-tarball: $dist/$target/wpam missing" >&2; exit 1; }
+install -m 0755 "$dist/$target/wpam" "$stage/wpam"
+install -m 0644 packaging/man/wpam.8 "$stage/wpam.8"
 install -m 0644 LICENSE "$stage/LICENSE"
 if [ -f README.md ]; then
   install -m 0644 README.md "$stage/README.md"

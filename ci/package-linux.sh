@@ -25,19 +25,24 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 
-module=$CARGO_TARGET_DIR/$triple/release/libpam_wpam.so
-[ -f "$module" ] || { echo "package-linux: $module missing; run ci/build-target.sh linux-$arch" >&2; exit 1; }
-# The packages must carry exactly the module in dist/linux-<arch>/.
-if [ -f "$dist/linux-$arch/pam_wpam.so" ] && ! cmp -s "$module" "$dist/linux-$arch/pam_wpam.so"; then
-  echo "package-linux: $module differs from dist/linux-$arch/pam_wpam.so" >&2
-  exit 1
-fi
+# The packages must carry exactly the module and the command in dist/linux-<arch>/.
+for pair in libpam_wpam.so:pam_wpam.so wpam:wpam; do
+  built=$CARGO_TARGET_DIR/$triple/release/${pair%%:*}
+  [ -f "$built" ] || { echo "package-linux: $built missing; run ci/build-target.sh linux-$arch" >&2; exit 1; }
+  shipped=$dist/linux-$arch/${pair#*:}
+  if [ -f "$shipped" ] && ! cmp -s "$built" "$shipped"; then
+    echo "package-linux: $built differs from $shipped" >&2
+    exit 1
+  fi
+done
 
-# Compressed man page, reproducible (gzip -n: no name, no timestamp).
+# Compressed man pages, reproducible (gzip -n: no name, no timestamp).
 # The asset paths in Cargo.toml are relative to the source tree.
 mkdir -p "$here/build/man"
-gzip -9 -n -c packaging/man/pam_wpam.8 >"$here/build/man/pam_wpam.8.gz.new"
-mv "$here/build/man/pam_wpam.8.gz.new" "$here/build/man/pam_wpam.8.gz"
+for page in pam_wpam.8 wpam.8; do
+  gzip -9 -n -c "packaging/man/$page" >"$here/build/man/$page.gz.new"
+  mv "$here/build/man/$page.gz.new" "$here/build/man/$page.gz"
+done
 [ "$build" = "$here/build" ] || mkdir -p "$build"
 
 mkdir -p "$dist"
@@ -46,8 +51,11 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 if [ "$what" != rpm ]; then
 # .deb: the module is already stripped by the release profile (and for arm64
 # the host strip could not read it): --no-strip keeps the exact bytes.
+# Multi-Arch: foreign, not same: /usr/bin/wpam differs per architecture, so
+# two architectures' packages cannot be installed side by side (cargo-deb
+# still puts the module in the multiarch directory).
 rm -f "$dist/wpam_${version}-"*"_$arch.deb"
-cargo deb --no-build --no-strip --target "$triple" --multiarch=same \
+cargo deb --no-build --no-strip --target "$triple" --multiarch=foreign \
   --output "$dist/" >&2
 ls "$dist/wpam_${version}-"*"_$arch.deb"
 fi

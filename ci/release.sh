@@ -486,7 +486,7 @@ PY
 # dist/ built before cargo-auditable was installed).
 require_aud=${WPAM_REQUIRE_AUDITABLE:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}
 for t in "${targets[@]}"; do
-  for m in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam"; do
+  for m in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam" "$dist/$t/wpam"; do
     [ -f "$m" ] || continue
     # (a here-string, not a pipe into grep -q: no SIGPIPE under pipefail)
     if grep -q '\.dep-v0' <<<"$(readelf -S -W "$m" 2>/dev/null)"; then

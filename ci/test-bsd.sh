@@ -30,7 +30,8 @@ failed=()
 # --- 1. artifacts -------------------------------------------------------------
 have_all() {
   [ -f dist/freebsd-amd64/pam_wpam.so ] && [ -f dist/netbsd-amd64/pam_wpam.so ] &&
-    [ -f dist/openbsd-amd64/login_-wpam ]
+    [ -f dist/openbsd-amd64/login_-wpam ] && [ -f dist/freebsd-amd64/wpam ] &&
+    [ -f dist/netbsd-amd64/wpam ] && [ -f dist/openbsd-amd64/wpam ]
 }
 if ! have_all && [ "${WPAM_BSD_NO_BUILD:-0}" != 1 ]; then
   log "BSD artifacts missing: ./build-all.sh --no-docker freebsd-amd64 netbsd-amd64 openbsd-amd64"

@@ -3,10 +3,10 @@
 # Part of `make test` (target test-packages). Builds what is missing first
 # (./build-all.sh), then checks, printing one line per check:
 #   - shellcheck on every packaging/CI script, hadolint on the Dockerfile,
-#     mandoc -Tlint on pam_wpam.8
-#   - ELF checks of every target's module: machine, OS ABI, exported pam_sm_*,
-#     NEEDED libraries that exist on that platform, libpam symbols the
-#     platform's libpam exports, glibc floor 2.17, no build paths inside
+#     mandoc -Tlint on pam_wpam.8 and wpam.8
+#   - ELF checks of every target's module and wpam command: machine, OS ABI,
+#     exported pam_sm_*, NEEDED libraries that exist on that platform, libpam
+#     symbols the platform's libpam exports, glibc floor 2.17, no build paths
 #   - .deb: lintian (no errors, no warnings), dpkg-deb -c layout and modes,
 #     control fields, maintainer scripts
 #   - .rpm: rpmlint (no errors), rpm -qlp layout, modes, gzip payload, %post
@@ -94,6 +94,7 @@ if [ -f Dockerfile ]; then
   fi
 fi
 check "mandoc -Tlint: pam_wpam.8 has no warnings" mandoc -Tlint -W warning packaging/man/pam_wpam.8
+check "mandoc -Tlint: wpam.8 has no warnings" mandoc -Tlint -W warning packaging/man/wpam.8
 
 # --- 2. ELF checks -------------------------------------------------------------
 # Libraries each platform's base system provides (the module may need only these).
@@ -157,7 +158,7 @@ elf_checks() { # target file
   else
     ok "$name: no build-machine paths inside (remapped)"
   fi
-  if [ "$(basename "$f")" = login_-wpam ]; then
+  if [ "$(basename "$f")" = login_-wpam ] || { [ "$(basename "$f")" = wpam ] && [ "$t" = openbsd-amd64 ]; }; then
     # An OpenBSD executable carries the OpenBSD ELF note and uses its ld.so.
     if grep -q OpenBSD <<<"$(readelf -n "$f")" && grep -q '/usr/libexec/ld.so' <<<"$(readelf -l "$f")"; then
       ok "$name: OpenBSD executable (.note.openbsd.ident, interpreter /usr/libexec/ld.so)"
@@ -186,6 +187,20 @@ elf_checks() { # target file
     for s in $und; do grep -qx "$s" <<<"$exports" || unknown+=" $s"; done
     if [ -z "$unknown" ]; then ok "$name: libpam symbols it needs ($(tr '\n' ' ' <<<"$und")) exist in the platform libpam"; else bad "$name: libpam lacks:$unknown"; fi
   fi
+  if [ "$(basename "$f")" = wpam ] && [ "$t" != openbsd-amd64 ]; then
+    # The command's libpam calls; pam_start_confdir (Linux-PAM >= 1.4) is
+    # looked up at run time, so wpam starts with RHEL 8's libpam 1.3 too.
+    local und unknown=""
+    und=$(readelf --dyn-syms -W "$f" | awk '$7 == "UND" {print $8}' | grep -E '^(pam_|openpam_)' | sort -u)
+    local exports
+    case "$t" in
+      linux-*) exports=$( [ -n "$linux_libpam" ] && objdump -T "$linux_libpam" | awk '{print $NF}' ) ;;
+      *) exports=$(grep -vE '^(#|$)' ci/pam-stub/openpam.syms) ;;
+    esac
+    for s in $und; do grep -qx "${s%%@*}" <<<"$exports" || unknown+=" $s"; done
+    if [ -n "$und" ] && [ -z "$unknown" ]; then ok "$name: libpam symbols it needs ($(tr '\n' ' ' <<<"$und")) exist in the platform libpam"; else bad "$name: libpam symbols:${unknown:- none}"; fi
+    if grep -q 'LIBPAM_1\.4' <<<"$(objdump -T "$f" 2>/dev/null)"; then bad "$name: needs a LIBPAM_1.4 symbol (libpam >= 1.4)"; else ok "$name: no LIBPAM_1.4 symbol (runs with libpam 1.3)"; fi
+  fi
   if [[ $t == linux-* ]]; then
     local maxv
     maxv=$(objdump -T "$f" | grep -oE 'GLIBC_[0-9]+(\.[0-9]+)+' | sed 's/GLIBC_//' | sort -V | tail -n1)
@@ -204,6 +219,7 @@ for t in "${targets[@]}"; do
     elf_checks "$t" "$f"
   done
   [ "$found" = 1 ] || bad "$t: module built (dist/$t/)"
+  if [ -f "$dist/$t/wpam" ]; then elf_checks "$t" "$dist/$t/wpam"; else bad "$t: wpam command built (dist/$t/wpam)"; fi
 done
 if [ -f src/bin/login_wpam.rs ]; then
   check "openbsd-amd64: login_-wpam built (src/bin/login_wpam.rs exists)" test -f "$dist/openbsd-amd64/login_-wpam"
@@ -213,6 +229,7 @@ fi
 deb_expected() { # arch triplet
   cat <<EOF
 -rw-r--r-- root/root ./etc/logrotate.d/wpam
+-rwxr-xr-x root/root ./usr/bin/wpam
 -rw-r--r-- root/root ./usr/lib/$2/security/pam_wpam.so
 -rw-r--r-- root/root ./usr/share/doc/wpam/README.md
 -rw-r--r-- root/root ./usr/share/doc/wpam/changelog.Debian.gz
@@ -220,6 +237,7 @@ deb_expected() { # arch triplet
 -rw-r--r-- root/root ./usr/share/doc/wpam/examples/wpam.conf
 -rw-r--r-- root/root ./usr/share/lintian/overrides/wpam
 -rw-r--r-- root/root ./usr/share/man/man8/pam_wpam.8.gz
+-rw-r--r-- root/root ./usr/share/man/man8/wpam.8.gz
 -rw-r--r-- root/root ./usr/share/pam-configs/wpam
 EOF
 }
@@ -237,16 +255,21 @@ for deb in "${debs[@]}"; do
     bad "$b: dpkg-deb -c layout"
     diff <(deb_expected "$arch" "$triplet" | LC_ALL=C sort) <(printf '%s\n' "$actual") | sed 's/^/      /'
   fi
-  check "$b: control: Package wpam, Multi-Arch same, Depends libpam0g + libpam-runtime" bash -c "
+  # Multi-Arch foreign, not same: /usr/bin/wpam differs per architecture.
+  check "$b: control: Package wpam, Multi-Arch foreign, Depends libpam0g + libpam-runtime" bash -c "
     f=\$(dpkg-deb -f '$deb' Package Multi-Arch Depends)
-    grep -qx 'Package: wpam' <<<\"\$f\" && grep -qx 'Multi-Arch: same' <<<\"\$f\" &&
+    grep -qx 'Package: wpam' <<<\"\$f\" && grep -qx 'Multi-Arch: foreign' <<<\"\$f\" &&
     grep -q 'libpam0g' <<<\"\$f\" && grep -q 'libpam-runtime' <<<\"\$f\""
   check "$b: conffiles: only /etc/logrotate.d/wpam" bash -c "[ \"\$(dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles)\" = /etc/logrotate.d/wpam ]"
   check "$b: module inside is byte-identical to dist/linux-$arch/pam_wpam.so" bash -c "
     dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/lib/$triplet/security/pam_wpam.so | cmp - '$dist/linux-$arch/pam_wpam.so'"
-  check "$b: man page inside passes mandoc -Tlint" bash -c "
-    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/man/man8/pam_wpam.8.gz | gzip -dc > '$tdir/pam_wpam.8' &&
-    mandoc -Tlint -W warning '$tdir/pam_wpam.8'"
+  check "$b: /usr/bin/wpam inside is byte-identical to dist/linux-$arch/wpam" bash -c "
+    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/bin/wpam | cmp - '$dist/linux-$arch/wpam'"
+  check "$b: man pages inside pass mandoc -Tlint" bash -c "
+    for p in pam_wpam.8 wpam.8; do
+      dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/man/man8/\$p.gz | gzip -dc > '$tdir/'\$p &&
+      mandoc -Tlint -W warning '$tdir/'\$p || exit 1
+    done"
   check "$b: pam-auth-update profile is off by default (Default: no) and auth-only (no Account:)" bash -c "
     p=\$(dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/share/pam-configs/wpam) &&
     grep -qx 'Default: no' <<<\"\$p\" && ! grep -q '^Account' <<<\"\$p\""
@@ -260,6 +283,8 @@ rpm_expected() { # libdir arch
 -rw-r--r-- root root /usr/share/doc/wpam/wpam.conf.example
 -rw-r--r-- root root /usr/share/licenses/wpam/LICENSE
 -rw-r--r-- root root /usr/share/man/man8/pam_wpam.8.gz
+-rw-r--r-- root root /usr/share/man/man8/wpam.8.gz
+-rwxr-xr-x root root /usr/bin/wpam
 -rwxr-xr-x root root /usr/lib64/security/pam_wpam.so
 EOF
 }
@@ -285,6 +310,8 @@ for rpmf in "${rpms[@]}"; do
   m=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
   check "$b: module inside is byte-identical to dist/linux-$m/pam_wpam.so" bash -c "
     rpm2cpio '$rpmf' | bsdtar -xOf - ./usr/lib64/security/pam_wpam.so | cmp - '$dist/linux-$m/pam_wpam.so'"
+  check "$b: /usr/bin/wpam inside is byte-identical to dist/linux-$m/wpam" bash -c "
+    rpm2cpio '$rpmf' | bsdtar -xOf - ./usr/bin/wpam | cmp - '$dist/linux-$m/wpam'"
 done
 
 # --- 5. tarballs ---------------------------------------------------------------
@@ -295,14 +322,14 @@ for t in "${targets[@]}"; do
   listing=$(tar -tzvf "$tb" --numeric-owner)
   members=$(tar -tzf "$tb" | LC_ALL=C sort | tr '\n' ' ')
   prefix=wpam-$VERSION-$t
-  want="$prefix/ $prefix/LICENSE $prefix/README.md $prefix/install.sh $prefix/pam_wpam.8"
+  want="$prefix/ $prefix/LICENSE $prefix/README.md $prefix/install.sh $prefix/pam_wpam.8 $prefix/wpam $prefix/wpam.8"
   case "$t" in
     openbsd-*) want+=" $prefix/login.conf.example" ;;
     *) want+=" $prefix/pam.d-sshd.example $prefix/pam_wpam.so" ;;
   esac
   missing=""
   for w in $want; do grep -q -- " $w " <<<" $members " || missing+=" $w"; done
-  if [ -z "$missing" ]; then ok "$b: has module, man page, README.md, LICENSE, example config, install.sh"; else bad "$b: missing$missing"; fi
+  if [ -z "$missing" ]; then ok "$b: has module, wpam command, man pages, README.md, LICENSE, example config, install.sh"; else bad "$b: missing$missing"; fi
   check "$b: every member 0/0 with mtime = SOURCE_DATE_EPOCH ($(stamp))" bash -c "
     d=\$(date -u -d @$(stamp) '+%Y-%m-%d %H:%M'); awk -v d=\"\$d\" '\$2 != \"0/0\" || (\$4\" \"\$5) != d {bad=1; print} END {exit bad}' <<<\"\$(TZ=UTC tar -tzvf '$tb' --numeric-owner)\""
   check "$b: members sorted by name" bash -c "[ \"\$(tar -tzf '$tb')\" = \"\$(tar -tzf '$tb' | LC_ALL=C sort)\" ]"
@@ -316,16 +343,17 @@ for t in "${targets[@]}"; do
   rm -rf "$stage" && mkdir -p "$stage/x" "$stage/root"
   tar -xzf "$tb" -C "$stage/x"
   case "$t" in
-    linux-amd64) want_path=usr/lib/x86_64-linux-gnu/security/pam_wpam.so ;; # Debian host
-    linux-arm64) want_path="" ;;
-    freebsd-*) want_path=usr/local/lib/pam_wpam.so ;;
-    netbsd-*) want_path=usr/pkg/lib/security/pam_wpam.so ;;
-    openbsd-*) want_path=usr/libexec/auth/login_-wpam ;;
+    linux-amd64) want_path=usr/lib/x86_64-linux-gnu/security/pam_wpam.so bin_path=usr/bin/wpam ;; # Debian host
+    linux-arm64) want_path="" bin_path="" ;;
+    freebsd-*) want_path=usr/local/lib/pam_wpam.so bin_path=usr/local/bin/wpam ;;
+    netbsd-*) want_path=usr/pkg/lib/security/pam_wpam.so bin_path=usr/pkg/bin/wpam ;;
+    openbsd-*) want_path=usr/libexec/auth/login_-wpam bin_path=usr/local/bin/wpam ;;
   esac
   if [ -n "$want_path" ] && { [[ $t != openbsd-* ]] || [ -f "$stage/x/$prefix/login_-wpam" ]; }; then
-    check "$b: install.sh (DESTDIR) puts $want_path and var/log/wpam.log 0640" bash -c "
+    check "$b: install.sh (DESTDIR) puts $want_path, $bin_path (0755) and var/log/wpam.log 0640" bash -c "
       DESTDIR='$stage/root' '$stage/x/$prefix/install.sh' >/dev/null &&
-      test -f '$stage/root/$want_path' && [ \"\$(stat -c %a '$stage/root/var/log/wpam.log')\" = 640 ]"
+      test -f '$stage/root/$want_path' && [ \"\$(stat -c %a '$stage/root/$bin_path')\" = 755 ] &&
+      [ \"\$(stat -c %a '$stage/root/var/log/wpam.log')\" = 640 ]"
   fi
 done
 
@@ -421,10 +449,15 @@ EOF
   check "installed: $mod, 0644 root:root" bash -c "[ \"\$(stat -c '%a %U:%G' '$root$mod')\" = '644 root:root' ]"
   check "installed: module resolves every symbol against the real libpam/libc (ldd -r)" bash -c "
     out=\$(chroot '$root' ldd -r '$mod' 2>&1); echo \"\$out\"; ! grep -qE 'not found|undefined symbol' <<<\"\$out\""
+  check "installed: /usr/bin/wpam 0755 root:root, resolves against the real libpam (ldd -r) and runs" bash -c "
+    [ \"\$(stat -c '%a %U:%G' '$root/usr/bin/wpam')\" = '755 root:root' ] &&
+    out=\$(chroot '$root' ldd -r /usr/bin/wpam 2>&1); echo \"\$out\"; ! grep -qE 'not found|undefined symbol' <<<\"\$out\" &&
+    chroot '$root' /usr/bin/wpam --version | grep -qx 'wpam $VERSION'"
   check "installed: /var/log/wpam.log root:adm 0640, empty" bash -c "
     [ \"\$(stat -c '%a %U:%G %s' '$root/var/log/wpam.log')\" = '640 root:adm 0' ]"
-  check "installed: man page, logrotate snippet, pam-auth-update profile" bash -c "
-    test -f '$root/usr/share/man/man8/pam_wpam.8.gz' && test -f '$root/etc/logrotate.d/wpam' && test -f '$root/usr/share/pam-configs/wpam'"
+  check "installed: man pages, logrotate snippet, pam-auth-update profile" bash -c "
+    test -f '$root/usr/share/man/man8/pam_wpam.8.gz' && test -f '$root/usr/share/man/man8/wpam.8.gz' &&
+    test -f '$root/etc/logrotate.d/wpam' && test -f '$root/usr/share/pam-configs/wpam'"
   check "installed: /etc/pam.d untouched (common-auth has no pam_wpam)" bash -c "! grep -rq pam_wpam '$root/etc/pam.d'"
   # Auth phase only: in common-account, cron, at, systemd --user and a
   # cached sudo would each send a U2F push for the login name.
@@ -456,8 +489,9 @@ EOF
     rpmroot=$root
     check "$b: rpm --root installs (--nodeps --ignorearch)" bash -c "
       rpm --root '$rpmroot' --initdb && rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf'"
-    check "$b: installed /usr/lib64/security/pam_wpam.so 0755 root:root" bash -c "
-      [ \"\$(stat -c '%a %U:%G' '$rpmroot/usr/lib64/security/pam_wpam.so')\" = '755 root:root' ]"
+    check "$b: installed /usr/lib64/security/pam_wpam.so and /usr/bin/wpam 0755 root:root" bash -c "
+      [ \"\$(stat -c '%a %U:%G' '$rpmroot/usr/lib64/security/pam_wpam.so')\" = '755 root:root' ] &&
+      [ \"\$(stat -c '%a %U:%G' '$rpmroot/usr/bin/wpam')\" = '755 root:root' ]"
     check "$b: %post created /var/log/wpam.log 0640 root:adm" bash -c "
       [ \"\$(stat -c '%a %U:%G %s' '$rpmroot/var/log/wpam.log')\" = '640 root:adm 0' ]"
     check "$b: rpm -V verifies the installed files" rpm --root "$rpmroot" -V --nodeps wpam

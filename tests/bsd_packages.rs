@@ -105,18 +105,26 @@ fn artifacts(os: &str, dir: &Path) -> PathBuf {
     } else {
         "pam_wpam.so"
     };
-    let bytes = std::fs::read(dist.join(name)).unwrap_or_else(|_| {
-        // ci/test-bsd.sh sets this once dist/ is built: the packages of the
-        // real objects are what it checks, never placeholders.
-        assert!(
-            std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
-            "no dist/{os}-amd64/{name}, and WPAM_REQUIRE_DIST=1 requires the real artifact"
-        );
-        eprintln!("note: no dist/{os}-amd64/{name}; packaging placeholder bytes");
-        format!("\x7fELF placeholder for {name}\n").into_bytes()
-    });
-    std::fs::write(art.join(name), bytes).expect("write artifact");
+    // The module (or login style), and the wpam command every package ships.
+    for name in [name, "wpam"] {
+        let bytes = std::fs::read(dist.join(name)).unwrap_or_else(|_| {
+            // ci/test-bsd.sh sets this once dist/ is built: the packages of
+            // the real objects are what it checks, never placeholders.
+            assert!(
+                std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
+                "no dist/{os}-amd64/{name}, and WPAM_REQUIRE_DIST=1 requires the real artifact"
+            );
+            eprintln!("note: no dist/{os}-amd64/{name}; packaging placeholder bytes");
+            format!("\x7fELF placeholder for {name}\n").into_bytes()
+        });
+        std::fs::write(art.join(name), bytes).expect("write artifact");
+    }
     art
+}
+
+/// The wpam command in the artifact directory of `build`.
+fn command(os: &str, dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join(format!("{os}-amd64/wpam"))).expect("wpam artifact")
 }
 
 /// Runs the build-all.sh hook; returns the package bytes and its artifact.
@@ -373,6 +381,12 @@ fn freebsd_pkg_follows_the_pkg_format() {
     );
     let man = by_name["/usr/local/share/man/man8/pam_wpam.8.gz"];
     assert_eq!(gunzip(&man.data), man_page());
+    let cmd = by_name["/usr/local/bin/wpam"];
+    assert_eq!(
+        (cmd.data.as_slice(), cmd.mode),
+        (command("freebsd", &dir).as_slice(), 0o555)
+    );
+    assert!(by_name.contains_key("/usr/local/share/man/man8/wpam.8.gz"));
     assert!(by_name.contains_key("/usr/local/etc/wpam.conf.sample"));
 
     let msg = manifest["messages"][0]["message"]
@@ -559,6 +573,15 @@ fn netbsd_tgz_follows_the_pkgsrc_binary_format() {
         .find(|e| e.name == "man/man8/pam_wpam.8")
         .expect("man page");
     assert_eq!(man.data, man_page());
+    let cmd = payload
+        .iter()
+        .find(|e| e.name == "bin/wpam")
+        .expect("the wpam command");
+    assert_eq!(
+        (cmd.data.as_slice(), cmd.mode),
+        (command("netbsd", &dir).as_slice(), 0o555)
+    );
+    assert!(payload.iter().any(|e| e.name == "man/man8/wpam.8"));
 
     // +BUILD_INFO: the keys pkg_add checks.
     let bi: BTreeMap<String, String> = text("+BUILD_INFO")
@@ -707,6 +730,8 @@ fn openbsd_tgz_follows_the_package_format() {
     }
     let present: BTreeSet<&str> = es[1..].iter().map(|e| e.name.as_str()).collect();
     assert_eq!(listed, present, "every archive member is listed");
+    assert_eq!(by_name["bin/wpam"].data, command("openbsd", &dir));
+    assert!(plist.contains("@bin bin/wpam\n") && plist.contains("@man man/man8/wpam.8\n"));
     // +DESC (and +DISPLAY) come right after +CONTENTS.
     assert_eq!(es[1].name, "+DESC");
     assert_eq!(es[2].name, "+DISPLAY");

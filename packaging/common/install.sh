@@ -7,7 +7,8 @@
 #
 # Environment: DESTDIR (staging root, default empty), MODULE (the module to
 # install, default ./pam_wpam.so next to this script), LOGIN_STYLE (OpenBSD
-# program, default ./login_-wpam), MANPAGE (default ./pam_wpam.8),
+# program, default ./login_-wpam), WPAM_BIN (the wpam command, default ./wpam),
+# MANPAGE (default ./pam_wpam.8), WPAM_MANPAGE (default ./wpam.8),
 # WPAM_PLATFORM (linux|freebsd|netbsd|openbsd, default from uname -s),
 # PAMDIR (override the module directory).
 #
@@ -18,6 +19,8 @@
 #   FreeBSD        /usr/local/lib                   (OpenPAM searches it for bare names)
 #   NetBSD         /usr/pkg/lib/security            (refer to it by absolute path)
 #   OpenBSD        /usr/libexec/auth/login_-wpam    (root:auth 0555; no PAM)
+# and the wpam command (wpam(8)) in /usr/bin (Linux), /usr/local/bin (FreeBSD,
+# OpenBSD) or /usr/pkg/bin (NetBSD).
 # The log file /var/log/wpam.log is created 0640 root:adm (root:<gid 0> where
 # there is no adm group) if missing; an existing one is never truncated.
 set -eu
@@ -81,10 +84,10 @@ openbsd) pamdir= ;;
 esac
 
 case "$platform" in
-linux) mandir=/usr/share/man/man8 ;;
-openbsd) mandir=/usr/local/man/man8 ;;
-freebsd) mandir=/usr/local/share/man/man8 ;;
-netbsd) mandir=/usr/pkg/man/man8 ;;
+linux) mandir=/usr/share/man/man8 bindir=/usr/bin ;;
+openbsd) mandir=/usr/local/man/man8 bindir=/usr/local/bin ;;
+freebsd) mandir=/usr/local/share/man/man8 bindir=/usr/local/bin ;;
+netbsd) mandir=/usr/pkg/man/man8 bindir=/usr/pkg/bin ;;
 esac
 
 # Owners can only be set as root (a DESTDIR staging run may be unprivileged).
@@ -97,6 +100,9 @@ put() { # mode group src dst
 		run install -m "$1" "$3" "$4"
 	fi
 }
+
+cmd=${WPAM_BIN:-$here/wpam}
+[ -f "$cmd" ] || die "$cmd not found"
 
 group0=$(awk -F: '$3 == 0 { print $1; exit }' /etc/group 2>/dev/null || true)
 group0=${group0:-0}
@@ -119,10 +125,19 @@ else
 	echo "installed $DESTDIR$pamdir/pam_wpam.so"
 fi
 
+run install -d -m 0755 "$DESTDIR$bindir"
+put 0755 "$group0" "$cmd" "$DESTDIR$bindir/wpam"
+echo "installed $DESTDIR$bindir/wpam"
+
 man=${MANPAGE:-$here/pam_wpam.8}
 if [ -f "$man" ]; then
 	run install -d -m 0755 "$DESTDIR$mandir"
 	run install -m 0644 "$man" "$DESTDIR$mandir/pam_wpam.8"
+fi
+wman=${WPAM_MANPAGE:-$here/wpam.8}
+if [ -f "$wman" ]; then
+	run install -d -m 0755 "$DESTDIR$mandir"
+	run install -m 0644 "$wman" "$DESTDIR$mandir/wpam.8"
 fi
 
 log=$DESTDIR/var/log/wpam.log
@@ -141,3 +156,4 @@ echo "log file $log (0640 root:$loggrp)"
 if [ "$platform" = netbsd ]; then
 	echo "NetBSD: refer to the module by absolute path: auth required $pamdir/pam_wpam.so ..."
 fi
+echo "then, as root, before logging out: wpam check --service sshd; wpam test --service sshd USER (wpam(8))"
