@@ -17,9 +17,10 @@ pkgs=("${build_pkgs[@]}"
   # FreeBSD's pkg, built for this host (ci/freebsd-pkg.sh), and the repository key
   build-essential m4 libarchive-dev libssl-dev liblzma-dev zlib1g-dev libbz2-dev
   libbsd-dev libattr1-dev libacl1-dev openssl
-  # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd
+  # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd;
+  # wpam check's sshd -T and ssh-keygen (tests/wpam_command.rs)
   openssh-server openssh-client passwd
-  # the proxy tests (tests/pam.rs): a real HTTP CONNECT proxy
+  # the proxy tests (tests/pam.rs, tests/wpam_command.rs): a real HTTP CONNECT proxy
   tinyproxy)
 [ "${1:-}" = build ] && pkgs=("${build_pkgs[@]}")
 missing=()
