@@ -219,7 +219,18 @@ fn freebsd_module_fits_rtld() {
 
 #[test]
 fn openbsd_style_passes_exec_elf() {
-    let Some((_, e)) = object("openbsd-amd64", "login_-wpam", "OpenBSD login style") else {
+    openbsd_exec_elf("login_-wpam", "OpenBSD login style");
+}
+
+/// The operator command (`wpam check`, `wpam test`) is an OpenBSD
+/// executable too: same kernel rules.
+#[test]
+fn openbsd_command_passes_exec_elf() {
+    openbsd_exec_elf("wpam", "OpenBSD wpam command");
+}
+
+fn openbsd_exec_elf(name: &str, what: &str) {
+    let Some((_, e)) = object("openbsd-amd64", name, what) else {
         return;
     };
     check_ident(&e, ET_DYN);
@@ -364,7 +375,16 @@ impl Targets {
 
 #[test]
 fn openbsd_style_lands_every_indirect_branch_on_endbr64() {
-    let Some(p) = artifact("openbsd-amd64", "login_-wpam") else {
+    openbsd_ibt("login_-wpam", "OpenBSD login style");
+}
+
+#[test]
+fn openbsd_command_lands_every_indirect_branch_on_endbr64() {
+    openbsd_ibt("wpam", "OpenBSD wpam command");
+}
+
+fn openbsd_ibt(name: &str, what: &str) {
+    let Some(p) = artifact("openbsd-amd64", name) else {
         return;
     };
     let e = Elf::read(&p);
@@ -373,7 +393,7 @@ fn openbsd_style_lands_every_indirect_branch_on_endbr64() {
         "PT_OPENBSD_NOBTCFI: the style would run without IBT (ci/build-target.sh builds it with IBT)"
     );
     let t = branch_targets(&p, &e);
-    eprintln!("OpenBSD login style: {}", t.summary());
+    eprintln!("{what}: {}", t.summary());
     assert!(t.insns.contains(&e.entry), "entry point not decoded");
     let missing = t.without_endbr64(&e);
     assert!(
