@@ -9,7 +9,8 @@
 #     symbols the platform's libpam exports, glibc floor 2.17, no build paths
 #   - .deb: lintian (no errors, no warnings), dpkg-deb -c layout and modes,
 #     control fields, maintainer scripts
-#   - .rpm: rpmlint (no errors), rpm -qlp layout, modes, gzip payload, %post
+#   - .rpm: rpmlint (no errors), rpm -qlp layout, modes, gzip payload, %post,
+#     the SELinux module and the %post/%postun lines that link/remove it
 #   - a local signed APT repository (reprepro + throwaway gpg key) from which
 #     `apt-get install wpam` runs in a clean Debian 12 root (debootstrap,
 #     cached under build/test/ for the run); file, modes, log file, the
@@ -85,7 +86,7 @@ check "SHA256SUMS matches every artifact in dist/" bash -c "cd '$dist' && sha256
 # --- 1. static checks ----------------------------------------------------------
 scripts=(build-all.sh ci/*.sh packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm packaging/common/install.sh)
 check "shellcheck: build-all.sh, ci/*.sh, maintainer scripts, install.sh" shellcheck "${scripts[@]}"
-check "shellcheck -s sh: rpm %post script" shellcheck -s sh packaging/rpm/post_install.sh
+check "shellcheck -s sh: rpm %post and %postun scripts" shellcheck -s sh packaging/rpm/post_install.sh packaging/rpm/post_uninstall.sh
 if [ -f Dockerfile ]; then
   if command -v hadolint >/dev/null 2>&1; then
     check "hadolint: Dockerfile" hadolint Dockerfile
@@ -284,6 +285,7 @@ rpm_expected() { # libdir arch
 -rw-r--r-- root root /usr/share/licenses/wpam/LICENSE
 -rw-r--r-- root root /usr/share/man/man8/pam_wpam.8.gz
 -rw-r--r-- root root /usr/share/man/man8/wpam.8.gz
+-rw-r--r-- root root /usr/share/selinux/packages/wpam.cil
 -rwxr-xr-x root root /usr/bin/wpam
 -rwxr-xr-x root root /usr/lib64/security/pam_wpam.so
 EOF
@@ -306,6 +308,14 @@ for rpmf in "${rpms[@]}"; do
   check "$b: requires pam, logrotate, libpam.so.0()(64bit)" bash -c "
     r=\$(rpm -qpR '$rpmf' 2>/dev/null); grep -qx pam <<<\"\$r\" && grep -qx logrotate <<<\"\$r\" && grep -q 'libpam.so.0()(64bit)' <<<\"\$r\""
   check "$b: %post scriptlet present" bash -c "rpm -qp --scripts '$rpmf' 2>/dev/null | grep -q 'postinstall scriptlet'"
+  # The SELinux module: shipped as is, linked by %post, removed by %postun
+  # (ci/test-selinux.sh runs both against a real policy store).
+  check "$b: %post links the SELinux module (semodule -X 200 -i), %postun removes it on erase" bash -c "
+    s=\$(rpm -qp --scripts '$rpmf' 2>/dev/null) &&
+    grep -q 'semodule -X 200 -i /usr/share/selinux/packages/wpam.cil' <<<\"\$s\" &&
+    grep -q 'postuninstall scriptlet' <<<\"\$s\" && grep -q 'semodule -X 200 -r wpam' <<<\"\$s\""
+  check "$b: /usr/share/selinux/packages/wpam.cil is packaging/selinux/wpam.cil" bash -c "
+    rpm2cpio '$rpmf' | bsdtar -xOf - ./usr/share/selinux/packages/wpam.cil | cmp - packaging/selinux/wpam.cil"
   check "$b: /etc/logrotate.d/wpam is %config(noreplace)" bash -c "rpm -qpc '$rpmf' 2>/dev/null | grep -qx /etc/logrotate.d/wpam"
   m=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
   check "$b: module inside is byte-identical to dist/linux-$m/pam_wpam.so" bash -c "
