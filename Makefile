@@ -53,7 +53,7 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 	$(CARGO) build --release --locked --example bench
 	./target/release/examples/bench
 
-test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-dist release-dry-run test-bsd ## every test this machine can run
+test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-selinux test-dist release-dry-run test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"
 
 # The test targets run one after another even under `make -j`: the e2e tests
@@ -64,6 +64,11 @@ test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-dist rel
 test-dist: nextest ## the libpam suite against the module that ships (dist/linux-amd64/pam_wpam.so, release profile)
 	@test -f dist/linux-amd64/pam_wpam.so || { echo "test-dist: no dist/linux-amd64/pam_wpam.so (make build-linux)" >&2; exit 1; }
 	WPAM_TEST_MODULE=$(CURDIR)/dist/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test pam
+
+# --- SELinux (ci/test-selinux.sh; the Fedora/Rocky jobs are ci.yml's selinux-rpm) --
+.PHONY: test-selinux
+test-selinux: deps ## the SELinux policy module linked into Debian's reference policy in a scratch store: exact rules (sesearch), booleans, labels, with and without sshd_session_t
+	ci/test-selinux.sh
 
 # --- the BSDs (ci/test-bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
 .PHONY: test-bsd

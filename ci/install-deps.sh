@@ -21,7 +21,12 @@ pkgs=("${build_pkgs[@]}"
   # wpam check's sshd -T and ssh-keygen (tests/wpam_command.rs)
   openssh-server openssh-client passwd
   # the proxy tests (tests/pam.rs, tests/wpam_command.rs): a real HTTP CONNECT proxy
-  tinyproxy)
+  tinyproxy
+  # the SELinux policy module checks (ci/test-selinux.sh): semodule, sesearch/
+  # seinfo and their python3-setools, selabel_lookup. Tools only: the policy
+  # (selinux-policy-default) goes into a scratch store, never onto this host,
+  # and SELinux stays off
+  policycoreutils setools selinux-utils)
 [ "${1:-}" = build ] && pkgs=("${build_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
