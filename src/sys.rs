@@ -55,13 +55,36 @@ pub fn euid() -> u32 {
 
 /// What an OS error most likely means for an admin, in one clause, for the
 /// local failures the module reports as PAM_SERVICE_ERR. None when the
-/// error text says it all.
+/// error text says it all. For a refusal (EACCES/EPERM) it looks whether
+/// SELinux is enforcing: only then is SELinux named as the likely cause.
 pub fn local_cause_hint(e: &io::Error) -> Option<&'static str> {
-    match e.raw_os_error()? {
+    let errno = e.raw_os_error()?;
+    let refused = errno == libc::EACCES || errno == libc::EPERM;
+    cause_hint(errno, refused && selinux_enforcing())
+}
+
+/// Where Linux mounts selinuxfs; `enforce` reads "1" when enforcing.
+const SELINUX_ENFORCE: &str = "/sys/fs/selinux/enforce";
+
+/// Whether SELinux is enforcing. Read only on the error path (one small
+/// read); anything but "1" (no SELinux, permissive, unreadable) is false.
+fn selinux_enforcing() -> bool {
+    cfg!(target_os = "linux")
+        && std::fs::read(SELINUX_ENFORCE).is_ok_and(|b| b.trim_ascii() == b"1")
+}
+
+/// The hint for an errno, given whether SELinux is enforcing.
+fn cause_hint(errno: i32, selinux_enforcing: bool) -> Option<&'static str> {
+    match errno {
         libc::EMFILE => Some("the process's descriptor limit (RLIMIT_NOFILE) is exhausted"),
         libc::ENFILE => Some("the system's file table is full"),
         libc::ENOMEM | libc::ENOBUFS => Some("the process is out of memory (RLIMIT_AS?)"),
         libc::EAGAIN => Some("a process or resource limit (RLIMIT_NPROC?) was reached"),
+        libc::EACCES | libc::EPERM if selinux_enforcing => Some(
+            "SELinux is enforcing and most likely refused it: is the wpam policy module \
+             loaded (semodule -l) and its boolean on (getsebool -a | grep wpam_permit)? \
+             ausearch -m avc -ts recent shows the denial",
+        ),
         libc::EACCES | libc::EPERM => Some(
             "a security policy (SELinux, AppArmor, a seccomp filter or a firewall OUTPUT rule) \
              may be refusing it",
@@ -178,5 +201,31 @@ mod tests {
         assert!(describe("connect", &e).contains("SELinux"));
         let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
         assert_eq!(local_cause_hint(&e), None);
+    }
+
+    #[test]
+    fn a_refusal_under_enforcing_selinux_names_selinux_and_how_to_confirm() {
+        for errno in [libc::EACCES, libc::EPERM] {
+            let enforcing = cause_hint(errno, true).unwrap_or_default();
+            assert!(enforcing.starts_with("SELinux is enforcing"), "{enforcing}");
+            for what in [
+                "wpam policy module",
+                "semodule -l",
+                "wpam_permit",
+                "ausearch -m avc",
+            ] {
+                assert!(enforcing.contains(what), "{what}: {enforcing}");
+            }
+            let other = cause_hint(errno, false).unwrap_or_default();
+            assert!(!other.contains("enforcing"), "{other}");
+            assert!(other.contains("a security policy"), "{other}");
+        }
+        // Other errors never mention SELinux, enforcing or not.
+        for errno in [libc::EMFILE, libc::ENOMEM, libc::ECONNREFUSED] {
+            assert!(!cause_hint(errno, true)
+                .unwrap_or_default()
+                .contains("SELinux"));
+        }
+        assert_eq!(cause_hint(libc::ECONNREFUSED, true), None);
     }
 }

@@ -580,6 +580,48 @@ fn selinux_enforcing_without_the_wpam_policy_module() {
     std::fs::write(&semodule, "#!/bin/sh\nprintf 'sshd\\nwpam\\n'\n").expect("script");
     let (ok, v) = s.check_json(&flags);
     assert!(ok, "{v:#}");
+    // The module's booleans (packaging/selinux/wpam.cil), as selinuxfs shows
+    // them ("current pending"): reported, and an sshd service with every
+    // sshd boolean off fails with the setsebool that fixes it.
+    let booleans = fs.join("booleans");
+    std::fs::create_dir_all(&booleans).expect("mkdir");
+    std::fs::write(booleans.join("wpam_permit_sshd"), "1 1").expect("bool");
+    std::fs::write(booleans.join("wpam_permit_local_login"), "0 0").expect("bool");
+    let (ok, v) = s.check_json(&flags);
+    assert!(ok, "{v:#}");
+    let d = item(&v, "selinux")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        d.contains("wpam_permit_sshd on, wpam_permit_local_login off"),
+        "{d}"
+    );
+    std::fs::write(booleans.join("wpam_permit_sshd"), "0 0").expect("bool");
+    std::fs::write(booleans.join("wpam_permit_sshd_session"), "0 0").expect("bool");
+    let v = assert_fails(
+        s.check_json(&flags),
+        "selinux",
+        "setsebool -P wpam_permit_sshd on",
+    );
+    let d = item(&v, "selinux")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(d.contains("sshd booleans off"), "{d}");
+    let fix = item(&v, "selinux")["fix"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(fix.contains("setsebool -P wpam_permit_sshd on"), "{fix}");
+    assert!(
+        fix.contains("setsebool -P wpam_permit_sshd_session on"),
+        "{fix}"
+    );
+    // One sshd boolean on (OpenSSH >= 9.8 runs PAM in sshd_session_t): passes.
+    std::fs::write(booleans.join("wpam_permit_sshd_session"), "1 1").expect("bool");
+    let (ok, v) = s.check_json(&flags);
+    assert!(ok, "{v:#}");
 }
 
 // --- the API path ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ pub fn run(a: &CheckArgs) -> (String, Vec<Item>) {
         items.extend(sshd(a, wpam));
     }
     if cfg!(target_os = "linux") {
-        items.push(selinux_item(&se));
+        items.push(selinux_item(&se, &a.service));
     }
     match configs.iter().find_map(|p| p.config.as_ref().ok()) {
         Some(c) => items.extend(crate::api::probe(c)),
@@ -369,6 +369,29 @@ struct Se {
     enforcing: bool,
     /// `semodule -l` lists wpam; None when SELinux is off.
     wpam_loaded: Option<Result<bool, String>>,
+    /// wpam's booleans the loaded policy has, and whether each is on.
+    booleans: Vec<(&'static str, bool)>,
+}
+
+/// The booleans of wpam's policy module (packaging/selinux/wpam.cil), one
+/// per login domain; wpam_permit_sshd_session exists only in policies with
+/// sshd_session_t (OpenSSH >= 9.8).
+const WPAM_BOOLEANS: [&str; 3] = [
+    "wpam_permit_sshd",
+    "wpam_permit_sshd_session",
+    "wpam_permit_local_login",
+];
+
+/// wpam's booleans as selinuxfs shows them (`booleans/NAME` reads
+/// "CURRENT PENDING", each 0 or 1); the ones the policy lacks are left out.
+fn wpam_booleans(selinuxfs: &Path) -> Vec<(&'static str, bool)> {
+    WPAM_BOOLEANS
+        .iter()
+        .filter_map(|&b| {
+            let v = std::fs::read_to_string(selinuxfs.join("booleans").join(b)).ok()?;
+            Some((b, v.split_whitespace().next() == Some("1")))
+        })
+        .collect()
 }
 
 impl Se {
@@ -396,6 +419,7 @@ fn selinux_state(a: &CheckArgs) -> Se {
         enabled: true,
         enforcing: mode.trim() == "1",
         wpam_loaded: Some(semodule_has_wpam(&a.semodule)),
+        booleans: wpam_booleans(&a.selinuxfs),
     }
 }
 
@@ -416,8 +440,8 @@ fn semodule_has_wpam(semodule: &Path) -> Result<bool, String> {
         .any(|l| l.split_whitespace().next() == Some("wpam")))
 }
 
-/// `selinux`: SELinux's mode and wpam's policy module.
-fn selinux_item(se: &Se) -> Item {
+/// `selinux`: SELinux's mode, wpam's policy module and its booleans.
+fn selinux_item(se: &Se, service: &str) -> Item {
     let name = "selinux";
     if !se.enabled {
         return Item::pass(name, "SELinux is not enabled");
@@ -428,11 +452,11 @@ fn selinux_item(se: &Se) -> Item {
         "permissive"
     };
     match (&se.wpam_loaded, se.enforcing) {
-        (Some(Ok(true)), _) => Item::pass(name, format!("SELinux is {shown}; the wpam policy module is loaded")),
+        (Some(Ok(true)), _) => loaded_item(name, shown, se, service),
         (Some(Ok(false)), true) => Item::fail(
             name,
             "SELinux is enforcing and no wpam policy module is loaded: sshd may not connect to the API or write the log (every login fails)",
-            "install the wpam package's SELinux policy module (semodule -i; see the README) before anyone logs in",
+            "install the wpam package's SELinux policy module (semodule -X 200 -i /usr/share/selinux/packages/wpam.cil; see the README) before anyone logs in",
         ),
         (Some(Err(e)), true) => Item::fail(
             name,
@@ -445,6 +469,43 @@ fn selinux_item(se: &Se) -> Item {
             "SELinux is permissive: denials are logged, not enforced (load the wpam policy module before enforcing)",
         ),
     }
+}
+
+/// The module is loaded: its booleans decide which login domains it
+/// covers. For an sshd service, enforcing with every sshd boolean off is a
+/// failure (sshd_t and, OpenSSH >= 9.8, sshd_session_t may not connect).
+fn loaded_item(name: &str, shown: &str, se: &Se, service: &str) -> Item {
+    let states: Vec<String> = se
+        .booleans
+        .iter()
+        .map(|(b, on)| format!("{b} {}", if *on { "on" } else { "off" }))
+        .collect();
+    let mut detail = format!("SELinux is {shown}; the wpam policy module is loaded");
+    if !states.is_empty() {
+        detail.push_str(&format!(" ({})", states.join(", ")));
+    }
+    let sshd: Vec<_> = se
+        .booleans
+        .iter()
+        .filter(|(b, _)| b.starts_with("wpam_permit_sshd"))
+        .collect();
+    if se.enforcing
+        && service.starts_with("sshd")
+        && !sshd.is_empty()
+        && sshd.iter().all(|(_, on)| !on)
+    {
+        let fix = sshd
+            .iter()
+            .map(|(b, _)| format!("setsebool -P {b} on"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Item::fail(
+            name,
+            format!("{detail}: with its sshd booleans off, sshd may not connect to the API (every login fails)"),
+            fix,
+        );
+    }
+    Item::pass(name, detail)
 }
 
 /// `sshd.*`: sshd's effective configuration (`sshd -T`).
