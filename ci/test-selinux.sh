@@ -25,7 +25,7 @@
 #     installs dist/'s .rpm and its %post links the module (semodule -l in
 #     the root lists it, the rules are in that root's policy), `rpm -e` and
 #     its %postun take it out again (root; skipped otherwise, failed under
-#     CI=true; needs dist/wpam-<version>-1.x86_64.rpm: make rpm / build-all).
+#     CI=true; needs dist/wpam-<version>-1.<uname -m>.rpm: make rpm / build-all).
 # Part of `make test` (target test-selinux). Ends "N passed, N failed".
 #
 # Needs (ci/install-deps.sh): policycoreutils (semodule), setools (sesearch,
@@ -253,7 +253,8 @@ rm -rf "$s2" "$base"
 
 # --- 3. the .rpm's %post and %postun in a Debian root with a real store -----------
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-rpmf=${DIST_DIR:-$here/dist}/wpam-$version-1.x86_64.rpm
+# This machine's architecture's package: rpm --root runs its scriptlets here.
+rpmf=${DIST_DIR:-$here/dist}/wpam-$version-1.$(uname -m).rpm
 not_here() { # description: skipped, or failed under CI=true
   if [ "${CI:-}" = true ]; then bad "$1"; else skip=$((skip + 1)); echo "skip  $1"; fi
 }
