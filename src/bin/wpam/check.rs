@@ -337,7 +337,7 @@ fn log_item(name: &str, path: &Path, se: &Se) -> Item {
         Ok((_, true)) => Item::fail(
             name,
             format!("{shown} is a symbolic link: the module refuses it and logs to syslog only"),
-            format!("replace the link with a regular file: install -m 0640 -o root -g adm /dev/null {shown}"),
+            format!("replace the link with a regular file: install -m 0640 -o root -g {} /dev/null {shown}", facts::log_group()),
         ),
         Ok((f, false)) => {
             if let Some((why, fix)) = rules::log_file_problem(&shown, &f, facts::trusted) {

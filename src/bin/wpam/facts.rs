@@ -47,6 +47,23 @@ pub fn group_name(gid: u32) -> String {
     }
 }
 
+/// The group the packages give the log file: `adm` where it exists (the
+/// .deb and .rpm scripts), else `root` on Linux; `wheel` on the BSDs, which
+/// have no `adm` and no group `root`.
+pub fn log_group() -> &'static str {
+    if !cfg!(target_os = "linux") {
+        return "wheel";
+    }
+    // SAFETY: getgrnam returns NULL or a pointer to a static entry, only
+    // tested for NULL here.
+    let adm = unsafe { !libc::getgrnam(c"adm".as_ptr()).is_null() };
+    if adm {
+        "adm"
+    } else {
+        "root"
+    }
+}
+
 /// A user's name, or its number.
 pub fn user_name(uid: u32) -> String {
     // SAFETY: as for group_name.

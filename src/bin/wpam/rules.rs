@@ -164,7 +164,8 @@ pub fn log_file_problem(
         return Some((
             "not a regular file: the module logs to syslog only".into(),
             format!(
-                "replace it with a regular file: install -m 0640 -o root -g adm /dev/null {path}"
+                "replace it with a regular file: install -m 0640 -o root -g {} /dev/null {path}",
+                crate::facts::log_group()
             ),
         ));
     }
