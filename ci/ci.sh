@@ -59,9 +59,23 @@ case "$step" in
       git config --global --add safe.directory "$here"
     fi
     if ! command -v cargo >/dev/null; then
-      log "installing rustup (stable, minimal + rustfmt, clippy)"
-      curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-        sh -s -- -y --profile minimal --default-toolchain stable -c rustfmt -c clippy >&2
+      # rustup-init by version and SHA-256 (as the Dockerfile), not a script
+      # piped from sh.rustup.rs; the toolchain rustup checks itself.
+      rustup_version=1.28.2
+      case "$(uname -m)" in
+        x86_64) rustup_sha256=20a06e644b0d9bd2fbdbfd52d42540bdde820ea7df86e92e533c073da0cdd43c ;;
+        aarch64) rustup_sha256=e3853c5a252fca15252d07cb23a1bdd9377a8c6f3efa01531109281ae47f841c ;;
+        *) log "no pinned rustup-init for $(uname -m)"; exit 1 ;;
+      esac
+      log "installing rustup $rustup_version (stable, minimal + rustfmt, clippy)"
+      # (named rustup-init: it acts by the name it is run as)
+      ri=$(mktemp -d)/rustup-init
+      timeout 300 curl --proto '=https' --tlsv1.2 -sSf -o "$ri" \
+        "https://static.rust-lang.org/rustup/archive/$rustup_version/$(uname -m)-unknown-linux-gnu/rustup-init"
+      echo "$rustup_sha256  $ri" | sha256sum -c - >&2 || { log "rustup-init does not match its pinned SHA-256"; exit 1; }
+      chmod 0755 "$ri"
+      "$ri" -y --profile minimal --default-toolchain stable -c rustfmt -c clippy >&2
+      rm -rf "$(dirname "$ri")"
       PATH=$HOME/.cargo/bin:$PATH
     fi
     rustup component add rustfmt clippy >&2

@@ -26,8 +26,9 @@
 #      false on every checkout, the signing secrets only in the signing step
 #      and the token only in the publish step, the environment only for a
 #      gated tag, WPAM_BUILD=docker, provenance attested; the Dockerfile's
-#      base image by digest, snapshot.debian.org, rustup-init's checksum; pip
-#      installs only with hashes, one for every pinned Python tool.
+#      base image by digest, snapshot.debian.org, rustup-init's checksum (and
+#      ci/ci.sh setup's); pip installs only with hashes, one for every pinned
+#      Python tool.
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -428,6 +429,7 @@ checks_wf=(
   "Dockerfile: base image by digest|grep -qE '^FROM [^ ]+@sha256:[0-9a-f]{64}\$' Dockerfile"
   "Dockerfile: Debian packages from snapshot.debian.org, not the live archive|grep -q 'snapshot.debian.org/archive/debian/' Dockerfile && grep -q 'rm -f /etc/apt/sources.list /etc/apt/sources.list.d/\\*' Dockerfile"
   "Dockerfile: rustup-init checked against its SHA-256|grep -qE '^ARG RUSTUP_INIT_SHA256=[0-9a-f]{64}\$' Dockerfile && grep -q 'sha256sum -c' Dockerfile"
+  "ci.sh setup: rustup-init by version and SHA-256, no script piped from sh.rustup.rs|! grep -v '^[[:space:]]*#' ci/ci.sh | grep -q 'sh.rustup.rs' && grep -q 'sha256sum -c' ci/ci.sh"
   "setup-cross.sh: pip only with --require-hashes|! grep -E 'pip install' ci/setup-cross.sh | grep -v -- '--require-hashes' | grep -q ."
   "publish-release.sh: no --clobber|! grep -v '^[[:space:]]*#' ci/publish-release.sh | grep -q -- '--clobber'"
 )
