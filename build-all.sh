@@ -14,10 +14,12 @@
 # step failed (after trying all of them).
 #
 # Build path: where a Docker engine answers (`docker info`), the pinned image
-# from ./Dockerfile runs this same script inside (WPAM_BUILD=docker), so the
-# toolchain is the pinned one; otherwise (or with WPAM_BUILD=zig / --no-docker)
-# cargo-zigbuild + ziglang on this host. WPAM_BUILD=cross builds the modules
-# with cross-rs (Cross.toml) instead of zig. Same outputs either way.
+# from ./Dockerfile runs this same script inside, so the toolchain is the
+# pinned one; otherwise (said on stderr; or with WPAM_BUILD=zig / --no-docker)
+# cargo-zigbuild + ziglang on this host. WPAM_BUILD=docker (the release
+# workflow) requires the image: no engine is an error, never a fallback.
+# WPAM_BUILD=cross builds the modules with cross-rs (Cross.toml) instead of
+# zig. Same outputs either way.
 #
 # Usage: ./build-all.sh [--no-docker] [--no-setup] [target...]
 set -euo pipefail
@@ -35,7 +37,7 @@ for a in "$@"; do
   case "$a" in
     --no-docker) mode=zig ;;
     --no-setup) setup=0 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "build-all: unknown option $a" >&2; exit 2 ;;
     *) targets+=("$a") ;;
   esac
@@ -52,16 +54,24 @@ dist=${DIST_DIR:-$here/dist}
 export DIST_DIR=$dist
 
 if [ "$mode" = auto ]; then
-  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  if command -v docker >/dev/null 2>&1 && timeout 60 docker info >/dev/null 2>&1; then
     mode=docker
   else
     mode=zig
+    echo "build-all: no Docker engine answers: building with this host's toolchain, not the pinned image" \
+      "(WPAM_BUILD=docker makes that an error)" >&2
+  fi
+elif [ "$mode" = docker ]; then
+  # Asked for the pinned image (the release workflow): never the host's tools.
+  if ! command -v docker >/dev/null 2>&1 || ! timeout 60 docker info >/dev/null 2>&1; then
+    echo "build-all: WPAM_BUILD=docker but no Docker engine answers (docker info): not building" >&2
+    exit 1
   fi
 fi
 
 if [ "$mode" = docker ]; then
   # Tagged by what the image is made of (.dockerignore keeps the rest out).
-  image=wpam-build:$(cat Dockerfile ci/install-deps.sh ci/setup-cross.sh ci/cargo-tools.sh 2>/dev/null | sha256sum | cut -c1-12)
+  image=wpam-build:$(cat Dockerfile ci/install-deps.sh ci/setup-cross.sh ci/cargo-tools.sh ci/requirements-cross.txt 2>/dev/null | sha256sum | cut -c1-12)
   echo "build-all: Docker engine found: building in $image" >&2
   docker build -t "$image" . >&2
   exec docker run --rm -e SOURCE_DATE_EPOCH -e WPAM_BUILD=zig \

@@ -4,7 +4,9 @@
 #   cargo-auditable  embeds the dependency tree in every module (.dep-v0)
 #   cargo-cyclonedx  writes the release SBOM (CycloneDX JSON)
 #   cargo-deny       licenses / bans / sources (and advisories where reachable)
-# `cargo install --locked` into CARGO_HOME (~/.cargo/bin), which CI caches.
+# `cargo install --locked` into CARGO_INSTALL_ROOT or CARGO_HOME (~/.cargo/bin);
+# afterwards each must be that version and the one first in PATH. CI caches
+# them for the test jobs; the release job installs them afresh (no cache).
 # Usage: ci/cargo-tools.sh [auditable] [cyclonedx] [deny]   (default: all)
 set -euo pipefail
 # ci/lib-err.sh's trap, inline: the Dockerfile copies this script without it.
@@ -24,7 +26,15 @@ tool() { # crate version
   if ! grep -qxF -- "$1 v$2:" <<<"$installed" || ! command -v "$1" >/dev/null; then
     log "cargo install --locked $1 --version $2"
     cargo install --locked --quiet "$1" --version "$2"
+    installed=$(cargo install --list 2>/dev/null || true)
   fi
+  # What runs is what was pinned: cargo's record of the install, and the
+  # binary first in PATH is the one cargo installed.
+  grep -qxF -- "$1 v$2:" <<<"$installed" || { log "$1 is not v$2 after installing it"; exit 1; }
+  local bin root
+  bin=$(command -v "$1") || { log "$1 is not in PATH"; exit 1; }
+  root=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}
+  [ "$bin" -ef "$root/bin/$1" ] || { log "$1 in PATH is $bin, not cargo's $root/bin/$1"; exit 1; }
 }
 
 [ $# -gt 0 ] || set -- auditable cyclonedx deny

@@ -12,7 +12,13 @@
 #                       advisory database from GitHub, so hosted CI only)
 #   ci/ci.sh lint       ci/lint.sh (actionlint + shellcheck, hadolint)
 #   ci/ci.sh build      ./build-all.sh (Docker image when an engine answers)
-#   ci/ci.sh release    ci/release.sh (publish; needs the signing key secret)
+#   ci/ci.sh gate TAG   ci/release-gate.sh: TAG may be released (annotated,
+#                       signed as GitHub verifies it, on main, Cargo.toml's version)
+#   ci/ci.sh release-tools  the release job's tools, pinned (before any secret)
+#   ci/ci.sh release    ci/release.sh: sign and verify (the signing key
+#                       secrets; no token)
+#   ci/ci.sh publish    ci/publish-release.sh publish: push gh-pages, then the
+#                       GitHub release (GH_TOKEN; no signing key)
 #   ci/ci.sh release-dry-run   ci/release.sh --dry-run
 #   ci/ci.sh same-as-dist DIR  every file under DIR equals its namesake in
 #                       dist/ (the BSD packages the VM jobs installed are the
@@ -40,7 +46,7 @@ export PATH
 
 log() { printf 'ci: %s\n' "$*" >&2; }
 
-step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|release|release-dry-run|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT}
+step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|gate TAG|release-tools|release|publish|release-dry-run|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT}
 shift
 case "$step" in
   setup)
@@ -53,9 +59,23 @@ case "$step" in
       git config --global --add safe.directory "$here"
     fi
     if ! command -v cargo >/dev/null; then
-      log "installing rustup (stable, minimal + rustfmt, clippy)"
-      curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-        sh -s -- -y --profile minimal --default-toolchain stable -c rustfmt -c clippy >&2
+      # rustup-init by version and SHA-256 (as the Dockerfile), not a script
+      # piped from sh.rustup.rs; the toolchain rustup checks itself.
+      rustup_version=1.28.2
+      case "$(uname -m)" in
+        x86_64) rustup_sha256=20a06e644b0d9bd2fbdbfd52d42540bdde820ea7df86e92e533c073da0cdd43c ;;
+        aarch64) rustup_sha256=e3853c5a252fca15252d07cb23a1bdd9377a8c6f3efa01531109281ae47f841c ;;
+        *) log "no pinned rustup-init for $(uname -m)"; exit 1 ;;
+      esac
+      log "installing rustup $rustup_version (stable, minimal + rustfmt, clippy)"
+      # (named rustup-init: it acts by the name it is run as)
+      ri=$(mktemp -d)/rustup-init
+      timeout 300 curl --proto '=https' --tlsv1.2 -sSf -o "$ri" \
+        "https://static.rust-lang.org/rustup/archive/$rustup_version/$(uname -m)-unknown-linux-gnu/rustup-init"
+      echo "$rustup_sha256  $ri" | sha256sum -c - >&2 || { log "rustup-init does not match its pinned SHA-256"; exit 1; }
+      chmod 0755 "$ri"
+      "$ri" -y --profile minimal --default-toolchain stable -c rustfmt -c clippy >&2
+      rm -rf "$(dirname "$ri")"
       PATH=$HOME/.cargo/bin:$PATH
     fi
     rustup component add rustfmt clippy >&2
@@ -80,6 +100,26 @@ case "$step" in
   lint) ci/lint.sh ;;
   build) ./build-all.sh "$@" ;;
   release) ci/release.sh --no-build "$@" ;;
+  publish)
+    # The signed, verified output of `ci/ci.sh release` (build/release/):
+    # gh-pages first, then the GitHub release (ci/publish-release.sh).
+    version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+    r=build/release
+    ci/publish-release.sh publish "$version" "$r/files" "$r/site" "$r/RELEASE_NOTES.md" "$r/gh-pages" \
+      "$r/site/wpam-archive-keyring.gpg"
+    ;;
+  gate) ci/release-gate.sh "$@" ;;
+  release-tools)
+    # The release job's tools, before any secret is in the environment:
+    # cargo-cyclonedx (pinned, --locked, checked) and FreeBSD's pkg.
+    ci/cargo-tools.sh cyclonedx
+    ci/freebsd-pkg.sh >/dev/null
+    # gh, for the publish step (Debian's package, from its signed archive)
+    if ! command -v gh >/dev/null && [ "$(id -u)" = 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gh >&2
+    fi
+    command -v gh >/dev/null || { log "gh is missing (apt-get install gh)"; exit 1; }
+    ;;
   release-dry-run) ci/release.sh --dry-run "$@" ;;
   same-as-dist)
     dir=${1:?usage: ci/ci.sh same-as-dist DIR}

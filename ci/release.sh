@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # The release job: turns dist/ (./build-all.sh) into a signed, verified
-# release and, unless --dry-run, publishes it.
+# release, ready for ci/publish-release.sh publish (ci/ci.sh publish, a step
+# of its own: this one never holds the token, that one never the keys).
 #
 #   build/release/files/   what the GitHub release carries:
 #       wpam-<v>-<target>.tar.gz (5), wpam_<v>-1_{amd64,arm64}.deb,
 #       wpam-<v>-1.{x86_64,aarch64}.rpm (signed), the BSD packages
 #       wpam-<v>-{freebsd-amd64.pkg,netbsd-amd64.tgz,openbsd-amd64.tgz},
-#       wpam-<v>.cdx.json (CycloneDX SBOM), wpam-archive-keyring.{gpg,asc},
+#       <each of those>.cdx.json (CycloneDX SBOM of that file: its SHA-256
+#       and SHA-512, the dependencies built for its target, the binaries'
+#       hashes, the toolchain: ci/sbom-artifacts.py),
+#       wpam-archive-keyring.{gpg,asc} (the primary with all its subkeys),
 #       wpam-freebsd-repo.pub (the FreeBSD repository key),
 #       SHA256SUMS + SHA256SUMS.asc (detached, armored)
 #   build/release/site/    the static repositories (GitHub Pages, gh-pages):
-#       apt/  pool/main/w/wpam/*.deb, dists/stable/{Release,InRelease,Release.gpg},
-#             dists/stable/main/binary-{amd64,arm64}/Packages{,.gz}
+#       apt/  pool/main/w/wpam/*.deb, dists/stable/{Release,InRelease,Release.gpg}
+#             (Valid-Until, Acquire-By-Hash, SHA256 only),
+#             dists/stable/main/binary-{amd64,arm64}/Packages{,.gz} and
+#             by-hash/SHA256/ (with the earlier releases' indexes)
 #       rpm/  *.rpm (x86_64, aarch64), repodata/ (createrepo_c),
 #             repodata/repomd.xml.asc, wpam.repo
 #       freebsd/  <major>/amd64/ for FreeBSD 13, 14, 15: All/*.pkg and
@@ -19,19 +25,28 @@
 #             wpam.pub, wpam.conf (/usr/local/etc/pkg/repos/wpam.conf)
 #       wpam-archive-keyring.{gpg,asc}, index.html
 #   build/release/RELEASE_NOTES.md   CHANGELOG.md's section for <v>
+#   build/release/gh-pages/  the gh-pages checkout the site is committed onto
 #
-# Then it verifies its own output before anything is published:
+# The signing key is a signing subkey whose primary is not there (kept
+# offline), the primary being the one whose fingerprint README.md carries.
+# The packages of earlier releases come from gh-pages only when its signed
+# indexes list them (ci/publish-release.sh seed, ci/pages-carry.py); a
+# package of this version already published keeps its bytes (RPMs: the
+# published signed file, not a new signature). Then it verifies its own
+# output:
 #   - gpgv checks SHA256SUMS.asc, InRelease, Release.gpg, repomd.xml.asc and
 #     the RPM signatures against the exported public key (and a tampered copy
 #     must fail);
 #   - SHA256SUMS lists every file and every sum matches;
 #   - both Packages indexes list wpam <v> with the right size and SHA256, and
-#     Release's hashes match the indexes;
+#     Release's hashes match the indexes; Release has a Valid-Until 1 to 60
+#     days ahead, Acquire-By-Hash and every index under by-hash/SHA256/;
 #   - `apt-get update && apt-get install wpam` from the APT repository,
 #     served over HTTP on loopback with the README's exact sources line,
 #     inside a copy of a clean Debian 12 root (ci/test-packages.sh's cached
 #     debootstrap root when present, else one built and cached here); apt
-#     must also refuse the repository when signed-by names another key;
+#     must fetch the indexes by hash, and refuse the repository when
+#     signed-by names another key;
 #   - the RPM metadata (repomd.xml, primary.xml.gz) parses, lists wpam <v>
 #     for x86_64 and aarch64 with matching checksums; dnf, given the published
 #     wpam.repo (repo_gpgcheck=1, key fetched from gpgkey) on loopback, lists
@@ -40,23 +55,36 @@
 #     FreeBSD repository on loopback, with the published wpam.conf and key,
 #     into a scratch root (pkg -r), and refuses the repository under another
 #     key;
-#   - the SBOM parses and names the module's dependencies; each Linux/BSD
-#     module carries cargo-auditable's dependency section (.dep-v0).
+#   - every package and tarball has its SBOM, naming its SHA-256, the
+#     dependencies and the toolchain; each Linux/BSD module carries
+#     cargo-auditable's dependency section (.dep-v0).
+# The dry run also rehearses what only a publish does, against a local bare
+# repository standing for gh-pages: a previous release (signed with the
+# throwaway key) carried over; planted or tampered files (a foreign .deb, a
+# wpam .deb no index lists, other bytes under an indexed name, an InRelease
+# of another key, an RPM, a FreeBSD package) each refused; an unreadable
+# remote fails loudly; the pages pushed; a re-run keeps every package's bytes
+# and refuses other bytes; ci/apt-refresh.sh re-signs with a later
+# Valid-Until and refuses an index changed on gh-pages.
 #
 # Usage: ci/release.sh [--dry-run] [--no-build] [--skip-chroot]
-#   --dry-run      everything but publishing, signed with a throwaway key
-#                  generated for the run (never written outside a temp dir)
+#   --dry-run      everything but GitHub, signed with a throwaway primary key
+#                  and signing subkey made for the run (only in a temp dir)
 #   --no-build     use dist/ as it is; by default a dist/ that lacks an
 #                  artifact is built with ./build-all.sh first
 #   --skip-chroot  skip the apt install check (no root / no debootstrap)
-# Environment:
-#   WPAM_SIGNING_KEY             armored secret key (required without --dry-run)
+# Environment (the secrets go into 0600 files and out of the environment
+# before anything runs):
+#   WPAM_SIGNING_KEY             the armored secret signing subkey (required
+#                                without --dry-run; docs/release.md)
 #   WPAM_SIGNING_KEY_PASSPHRASE  its passphrase, if any
+#   WPAM_ARCHIVE_KEYS_EXTRA      armored public keys published beside it (a
+#                                rotation's next key; docs/release.md)
 #   WPAM_PKG_SIGNING_KEY         the FreeBSD repository's RSA private key, PEM,
-#                                unencrypted (required without --dry-run; pkg
-#                                repo reads it from a 0600 file in a temp dir)
-#   GH_TOKEN, GITHUB_REPOSITORY  for `gh release` and the gh-pages push
+#                                unencrypted (required without --dry-run)
+#   GITHUB_REPOSITORY            where gh-pages is read from (seed)
 #   WPAM_PAGES_URL               default https://werbot.github.io/wpam
+#   WPAM_APT_VALID_DAYS          the Release's Valid-Until, in days (21)
 #   WPAM_TEST_DIR                where ci/test-packages.sh caches its Debian
 #                                root (bookworm-minbase.tar; default build/test),
 #                                reused (or made) for the apt check
@@ -70,6 +98,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib-err.sh"
 # shellcheck source=lib-apt.sh
 . "$(dirname "$0")/lib-apt.sh"
+# shellcheck source=lib-release.sh
+. "$(dirname "$0")/lib-release.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -117,9 +147,57 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The secrets go into 0600 files of the run's temp dir and out of the
+# environment before anything else runs: apt-get, cargo, pkg's build and every
+# other child of this script never see them.
+mkdir -m 0700 "$tmp/secrets"
+keyfile=$tmp/secrets/signing-key.asc
+passfile=$tmp/secrets/passphrase
+pkgkey=$tmp/secrets/pkg-signing-key.pem
+(
+  umask 077
+  if [ -n "${WPAM_SIGNING_KEY:-}" ]; then printf '%s\n' "$WPAM_SIGNING_KEY" >"$keyfile"; fi
+  printf '%s' "${WPAM_SIGNING_KEY_PASSPHRASE:-}" >"$passfile"
+  if [ -n "${WPAM_PKG_SIGNING_KEY:-}" ]; then printf '%s\n' "$WPAM_PKG_SIGNING_KEY" >"$pkgkey"; fi
+)
+unset WPAM_SIGNING_KEY WPAM_SIGNING_KEY_PASSPHRASE WPAM_PKG_SIGNING_KEY
+# No token here either: publishing (ci/ci.sh publish) is the step that has it.
+unset GH_TOKEN GITHUB_TOKEN
+if [ "$dry" = 1 ]; then rm -f "$keyfile" "$pkgkey" && : >"$passfile"; fi
+
 if [ "$dry" = 0 ] && [ -n "${GITHUB_REF_NAME:-}" ] && [ "$GITHUB_REF_NAME" != "v$VERSION" ]; then
   die "the tag $GITHUB_REF_NAME is not v$VERSION (Cargo.toml's version)"
 fi
+
+# The dry run's stand-in for gh-pages: a previous release (an older wpam
+# .deb, made here with dpkg-deb) signed with this run's key.
+make_prev_site() { # DIR
+  local d=$tmp/prev-deb
+  rm -rf "$1" "$d"
+  mkdir -p "$d/DEBIAN" "$d/usr/share/doc/wpam" "$1/apt/pool/$component/w/wpam"
+  printf 'Package: wpam\nVersion: 0.0.1-1\nArchitecture: amd64\nMaintainer: wpam dry run <wpam-dry-run@example.invalid>\nDescription: wpam dry-run fixture (an earlier release)\n' >"$d/DEBIAN/control"
+  echo "fixture" >"$d/usr/share/doc/wpam/README"
+  SOURCE_DATE_EPOCH=1 dpkg-deb --root-owner-group -Zgzip --build "$d" "$1/apt/pool/$component/w/wpam/wpam_0.0.1-1_amd64.deb" >/dev/null
+  apt_indexes "$1/apt"
+  apt_release "$1/apt" 21 "${gpg_sign[@]}"
+}
+to_remote() { # SRC BARE: BARE becomes a repository whose gh-pages is SRC
+  local w=$tmp/to-remote
+  rm -rf "$2" "$w"
+  git init --quiet --bare "$2"
+  git init --quiet -b gh-pages "$w"
+  cp -a "$1/." "$w/"
+  git -C "$w" add -A
+  git -C "$w" -c user.name=fixture -c user.email=fixture@example.invalid commit --quiet -m fixture
+  git -C "$w" push --quiet "$2" HEAD:refs/heads/gh-pages
+  rm -rf "$w"
+}
+sign_other() { # DISTDIR: InRelease re-signed by another key (GNUPGHOME set by the caller)
+  mkdir -m 0700 "$GNUPGHOME"
+  gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key "not wpam <other@example.invalid>" ed25519 sign 1d 2>/dev/null
+  gpg --batch --yes --clearsign -o "$1/InRelease" "$1/Release" 2>/dev/null
+  gpgconf --kill all >/dev/null 2>&1 || true
+}
 
 # --- tools ---------------------------------------------------------------------
 phase "wpam $VERSION: tools ($([ "$dry" = 1 ] && echo dry run || echo publish))"
@@ -128,10 +206,8 @@ for pair in gpg:gnupg gpgv:gpgv apt-ftparchive:apt-utils createrepo_c:createrepo
   rpmsign:rpm readelf:binutils python3:python3 openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null || need_debs+=("${pair#*:}")
 done
-if [ "$dry" = 0 ]; then
-  command -v gh >/dev/null || need_debs+=(gh)
-  command -v git >/dev/null || need_debs+=(git)
-fi
+command -v git >/dev/null || need_debs+=(git)
+command -v dpkg-deb >/dev/null || need_debs+=(dpkg)
 if [ ${#need_debs[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing: ${need_debs[*]} (sudo apt-get install ${need_debs[*]})"
   log "apt-get install ${need_debs[*]}"
@@ -225,17 +301,27 @@ EOF
 rm -f "$notes.body"
 ok "notes: $(wc -l <"$notes") lines"
 
-# --- SBOM --------------------------------------------------------------------------
-phase "SBOM (cargo cyclonedx)"
-sbom=wpam-$VERSION.cdx.json
-# --target all: the dependencies of every platform (nonstick/libpam-sys are
-# cfg(not(openbsd))). The file is written beside Cargo.toml: move it out.
-# SOURCE_DATE_EPOCH (the commit time) fixes the SBOM's timestamp.
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)} \
-  cargo cyclonedx --format json --spec-version 1.5 --target all \
-  --override-filename "wpam-$VERSION.cdx" -q >&2
-mv "$here/wpam-$VERSION.cdx.json" "$files/$sbom"
-ok "SBOM $sbom"
+# --- SBOMs ---------------------------------------------------------------------------
+phase "SBOMs: cargo cyclonedx per target"
+# One CycloneDX SBOM per released artifact (ci/sbom-artifacts.py, after the
+# RPMs are signed): the dependencies compiled for its target, the artifact's
+# and the binaries' hashes, the toolchain. Here, the per-target bases.
+# cargo-cyclonedx has no --locked: `cargo metadata --locked` first (fails
+# when Cargo.lock would change) and Cargo.lock's hash compared afterwards.
+# SOURCE_DATE_EPOCH (the commit time) fixes the SBOMs' timestamps.
+declare -A triple=([linux-amd64]=x86_64-unknown-linux-gnu [linux-arm64]=aarch64-unknown-linux-gnu
+  [freebsd-amd64]=x86_64-unknown-freebsd [netbsd-amd64]=x86_64-unknown-netbsd [openbsd-amd64]=x86_64-unknown-openbsd)
+cargo metadata --locked --format-version 1 >/dev/null || die "Cargo.lock is not up to date (cargo metadata --locked)"
+lock_sum=$(sha256sum Cargo.lock)
+mkdir -p "$tmp/sbom"
+for t in "${targets[@]}"; do
+  SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)} \
+    cargo cyclonedx --format json --spec-version 1.5 --target "${triple[$t]}" \
+    --override-filename "wpam-sbom-$t" -q >&2
+  mv "$here/wpam-sbom-$t.json" "$tmp/sbom/$t.json"
+done
+[ "$(sha256sum Cargo.lock)" = "$lock_sum" ] || die "cargo cyclonedx changed Cargo.lock"
+ok "SBOM bases for ${targets[*]} (Cargo.lock unchanged)"
 
 # --- signing key -------------------------------------------------------------------
 phase "signing key"
@@ -247,82 +333,189 @@ no-emit-version
 trust-model always
 EOF
 # The passphrase (empty for the throwaway key) reaches gpg and rpmsign
-# through a 0600 file in the run's temp dir, never a command line.
-passfile=$tmp/passphrase
-(umask 077 && printf '%s' "${WPAM_SIGNING_KEY_PASSPHRASE:-}" >"$passfile")
-gpg_sign=(gpg --batch --yes --pinentry-mode loopback --passphrase-file "$passfile")
+# through its 0600 file (above), never a command line.
+# The key CI holds is a signing subkey: the primary (certify only) stays
+# offline (docs/release.md). The dry run models that with a throwaway primary
+# made in a GNUPGHOME of its own (the "offline machine"), of which only the
+# signing subkey is exported, as `gpg --export-secret-subkeys SUBKEY!` does
+# for the real one.
 if [ "$dry" = 1 ]; then
-  log "dry run: generating a throwaway key for this run"
-  gpg --batch --pinentry-mode loopback --passphrase '' \
-    --quick-gen-key "wpam release dry run <wpam-dry-run@example.invalid>" rsa3072 sign 2d 2>/dev/null
+  log "dry run: a throwaway primary key (certify) and signing subkey for this run"
+  og() { GNUPGHOME=$tmp/gnupg-offline gpg --batch "$@"; }
+  mkdir -m 0700 "$tmp/gnupg-offline"
+  og --pinentry-mode loopback --passphrase '' \
+    --quick-gen-key "wpam release dry run <wpam-dry-run@example.invalid>" rsa3072 cert 2d 2>/dev/null
+  dry_primary=$(og --with-colons --list-keys | awk -F: '/^fpr:/ { print $10; exit }')
+  og --pinentry-mode loopback --passphrase '' --quick-add-key "$dry_primary" rsa3072 sign 2d 2>/dev/null
+  dry_sub=$(og --with-colons --list-keys "$dry_primary" | awk -F: '$1 == "sub" { on = 1; next } on && $1 == "fpr" { print $10; exit }')
+  (umask 077 && og --armor --export-secret-subkeys "$dry_sub!" >"$keyfile" && cp "$keyfile" "$tmp/secrets/dry-subkey.asc")
+  GNUPGHOME=$tmp/gnupg-offline gpgconf --kill all >/dev/null 2>&1 || true
 else
-  [ -n "${WPAM_SIGNING_KEY:-}" ] || die "WPAM_SIGNING_KEY (armored secret key) is not set"
-  printf '%s\n' "$WPAM_SIGNING_KEY" | gpg --batch --import 2>/dev/null
+  [ -s "$keyfile" ] || die "WPAM_SIGNING_KEY (armored secret signing subkey) is not set"
 fi
-fpr=$(gpg --batch --with-colons --list-secret-keys | awk -F: '/^fpr:/ { print $10; exit }')
-[ -n "$fpr" ] || die "no secret key"
-gpg_sign+=(--local-user "$fpr")
-gpg --batch --export "$fpr" >"$site/wpam-archive-keyring.gpg"
-gpg --batch --armor --export "$fpr" >"$site/wpam-archive-keyring.asc"
+gpg --batch --import "$keyfile" 2>/dev/null || die "WPAM_SIGNING_KEY does not import"
+rm -f "$keyfile"
+fprs=$(key_fprs) || die "signing key: $fprs"
+read -r primary fpr <<<"$fprs"
+ok "signing subkey $fpr of primary $primary (primary secret not present)"
+gpg_sign=(gpg --batch --yes --pinentry-mode loopback --passphrase-file "$passfile" --local-user "$fpr!")
+# The keyring users install: the primary with every subkey (a rotation
+# publishes the next subkey beside the current one before it signs), plus
+# WPAM_ARCHIVE_KEYS_EXTRA (armored public keys: a next primary, during a
+# primary rotation). Every key in it must be valid (none expired or revoked).
+if [ -n "${WPAM_ARCHIVE_KEYS_EXTRA:-}" ]; then
+  printf '%s\n' "$WPAM_ARCHIVE_KEYS_EXTRA" | gpg --batch --import 2>/dev/null || die "WPAM_ARCHIVE_KEYS_EXTRA does not import"
+fi
+gpg --batch --export-options export-minimal --export >"$site/wpam-archive-keyring.gpg"
+gpg --batch --export-options export-minimal --armor --export >"$site/wpam-archive-keyring.asc"
+bad_keys=$(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | awk -F: '$1 == "pub" && $2 ~ /[erd]/ { print $5 }')
+[ -z "$bad_keys" ] || die "the keyring would publish expired or revoked primary keys: $bad_keys"
 cp -p "$site/wpam-archive-keyring.gpg" "$site/wpam-archive-keyring.asc" "$files/"
-ok "key $fpr exported (wpam-archive-keyring.gpg / .asc)"
-printf '\nSigning key fingerprint: %s\n' "$fpr" >>"$notes"
+ok "keyring exported: $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^pub:') primary key(s), $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^sub:') subkey(s)"
+# The README carries the primary's fingerprint, committed, so a user compares
+# the downloaded keyring with something that does not come from the same
+# origin. A release signs only with a key whose primary is that one.
+readme_fpr() { # README -> the fingerprint after the marker line, spaces removed
+  awk '/^<!-- wpam-release-key /{ getline; sub(/^[[:space:]]*Key fingerprint = /, ""); gsub(/[[:space:]]/, ""); print; exit }' "$1"
+}
+readme_matches() { [ "$(readme_fpr "$1")" = "$primary" ]; }
+if [ "$dry" = 1 ]; then
+  [[ $(readme_fpr README.md) =~ ^([0-9A-F]{40}|\(.*\))$ ]] || die "README.md has no fingerprint line after its wpam-release-key marker"
+  readme_matches README.md && die "README.md names the throwaway key?"
+  ok "the committed README's fingerprint is not this key's: a real release with this key would stop"
+  sed "/^<!-- wpam-release-key /{n;s/.*/    Key fingerprint = $(sed 's/.\{4\}/& /g; s/ $//' <<<"$primary")/}" README.md >"$tmp/README.md"
+  readme_matches "$tmp/README.md" || die "README fingerprint check refuses the right key"
+  ok "a README naming this primary passes the check (as grouped by gpg)"
+else
+  readme_matches README.md || die "README.md's release key fingerprint ($(readme_fpr README.md)) is not $primary, the primary of WPAM_SIGNING_KEY"
+  ok "README.md names $primary"
+fi
+printf '\nSigning key: primary %s, signing subkey %s\n' "$primary" "$fpr" >>"$notes"
 # The FreeBSD repository's key: pkg signs with RSA keys, not OpenPGP ones.
-pkgkey=$tmp/pkg-signing-key.pem
 if [ "$dry" = 1 ]; then
   (umask 077 && openssl genrsa -out "$pkgkey" 4096 2>/dev/null)
 else
-  [ -n "${WPAM_PKG_SIGNING_KEY:-}" ] || die "WPAM_PKG_SIGNING_KEY (the FreeBSD repository's RSA key, PEM) is not set"
-  (umask 077 && printf '%s\n' "$WPAM_PKG_SIGNING_KEY" >"$pkgkey")
+  [ -s "$pkgkey" ] || die "WPAM_PKG_SIGNING_KEY (the FreeBSD repository's RSA key, PEM) is not set"
 fi
 openssl pkey -in "$pkgkey" -pubout -out "$files/wpam-freebsd-repo.pub" 2>/dev/null ||
   die "the FreeBSD repository key is not a private key openssl reads"
 pkgkey_sha256=$(sha256sum "$files/wpam-freebsd-repo.pub" | cut -d' ' -f1)
 ok "FreeBSD repository key: wpam-freebsd-repo.pub, sha256 $pkgkey_sha256"
 printf 'FreeBSD repository key (freebsd/wpam.pub) sha256: %s\n' "$pkgkey_sha256" >>"$notes"
+keyring=$site/wpam-archive-keyring.gpg
+
+# --- earlier releases (gh-pages) ---------------------------------------------------
+# What the published site holds is carried into this one only when its signed
+# indexes vouch for it (ci/publish-release.sh seed, ci/pages-carry.py). The
+# dry run rehearses it against a local bare repository standing for gh-pages:
+# a previous release signed with this run's key (an older wpam .deb), then
+# planted and tampered copies that must each stop the release.
+adopted=$out/adopted-rpms
+seed() { ci/publish-release.sh seed "$@"; }
+if [ "$dry" = 1 ]; then
+  phase "dry run: rehearse carrying gh-pages over (local remote)"
+  export WPAM_PAGES_REMOTE=$tmp/pages.git
+  fx=$tmp/fixture
+  make_prev_site "$fx/site"
+  to_remote "$fx/site" "$tmp/pages.git"
+  expect_refused() { # what why: gh-pages made of $tmp/refuse must be refused, saying why
+    local what=$1 why=$2 work=$tmp/refuse
+    to_remote "$work" "$tmp/refuse.git"
+    rm -rf "$tmp/scratch" && mkdir -p "$tmp/scratch/files"
+    cp -p "$files"/* "$tmp/scratch/files/"
+    if WPAM_PAGES_REMOTE=$tmp/refuse.git seed "$tmp/scratch/site" "$tmp/scratch/co" "$keyring" \
+      "$tmp/scratch/files" "$tmp/scratch/adopted" >"$tmp/refuse.log" 2>&1; then
+      cat "$tmp/refuse.log" >&2
+      die "seed carried over gh-pages with $what"
+    fi
+    grep -q -- "$why" "$tmp/refuse.log" || { cat "$tmp/refuse.log" >&2; die "seed failed for another reason ($what)"; }
+    ok "seed refuses gh-pages with $what: $(grep -m1 -o -- "$why.*" "$tmp/refuse.log")"
+  }
+  variant() { rm -rf "$tmp/refuse" && cp -a "$fx/site" "$tmp/refuse"; }
+  prev_deb=apt/pool/$component/w/wpam/wpam_0.0.1-1_amd64.deb
+  variant && cp "$tmp/refuse/$prev_deb" "$tmp/refuse/apt/pool/$component/w/wpam/evil_1.0_amd64.deb"
+  expect_refused "a planted evil_1.0_amd64.deb" "evil_1.0_amd64.deb: not a wpam package"
+  variant && cp "$tmp/refuse/$prev_deb" "$tmp/refuse/apt/pool/$component/w/wpam/wpam_9.9.9-1_amd64.deb"
+  expect_refused "a planted wpam_9.9.9-1_amd64.deb no index lists" "wpam_9.9.9-1_amd64.deb: listed in no signed Packages index"
+  variant && cp "$files/wpam_$VERSION-1_amd64.deb" "$tmp/refuse/$prev_deb"
+  expect_refused "other bytes under an indexed name" "wpam_0.0.1-1_amd64.deb: not the bytes its signed Packages index lists"
+  variant && GNUPGHOME=$tmp/gnupg-other-seed sign_other "$tmp/refuse/apt/dists/$suite"
+  expect_refused "an InRelease signed by another key" "InRelease does not verify"
+  # A remote that cannot be read is not "no branch yet".
+  if WPAM_PAGES_REMOTE=$tmp/no-such-remote.git seed "$tmp/s1" "$tmp/c1" "$keyring" "$files" "$tmp/a1" >"$tmp/refuse.log" 2>&1; then
+    cat "$tmp/refuse.log" >&2
+    die "seed took an unreadable remote for an empty one"
+  fi
+  grep -q 'cannot read the gh-pages branch' "$tmp/refuse.log" || { cat "$tmp/refuse.log" >&2; die "seed failed for another reason (unreadable remote)"; }
+  ok "seed fails loudly on a remote it cannot read"
+  git init --quiet --bare "$tmp/empty.git"
+  WPAM_PAGES_REMOTE=$tmp/empty.git seed "$tmp/s2" "$tmp/c2" "$keyring" "$files" "$tmp/a2" 2>"$tmp/refuse.log" ||
+    { cat "$tmp/refuse.log" >&2; die "seed failed on a remote without gh-pages"; }
+  grep -q 'no gh-pages branch yet' "$tmp/refuse.log" || die "seed: no 'no gh-pages branch yet' for a remote without it"
+  ok "a remote without gh-pages is a new branch"
+  rm -rf "$tmp/refuse" "$tmp/refuse.git" "$tmp/scratch" "$tmp/s1" "$tmp/c1" "$tmp/s2" "$tmp/c2" "$tmp/empty.git"
+fi
+phase "keep the packages of earlier releases (gh-pages)"
+seed "$site" "$out/gh-pages" "$keyring" "$files" "$adopted"
+if [ "$dry" = 1 ]; then
+  [ -f "$site/$prev_deb" ] || die "seed did not carry the previous release's $prev_deb"
+  ok "the previous release's wpam_0.0.1-1_amd64.deb is carried over"
+fi
 
 # --- RPM signatures ------------------------------------------------------------------
 phase "sign the RPMs (rpmsign)"
-for f in "$files"/*.rpm; do
-  rpmsign --addsign --define "_gpg_name $fpr" --define "_gpg_path $GNUPGHOME" \
-    --define "__gpg $(command -v gpg)" --define "_gpg_digest_algo sha256" \
-    --define "_gpg_sign_cmd_extra_args --batch --pinentry-mode loopback --passphrase-file $passfile" \
-    "$f" </dev/null 2>&1 | { grep -v 'GPG_TTY' || true; } >&2
+sign_rpms() { # dir adopted-list: signs every RPM there not published already
+  local f n=0
+  for f in "$1"/*.rpm; do
+    if grep -qxF "$(basename "$f")" "$2" 2>/dev/null; then
+      log "$(basename "$f"): published already, its signed bytes kept"
+      continue
+    fi
+    rpmsign --addsign --define "_gpg_name $fpr!" --define "_gpg_path $GNUPGHOME" \
+      --define "__gpg $(command -v gpg)" --define "_gpg_digest_algo sha256" \
+      --define "_gpg_sign_cmd_extra_args --batch --pinentry-mode loopback --passphrase-file $passfile" \
+      "$f" </dev/null 2>&1 | { grep -v 'GPG_TTY' || true; } >&2
+    n=$((n + 1))
+  done
+  echo "$n"
+}
+ok "signed $(sign_rpms "$files" "$adopted") RPMs"
+
+phase "SBOMs: one per artifact (ci/sbom-artifacts.py)"
+artifacts_of() { # target -> the released files built from it
+  case "$1" in
+    linux-amd64) echo "wpam-$VERSION-$1.tar.gz"; basename "$(compgen -G "$files/wpam_$VERSION-*_amd64.deb")"; basename "$(compgen -G "$files/wpam-$VERSION-*.x86_64.rpm")" ;;
+    linux-arm64) echo "wpam-$VERSION-$1.tar.gz"; basename "$(compgen -G "$files/wpam_$VERSION-*_arm64.deb")"; basename "$(compgen -G "$files/wpam-$VERSION-*.aarch64.rpm")" ;;
+    *) echo "wpam-$VERSION-$1.tar.gz"; find "$files" -maxdepth 1 -name "wpam-$VERSION-$1.*" ! -name '*.tar.gz' ! -name '*.cdx.json' -printf '%f\n' ;;
+  esac
+}
+pinned() { sed -n "s/^$1=\${$1:-\(.*\)}\$/\1/p" ci/setup-cross.sh; } # a version ci/setup-cross.sh pins
+n=0
+for t in "${targets[@]}"; do
+  mapfile -t arts < <(artifacts_of "$t" | sed "s#^#$files/#")
+  ZIGLANG_VERSION=$(pinned ZIGLANG_VERSION) CARGO_ZIGBUILD_VERSION=$(pinned CARGO_ZIGBUILD_VERSION) \
+    WPAM_NIGHTLY=$(pinned WPAM_NIGHTLY) \
+    python3 ci/sbom-artifacts.py "$tmp/sbom/$t.json" "$dist/$t" "$files" "${arts[@]}" >"$tmp/sbom/$t.out"
+  n=$((n + $(wc -l <"$tmp/sbom/$t.out")))
 done
-ok "signed $(find "$files" -name '*.rpm' | wc -l) RPMs"
+ok "$n SBOMs, one per package and tarball"
 
 # --- APT repository --------------------------------------------------------------------
-if [ "$dry" = 0 ]; then
-  phase "keep the packages of earlier releases (gh-pages)"
-  ci/publish-release.sh seed "$site" "$out/gh-pages"
-fi
 phase "APT repository (apt-ftparchive)"
 cp -p "$files"/*.deb "$pool/"
-for a in "${apt_arches[@]}"; do
-  d=$site/apt/dists/$suite/$component/binary-$a
-  mkdir -p "$d"
-  (cd "$site/apt" && apt-ftparchive --arch "$a" packages "pool/$component") >"$d/Packages"
-  gzip -9 -n -k "$d/Packages"
-  printf 'Archive: %s\nComponent: %s\nOrigin: wpam\nLabel: wpam\nArchitecture: %s\n' \
-    "$suite" "$component" "$a" >"$d/Release"
-done
-(
-  cd "$site/apt"
-  apt-ftparchive \
-    -o APT::FTPArchive::Release::Origin=wpam \
-    -o APT::FTPArchive::Release::Label=wpam \
-    -o APT::FTPArchive::Release::Suite="$suite" \
-    -o APT::FTPArchive::Release::Codename="$suite" \
-    -o APT::FTPArchive::Release::Architectures="${apt_arches[*]}" \
-    -o APT::FTPArchive::Release::Components="$component" \
-    -o APT::FTPArchive::Release::Description="wpam: Werbot second factor for PAM" \
-    release "dists/$suite"
-) >"$tmp/Release"
-mv "$tmp/Release" "$site/apt/dists/$suite/Release"
+# Valid-Until bounds a freeze (a mirror or cache serving an old, still
+# signed Release): apt refuses the Release after it. The pages are re-signed
+# well before that (.github/workflows/apt-refresh.yml, weekly; ci/release.sh
+# --refresh-apt). Acquire-By-Hash: clients fetch indexes by their SHA256
+# (by-hash/SHA256/<sum>), which Pages replaces atomically per file, so a
+# client between the old InRelease and the new indexes never sees a hash
+# mismatch; the previous indexes stay (carried by seed). Only SHA256 is
+# listed, so apt asks by-hash/SHA256 and never by a weaker hash.
+valid_days=${WPAM_APT_VALID_DAYS:-21}
+apt_indexes "$site/apt"
+apt_release "$site/apt" "$valid_days" "${gpg_sign[@]}"
 rel=$site/apt/dists/$suite
-"${gpg_sign[@]}" --digest-algo SHA512 --clearsign -o "$rel/InRelease" "$rel/Release"
-"${gpg_sign[@]}" --digest-algo SHA512 --armor --detach-sign -o "$rel/Release.gpg" "$rel/Release"
-ok "APT repository: ${apt_arches[*]}, signed Release/InRelease"
+ok "APT repository: ${apt_arches[*]}, by-hash, Valid-Until +${valid_days}d, signed Release/InRelease"
 
 # --- RPM repository ----------------------------------------------------------------
 phase "RPM repository (createrepo_c)"
@@ -355,7 +548,8 @@ cat >"$site/index.html" <<EOF
 <title>wpam package repositories</title>
 <h1>wpam package repositories</h1>
 <p>Signing key: <a href="wpam-archive-keyring.gpg">wpam-archive-keyring.gpg</a>
-(<a href="wpam-archive-keyring.asc">armored</a>), fingerprint <code>$fpr</code>.</p>
+(<a href="wpam-archive-keyring.asc">armored</a>), primary key fingerprint <code>$primary</code>
+(compare it with the one in the project's README before trusting the key).</p>
 <ul>
 <li>APT: <code>deb [signed-by=/usr/share/keyrings/wpam-archive-keyring.gpg] $pages_url/apt $suite $component</code></li>
 <li>dnf: <a href="rpm/wpam.repo">rpm/wpam.repo</a></li>
@@ -404,9 +598,9 @@ unlisted=$(cd "$files" && comm -23 <(find . -maxdepth 1 -type f ! -name 'SHA256S
 ok "every file is listed"
 
 phase "verify: APT indexes, RPM metadata, SBOM"
-python3 - "$site" "$files" "$VERSION" "$suite" "$component" "${apt_arches[*]}" "${rpm_arches[*]}" "$sbom" <<'PY'
+python3 - "$site" "$files" "$VERSION" "$suite" "$component" "${apt_arches[*]}" "${rpm_arches[*]}" <<'PY'
 import gzip, hashlib, json, os, sys, xml.etree.ElementTree as ET
-site, files, version, suite, comp, apt_arches, rpm_arches, sbom = sys.argv[1:9]
+site, files, version, suite, comp, apt_arches, rpm_arches = sys.argv[1:8]
 def sha256(p):
     h = hashlib.sha256()
     with open(p, "rb") as f:
@@ -428,7 +622,24 @@ for line in open(os.path.join(rel, "Release")):
         fields[cur] = val.strip() if val.strip() else []
 for a in apt_arches.split():
     if a not in fields["Architectures"].split(): fail(f"Release lacks architecture {a}")
+# Freeze attacks: a Valid-Until in the future (and not years away); by-hash.
+import email.utils, time
+for f in ("Date", "Valid-Until"):
+    if not isinstance(fields.get(f), str): fail(f"Release has no {f}")
+date = email.utils.parsedate_to_datetime(fields["Date"]).timestamp()
+until = email.utils.parsedate_to_datetime(fields["Valid-Until"]).timestamp()
+now = time.time()
+if not (now - 3600 < date <= now + 60): fail(f"Release Date {fields['Date']} is not now")
+if not (now + 86400 < until <= now + 60 * 86400): fail(f"Valid-Until {fields['Valid-Until']} is not 1 to 60 days ahead")
+if fields.get("Acquire-By-Hash") != "yes": fail("Release lacks Acquire-By-Hash: yes")
+for weak in ("MD5Sum", "SHA1", "SHA512"):
+    if weak in fields: fail(f"Release lists {weak}: apt would ask by-hash/{weak}")
+ok(f"Release: Valid-Until {fields['Valid-Until']} ({(until - now) / 86400:.0f} days), Acquire-By-Hash: yes, SHA256 only")
 sums = {p: (int(s), h) for h, s, p in fields["SHA256"]}
+for p, (size, h) in sums.items():
+    d = os.path.join(rel, os.path.dirname(p), "by-hash", "SHA256", h)
+    if not os.path.exists(d) or sha256(d) != h: fail(f"no by-hash/SHA256 copy of {p}")
+ok(f"by-hash/SHA256: all {len(sums)} indexes")
 for a in apt_arches.split():
     for name in ("Packages", "Packages.gz"):
         p = f"{comp}/binary-{a}/{name}"
@@ -468,17 +679,30 @@ for a in rpm_arches.split():
     if a not in seen: fail(f"primary.xml lists no wpam {version} for {a}")
 ok(f"RPM primary.xml.gz: {len(pk)} packages, wpam {version} for {' '.join(sorted(seen))}, checksums match")
 
-# SBOM
-b = json.load(open(os.path.join(files, sbom)))
-if b.get("bomFormat") != "CycloneDX": fail("SBOM is not CycloneDX")
-names = set()
-def walk(cs):
-    for c in cs or []:
-        names.add(c.get("name")); walk(c.get("components"))
-walk(b.get("components"))
-for want in ("ureq", "rustls", "serde_json"):
-    if want not in names: fail(f"SBOM lacks {want}")
-ok(f"SBOM: CycloneDX {b.get('specVersion')}, {len(names)} components")
+# SBOMs: one per package and tarball, naming the artifact by its hashes, the
+# dependencies, the toolchain that built it.
+arts = sorted(f for f in os.listdir(files) if f.endswith((".tar.gz", ".deb", ".rpm", ".pkg", ".tgz")))
+for a in arts:
+    p = os.path.join(files, a + ".cdx.json")
+    if not os.path.exists(p): fail(f"no SBOM for {a}")
+    b = json.load(open(p))
+    if b.get("bomFormat") != "CycloneDX": fail(f"{a}.cdx.json is not CycloneDX")
+    top = b["metadata"]["component"]
+    h = {x["alg"]: x["content"] for x in top.get("hashes", [])}
+    if top.get("name") != a or h.get("SHA-256") != sha256(os.path.join(files, a)):
+        fail(f"{a}.cdx.json does not name {a} with its SHA-256")
+    names = set()
+    def walk(cs):
+        for c in cs or []:
+            names.add(c.get("name")); walk(c.get("components"))
+    walk(b.get("components")); walk(top.get("components"))
+    for want in ("ureq", "rustls", "serde_json", "pam_wpam.so" if "openbsd" not in a else "login_-wpam", "wpam"):
+        if want not in names: fail(f"{a}.cdx.json lacks {want}")
+    tools = {t.get("name"): t.get("version") for t in b["metadata"]["tools"]["components"]}
+    for want in ("rustc", "zig", "cargo-cyclonedx"):
+        if not any(want in (n or "") for n in tools): fail(f"{a}.cdx.json names no {want} among its tools")
+    if "openbsd" in a and "rust toolchain" not in tools: fail(f"{a}.cdx.json names no nightly")
+ok(f"SBOMs: {len(arts)} artifacts, each with its SHA-256, dependencies and toolchain (rustc {tools['rustc']}, zig {tools['zig']})")
 PY
 
 # cargo-auditable: the dependency tree in each module (section .dep-v0).
@@ -647,6 +871,10 @@ if [ "$chroot_check" = 1 ]; then
   in_root apt-get update -o APT::Update::Error-Mode=any >"$tmp/apt-update.log" 2>&1 ||
     { cat "$tmp/apt-update.log" >&2; die "apt-get update from the wpam repository failed"; }
   ok "apt-get update (InRelease verified by signed-by key)"
+  # apt asked for the indexes by hash (Acquire-By-Hash), not by name.
+  grep -qE "GET /apt/dists/$suite/$component/binary-amd64/by-hash/SHA256/[0-9a-f]{64} HTTP[^\"]*\" 200" "$tmp/http.log" ||
+    { tail -20 "$tmp/http.log" >&2; die "apt did not fetch Packages by hash (Acquire-By-Hash not honoured)"; }
+  ok "apt fetched the indexes by-hash/SHA256"
   in_root apt-get install -y --no-install-recommends wpam >"$tmp/apt-install.log" 2>&1 ||
     { cat "$tmp/apt-install.log" >&2; die "apt-get install wpam failed"; }
   # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
@@ -660,11 +888,72 @@ fi
 
 # ===================================== publish =======================================
 if [ "$dry" = 1 ]; then
-  phase "dry run: not publishing"
-  log "would attach $(find "$files" -type f | wc -l) files to release v$VERSION and push $site to gh-pages"
+  phase "dry run: push the pages to the local remote, then re-run the release's seed"
+  ci/publish-release.sh pages "$VERSION" "$site" "$out/gh-pages"
+  # A re-run of the same version: every package this run published is
+  # carried back with its bytes; the RPMs are the published signed ones, not
+  # signed anew (a new signature would be new bytes for a published version).
+  rr=$tmp/rerun
+  mkdir -p "$rr/files"
+  while read -r g; do
+    # shellcheck disable=SC2086 # $g is a glob
+    for f in "$dist"/$g; do cp -p "$f" "$rr/files/"; done
+  done < <(expected)
+  cp -p "$files/wpam-freebsd-repo.pub" "$rr/files/"
+  while read -r f name; do cp -p "$dist/$f" "$rr/files/$name"; done < <(bsd_packages)
+  seed "$rr/site" "$rr/checkout" "$keyring" "$rr/files" "$rr/adopted" 2>"$tmp/rerun.log" ||
+    { cat "$tmp/rerun.log" >&2; die "a re-run could not carry over what this run published"; }
+  sign_rpms "$rr/files" "$rr/adopted" >/dev/null
+  for f in "$files"/*.rpm "$files"/*.deb; do
+    cmp -s "$f" "$rr/files/$(basename "$f")" || die "a re-run makes new bytes for $(basename "$f")"
+  done
+  ok "a re-run keeps every published package's bytes ($(wc -l <"$rr/adopted") RPMs taken as published)"
+  for a in "${freebsd_abis[@]}"; do
+    m=$(cut -d: -f2 <<<"$a")
+    cmp -s "$rr/site/freebsd/$m/amd64/All/wpam-$VERSION.pkg" "$dist/freebsd-amd64/wpam-$VERSION.pkg" ||
+      die "the re-run did not carry freebsd/$m/amd64/All/wpam-$VERSION.pkg through pkg's checks"
+  done
+  ok "the re-run carried the FreeBSD packages (catalogue verified and fetched by pkg)"
+  # Planted beside what this run published: an RPM and a FreeBSD package.
+  rm -rf "$tmp/refuse" && cp -a "$out/gh-pages" "$tmp/refuse" && rm -rf "$tmp/refuse/.git"
+  cp "$tmp/refuse/rpm/wpam-$VERSION-1.x86_64.rpm" "$tmp/refuse/rpm/wpam-9.9.9-1.x86_64.rpm"
+  expect_refused "a planted wpam-9.9.9-1.x86_64.rpm" "wpam-9.9.9-1.x86_64.rpm: listed in no signed primary.xml"
+  rm -rf "$tmp/refuse" && cp -a "$out/gh-pages" "$tmp/refuse" && rm -rf "$tmp/refuse/.git"
+  cp "$dist/freebsd-amd64/wpam-$VERSION.pkg" "$tmp/refuse/freebsd/14/amd64/All/wpam-9.9.9.pkg"
+  expect_refused "a planted freebsd/14/amd64/All/wpam-9.9.9.pkg" "wpam-9.9.9.pkg: not in the signed catalogue"
+  cmp -s "$site/$prev_deb" "$rr/site/$prev_deb" || die "the re-run lost $prev_deb"
+  # A re-run whose build differs from what is published stops.
+  printf 'x' >>"$rr/files/wpam_$VERSION-1_amd64.deb"
+  if seed "$rr/site2" "$rr/checkout2" "$keyring" "$rr/files" "$rr/adopted2" >"$tmp/rerun.log" 2>&1; then
+    die "a re-run replaced a published .deb with other bytes"
+  fi
+  grep -q "published with other bytes" "$tmp/rerun.log" || { cat "$tmp/rerun.log" >&2; die "re-run failed for another reason"; }
+  ok "a re-run with other bytes for a published version is refused"
+  # The weekly re-signing (ci/apt-refresh.sh, apt-refresh.yml) of what was
+  # just pushed: new dates, the same indexes, then pushed on top.
+  rf=$tmp/refresh
+  WPAM_SIGNING_KEY=$(cat "$tmp/secrets/dry-subkey.asc") WPAM_APT_VALID_DAYS=30 \
+    ci/apt-refresh.sh "$rf/site" "$rf/checkout" 2>"$tmp/refresh.log" || { cat "$tmp/refresh.log" >&2; die "ci/apt-refresh.sh failed"; }
+  until_of() { date -u -d "$(sed -n 's/^Valid-Until: //p' "$1")" +%s; }
+  [ "$(until_of "$rf/site/apt/dists/$suite/Release")" -gt "$(until_of "$site/apt/dists/$suite/Release")" ] ||
+    die "ci/apt-refresh.sh did not move Valid-Until"
+  ci/publish-release.sh pages refresh "$rf/site" "$rf/checkout"
+  ok "apt-refresh: re-signed with a later Valid-Until over the same indexes, pushed"
+  rm -rf "$tmp/refuse" && cp -a "$rf/site" "$tmp/refuse"
+  printf '\nPackage: wpam\nVersion: 9.9.9-1\nArchitecture: amd64\nFilename: pool/main/w/wpam/wpam_9.9.9-1_amd64.deb\nSize: 1\nSHA256: %064d\n' 0 \
+    >>"$tmp/refuse/apt/dists/$suite/$component/binary-amd64/Packages"
+  to_remote "$tmp/refuse" "$tmp/refuse.git"
+  if WPAM_PAGES_REMOTE=$tmp/refuse.git WPAM_SIGNING_KEY=$(cat "$tmp/secrets/dry-subkey.asc") \
+    ci/apt-refresh.sh "$rf/site2" "$rf/checkout2" >"$tmp/refresh.log" 2>&1; then
+    die "ci/apt-refresh.sh re-signed a Packages index changed on gh-pages"
+  fi
+  grep -q 'does not match the signed Release' "$tmp/refresh.log" || { cat "$tmp/refresh.log" >&2; die "apt-refresh failed for another reason"; }
+  ok "apt-refresh refuses to re-sign an index changed on gh-pages"
+  log "would push $site to gh-pages, then create release v$VERSION as a draft with $(find "$files" -type f | wc -l) files and publish it"
 else
-  phase "publish v$VERSION"
-  ci/publish-release.sh publish "$VERSION" "$files" "$site" "$notes" "$out/gh-pages"
+  # Publishing is a step of its own (ci/ci.sh publish), the only one that
+  # holds GH_TOKEN; this one holds the signing keys and no token.
+  phase "ready: v$VERSION signed and verified; publish with ci/ci.sh publish"
 fi
 
 end=$(($(date +%s) - t0))

