@@ -58,7 +58,7 @@ auth     required  pam_wpam.so config=/usr/local/etc/wpam.conf
 account  required  pam_wpam.so config=/usr/local/etc/wpam.conf
 PAM
 build_dev_tools
-pam_suite wpamtest /usr/local/etc/wpam.conf
+pam_suite wpamtest /usr/local/etc/wpam.conf /usr/local/bin/wpam
 
 log "pkg delete"
 pkg delete -y wpam || fail "pkg delete"

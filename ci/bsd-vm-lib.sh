@@ -104,17 +104,31 @@ check_log_file() {
 	log "ok   /var/log/wpam.log 0640"
 }
 
-# The PAM part shared by FreeBSD and NetBSD: SERVICE CONFIG.
+# wpam_test WPAM SERVICE USER WERBOT-ID CODE: the packaged `wpam test`,
+# answering both prompts on its standard input.
+wpam_test() {
+	printf '%s\n%s\n' "$4" "$5" | "$1" test --service "$2" "$3"
+}
+
+# The PAM part shared by FreeBSD and NetBSD: SERVICE CONFIG WPAM (the
+# packaged wpam command).
 pam_suite() {
 	service=$1
 	conf=$2
+	wpam=$3
 	start_dev_api
 	write_config "$conf" "offline_users=olivia"
 	expect_ok "TOTP login through pamtester" pam_login "$service" alice alice@example.com "$(totp_now)"
 	expect_fail "wrong TOTP code" pam_login "$service" alice alice@example.com 000000
 	expect_ok "U2F approval (empty code)" pam_login "$service" alice alice@example.com ""
 	grep -q 'method=totp' /var/log/wpam.log || fail "no totp line in /var/log/wpam.log"
+	# The operator command on the real OpenPAM: the stack as OpenPAM reads
+	# it, the module where OpenPAM finds it, the files, the API path.
+	expect_ok "wpam check --service $service" "$wpam" check --service "$service" --no-sshd
+	expect_ok "wpam test: TOTP login" wpam_test "$wpam" "$service" alice alice@example.com "$(totp_now)"
+	expect_fail "wpam test: wrong TOTP code" wpam_test "$wpam" "$service" alice alice@example.com 000000
 	stop_dev_api
+	expect_fail "wpam check with the API down" "$wpam" check --service "$service" --no-sshd
 	expect_ok "offline user with the API down" pam_login "$service" olivia olivia@example.com 123456
 	expect_fail "other user with the API down" pam_login "$service" alice alice@example.com 123456
 	chmod 0644 "$conf"

@@ -39,7 +39,7 @@ auth     required  /usr/pkg/lib/security/pam_wpam.so config=/usr/pkg/etc/wpam.co
 account  required  /usr/pkg/lib/security/pam_wpam.so config=/usr/pkg/etc/wpam.conf
 PAM
 build_dev_tools
-pam_suite wpamtest /usr/pkg/etc/wpam.conf
+pam_suite wpamtest /usr/pkg/etc/wpam.conf /usr/pkg/bin/wpam
 
 log "the module by bare name (/etc/pam.d/wpambare: pam_wpam.so)"
 cat >/etc/pam.d/wpambare <<'PAM'

@@ -17,6 +17,7 @@ extern "C" {
         challengep: *mut *mut c_char,
     ) -> *mut c_void;
     fn auth_userresponse(session: *mut c_void, response: *const c_char, more: c_int) -> c_int;
+    fn auth_close(session: *mut c_void) -> c_int;
 }
 
 pub fn run(a: &TestArgs) -> ExitCode {
@@ -64,8 +65,14 @@ pub fn run(a: &TestArgs) -> ExitCode {
             .to_string_lossy()
             .into_owned()
     };
-    let answer = ask(&prompt, false).unwrap_or_default();
-    let answer = CString::new(answer.to_vec()).unwrap_or_default();
+    // The end of input or a NUL byte is no answer: sending an empty one
+    // instead would ask for a U2F approval the operator never chose.
+    let Some(answer) = ask(&prompt, false).and_then(|a| CString::new(a.to_vec()).ok()) else {
+        // SAFETY: the live session, closed without running the style again.
+        let _ = unsafe { auth_close(session) };
+        say("wpam test: no answer (end of input or a NUL byte): nothing sent\n");
+        return ExitCode::FAILURE;
+    };
     // SAFETY: the live session and a C string; more=0 closes the session.
     let ok = unsafe { auth_userresponse(session, answer.as_ptr(), 0) } != 0;
     say(&format!(
