@@ -44,6 +44,11 @@ owner=$(stat -f '%Lp %Su %Sg' "$style")
 [ "$owner" = "555 root auth" ] || fail "$style is $owner, want 555 root auth"
 log "ok   $style 0555 root:auth"
 readelf -lW "$style" | sed -n '/^Program Headers/,/^$/p' || :
+# The style's DT_NEEDED (zig's stubs: no versions) and this release's
+# versions of those libraries, for a future @wantlib (packaging/openbsd/README.md).
+readelf -dW "$style" | grep NEEDED || :
+ls /usr/lib/libc.so.* /usr/lib/libpthread.so.* /usr/lib/libc++abi.so.* \
+	/usr/lib/libm.so.* /usr/lib/libutil.so.* 2>/dev/null || :
 readelf -nW "$style" || :
 
 # A login class offering only the wpam style over SSH, and its users.
