@@ -809,6 +809,58 @@ fn ctrl_c_at_the_prompt_restores_echo() {
     assert!(env.server().requests().is_empty());
 }
 
+/// ^Z at the prompt: the terminal gets its echo back while the style is
+/// stopped. The style runs under a job-control shell (`sh -m`), so its
+/// process group is not orphaned and the stop really happens; the shell then
+/// exits, and the kernel's SIGHUP for the orphaned stopped job ends it.
+#[test]
+fn ctrl_z_at_the_prompt_restores_echo() {
+    let env = Env::new();
+    let (master, slave) = openpty();
+    let mut c = Command::new("/bin/sh");
+    c.args(["-mc", "\"$0\" -s login -- alice default; sleep 2", STYLE])
+        .env_clear()
+        .env("PATH", "/bin:/usr/bin:/sbin:/usr/sbin")
+        .env("SHELL", "/bin/sh")
+        .env("WPAM_CONFIG", &env.conf)
+        .env("WPAM_LOG_FILE", &env.log)
+        .env("WPAM_PASSWD", &env.passwd);
+    let slave_fd = slave.as_raw_fd();
+    // SAFETY: setsid/ioctl are async-signal-safe (see login_prompt_on_tty).
+    unsafe {
+        c.pre_exec(move || {
+            libc::setsid();
+            if libc::ioctl(slave_fd, libc::TIOCSCTTY as _, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The shell's job control reads the terminal from its stdin.
+            if libc::dup2(slave_fd, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let (child, ours) = spawn_with_fd3(c);
+    let mut shell = Style(child);
+    let mut master = std::fs::File::from(master);
+    let (screen, stop) = read_screen(&mut master, Duration::from_secs(30), |s| s.contains(PROMPT));
+    assert_eq!(stop, Stop::Done, "no prompt: {screen:?}");
+    assert!(!echo_on(&slave), "echo on at the prompt: {screen:?}");
+    // VSUSP (^Z): SIGTSTP to the terminal's foreground group, the style's.
+    master.write_all(b"\x1a").expect("type ^Z");
+    let end = Instant::now() + Duration::from_secs(10);
+    while !echo_on(&slave) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(echo_on(&slave), "echo left off after ^Z at the prompt");
+    let _ = deadline::wait_status(&mut shell.0, STYLE_LIMIT, "sh -m running the style");
+    drop(slave);
+    let back = read_back(ours);
+    assert!(!back.contains("authorize"), "{back}");
+    assert!(env.server().requests().is_empty());
+}
+
 // --- the fail-closed rule, through the style ---------------------------------
 
 /// alice is an offline user (see `Env::new`); with the right code, each
