@@ -673,23 +673,31 @@ struct AtPrompt {
     screen: String,
 }
 
-fn login_prompt_on_tty(env: &Env, user: &str) -> AtPrompt {
-    let (master, slave) = openpty();
-    let mut c = env.command(&["-s", "login", "--", user, "default"]);
+/// The child leads a new session whose controlling terminal is `slave`, so
+/// /dev/tty is this pty (and, with `stdin`, so is its standard input). This
+/// closure runs before put_on_fd3's (in the order they were added), whose
+/// dup2 may replace whatever descriptor 3 was — possibly this slave.
+fn on_own_terminal(c: &mut Command, slave: &OwnedFd, stdin: bool) {
     let slave_fd = slave.as_raw_fd();
-    // SAFETY: setsid/ioctl are async-signal-safe; the slave becomes the
-    // controlling terminal, so /dev/tty is this pty. This closure runs
-    // before put_on_fd3's (in the order they were added), whose dup2 may
-    // replace whatever descriptor 3 was — possibly this slave.
+    // SAFETY: setsid, ioctl and dup2 are async-signal-safe.
     unsafe {
         c.pre_exec(move || {
             libc::setsid();
             if libc::ioctl(slave_fd, libc::TIOCSCTTY as _, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            if stdin && libc::dup2(slave_fd, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
+}
+
+fn login_prompt_on_tty(env: &Env, user: &str) -> AtPrompt {
+    let (master, slave) = openpty();
+    let mut c = env.command(&["-s", "login", "--", user, "default"]);
+    on_own_terminal(&mut c, &slave, false);
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -825,21 +833,8 @@ fn ctrl_z_at_the_prompt_restores_echo() {
         .env("WPAM_CONFIG", &env.conf)
         .env("WPAM_LOG_FILE", &env.log)
         .env("WPAM_PASSWD", &env.passwd);
-    let slave_fd = slave.as_raw_fd();
-    // SAFETY: setsid/ioctl are async-signal-safe (see login_prompt_on_tty).
-    unsafe {
-        c.pre_exec(move || {
-            libc::setsid();
-            if libc::ioctl(slave_fd, libc::TIOCSCTTY as _, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The shell's job control reads the terminal from its stdin.
-            if libc::dup2(slave_fd, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The shell's job control wants the terminal on its stdin.
+    on_own_terminal(&mut c, &slave, true);
     c.stdout(Stdio::null()).stderr(Stdio::null());
     let (child, ours) = spawn_with_fd3(c);
     let mut shell = Style(child);
