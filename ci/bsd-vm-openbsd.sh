@@ -43,6 +43,10 @@ style=/usr/libexec/auth/login_-wpam
 owner=$(stat -f '%Lp %Su %Sg' "$style")
 [ "$owner" = "555 root auth" ] || fail "$style is $owner, want 555 root auth"
 log "ok   $style 0555 root:auth"
+# The package's own copy sits in a directory like base's /usr/libexec/auth.
+pkgdir=$(stat -f '%Lp %Su %Sg' /usr/local/libexec/auth)
+[ "$pkgdir" = "750 root auth" ] || fail "/usr/local/libexec/auth is $pkgdir, want 750 root auth"
+log "ok   /usr/local/libexec/auth 0750 root:auth"
 readelf -lW "$style" | sed -n '/^Program Headers/,/^$/p' || :
 # The style's DT_NEEDED (zig's stubs: no versions) and this release's
 # versions of those libraries, for a future @wantlib (packaging/openbsd/README.md).
@@ -110,6 +114,9 @@ expect_fail "world-readable /etc/wpam.conf" bsdauth olivia 123456
 chmod 0600 /etc/wpam.conf
 
 log "pkg_delete"
-pkg_delete wpam || fail "pkg_delete"
+pkg_delete wpam >/tmp/pkg_delete.out 2>&1 || { cat /tmp/pkg_delete.out; fail "pkg_delete"; }
+cat /tmp/pkg_delete.out
+# +UNDISPLAY: login.conf may still name the style pkg_delete just removed.
+grep -q 'login.conf' /tmp/pkg_delete.out || fail "pkg_delete did not show +UNDISPLAY"
 [ ! -e "$style" ] || fail "$style left behind (unchanged @sample copy)"
 log "OpenBSD: all checks passed"
