@@ -11,7 +11,12 @@
 #   - auth_userokay(3), the password path of programs such as su, doas and
 #     screen lockers: as root, and as an unprivileged setgid-auth caller,
 #     which cannot read /etc/wpam.conf and must be refused (the style is not
-#     setuid: docs/bsd-loaders.md).
+#     setuid: docs/bsd-loaders.md);
+#   - an unknown user through auth_verify (refused before the API), and
+#     auth_setoption(3) wheel=no as su(1) sets it (refused with base
+#     styles' errormsg).
+# Every run that is expected to succeed also shows the style's pledge(2)
+# and unveil(2) allow what it does (a violation aborts it: refused).
 # It prints whether the CPU has IBT (then the kernel enforces endbr64 on the
 # style, which carries no PT_OPENBSD_NOBTCFI) and the style's program headers.
 # Usage: sh ci/bsd-vm-openbsd.sh dist/openbsd-amd64/wpam-<version>.tgz
@@ -38,7 +43,16 @@ style=/usr/libexec/auth/login_-wpam
 owner=$(stat -f '%Lp %Su %Sg' "$style")
 [ "$owner" = "555 root auth" ] || fail "$style is $owner, want 555 root auth"
 log "ok   $style 0555 root:auth"
+# The package's own copy sits in a directory like base's /usr/libexec/auth.
+pkgdir=$(stat -f '%Lp %Su %Sg' /usr/local/libexec/auth)
+[ "$pkgdir" = "750 root auth" ] || fail "/usr/local/libexec/auth is $pkgdir, want 750 root auth"
+log "ok   /usr/local/libexec/auth 0750 root:auth"
 readelf -lW "$style" | sed -n '/^Program Headers/,/^$/p' || :
+# The style's DT_NEEDED (zig's stubs: no versions) and this release's
+# versions of those libraries, for a future @wantlib (packaging/openbsd/README.md).
+readelf -dW "$style" | grep NEEDED || :
+ls /usr/lib/libc.so.* /usr/lib/libpthread.so.* /usr/lib/libc++abi.so.* \
+	/usr/lib/libm.so.* /usr/lib/libutil.so.* 2>/dev/null || :
 readelf -nW "$style" || :
 
 # A login class offering only the wpam style over SSH, and its users.
@@ -80,6 +94,15 @@ expect_refused "wrong TOTP code on the terminal" on_tty alice 000000
 expect_ok "TOTP through auth_userokay(3) as root" okay alice "$(totp_now)"
 expect_refused "wrong TOTP code through auth_userokay" okay alice 000000
 expect_refused "unprivileged setgid-auth caller (screen locker)" okay alice "$(totp_now)" alice
+# An unknown name (auth_userokay callers such as smtpd pass what the client
+# sent) is refused before the API is asked. auth_userokay itself would pick
+# the default class's styles for a name getpwnam does not know, so the style
+# is run directly, as auth_verify(3) runs it for class wpamtest.
+expect_refused "unknown user (auth_verify, class wpamtest)" on_tty nosuchwpamuser "$(totp_now)"
+grep -q 'user="nosuchwpamuser".*no such user' /var/log/wpam.log ||
+	fail "no 'no such user' line for nosuchwpamuser in /var/log/wpam.log"
+expect_refused "-v wheel=no (su, caller not in wheel): errormsg 'you are not in group wheel'" \
+	/tmp/bsdauth-client wheelno alice wpamtest
 said=$(grep -h 'not root' /var/log/authlog /var/log/secure 2>/dev/null | tail -n 1) || :
 log "syslog on the unprivileged caller: ${said:-(no 'not root' line found)}"
 check_log_file
@@ -101,6 +124,9 @@ expect_fail "world-readable /etc/wpam.conf" bsdauth olivia 123456
 chmod 0600 /etc/wpam.conf
 
 log "pkg_delete"
-pkg_delete wpam || fail "pkg_delete"
+pkg_delete wpam >/tmp/pkg_delete.out 2>&1 || { cat /tmp/pkg_delete.out; fail "pkg_delete"; }
+cat /tmp/pkg_delete.out
+# +UNDISPLAY: login.conf may still name the style pkg_delete just removed.
+grep -q 'login.conf' /tmp/pkg_delete.out || fail "pkg_delete did not show +UNDISPLAY"
 [ ! -e "$style" ] || fail "$style left behind (unchanged @sample copy)"
 log "OpenBSD: all checks passed"

@@ -14,6 +14,11 @@
  *   login USER CLASS ANSWER     login(1): auth_verify(3) runs the style with
  *                               -s login on the caller's terminal (a pty
  *                               here); ANSWER is typed at its prompt
+ *   wheelno USER CLASS          su(1) for a caller not in group wheel:
+ *                               auth_setoption(3) wheel=no, so the style
+ *                               gets -v wheel=no; refused (1) only when
+ *                               the reply's errormsg is base styles' "you
+ *                               are not in group wheel"
  *
  * Exit status 0 authenticated, 1 refused, 2 usage, 3 setup error. alarm(3)
  * ends any run after 90 s, so a style that hangs fails the step.
@@ -123,6 +128,41 @@ on_terminal(char *user, char *class, const char *answer)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
 }
 
+static int
+wheel_no(char *user, char *class)
+{
+	auth_session_t *as;
+	char *msg;
+	int state;
+
+	if ((as = auth_open()) == NULL) {
+		warn("auth_open");
+		return 3;
+	}
+	if (auth_setoption(as, "wheel", "no") == -1) {
+		warn("auth_setoption");
+		auth_close(as);
+		return 3;
+	}
+	/* -s login: the style must answer before it looks for a terminal. */
+	if ((as = auth_verify(as, "-wpam", user, class, (char *)NULL)) == NULL) {
+		warnx("auth_verify");
+		return 3;
+	}
+	state = auth_getstate(as);
+	msg = auth_getvalue(as, "errormsg");
+	printf("errormsg: %s\n", msg != NULL ? msg : "(none)");
+	if (state & AUTH_OKAY) {
+		free(msg);
+		auth_close(as);
+		return 0;
+	}
+	state = msg != NULL && strcmp(msg, "you are not in group wheel") == 0 ? 1 : 3;
+	free(msg);
+	auth_close(as);
+	return state;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -134,7 +174,10 @@ main(int argc, char *argv[])
 		return okay(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 5 && strcmp(argv[1], "login") == 0)
 		return on_terminal(argv[2], argv[3], argv[4]);
+	if (argc == 4 && strcmp(argv[1], "wheelno") == 0)
+		return wheel_no(argv[2], argv[3]);
 	fprintf(stderr, "usage: bsdauth-client challenge USER ANSWER | "
-	    "okay USER PASSWORD [RUNAS] | login USER CLASS ANSWER\n");
+	    "okay USER PASSWORD [RUNAS] | login USER CLASS ANSWER | "
+	    "wheelno USER CLASS\n");
 	return 2;
 }

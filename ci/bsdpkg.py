@@ -41,7 +41,10 @@ MAINTAINER = "wpam@example.invalid"
 # pkgsrc pkg_add refuses a package whose PKGTOOLS_VERSION is newer than its
 # own pkg_install: an old date is accepted everywhere.
 PKGTOOLS_VERSION = "20091115"
-NETBSD_OS_VERSION = "9.0"
+# What pkg_add compares with the host's `uname -r` (a mismatch is a warning):
+# the release line the VM job tests (10.1), written as pkgsrc writes it for
+# its netbsd-10 packages.
+NETBSD_OS_VERSION = "10.0"
 OPENBSD_AUTH_GID = 11
 
 
@@ -73,9 +76,14 @@ def template(os_name: str, name: str) -> str:
     return (ROOT / "packaging" / os_name / name).read_text()
 
 
-def sample_config(path: str, extra: str = "") -> bytes:
+def sample_config(path: str, extra: str = "", pam: bool = True) -> bytes:
+    """The example config for `path`. Without PAM (OpenBSD) the lines about
+    the pam_wpam.so line and pam_wpam(8) go: OpenBSD ships neither (the
+    port's post-patch does the same with sed '/pam_wpam/d')."""
     text = (ROOT / "packaging/common/wpam.conf.example").read_text()
     text = text.replace("/etc/security/wpam.conf", path)
+    if not pam:
+        text = "".join(l for l in text.splitlines(keepends=True) if "pam_wpam" not in l)
     return (text + extra).encode()
 
 
@@ -126,8 +134,12 @@ def artifact(art: Path, name: str) -> bytes:
 
 FREEBSD_PREFIX = "/usr/local"
 # The package's ABI: pkg matches it as an fnmatch pattern against the host's
-# (libpkg utils.c is_valid_abi), so FreeBSD 13, 14 and 15 on amd64 accept it.
-FREEBSD_ABI = "FreeBSD:*:amd64"
+# (libpkg utils.c is_valid_abi). The majors we build for and test (13, 14,
+# 15), not "*": a future major (16) refuses it rather than install a module
+# nobody loaded there.
+FREEBSD_ABI = "FreeBSD:1[3-5]:amd64"
+# The legacy arch field, the same majors.
+FREEBSD_ARCH = "freebsd:1[3-5]:x86:64"
 # The ABIs the release publishes a repository for (ci/freebsd-repo.sh).
 FREEBSD_REPO_ABIS = ("FreeBSD:13:amd64", "FreeBSD:14:amd64", "FreeBSD:15:amd64")
 
@@ -244,7 +256,7 @@ def freebsd_manifest(art: Path | None) -> tuple[dict, dict, list[Member]]:
         "maintainer": MAINTAINER,
         "www": WWW,
         "abi": FREEBSD_ABI,
-        "arch": "freebsd:*:x86:64",
+        "arch": FREEBSD_ARCH,
         "prefix": prefix,
         "flatsize": sum(len(f.data) for f in files),
         "licenselogic": "single",
@@ -287,8 +299,9 @@ def netbsd(art: Path, out: Path) -> Path:
     v, ts = version(), epoch()
     prefix = "/usr/pkg"
     files = [
-        Member("lib/security/pam_wpam.so", artifact(art, "pam_wpam.so"), 0o444),
+        # Sorted by name, as pkglint wants a PLIST (the port's is this list).
         Member("bin/wpam", artifact(art, "wpam"), 0o555),
+        Member("lib/security/pam_wpam.so", artifact(art, "pam_wpam.so"), 0o444),
         Member("man/man8/pam_wpam.8", man_page(), 0o444),
         Member("man/man8/wpam.8", wpam_man_page(), 0o444),
         Member("share/examples/wpam/wpam.conf", sample_config(f"{prefix}/etc/wpam.conf"), 0o644),
@@ -360,11 +373,13 @@ def openbsd(art: Path, out: Path) -> Path:
     conf = Member(
         "share/examples/wpam/wpam.conf",
         # The login style's own keys (packaging/openbsd/wpam.conf.extra).
-        sample_config("/etc/wpam.conf", template("openbsd", "wpam.conf.extra")),
+        sample_config("/etc/wpam.conf", template("openbsd", "wpam.conf.extra"), pam=False),
         0o644,
     )
     desc = Member("+DESC", template("openbsd", "DESCR").encode())
     display = Member("+DISPLAY", template("openbsd", "MESSAGE").encode())
+    # Shown by pkg_delete: login.conf may still name the style it removes.
+    undisplay = Member("+UNDISPLAY", template("openbsd", "UNDISPLAY").encode())
 
     def sums(m: Member, with_ts: bool = True) -> list[str]:
         lines = [
@@ -381,12 +396,17 @@ def openbsd(art: Path, out: Path) -> Path:
         *sums(desc, False),
         "+DISPLAY",
         *sums(display, False),
+        "+UNDISPLAY",
+        *sums(undisplay, False),
         "@cwd /usr/local",
         "@bin " + cmd.name,
         *sums(cmd),
+        # root:auth 0750 as base's /usr/libexec/auth (mtree), and as ports
+        # set it: else any user could run the packaged copy of the style.
+        "@mode 0750",
+        "@group auth",
         "libexec/auth/",
         "@mode 0555",
-        "@group auth",
         "@bin " + style.name,
         *sums(style),
         # pkg_add copies it where BSD Authentication looks (only there), and
@@ -406,7 +426,7 @@ def openbsd(art: Path, out: Path) -> Path:
         "@mode",
     ]
     contents = Member("+CONTENTS", ("\n".join(plist) + "\n").encode())
-    members = [contents, desc, display, cmd, style, man, cmd_man, conf]
+    members = [contents, desc, display, undisplay, cmd, style, man, cmd_man, conf]
     return write(out, f"wpam-{v}.tgz", gz(tar_bytes(members, tarfile.USTAR_FORMAT, ts)))
 
 

@@ -4,7 +4,7 @@
 #
 #   SITE/freebsd/<major>/amd64/   the repository for FreeBSD:<major>:amd64,
 #                                 major 13, 14 and 15 (the ABIs we support;
-#                                 the package's ABI FreeBSD:*:amd64 fits all):
+#                                 the package's ABI FreeBSD:1[3-5]:amd64 fits them):
 #       All/wpam-<v>.pkg          the package (and those of earlier releases
 #                                 already under All/: ci/publish-release.sh seed)
 #       meta.conf, data.pkg, packagesite.pkg   `pkg repo`'s catalogue, signed

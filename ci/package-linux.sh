@@ -57,6 +57,8 @@ if [ "$what" != rpm ]; then
 rm -f "$dist/wpam_${version}-"*"_$arch.deb"
 cargo deb --no-build --no-strip --target "$triple" --multiarch=foreign \
   --output "$dist/" >&2
+# cargo-deb writes no md5sums (dpkg --verify, debsums): added here.
+ci/deb-md5sums.py "$dist/wpam_${version}-1_$arch.deb" >&2
 ls "$dist/wpam_${version}-"*"_$arch.deb"
 fi
 

@@ -296,7 +296,7 @@ def openbsd(pk: dict[str, bytes], d: Path) -> None:
         tabbed("MODCARGO_INSTALL", "No", 24),
         "",
         "post-patch:",
-        f"\tsed -i 's|{EXAMPLE_CONF_PATH}|/etc/wpam.conf|g' ${{WRKSRC}}/{EXAMPLE_CONF}",
+        f"\tsed -i -e 's|{EXAMPLE_CONF_PATH}|/etc/wpam.conf|g' -e '/pam_wpam/d' ${{WRKSRC}}/{EXAMPLE_CONF}",
         f"\tcat ${{WRKSRC}}/packaging/openbsd/wpam.conf.extra >>${{WRKSRC}}/{EXAMPLE_CONF}",
         "",
         "do-install:",
@@ -317,6 +317,7 @@ def openbsd(pk: dict[str, bytes], d: Path) -> None:
     write(d / "pkg" / "PLIST", "".join(f"{line}\n" for line in plist))
     write(d / "pkg" / "DESCR", bsdpkg.template("openbsd", "DESCR"))
     write(d / "pkg" / "MESSAGE", bsdpkg.template("openbsd", "MESSAGE"))
+    write(d / "pkg" / "UNMESSAGE", bsdpkg.template("openbsd", "UNDISPLAY"))
 
 
 # --- driver ---------------------------------------------------------------------

@@ -15,10 +15,12 @@
 #     `apt-get install wpam` runs in a clean Debian 12 root (debootstrap,
 #     cached under build/test/ for the run); file, modes, log file, the
 #     pam-auth-update profile (off by default, removed on remove), `ldd -r`
-#     against the real libpam, reinstall fixing the log mode without
-#     truncating, `apt-get purge` removing the log file
+#     against the real libpam, dpkg --verify (md5sums), reinstall keeping
+#     the admin's log mode and contents, `apt-get purge` removing the log
+#     file, a hard link or symlink planted at the log's name left untouched
 #   - the .rpm installed with `rpm --root` into a scratch copy of that root:
-#     files, modes, %post log file root:adm 0640 (root:root without adm)
+#     files, modes, %post log file root:adm 0640 (root:root without adm), a
+#     planted hard link at the log's name left untouched
 #   - tarballs: members, owners, modes, mtimes; install.sh into a DESTDIR
 # Checks that need root are skipped when not root, except under CI=true
 # where they fail. Ends with "N passed, N failed[, N skipped]".
@@ -261,6 +263,11 @@ for deb in "${debs[@]}"; do
     f=\$(dpkg-deb -f '$deb' Package Multi-Arch Depends)
     grep -qx 'Package: wpam' <<<\"\$f\" && grep -qx 'Multi-Arch: foreign' <<<\"\$f\" &&
     grep -q 'libpam0g' <<<\"\$f\" && grep -q 'libpam-runtime' <<<\"\$f\""
+  check "$b: md5sums lists every file but the conffile, and they match" bash -c "
+    set -o pipefail; x=\$(mktemp -d) && dpkg-deb -x '$deb' \"\$x\" &&
+    dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./md5sums >\"\$x.sums\" &&
+    [ \"\$(cut -c35- \"\$x.sums\")\" = \"\$(cd \"\$x\" && find . -type f ! -path ./etc/logrotate.d/wpam | sed 's|^\\./||' | LC_ALL=C sort)\" ] &&
+    (cd \"\$x\" && md5sum --quiet -c \"\$x.sums\"); r=\$?; rm -rf \"\$x\" \"\$x.sums\"; exit \$r"
   check "$b: conffiles: only /etc/logrotate.d/wpam" bash -c "[ \"\$(dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles)\" = /etc/logrotate.d/wpam ]"
   check "$b: module inside is byte-identical to dist/linux-$arch/pam_wpam.so" bash -c "
     dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/lib/$triplet/security/pam_wpam.so | cmp - '$dist/linux-$arch/pam_wpam.so'"
@@ -303,6 +310,8 @@ for rpmf in "${rpms[@]}"; do
     bad "$b: rpm file list"
     diff <(rpm_expected | LC_ALL=C sort) <(printf '%s\n' "$actual") | sed 's/^/      /'
   fi
+  check "$b: LICENSE is not a %doc file (kept by rpm --excludedocs)" bash -c "
+    ! rpm -qpd '$rpmf' 2>/dev/null | grep -q /usr/share/licenses/wpam/LICENSE"
   check "$b: payload compressor gzip (installable by rpm < 4.14)" \
     bash -c "[ \"\$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' '$rpmf' 2>/dev/null)\" = gzip ]"
   check "$b: requires pam, logrotate, libpam.so.0()(64bit)" bash -c "
@@ -445,13 +454,21 @@ EOF
       -o -path /tmp \) -prune -o ! -type d -printf '%p %s %T@ %m %u:%g\n' | LC_ALL=C sort
   }
   snapshot >"$tdir/before.lst"
+  # The PAM configuration's contents: pam-auth-update --package (postinst)
+  # rewrites /etc/pam.d/common-* and its state under /var/lib/pam, and with
+  # the profile's Default: no must leave every line as it was.
+  pam_sums() { (cd "$root" && sha256sum etc/pam.d/common-*); }
+  pam_sums >"$tdir/pam-before.sum"
   check "apt-get install wpam in a clean Debian 12 root" in_root apt-get install -y -q wpam
   snapshot >"$tdir/after.lst"
+  check "install: pam-auth-update --package left /etc/pam.d/common-* as they were (profile off)" \
+    diff "$tdir/pam-before.sum" <(pam_sums)
   pkgfiles=$(chroot "$root" dpkg -L wpam | LC_ALL=C sort)
   changed=$(diff "$tdir/before.lst" "$tdir/after.lst" | sed -n 's/^[<>] \([^ ]*\) .*/\1/p' | LC_ALL=C sort -u |
-    grep -vxF -f <(printf '%s\n' "$pkgfiles" /var/log/wpam.log) || true)
+    grep -vxF -f <(printf '%s\n' "$pkgfiles" /var/log/wpam.log) |
+    grep -vE '^(/etc/pam\.d/common-[a-z-]+|/var/lib/pam/[a-z-]+)$' || true)
   if [ -z "$changed" ]; then
-    ok "install changed nothing on the system but the package's own files and /var/log/wpam.log"
+    ok "install changed nothing on the system but the package's own files, /var/log/wpam.log and pam-auth-update's rewrite (same contents)"
   else
     bad "install changed files it does not own:"
     while read -r c; do printf '      %s\n' "$c"; done <<<"$changed"
@@ -474,13 +491,17 @@ EOF
   check "pam-auth-update --enable wpam adds it to common-auth only, not common-account" bash -c "
     chroot '$root' pam-auth-update --enable wpam && grep -q 'pam_wpam.so config=/etc/security/wpam.conf' '$root/etc/pam.d/common-auth' &&
     ! grep -q pam_wpam.so '$root/etc/pam.d/common-account'"
-  # A wrong mode/owner is repaired on reinstall, and the contents survive.
+  # An upgrade or reinstall keeps the owner and mode the admin chose, and
+  # the contents.
   echo "2026-01-01T00:00:00Z INFO keep me" >"$root/var/log/wpam.log"
-  chmod 0666 "$root/var/log/wpam.log"
+  chmod 0600 "$root/var/log/wpam.log"
   chown 0:0 "$root/var/log/wpam.log"
-  check "reinstall: postinst repairs log mode/owner to 0640 root:adm without truncating" bash -c "
+  check "reinstall: postinst keeps the admin's log mode/owner (0600 root:root) and contents" bash -c "
     chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall wpam >/dev/null &&
-    [ \"\$(stat -c '%a %U:%G' '$root/var/log/wpam.log')\" = '640 root:adm' ] && grep -q 'keep me' '$root/var/log/wpam.log'"
+    [ \"\$(stat -c '%a %U:%G' '$root/var/log/wpam.log')\" = '600 root:root' ] && grep -q 'keep me' '$root/var/log/wpam.log'"
+  check "installed: dpkg --verify (the package's md5sums) finds every file intact" bash -c "
+    out=\$(chroot '$root' dpkg --verify wpam 2>&1); echo \"\$out\"; [ -z \"\$out\" ] &&
+    chroot '$root' test -s /var/lib/dpkg/info/wpam.md5sums"
   check "apt-get remove wpam: prerm takes the profile out of common-auth/common-account" bash -c "
     chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q wpam >/dev/null &&
     ! grep -q pam_wpam '$root/etc/pam.d/common-auth' && ! grep -q pam_wpam '$root/etc/pam.d/common-account' &&
@@ -490,6 +511,21 @@ EOF
     chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q wpam >/dev/null &&
     test ! -e '$root/var/log/wpam.log' && test ! -e '$root$mod' && test ! -e '$root/etc/logrotate.d/wpam' &&
     ! chroot '$root' dpkg -s wpam >/dev/null 2>&1"
+  # A hard link to a root-owned 0600 file, and a symlink, planted at the
+  # log's name before a first install: neither target is touched.
+  printf 'root:*:19000::::::\n' >"$root/etc/wpam-planted"
+  chmod 0600 "$root/etc/wpam-planted"
+  ln "$root/etc/wpam-planted" "$root/var/log/wpam.log"
+  check "install over a planted hard link at /var/log/wpam.log: its target stays 0600 root:root" bash -c "
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wpam >/dev/null 2>&1 &&
+    [ \"\$(stat -c '%a %U:%G' '$root/etc/wpam-planted')\" = '600 root:root' ] &&
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q wpam >/dev/null 2>&1"
+  ln -sf /etc/wpam-planted "$root/var/log/wpam.log"
+  check "install over a planted symlink at /var/log/wpam.log: its target stays 0600 root:root" bash -c "
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wpam >/dev/null 2>&1 &&
+    [ \"\$(stat -c '%a %U:%G' '$root/etc/wpam-planted')\" = '600 root:root' ] &&
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q wpam >/dev/null 2>&1"
+  rm -f "$root/etc/wpam-planted" "$root/var/log/wpam.log"
 
   # --- 7. rpm --root into a scratch copy of the same root -------------------------
   for rpmf in "${rpms[@]}"; do
@@ -505,6 +541,14 @@ EOF
     check "$b: %post created /var/log/wpam.log 0640 root:adm" bash -c "
       [ \"\$(stat -c '%a %U:%G %s' '$rpmroot/var/log/wpam.log')\" = '640 root:adm 0' ]"
     check "$b: rpm -V verifies the installed files" rpm --root "$rpmroot" -V --nodeps wpam
+    check "$b: a hard link planted at /var/log/wpam.log before install: its target stays 0600 root:root" bash -c "
+      rpm --root '$rpmroot' -e --nodeps wpam && rm -f '$rpmroot/var/log/wpam.log' &&
+      printf 'root:*:19000::::::\n' >'$rpmroot/etc/wpam-planted' && chmod 0600 '$rpmroot/etc/wpam-planted' &&
+      ln '$rpmroot/etc/wpam-planted' '$rpmroot/var/log/wpam.log' &&
+      rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf' 2>/dev/null &&
+      [ \"\$(stat -c '%a %U:%G' '$rpmroot/etc/wpam-planted')\" = '600 root:root' ] &&
+      rpm --root '$rpmroot' -e --nodeps wpam && rm -f '$rpmroot/var/log/wpam.log' '$rpmroot/etc/wpam-planted' &&
+      rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf'"
     check "$b: without an adm group %post creates the log file root:root 0640" bash -c "
       rpm --root '$rpmroot' -e --nodeps wpam && rm -f '$rpmroot/var/log/wpam.log' &&
       sed -i '/^adm:/d' '$rpmroot/etc/group' '$rpmroot/etc/gshadow' &&

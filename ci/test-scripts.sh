@@ -28,7 +28,14 @@
 #      gated tag, WPAM_BUILD=docker, provenance attested; the Dockerfile's
 #      base image by digest, snapshot.debian.org, rustup-init's checksum (and
 #      ci/ci.sh setup's); pip installs only with hashes, one for every pinned
-#      Python tool.
+#      Python tool;
+#   7. install.sh into a DESTDIR for each platform: existing directories
+#      keep their modes (OpenBSD's /usr/libexec/auth 0750, Ubuntu's /var/log
+#      0775), missing ones are made; and the log-file step of install.sh, the
+#      Debian postinst, the rpm %post, FreeBSD's post-install and NetBSD's
+#      +INSTALL (/var/log redirected) against a planted hard link to a
+#      root-owned 0600 file and a planted symlink: neither target changes;
+#      a plain log is repaired on a first install only, never truncated.
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -441,6 +448,130 @@ for v in ZIGLANG_VERSION:ziglang CARGO_ZIGBUILD_VERSION:cargo-zigbuild HADOLINT_
   n=$(awk -v want="${v#*:}==$pin" '$1 == want { on = 1 } on && /--hash=sha256:[0-9a-f]+/ { n++ } on && !/\\$/ { on = 0 } END { print n + 0 }' ci/requirements-cross.txt 2>/dev/null || echo 0)
   if [ -n "$pin" ] && [ "$n" -gt 0 ]; then ok "requirements-cross.txt: ${v#*:}==$pin with $n wheel hashes"; else bad "requirements-cross.txt: no hashes for ${v#*:}==$pin"; fi
 done
+
+# --- 7. install.sh and the log-file step of every package script ---------------------
+# Runs as root here (owners, chown): under CI=true a non-root run fails.
+if [ "$(id -u)" != 0 ]; then
+  if [ "${CI:-}" = true ]; then bad "install.sh/log-file checks need root (CI=true)"; else echo "skip  install.sh/log-file checks (need root)"; fi
+else
+  fake=$tmp/fake
+  mkdir -p "$fake/bin"
+  for f in pam_wpam.so login_-wpam wpam; do printf 'not an ELF\n' >"$fake/$f"; done
+  # The postinst's pam-auth-update must not touch this machine's /etc/pam.d.
+  printf '#!/bin/sh\necho "pam-auth-update $*" >>"%s/pam-auth-update.calls"\n' "$fake" >"$fake/bin/pam-auth-update"
+  chmod 0755 "$fake/bin/pam-auth-update"
+  modes() { # path...: "mode owner:group" per path
+    local p
+    for p in "$@"; do stat -c '%a %U:%G' "$p"; done | tr '\n' ' '
+  }
+  run_install() { # platform destdir: install.sh's output (stderr too)
+    DESTDIR=$2 WPAM_PLATFORM=$1 MODULE=$fake/pam_wpam.so LOGIN_STYLE=$fake/login_-wpam \
+      WPAM_BIN=$fake/wpam MANPAGE=$fake/none WPAM_MANPAGE=$fake/none PAMDIR=/usr/lib/security \
+      timeout 30 sh packaging/common/install.sh 2>&1
+  }
+  for platform in linux freebsd netbsd openbsd; do
+    d=$tmp/dest-$platform
+    case $platform in
+      linux) dirs=(usr/lib/security usr/bin) ;;
+      freebsd) dirs=(usr/local/lib usr/local/bin) ;;
+      netbsd) dirs=(usr/pkg/lib/security usr/pkg/bin) ;;
+      openbsd) dirs=(usr/libexec/auth usr/local/bin) ;;
+    esac
+    paths=("$d/var/log" "${dirs[@]/#/$d/}")
+    # Existing directories with modes install -d -m 0755 would change.
+    mkdir -p "$d/var/log"
+    chmod 0775 "$d/var/log"
+    chgrp adm "$d/var/log"
+    for x in "${dirs[@]}"; do mkdir -p "$d/$x" && chmod 0750 "$d/$x"; done
+    want=$(modes "${paths[@]}")
+    out=$(run_install "$platform" "$d") || bad "$platform: install.sh failed: $out"
+    expect "install.sh ($platform): existing directories keep their modes and owners" "$want" \
+      "$(modes "${paths[@]}")"
+    # Missing directories are made: /usr/libexec/auth as OpenBSD's mtree has it.
+    d=$tmp/fresh-$platform
+    out=$(run_install "$platform" "$d") || bad "$platform: install.sh (fresh) failed: $out"
+    if [ "$platform" = openbsd ]; then
+      grep -q '^auth:' /etc/group && g=auth || g=root
+      expect "install.sh (openbsd): a missing /usr/libexec/auth is made 0750 root:$g" "750 root:$g " "$(modes "$d/usr/libexec/auth")"
+    fi
+    expect "install.sh ($platform): a missing /var/log is made 0755, the log 0640 root:adm" "755 root:root 640 root:adm " \
+      "$(modes "$d/var/log" "$d/var/log/wpam.log")"
+  done
+
+  # The log-file step of each script, given a root (DESTDIR, PKG_ROOTDIR, or
+  # its /var/log/ rewritten into the root as tests/bsd_packages.rs does).
+  log_step() { # name root [args...]
+    local name=$1 r=$2
+    shift 2
+    case $name in
+      install.sh) run_install linux "$r" ;;
+      freebsd) PKG_ROOTDIR=$r timeout 30 sh packaging/freebsd/post-install 2>&1 ;;
+      netbsd) sed "s|/var/log/|$r/var/log/|g" packaging/netbsd/INSTALL >"$r/script" &&
+        PKG_PREFIX=$r/prefix timeout 30 sh "$r/script" wpam-0 POST-INSTALL 2>&1 ;;
+      deb) sed "s|/var/log/|$r/var/log/|g" packaging/deb/postinst >"$r/script" &&
+        PATH=$fake/bin:$PATH timeout 30 sh "$r/script" configure "$@" 2>&1 ;;
+      # The log-file part only: the SELinux part would load a policy
+      # module into this machine's SELinux (make test-selinux tests it).
+      rpm) { sed -n '/^# SELinux\./q;p' packaging/rpm/post_install.sh | sed "s|/var/log/|$r/var/log/|g" &&
+        echo 'exit 0'; } >"$r/script" &&
+        timeout 30 sh "$r/script" "$@" 2>&1 ;;
+    esac
+  }
+  for name in install.sh deb rpm freebsd netbsd; do
+    first=""
+    [ "$name" = rpm ] && first=1
+    # A hard link to a root-owned 0600 file (the /etc/shadow of the issue).
+    r=$tmp/hl-$name
+    mkdir -p "$r/var/log" "$r/etc" "$r/prefix/share/examples/wpam"
+    : >"$r/prefix/share/examples/wpam/wpam.conf"
+    echo 'root:*:19000::::::' >"$r/etc/shadow"
+    chmod 0600 "$r/etc/shadow" && chown 0:0 "$r/etc/shadow"
+    ln "$r/etc/shadow" "$r/var/log/wpam.log"
+    out=$(log_step "$name" "$r" $first) || bad "$name: failed: $out"
+    expect "$name: a hard link to a root-owned 0600 file at the log's name: the file keeps 0600 root:root" \
+      "600 root:root " "$(modes "$r/etc/shadow")"
+    # A symlink to it.
+    r=$tmp/sl-$name
+    mkdir -p "$r/var/log" "$r/etc" "$r/prefix/share/examples/wpam"
+    : >"$r/prefix/share/examples/wpam/wpam.conf"
+    echo secret >"$r/etc/shadow"
+    chmod 0600 "$r/etc/shadow"
+    ln -s ../../etc/shadow "$r/var/log/wpam.log"
+    out=$(log_step "$name" "$r" $first) || bad "$name: failed: $out"
+    expect "$name: a symlink at the log's name: its target keeps 0600 root:root and its contents" \
+      "600 root:root secret" "$(modes "$r/etc/shadow")$(cat "$r/etc/shadow")"
+    # A dangling symlink: nothing is created through it.
+    rm -f "$r/etc/shadow"
+    out=$(log_step "$name" "$r" $first) || bad "$name: failed: $out"
+    if [ -e "$r/etc/shadow" ]; then bad "$name: created the target of a dangling symlink"; else ok "$name: a dangling symlink at the log's name: nothing created through it"; fi
+  done
+  # A plain log file: repaired on a first install, never truncated; an
+  # upgrade (deb: configure <old version>, rpm: $1 = 2) keeps the admin's mode.
+  for name in install.sh deb rpm freebsd; do
+    r=$tmp/plain-$name
+    mkdir -p "$r/var/log"
+    echo 'keep me' >"$r/var/log/wpam.log"
+    chmod 0666 "$r/var/log/wpam.log"
+    first=""
+    [ "$name" = rpm ] && first=1
+    out=$(log_step "$name" "$r" $first) || bad "$name: failed: $out"
+    g=adm
+    [ "$name" = freebsd ] && g=root
+    expect "$name: a plain log file is made 0640 root:$g and keeps its contents" "640 root:$g keep me" \
+      "$(modes "$r/var/log/wpam.log")$(cat "$r/var/log/wpam.log")"
+  done
+  for name in deb rpm; do
+    r=$tmp/upgrade-$name
+    mkdir -p "$r/var/log"
+    echo 'keep me' >"$r/var/log/wpam.log"
+    chmod 0600 "$r/var/log/wpam.log"
+    if [ "$name" = deb ]; then out=$(log_step deb "$r" 0.1.0-1); else out=$(log_step rpm "$r" 2); fi || bad "$name: failed: $out"
+    expect "$name: an upgrade keeps the admin's log mode (0600) and contents" "600 root:root keep me" \
+      "$(modes "$r/var/log/wpam.log")$(cat "$r/var/log/wpam.log")"
+  done
+  expect "deb postinst: runs pam-auth-update --package on configure" "pam-auth-update --package" \
+    "$(sort -u "$fake/pam-auth-update.calls" 2>/dev/null)"
+fi
 
 echo "test-scripts: $pass passed, $fail failed"
 [ "$fail" = 0 ]

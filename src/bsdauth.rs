@@ -48,6 +48,19 @@ pub const AUTHORIZE: &str = "authorize\n";
 pub const REJECT: &str = "reject\n";
 pub const REJECT_SILENT: &str = "reject silent\n";
 pub const REJECT_CHALLENGE: &str = "reject challenge\n";
+/// What base styles tell su(1) when it passes `-v wheel=no` (the caller is
+/// not in group wheel): login_passwd, login_radius, login_krb5 word for word.
+pub const NOT_IN_WHEEL: &str = "you are not in group wheel";
+/// The reason given with every other reject. One text for all of them: the
+/// caller may not have authenticated yet, so it tells nothing about the
+/// user, the code or the API (the log says which it was).
+pub const REFUSED: &str = "Werbot second factor refused";
+
+/// A reject with its reason, as `auth_getvalue(as, "errormsg")` reads it:
+/// su(1) prints it after "su: ".
+pub fn reject_with(reason: &str) -> String {
+    format!("value errormsg {}\n{REJECT}", mkvalue(reason))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
@@ -72,7 +85,9 @@ pub struct Invocation {
     pub service: Service,
     pub user: String,
     pub class: Option<String>,
-    /// `-v name=value` pairs (informational; none changes the decision).
+    /// `-v name=value` pairs. Only `wheel` changes the decision; the others
+    /// (`lastchance`, `invokinguser`, a value without `=`) are ignored, as
+    /// base styles ignore the variables they do not use.
     pub options: Vec<(String, String)>,
     /// `-d`: replies go to stdout instead of fd 3.
     pub debug: bool,
@@ -140,10 +155,11 @@ pub fn parse_args(args: &[OsString]) -> Result<Invocation, UsageError> {
                             other => return Err(usage(format!("unknown service {other:?}"))),
                         });
                     } else {
-                        let (k, v) = value
-                            .split_once('=')
-                            .ok_or_else(|| usage(format!("-v {value:?} is not name=value")))?;
-                        options.push((k.to_string(), v.to_string()));
+                        // login_passwd: "Silently ignore unsupported
+                        // variables"; a future libc may pass new ones.
+                        if let Some((k, v)) = value.split_once('=') {
+                            options.push((k.to_string(), v.to_string()));
+                        }
                     }
                     break;
                 }
@@ -169,6 +185,24 @@ pub fn parse_args(args: &[OsString]) -> Result<Invocation, UsageError> {
         options,
         debug,
     })
+}
+
+impl Invocation {
+    /// The value of the last `-v name=...` given.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// su(1) passes `-v wheel=no` when its caller is not in group wheel
+    /// (and the target is root, or the class asks for it): base styles
+    /// refuse then, whatever the answer.
+    pub fn wheel_refused(&self) -> bool {
+        self.option("wheel").is_some_and(|v| v != "yes")
+    }
 }
 
 /// Escapes a value the way libc's `auth_mkvalue(3)` does, so that
@@ -384,12 +418,35 @@ mod tests {
             &["-s"],
             &["-s", "passwd", "alice"],
             &["-x", "alice"],
-            &["-v", "novalue", "alice"],
             &["-s", "login", "a", "b", "c"],
             &["-s", "login", "--"],
         ] {
             assert!(parse_args(&args(a)).is_err(), "{a:?}");
         }
+    }
+
+    #[test]
+    fn unknown_variables_are_ignored_and_wheel_no_refuses() {
+        let inv = parse_args(&args(&[
+            "-v",
+            "novalue",
+            "-v",
+            "invokinguser=carol",
+            "-v",
+            "somefuture=1",
+            "alice",
+        ]))
+        .unwrap();
+        assert_eq!(inv.user, "alice");
+        assert!(!inv.wheel_refused());
+        for (w, refused) in [("wheel=yes", false), ("wheel=no", true), ("wheel=", true)] {
+            let inv = parse_args(&args(&["-v", w, "-s", "response", "alice"])).unwrap();
+            assert_eq!(inv.wheel_refused(), refused, "{w}");
+        }
+        assert_eq!(
+            reject_with(NOT_IN_WHEEL),
+            "value errormsg you are not in group wheel\nreject\n"
+        );
     }
 
     #[test]

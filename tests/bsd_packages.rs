@@ -168,7 +168,7 @@ fn man_page() -> Vec<u8> {
     std::fs::read(format!("{ROOT}/packaging/man/pam_wpam.8")).expect("man page")
 }
 
-/// fnmatch(3) with `*` and `?` only (no brackets in our ABI strings),
+/// fnmatch(3) with `*`, `?` and a bracket range `[a-b]` or set `[ab]`,
 /// FNM_CASEFOLD as pkg calls it.
 fn fnmatch(pattern: &str, s: &str) -> bool {
     fn go(p: &[u8], s: &[u8]) -> bool {
@@ -176,6 +176,24 @@ fn fnmatch(pattern: &str, s: &str) -> bool {
             (None, None) => true,
             (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
             (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
+            (Some(b'['), Some(c)) => {
+                let Some(end) = p.iter().position(|&b| b == b']') else {
+                    return false;
+                };
+                let set = &p[1..end];
+                let mut hit = false;
+                let mut i = 0;
+                while i < set.len() {
+                    if i + 2 < set.len() && set[i + 1] == b'-' {
+                        hit |= (set[i]..=set[i + 2]).contains(c);
+                        i += 3;
+                    } else {
+                        hit |= set[i] == *c;
+                        i += 1;
+                    }
+                }
+                hit && go(&p[end + 1..], &s[1..])
+            }
             (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => go(&p[1..], &s[1..]),
             _ => false,
         }
@@ -329,14 +347,21 @@ fn freebsd_pkg_follows_the_pkg_format() {
     for host in ["FreeBSD:13:amd64", "FreeBSD:14:amd64", "FreeBSD:15:amd64"] {
         assert!(pkg_accepts_abi(abi, host), "{abi} vs {host}");
     }
-    for host in ["FreeBSD:14:aarch64", "FreeBSD:14:i386", "Linux:6:amd64"] {
+    // Only the majors we build for and test: not an older one, not the next.
+    for host in [
+        "FreeBSD:12:amd64",
+        "FreeBSD:16:amd64",
+        "FreeBSD:14:aarch64",
+        "FreeBSD:14:i386",
+        "Linux:6:amd64",
+    ] {
         assert!(!pkg_accepts_abi(abi, host), "{abi} must not match {host}");
     }
     assert_eq!(compact["abi"], manifest["abi"]);
     // pkg add asks for IGNORE_OSVERSION when the package's FreeBSD_version
     // annotation is newer than the running system (PLATFORMS.md: libpkg
     // pkg_add.c): none, or no newer than 13.0-RELEASE (1300139), the oldest
-    // system the package's ABI FreeBSD:*:amd64 is meant for.
+    // system the package's ABI FreeBSD:1[3-5]:amd64 is meant for.
     for m in [&manifest, &compact] {
         if let Some(v) = m["annotations"].get("FreeBSD_version") {
             let v: u64 = v.as_str().and_then(|v| v.parse().ok()).expect("number");
@@ -732,9 +757,33 @@ fn openbsd_tgz_follows_the_package_format() {
     assert_eq!(listed, present, "every archive member is listed");
     assert_eq!(by_name["bin/wpam"].data, command("openbsd", &dir));
     assert!(plist.contains("@bin bin/wpam\n") && plist.contains("@man man/man8/wpam.8\n"));
-    // +DESC (and +DISPLAY) come right after +CONTENTS.
+    // +DESC, +DISPLAY and +UNDISPLAY come right after +CONTENTS.
     assert_eq!(es[1].name, "+DESC");
     assert_eq!(es[2].name, "+DISPLAY");
+    assert_eq!(es[3].name, "+UNDISPLAY");
+    // pkg_delete removes the style while login.conf may still name it: the
+    // message it shows says so.
+    let undisplay = String::from_utf8(by_name["+UNDISPLAY"].data.clone()).expect("utf-8");
+    for needle in ["/etc/login.conf", "-wpam", "cap_mkdb"] {
+        assert!(undisplay.contains(needle), "+UNDISPLAY lacks {needle}");
+    }
+    // The package's own copy of the style sits in a directory only root and
+    // group auth may enter, as base's /usr/libexec/auth (root:auth 0750):
+    // a 0755 directory would let any user run it.
+    let dir_at = lines
+        .iter()
+        .position(|l| *l == "libexec/auth/")
+        .expect("libexec/auth/ listed");
+    let before: Vec<&str> = lines[..dir_at]
+        .iter()
+        .rev()
+        .take_while(|l| l.starts_with("@mode") || l.starts_with("@group"))
+        .copied()
+        .collect();
+    assert!(
+        before.contains(&"@mode 0750") && before.contains(&"@group auth"),
+        "libexec/auth/ is not 0750 root:auth: {before:?}"
+    );
 
     let display = String::from_utf8(by_name["+DISPLAY"].data.clone()).expect("utf-8");
     for needle in [

@@ -116,6 +116,15 @@ fn build_package(dir: &Path) -> PathBuf {
             b"\x7fELF placeholder for pam_wpam.so\n".to_vec()
         });
     std::fs::write(art.join("pam_wpam.so"), module).expect("artifact");
+    // The wpam command, in every package since it exists.
+    let command = std::fs::read(format!("{ROOT}/dist/freebsd-amd64/wpam")).unwrap_or_else(|_| {
+        assert!(
+            std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
+            "no dist/freebsd-amd64/wpam, and WPAM_REQUIRE_DIST=1"
+        );
+        b"\x7fELF placeholder for wpam\n".to_vec()
+    });
+    std::fs::write(art.join("wpam"), command).expect("artifact");
     let out = run_ok(
         Command::new(format!("{ROOT}/ci/pkg-freebsd.sh"))
             .arg(&art)
@@ -288,8 +297,10 @@ fn check_installed(p: &Pkg) {
         .filter(|l| l.starts_with('/'))
         .collect();
     let want: BTreeSet<String> = [
+        "/usr/local/bin/wpam",
         "/usr/local/lib/pam_wpam.so",
         "/usr/local/share/man/man8/pam_wpam.8.gz",
+        "/usr/local/share/man/man8/wpam.8.gz",
         "/usr/local/etc/wpam.conf.sample",
     ]
     .iter()
@@ -470,7 +481,7 @@ fn pkg_reads_our_package_as_bsdpkg_meant() {
         "Name           : wpam".to_string(),
         format!("Version        : {VERSION}"),
         "Origin         : security/wpam".to_string(),
-        "Architecture   : FreeBSD:*:amd64".to_string(),
+        "Architecture   : FreeBSD:1[3-5]:amd64".to_string(),
         "Prefix         : /usr/local".to_string(),
         "Licenses       : MIT".to_string(),
     ] {
@@ -577,6 +588,18 @@ fn pkg_add_into_a_scratch_root_then_check_and_delete() {
     let file = pkgfile.to_str().expect("path");
     let p = Pkg::new(&bin, &dir.join("root"));
     let host_before = host_state();
+
+    // The package names the majors it was tested on: pkg on a future one
+    // refuses it (the ABI FreeBSD:*:amd64 once let it in).
+    let mut next = Pkg::new(&bin, &dir.join("root-16"));
+    next.abi = "FreeBSD:16:amd64";
+    next.osversion = "1600000";
+    let refused = next.run(&["add", file]);
+    assert!(
+        !refused.status.success(),
+        "pkg add on FreeBSD 16 accepted the package"
+    );
+    assert!(!next.at("/usr/local/lib/pam_wpam.so").exists());
 
     let out = p.ok(&["add", file]);
     assert_eq!(

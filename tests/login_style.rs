@@ -35,6 +35,10 @@ struct Env {
     dir: PathBuf,
     conf: PathBuf,
     log: PathBuf,
+    /// passwd(5) lines of the tests' users (`WPAM_PASSWD`): the style
+    /// refuses a name the password database does not know, and these users
+    /// exist only at the dev API. Debug builds read it besides getpwnam.
+    passwd: PathBuf,
 }
 
 impl Env {
@@ -52,9 +56,17 @@ impl Env {
         let dir = devserver::fresh_temp_dir("wpam-style").expect("tmp");
         let ca = dir.join("ca.pem");
         std::fs::copy(server.ca_path(), &ca).expect("copy ca");
+        let passwd = dir.join("passwd");
+        let lines: String = ["alice", "bob", "erin", "dave"]
+            .iter()
+            .enumerate()
+            .map(|(i, u)| format!("{u}:*:{}:{}::/home/{u}:/bin/sh\n", 2000 + i, 2000 + i))
+            .collect();
+        std::fs::write(&passwd, lines).expect("write passwd");
         let env = Env {
             conf: dir.join("wpam.conf"),
             log: dir.join("wpam.log"),
+            passwd,
             server: Some(server),
             dir,
         };
@@ -94,7 +106,8 @@ impl Env {
             .env("PATH", "/bin:/usr/bin:/sbin:/usr/sbin")
             .env("SHELL", "/bin/sh")
             .env("WPAM_CONFIG", &self.conf)
-            .env("WPAM_LOG_FILE", &self.log);
+            .env("WPAM_LOG_FILE", &self.log)
+            .env("WPAM_PASSWD", &self.passwd);
         c
     }
 
@@ -130,8 +143,22 @@ impl Run {
     fn authorized(&self) -> bool {
         self.status == Some(0) && self.back.lines().next() == Some("authorize")
     }
+    /// A reject, and (as base styles send, and su prints) its reason just
+    /// before it: `value errormsg <reason>` then `reject`.
     fn rejected(&self) -> bool {
-        !self.authorized() && self.back.lines().any(|l| l.starts_with("reject"))
+        let lines: Vec<&str> = self.back.lines().collect();
+        !self.authorized()
+            && lines.len() == 2
+            && lines[0].starts_with("value errormsg ")
+            && lines[1] == "reject"
+    }
+    /// The reason given with the reject.
+    fn errormsg(&self) -> String {
+        self.back
+            .lines()
+            .find_map(|l| l.strip_prefix("value errormsg "))
+            .map(|v| String::from_utf8_lossy(&unvalue(v)).into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -274,7 +301,10 @@ fn response_wrong_totp_rejects() {
     );
     let r = env.respond("alice", &wrong);
     assert!(r.rejected(), "{:?} {}", r.status, r.back);
-    assert_eq!(r.back, "reject\n");
+    assert_eq!(
+        r.back,
+        "value errormsg Werbot second factor refused\nreject\n"
+    );
     assert_eq!(env.server().requests().len(), 1);
 }
 
@@ -316,6 +346,84 @@ fn nouser_is_rejected_without_a_call() {
     assert!(r.rejected(), "{}", r.back);
     assert!(env.server().requests().is_empty());
     assert!(env.log_text().contains("NOUSER"));
+}
+
+/// auth_userokay(3) callers pass any name they were given; one the password
+/// database does not know is refused before the API hears of it, even with
+/// a Werbot ID mapped and the right code.
+#[test]
+fn unknown_user_is_rejected_before_any_api_call() {
+    let env = Env::new();
+    env.write_conf(
+        "offline_users=alice\nwid.nosuchuser=alice@example.com\n",
+        0o600,
+    );
+    let r = env.respond("nosuchuser", &totp(ALICE_SECRET));
+    assert!(r.rejected(), "{}", r.back);
+    assert_eq!(r.errormsg(), "Werbot second factor refused");
+    assert!(env.server().requests().is_empty());
+    assert!(
+        env.log_text().contains("no such user"),
+        "{}",
+        env.log_text()
+    );
+}
+
+/// The lookup is the system's (getpwnam): root exists everywhere.
+#[test]
+fn a_user_of_the_system_password_database_is_accepted() {
+    let env = Env::new();
+    env.write_conf("wid.root=alice@example.com\n", 0o600);
+    let r = env.respond("root", &totp(ALICE_SECRET));
+    assert!(r.authorized(), "{} log: {}", r.back, env.log_text());
+    let req = last_request(&env);
+    assert_eq!(req["user"], "root");
+    assert_eq!(req["wID"], "alice@example.com");
+}
+
+/// su(1) passes `-v wheel=no` when its caller is not in group wheel: refused
+/// with base styles' words, before any prompt or request; other `-v`
+/// variables, known or not, change nothing.
+#[test]
+fn wheel_no_is_refused_and_other_variables_are_ignored() {
+    let env = Env::new();
+    let data = format!("\0{}\0", totp(ALICE_SECRET));
+    for service in ["response", "login"] {
+        // Nothing written to fd 3: the style answers before reading it.
+        let r = env.run(
+            &[
+                "-v",
+                "wheel=no",
+                "-v",
+                "lastchance=yes",
+                "-s",
+                service,
+                "alice",
+            ],
+            b"",
+        );
+        assert!(r.rejected(), "{service}: {}", r.back);
+        assert_eq!(r.errormsg(), "you are not in group wheel");
+        assert_eq!(r.stderr, "", "{service}");
+    }
+    assert!(env.server().requests().is_empty());
+    let r = env.run(
+        &[
+            "-v",
+            "wheel=yes",
+            "-v",
+            "invokinguser=carol",
+            "-v",
+            "no-equals-sign",
+            "-v",
+            "future=1",
+            "-s",
+            "response",
+            "alice",
+        ],
+        data.as_bytes(),
+    );
+    assert!(r.authorized(), "{} log: {}", r.back, env.log_text());
 }
 
 #[test]
@@ -376,7 +484,8 @@ fn protocol_errors_never_authorize() {
     let r = env.run(&["-s", "response", "alice"], b"challenge\0");
     assert!(!r.authorized());
     assert_ne!(r.status, Some(0));
-    // Usage errors: no reply at all, non-zero exit.
+    // Usage errors: no reply at all, non-zero exit, nothing on stderr (the
+    // caller's terminal); the reason goes to the log and syslog.
     for args in [
         &["-s", "passwd", "alice"][..],
         &["-s", "response"],
@@ -385,7 +494,9 @@ fn protocol_errors_never_authorize() {
         let r = env.run(args, b"");
         assert_ne!(r.status, Some(0), "{args:?}");
         assert_eq!(r.back, "", "{args:?}");
+        assert_eq!(r.stderr, "", "{args:?}");
     }
+    assert!(env.log_text().contains("usage"), "{}", env.log_text());
     assert!(env.server().requests().is_empty());
 }
 
@@ -552,38 +663,53 @@ impl Drop for Style {
     }
 }
 
-/// `-s login` on a pseudo-terminal that is the style's controlling terminal:
-/// waits for the prompt, checks that echo is off by then, types `answer`.
-fn login_on_tty(env: &Env, user: &str, answer: &str) -> (Run, String) {
-    let (master, slave) = openpty();
-    let mut c = env.command(&["-s", "login", "--", user, "default"]);
+/// The style started with `-s login` on a pseudo-terminal that is its
+/// controlling terminal, at its prompt, with echo checked off.
+struct AtPrompt {
+    style: Style,
+    master: std::fs::File,
+    slave: OwnedFd,
+    ours: UnixStream,
+    screen: String,
+}
+
+/// The child leads a new session whose controlling terminal is `slave`, so
+/// /dev/tty is this pty (and, with `stdin`, so is its standard input). This
+/// closure runs before put_on_fd3's (in the order they were added), whose
+/// dup2 may replace whatever descriptor 3 was — possibly this slave.
+fn on_own_terminal(c: &mut Command, slave: &OwnedFd, stdin: bool) {
     let slave_fd = slave.as_raw_fd();
-    // SAFETY: setsid/ioctl are async-signal-safe; the slave becomes the
-    // controlling terminal, so /dev/tty is this pty. This closure runs
-    // before put_on_fd3's (in the order they were added), whose dup2 may
-    // replace whatever descriptor 3 was — possibly this slave.
+    // SAFETY: setsid, ioctl and dup2 are async-signal-safe.
     unsafe {
         c.pre_exec(move || {
             libc::setsid();
             if libc::ioctl(slave_fd, libc::TIOCSCTTY as _, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            if stdin && libc::dup2(slave_fd, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
+}
+
+fn login_prompt_on_tty(env: &Env, user: &str) -> AtPrompt {
+    let (master, slave) = openpty();
+    let mut c = env.command(&["-s", "login", "--", user, "default"]);
+    on_own_terminal(&mut c, &slave, false);
     c.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let (child, ours) = spawn_with_fd3(c);
-    let mut style = Style(child);
+    let style = Style(child);
     // The test holds the slave open until the style has exited. The style
     // has no slave descriptor until it opens /dev/tty, and while no slave is
     // open a read on the master fails at once: the answer was then typed
     // before the prompt, and the style's TCSAFLUSH (echo off) discarded it,
     // leaving the style waiting for a line forever.
     let mut master = std::fs::File::from(master);
-    let (mut screen, stop) =
-        read_screen(&mut master, Duration::from_secs(30), |s| s.contains(PROMPT));
+    let (screen, stop) = read_screen(&mut master, Duration::from_secs(30), |s| s.contains(PROMPT));
     assert_eq!(
         stop,
         Stop::Done,
@@ -595,6 +721,25 @@ fn login_on_tty(env: &Env, user: &str, answer: &str) -> (Run, String) {
         !echo_on(&slave),
         "the prompt showed while echo was still on; its TCSAFLUSH may eat the answer: {screen:?}"
     );
+    AtPrompt {
+        style,
+        master,
+        slave,
+        ours,
+        screen,
+    }
+}
+
+/// `-s login` on a pseudo-terminal that is the style's controlling terminal:
+/// waits for the prompt, checks that echo is off by then, types `answer`.
+fn login_on_tty(env: &Env, user: &str, answer: &str) -> (Run, String) {
+    let AtPrompt {
+        mut style,
+        mut master,
+        slave,
+        ours,
+        mut screen,
+    } = login_prompt_on_tty(env, user);
     master
         .write_all(format!("{answer}\n").as_bytes())
         .expect("type the answer");
@@ -646,6 +791,69 @@ fn login_service_u2f_shows_the_notice_and_bad_code_the_rule() {
     let (r, screen) = login_on_tty(&env, "alice", "123");
     assert!(r.rejected(), "{}", r.back);
     assert!(screen.contains("exactly 6 digits"), "{screen:?}");
+}
+
+/// Ctrl-C at the prompt ends the style (no reply: nothing authorized) and
+/// leaves the terminal as it found it, echo on, as readpassphrase(3) does.
+#[test]
+fn ctrl_c_at_the_prompt_restores_echo() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    let AtPrompt {
+        mut style,
+        mut master,
+        slave,
+        ours,
+        screen,
+    } = login_prompt_on_tty(&env, "alice");
+    // VINTR (^C) on the pty: SIGINT to its foreground process group, the
+    // style's (it leads the pty's session).
+    master.write_all(b"\x03").expect("type ^C");
+    let status = deadline::wait_status(&mut style.0, STYLE_LIMIT, "login_-wpam after ^C");
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?} {screen:?}");
+    assert!(echo_on(&slave), "echo left off after ^C at the prompt");
+    drop(slave);
+    assert_eq!(read_back(ours), "");
+    assert!(env.server().requests().is_empty());
+}
+
+/// ^Z at the prompt: the terminal gets its echo back while the style is
+/// stopped. The style runs under a job-control shell (`sh -m`), so its
+/// process group is not orphaned and the stop really happens; the shell then
+/// exits, and the kernel's SIGHUP for the orphaned stopped job ends it.
+#[test]
+fn ctrl_z_at_the_prompt_restores_echo() {
+    let env = Env::new();
+    let (master, slave) = openpty();
+    let mut c = Command::new("/bin/sh");
+    c.args(["-mc", "\"$0\" -s login -- alice default; sleep 2", STYLE])
+        .env_clear()
+        .env("PATH", "/bin:/usr/bin:/sbin:/usr/sbin")
+        .env("SHELL", "/bin/sh")
+        .env("WPAM_CONFIG", &env.conf)
+        .env("WPAM_LOG_FILE", &env.log)
+        .env("WPAM_PASSWD", &env.passwd);
+    // The shell's job control wants the terminal on its stdin.
+    on_own_terminal(&mut c, &slave, true);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let (child, ours) = spawn_with_fd3(c);
+    let mut shell = Style(child);
+    let mut master = std::fs::File::from(master);
+    let (screen, stop) = read_screen(&mut master, Duration::from_secs(30), |s| s.contains(PROMPT));
+    assert_eq!(stop, Stop::Done, "no prompt: {screen:?}");
+    assert!(!echo_on(&slave), "echo on at the prompt: {screen:?}");
+    // VSUSP (^Z): SIGTSTP to the terminal's foreground group, the style's.
+    master.write_all(b"\x1a").expect("type ^Z");
+    let end = Instant::now() + Duration::from_secs(10);
+    while !echo_on(&slave) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(echo_on(&slave), "echo left off after ^Z at the prompt");
+    let _ = deadline::wait_status(&mut shell.0, STYLE_LIMIT, "sh -m running the style");
+    drop(slave);
+    let back = read_back(ours);
+    assert!(!back.contains("authorize"), "{back}");
+    assert!(env.server().requests().is_empty());
 }
 
 // --- the fail-closed rule, through the style ---------------------------------

@@ -339,7 +339,7 @@ fn freebsd_module_is_a_freebsd_openpam_module() {
         ],
     );
     // Symbol versions no newer than FreeBSD 13's libc (FBSD_1.6): the
-    // FreeBSD:*:amd64 package ABI must hold for 13, 14 and 15.
+    // FreeBSD:1[3-5]:amd64 package ABI must hold for 13, 14 and 15.
     for l in e.versions.lines() {
         if let Some(v) = l.split("Name: FBSD_1.").nth(1) {
             let minor: u32 = v

@@ -80,15 +80,18 @@ fn our_package(os: &str, dir: &Path) -> Vec<u8> {
     } else {
         "pam_wpam.so"
     };
-    let bytes = std::fs::read(format!("{ROOT}/dist/{os}-amd64/{name}")).unwrap_or_else(|_| {
-        // ci/test-bsd.sh sets it under CI=true: the real objects only.
-        assert!(
-            std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
-            "no dist/{os}-amd64/{name}, and WPAM_REQUIRE_DIST=1"
-        );
-        b"placeholder\n".to_vec()
-    });
-    std::fs::write(art.join(name), bytes).expect("artifact");
+    // Every package carries the wpam command too.
+    for name in [name, "wpam"] {
+        let bytes = std::fs::read(format!("{ROOT}/dist/{os}-amd64/{name}")).unwrap_or_else(|_| {
+            // ci/test-bsd.sh sets it under CI=true: the real objects only.
+            assert!(
+                std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
+                "no dist/{os}-amd64/{name}, and WPAM_REQUIRE_DIST=1"
+            );
+            b"placeholder\n".to_vec()
+        });
+        std::fs::write(art.join(name), bytes).expect("artifact");
+    }
     let path = run_ok(
         Command::new(format!("{ROOT}/ci/pkg-{os}.sh"))
             .arg(&art)

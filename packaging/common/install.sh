@@ -22,7 +22,10 @@
 # and the wpam command (wpam(8)) in /usr/bin (Linux), /usr/local/bin (FreeBSD,
 # OpenBSD) or /usr/pkg/bin (NetBSD).
 # The log file /var/log/wpam.log is created 0640 root:adm (root:<gid 0> where
-# there is no adm group) if missing; an existing one is never truncated.
+# there is no adm group) if missing; an existing one is never truncated, and
+# its owner and mode are set only when it is a plain file with one link.
+# A directory that exists (/usr/libexec/auth, /var/log, the PAM directory)
+# keeps its owner and mode: only missing ones are created.
 set -eu
 # Under set -e, say where it stopped (ci/lib-err.sh's EXIT trap: this script
 # ships alone in the tarballs). die() is for the failures it reports itself.
@@ -101,6 +104,35 @@ put() { # mode group src dst
 	fi
 }
 
+# Creates a missing directory; an existing one is left exactly as it is.
+# `install -d -m` would also reset the mode of one that exists: OpenBSD's
+# /usr/libexec/auth is root:auth 0750 (mtree) so that only group auth can run
+# the styles, Ubuntu's /var/log is 0775 root:syslog.
+mkdir_missing() { # mode group dir
+	if [ -d "$3" ]; then
+		return 0
+	fi
+	if [ "$asroot" = 1 ]; then
+		run install -d -m "$1" -o root -g "$2" "$3"
+	else
+		run install -d -m "$1" "$3"
+	fi
+}
+
+# Link count of a path itself (lstat: a symlink is not followed); GNU stat,
+# else BSD stat.
+nlinks() {
+	stat -c %h -- "$1" 2>/dev/null || stat -f %l -- "$1" 2>/dev/null || echo unknown
+}
+
+# True when the log file may be given root:<group> 0640: a regular file, not
+# a symlink, with one link. Someone who can write /var/log (group syslog on
+# Ubuntu) could plant a symlink or a hard link to /etc/shadow there, and a
+# chown/chmod by name would hand that file to the log's group.
+log_is_ours() { # path
+	[ ! -L "$1" ] && [ -f "$1" ] && [ "$(nlinks "$1")" = 1 ]
+}
+
 cmd=${WPAM_BIN:-$here/wpam}
 [ -f "$cmd" ] || die "$cmd not found"
 
@@ -112,7 +144,8 @@ if [ "$platform" = openbsd ]; then
 	[ -f "$prog" ] || die "$prog not found"
 	authgrp=auth
 	grep -q '^auth:' /etc/group 2>/dev/null || authgrp=$group0
-	run install -d -m 0755 "$DESTDIR/usr/libexec/auth"
+	# As OpenBSD's mtree makes it, should it be missing (a staging DESTDIR).
+	mkdir_missing 0750 "$authgrp" "$DESTDIR/usr/libexec/auth"
 	put 0555 "$authgrp" "$prog" "$DESTDIR/usr/libexec/auth/login_-wpam"
 	echo "installed $DESTDIR/usr/libexec/auth/login_-wpam"
 else
@@ -120,37 +153,45 @@ else
 	[ -f "$module" ] || die "$module not found"
 	mode=0644
 	[ "$platform" = linux ] && [ "${pamdir#/usr/lib64}" != "$pamdir" ] && mode=0755
-	run install -d -m 0755 "$DESTDIR$pamdir"
+	mkdir_missing 0755 "$group0" "$DESTDIR$pamdir"
 	put "$mode" "$group0" "$module" "$DESTDIR$pamdir/pam_wpam.so"
 	echo "installed $DESTDIR$pamdir/pam_wpam.so"
 fi
 
-run install -d -m 0755 "$DESTDIR$bindir"
+mkdir_missing 0755 "$group0" "$DESTDIR$bindir"
 put 0755 "$group0" "$cmd" "$DESTDIR$bindir/wpam"
 echo "installed $DESTDIR$bindir/wpam"
 
 man=${MANPAGE:-$here/pam_wpam.8}
 if [ -f "$man" ]; then
-	run install -d -m 0755 "$DESTDIR$mandir"
+	mkdir_missing 0755 "$group0" "$DESTDIR$mandir"
 	run install -m 0644 "$man" "$DESTDIR$mandir/pam_wpam.8"
 fi
 wman=${WPAM_MANPAGE:-$here/wpam.8}
 if [ -f "$wman" ]; then
-	run install -d -m 0755 "$DESTDIR$mandir"
+	mkdir_missing 0755 "$group0" "$DESTDIR$mandir"
 	run install -m 0644 "$wman" "$DESTDIR$mandir/wpam.8"
 fi
 
 log=$DESTDIR/var/log/wpam.log
 loggrp=$group0
 grep -q '^adm:' /etc/group 2>/dev/null && loggrp=adm
-run install -d -m 0755 "$DESTDIR/var/log"
+mkdir_missing 0755 "$group0" "$DESTDIR/var/log"
 if [ -L "$log" ]; then
-	echo "install.sh: $log is a symlink; leaving it alone" >&2
+	echo "install.sh: warning: $log is a symlink; leaving it alone" >&2
 elif [ ! -e "$log" ]; then
-	put 0640 "$loggrp" /dev/null "$log"
-elif [ -f "$log" ]; then
-	[ "$asroot" = 1 ] && run chown "root:$loggrp" "$log"
+	# noclobber: fails rather than write through whatever appeared there.
+	run sh -c 'umask 077 && set -C && : >"$1"' sh "$log"
+	[ "$asroot" = 1 ] && run chown -h "root:$loggrp" "$log"
 	run chmod 0640 "$log"
+elif ! log_is_ours "$log"; then
+	echo "install.sh: warning: $log is not a plain file with one link ($(nlinks "$log") links); leaving it alone" >&2
+else
+	[ "$asroot" = 1 ] && run chown -h "root:$loggrp" "$log"
+	# Checked again just before the mode change: chmod follows symlinks.
+	if log_is_ours "$log"; then
+		run chmod 0640 "$log"
+	fi
 fi
 echo "log file $log (0640 root:$loggrp)"
 if [ "$platform" = netbsd ]; then

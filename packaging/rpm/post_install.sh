@@ -1,5 +1,9 @@
-# wpam %post: create the log file if missing and fix its owner/mode, never
-# truncating it. root:adm where the adm group exists, else root:root.
+# wpam %post: create the log file if missing, never truncating it; root:adm
+# where the adm group exists, else root:root, 0640. On a first install ($1 = 1)
+# an existing log file is given that owner and mode, and only when it is a
+# regular file with one link (not a symlink): someone who can write /var/log
+# could plant a symlink or a hard link to /etc/shadow there. On an upgrade
+# ($1 >= 2) an existing log keeps the owner and mode the admin chose.
 # Then, where SELinux tooling is installed, link wpam's policy module
 # (/usr/share/selinux/packages/wpam.cil) into the policy and label the log
 # file and the configuration with its types. Without the module an
@@ -9,13 +13,23 @@ group=root
 if getent group adm >/dev/null 2>&1; then
 	group=adm
 fi
+log_is_ours() {
+	[ ! -L "$1" ] && [ -f "$1" ] && [ "$(stat -c %h -- "$1")" = 1 ]
+}
 if [ -L "$log" ]; then
-	:
+	echo "wpam: warning: $log is a symlink; leaving it alone" >&2
 elif [ ! -e "$log" ]; then
-	install -m 0640 -o root -g "$group" /dev/null "$log" || :
-elif [ -f "$log" ]; then
-	chown "root:$group" "$log" || :
-	chmod 0640 "$log" || :
+	# noclobber: fails rather than write through whatever appeared there.
+	{ (umask 077 && set -C && : >"$log") && chown -h "root:$group" "$log" && chmod 0640 "$log"; } ||
+		echo "wpam: warning: could not create $log" >&2
+elif [ "${1:-1}" != 1 ]; then
+	:
+elif ! log_is_ours "$log"; then
+	echo "wpam: warning: $log is not a plain file with one link; leaving it alone" >&2
+else
+	# Checked again just before the mode change: chmod follows symlinks.
+	{ chown -h "root:$group" "$log" && log_is_ours "$log" && chmod 0640 "$log"; } ||
+		echo "wpam: warning: could not make $log root:$group 0640" >&2
 fi
 # SELinux. Priority 200 is where distribution add-on modules go (above the
 # base policy's 100, below an admin's local 400); reinstalling at the same

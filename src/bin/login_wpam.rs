@@ -16,7 +16,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -140,14 +140,233 @@ impl Terminal {
     fn ask_secret(&mut self, prompt: &str) -> io::Result<Zeroizing<Vec<u8>>> {
         // Echo off first, then the prompt: TCSAFLUSH drops input typed
         // before it, so nothing typed after the prompt can be lost.
-        let echo = tty::no_echo(self.input.as_raw_fd());
+        let fd = self.input.as_raw_fd();
+        // SAFETY: isatty/tcgetattr on our descriptor into a zeroed termios.
+        let before = unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            (libc::isatty(fd) == 1 && libc::tcgetattr(fd, &mut t) == 0).then_some(t)
+        };
+        if let Some(b) = &before {
+            restore::arm(fd, b);
+        }
+        let echo = tty::no_echo(fd);
         self.say(prompt);
         let line = tty::read_line(&mut self.input);
         if let Some(restore) = echo {
             drop(restore);
             self.say("\n");
         }
+        if before.is_some() {
+            restore::disarm();
+        }
         line
+    }
+}
+
+/// Whether `user` is in the password database. Any failure of the lookup
+/// counts as "no": the caller is refused before the API is asked.
+fn user_exists(user: &str) -> bool {
+    #[cfg(debug_assertions)]
+    if in_test_passwd(user) {
+        return true;
+    }
+    let Ok(name) = CString::new(user) else {
+        return false;
+    };
+    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
+    loop {
+        // SAFETY: zeroed is a valid passwd (pointers null, numbers 0) that
+        // getpwnam_r fills; buf is writable for buf.len() bytes and outlives
+        // the call; found is set to &pw or null.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwnam_r(
+                name.as_ptr(),
+                &mut pw,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        return rc == 0 && !found.is_null();
+    }
+}
+
+/// Debug builds (the tests) also count the names of the passwd(5)-format
+/// file `WPAM_PASSWD` as users, next to the system's own: the tests' users
+/// exist only at the Werbot API. Release builds have no such path.
+#[cfg(debug_assertions)]
+fn in_test_passwd(user: &str) -> bool {
+    std::env::var_os("WPAM_PASSWD")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|t| t.lines().any(|l| l.split(':').next() == Some(user)))
+}
+
+/// pledge(2) and unveil(2), as OpenBSD's own styles restrict themselves
+/// (login_passwd pledges "stdio rpath"; login_radius, login_yubikey unveil
+/// their files). Elsewhere nothing to do.
+#[cfg(target_os = "openbsd")]
+mod sandbox {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    fn pledge(promises: &str) -> Result<(), String> {
+        let p = CString::new(promises).map_err(|e| e.to_string())?;
+        // SAFETY: a NUL-terminated string; null execpromises keeps them.
+        if unsafe { libc::pledge(p.as_ptr(), std::ptr::null()) } == 0 {
+            Ok(())
+        } else {
+            Err(format!("pledge: {}", std::io::Error::last_os_error()))
+        }
+    }
+
+    fn unveil(path: &Path, perms: &str) -> Result<(), String> {
+        let p = CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+        let m = CString::new(perms).map_err(|e| e.to_string())?;
+        // SAFETY: two NUL-terminated strings.
+        match unsafe { libc::unveil(p.as_ptr(), m.as_ptr()) } {
+            0 => Ok(()),
+            // A path that does not exist (an absent CA bundle location)
+            // simply stays invisible.
+            _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            _ => Err(format!(
+                "unveil {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            )),
+        }
+    }
+
+    /// From the start: files (config, log, CA bundle, /dev/tty), the API
+    /// connection (inet dns), the terminal (tty), the password database
+    /// (getpw), syslog's socket (unix), the log file's owner (chown fattr).
+    pub fn start() -> Result<(), String> {
+        pledge("stdio rpath wpath cpath fattr chown inet dns tty getpw unix unveil")
+    }
+
+    /// Once the config has named its files: only these stay visible, and
+    /// no more unveil. The password database was read before.
+    pub fn confine(logs: &[&Path], ca_file: Option<&Path>) -> Result<(), String> {
+        for l in logs {
+            unveil(l, "rwc")?;
+        }
+        if let Some(ca) = ca_file {
+            unveil(ca, "r")?;
+        }
+        for (p, perms) in [
+            ("/etc/ssl", "r"),
+            ("/etc/resolv.conf", "r"),
+            ("/etc/hosts", "r"),
+            ("/dev/log", "rw"),
+        ] {
+            unveil(Path::new(p), perms)?;
+        }
+        // SAFETY: two null pointers lock the unveil list.
+        if unsafe { libc::unveil(std::ptr::null(), std::ptr::null()) } != 0 {
+            return Err(format!("unveil lock: {}", std::io::Error::last_os_error()));
+        }
+        pledge("stdio rpath wpath cpath fattr chown inet dns tty unix")
+    }
+}
+
+#[cfg(not(target_os = "openbsd"))]
+mod sandbox {
+    use std::path::Path;
+
+    pub fn start() -> Result<(), String> {
+        Ok(())
+    }
+
+    pub fn confine(_logs: &[&Path], _ca_file: Option<&Path>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The terminal settings to put back if a signal ends or stops the style
+/// while echo is off (readpassphrase(3) does the same): without this, a
+/// Ctrl-C at the prompt leaves the user's terminal without echo.
+mod restore {
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    struct Saved(UnsafeCell<[libc::termios; 2]>);
+    // SAFETY: written only by `arm` while no handler is installed, read by
+    // the handler afterwards; the style is single-threaded.
+    unsafe impl Sync for Saved {}
+
+    static FD: AtomicI32 = AtomicI32::new(-1);
+    // SAFETY: termios is plain data; all zero is a valid value.
+    static SAVED: Saved = Saved(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+    const SIGNALS: [libc::c_int; 5] = [
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGTSTP,
+    ];
+
+    fn install(sig: libc::c_int, handler: libc::sighandler_t) {
+        // SAFETY: a zeroed sigaction with an empty mask and a handler that
+        // only makes async-signal-safe calls (or SIG_DFL).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+
+    extern "C" fn on_signal(sig: libc::c_int) {
+        let fd = FD.load(Ordering::SeqCst);
+        let saved = SAVED.0.get() as *const libc::termios;
+        // SAFETY: tcsetattr, sigaction, sigprocmask and raise are
+        // async-signal-safe; SAVED was written before the handler existed.
+        unsafe {
+            if fd >= 0 {
+                libc::tcsetattr(fd, libc::TCSAFLUSH, saved);
+            }
+            install(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            // Stops (SIGTSTP) or ends the process, as the default would.
+            libc::raise(sig);
+            // Continued after a stop: prompt state again (echo off).
+            install(sig, on_signal as *const () as libc::sighandler_t);
+            if fd >= 0 {
+                libc::tcsetattr(fd, libc::TCSAFLUSH, saved.add(1));
+            }
+        }
+    }
+
+    /// Before echo goes off on `fd`: a signal from now on puts `before`
+    /// back (and after a stop, `before` without echo again, as
+    /// `tty::no_echo` sets it).
+    pub fn arm(fd: libc::c_int, before: &libc::termios) {
+        let mut quiet = *before;
+        quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
+        // SAFETY: no handler is installed yet, so nothing reads SAVED while
+        // it is written.
+        unsafe { *SAVED.0.get() = [*before, quiet] };
+        FD.store(fd, Ordering::SeqCst);
+        for sig in SIGNALS {
+            install(sig, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+
+    /// Echo is back on: the default actions again.
+    pub fn disarm() {
+        for sig in SIGNALS {
+            install(sig, libc::SIG_DFL);
+        }
+        FD.store(-1, Ordering::SeqCst);
     }
 }
 
@@ -196,6 +415,21 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
         log.warn("not a login name (sshd passes NOUSER for unknown users); denied");
         return false;
     }
+    // sshd turns an unknown name into NOUSER, but auth_userokay(3) callers
+    // (smtpd's auth, a web login through it) pass what they were given: an
+    // unknown name must not become a U2F push to whoever has that Werbot ID.
+    if !user_exists(&inv.user) {
+        log.warn("no such user in the password database; denied without asking the API");
+        return false;
+    }
+    let fallback = fallback_log_file();
+    if let Err(e) = sandbox::confine(
+        &[config.log_file.as_path(), fallback.as_path()],
+        config.ca_file.as_deref(),
+    ) {
+        log.error(&format!("{e}; denied"));
+        return false;
+    }
     let factor = match input::factor(answer) {
         Ok(f) => f,
         Err(e) => {
@@ -221,19 +455,42 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
     flow::verify(&config, &mut log, &who, wid, &factor) == Outcome::Success
 }
 
+/// A failure before there is anyone to answer: logged (the log file and
+/// syslog), never printed. The caller's terminal is the user's (su, login),
+/// and base styles send such errors to syslog alone.
+fn fail_early(inv: Option<&Invocation>, what: &str) -> ExitCode {
+    let mut log = Logger::open(&fallback_log_file(), false);
+    if let Some(inv) = inv {
+        log.set_context(context(inv));
+    }
+    log.error(what);
+    ExitCode::FAILURE
+}
+
 fn run() -> ExitCode {
+    if let Err(e) = sandbox::start() {
+        return fail_early(None, &format!("{e}; denied"));
+    }
     let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
     let inv = match bsdauth::parse_args(&argv) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("login_-wpam: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail_early(None, &format!("login_-wpam: {e}")),
     };
     let Some(mut back) = BackChannel::open(inv.debug) else {
-        eprintln!("login_-wpam: no back channel on fd 3 (run by BSD Authentication, or use -d)");
-        return ExitCode::FAILURE;
+        return fail_early(
+            Some(&inv),
+            "no back channel on fd 3 (run by BSD Authentication, or use -d); denied",
+        );
     };
+    // su(1) says its caller is not in group wheel: refused as base styles
+    // do, before any prompt or request.
+    if inv.wheel_refused() {
+        let mut log = Logger::open(&fallback_log_file(), false);
+        log.set_context(context(&inv));
+        log.warn("-v wheel=no (su's caller is not in group wheel); denied");
+        let _ = back.send(&bsdauth::reject_with(bsdauth::NOT_IN_WHEEL));
+        return ExitCode::FAILURE;
+    }
     let ok = match inv.service {
         // Needs nothing but the prompt: the same for every user (no hint
         // whether the login exists or has a Werbot mapping).
@@ -250,7 +507,7 @@ fn run() -> ExitCode {
                 let mut log = Logger::open(&fallback_log_file(), false);
                 log.set_context(context(&inv));
                 log.error(&format!("{e}; denied"));
-                let _ = back.send(bsdauth::REJECT);
+                let _ = back.send(&bsdauth::reject_with(bsdauth::REFUSED));
                 return ExitCode::FAILURE;
             }
         },
@@ -262,11 +519,12 @@ fn run() -> ExitCode {
             Err(_) => false,
         },
     };
-    let sent = back.send(if ok {
-        bsdauth::AUTHORIZE
+    // Every reject carries its reason: su(1) prints it.
+    let sent = if ok {
+        back.send(bsdauth::AUTHORIZE)
     } else {
-        bsdauth::REJECT
-    });
+        back.send(&bsdauth::reject_with(bsdauth::REFUSED))
+    };
     if sent {
         ExitCode::SUCCESS
     } else {

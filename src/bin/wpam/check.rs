@@ -133,6 +133,16 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
     };
     items.push(login_conf_item(&a.login_conf));
     items.push(style_item(&a.style));
+    // Installed from the package (not a tarball): is the copy its program?
+    if let Ok(packaged) = std::fs::read(rules::PACKAGED_STYLE) {
+        if let Ok(copy) = std::fs::read(&a.style) {
+            items.push(rules::style_copy_item(
+                &a.style.display().to_string(),
+                &copy,
+                &packaged,
+            ));
+        }
+    }
     let title = format!(
         "wpam check: BSD Authentication style -wpam ({}, {})",
         a.login_conf.display(),

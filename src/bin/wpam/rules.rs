@@ -53,6 +53,32 @@ impl Item {
     }
 }
 
+/// Where the OpenBSD package puts the style; pkg_add's `@sample` copies it to
+/// /usr/libexec/auth, the only place BSD Authentication looks.
+pub const PACKAGED_STYLE: &str = "/usr/local/libexec/auth/login_-wpam";
+
+/// `style_copy`: the style BSD Authentication runs is the package's. On
+/// `pkg_add -u` an existing `@sample` copy is kept, so after an update the
+/// old program may still be the one that runs.
+#[cfg_attr(not(target_os = "openbsd"), allow(dead_code))]
+pub fn style_copy_item(copy: &str, copy_bytes: &[u8], packaged_bytes: &[u8]) -> Item {
+    if copy_bytes == packaged_bytes {
+        Item::pass(
+            "style_copy",
+            format!("{copy} is the installed package's {PACKAGED_STYLE}"),
+        )
+    } else {
+        Item::fail(
+            "style_copy",
+            format!(
+                "{copy} differs from the installed package's {PACKAGED_STYLE} \
+                 (pkg_add -u keeps an existing copy)"
+            ),
+            format!("install -o root -g auth -m 0555 {PACKAGED_STYLE} {copy}"),
+        )
+    }
+}
+
 /// The report for people: one line per check, ✓ or ✗, the fix under a ✗.
 pub fn render_text(title: &str, items: &[Item]) -> String {
     let width = items.iter().map(|i| i.name.len()).max().unwrap_or(0);
@@ -747,6 +773,18 @@ mod tests {
         );
         assert!(module_path_problem("m", &FileFacts { mode: 0o775, ..f }, root).is_some());
         assert!(module_path_problem("m", &FileFacts { uid: 5, ..f }, root).is_some());
+    }
+
+    #[test]
+    fn an_old_style_copy_fails_with_the_copy_command() {
+        let copy = "/usr/libexec/auth/login_-wpam";
+        assert!(style_copy_item(copy, b"new", b"new").ok);
+        let i = style_copy_item(copy, b"old", b"new");
+        assert!(!i.ok);
+        assert_eq!(
+            i.fix.as_deref(),
+            Some("install -o root -g auth -m 0555 /usr/local/libexec/auth/login_-wpam /usr/libexec/auth/login_-wpam")
+        );
     }
 
     #[test]
