@@ -128,17 +128,22 @@ cached_root() {
   local suite=$1 arch=$2 pkgs=$3 key tar mirror
   key=$(printf '%s\n' "$suite" "$arch" "$pkgs" minbase | sha256sum | cut -c1-12)
   tar=$cache/$suite-$arch-$key.tar
-  if [ -s "$tar" ]; then
+  if [ -f "$tar" ] && [ -s "$tar" ]; then
     echo "$tar"
     return 0
   fi
   mirror=$(debian_mirror)
   echo "test-roots: mmdebstrap $suite $arch (minbase + $pkgs) from $mirror into $tar" >&2
-  if timeout 1500 mmdebstrap --variant=minbase --architectures="$arch" --include="$pkgs" \
-    "$suite" "$tar.new" "$mirror" >"$tdir/mmdebstrap-$suite-$arch.log" 2>&1; then
-    mv "$tar.new" "$tar" && echo "$tar"
+  # Written beside the cache entry and renamed when complete, so a killed
+  # run leaves no truncated root behind (the name still ends in .tar, which
+  # mmdebstrap's format detection needs; --format says it anyway).
+  local part=${tar%.tar}.part.tar
+  rm -rf "$part"
+  if timeout 1500 mmdebstrap --variant=minbase --format=tar --architectures="$arch" --include="$pkgs" \
+    "$suite" "$part" "$mirror" >"$tdir/mmdebstrap-$suite-$arch.log" 2>&1; then
+    mv "$part" "$tar" && echo "$tar"
   else
-    rm -f "$tar.new"
+    rm -rf "$part"
     tail -n 20 "$tdir/mmdebstrap-$suite-$arch.log" >&2
     return 1
   fi
