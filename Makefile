@@ -53,7 +53,7 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 	$(CARGO) build --release --locked --example bench
 	./target/release/examples/bench
 
-test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-selinux test-dist release-dry-run test-bsd ## every test this machine can run
+test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-roots test-selinux test-dist release-dry-run test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"
 
 # The test targets run one after another even under `make -j`: the e2e tests
@@ -126,6 +126,10 @@ install: ## install the built module and the wpam command (make build) into this
 
 reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte
 	ci/reproducible-check.sh
+
+.PHONY: test-roots
+test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10) and pamtester in an arm64 Debian 12 root (qemu), each with the .deb apt-installed (ci/test-roots.sh)
+	ci/test-roots.sh
 
 test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
 	ci/test-packages.sh

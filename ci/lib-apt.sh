@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Sourced by ci/test-packages.sh and ci/release.sh, which both debootstrap a
-# clean Debian 12 root; ci/test-scripts.sh tests it against fake apt dirs.
+# Sourced by ci/test-packages.sh, ci/test-roots.sh and ci/release.sh, which
+# make clean Debian roots (debootstrap, mmdebstrap); ci/test-scripts.sh tests
+# it against fake apt dirs.
 #
 # debian_mirror: prints the Debian mirror to debootstrap from, one URL on
 # stdout, and never fails (also under set -euo pipefail):

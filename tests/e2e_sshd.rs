@@ -6,6 +6,11 @@
 //! run by `make test-e2e` (`cargo test --test e2e_sshd -- --ignored`). Not
 //! root: skipped with a note, except under `CI=true`, where that fails.
 //! The tests run one at a time (a lock), because several measure time.
+//!
+//! With `WPAM_E2E_ROOT` set (ci/test-roots.sh) the same tests run against
+//! the sshd, ssh, libpam, wpam command and installed .deb module of that
+//! Debian root, through chroot; `WPAM_E2E_ROOT_MODULE` names the module
+//! there.
 
 #[path = "support/devserver.rs"]
 mod devserver;
@@ -158,14 +163,41 @@ impl Fixture {
 /// The documented PAM stack with wpam talking to `url`, trusting `ca`; the
 /// service key in `dir/wpam.conf`, the log in `dir/wpam.log`.
 fn wpam_stack(dir: &Path, url: &str, ca: &Path, extra: &str) -> String {
+    let root = sshd::root();
     let args = format!(
         "server_url={url} service_id=dev-service config={} ca_file={} log_file={} \
          debug=true timeout={TIMEOUT} u2f_timeout={U2F_TIMEOUT} {extra}",
-        dir.join("wpam.conf").display(),
-        ca.display(),
-        dir.join("wpam.log").display()
+        root.inside(&dir.join("wpam.conf")).display(),
+        root.inside(ca).display(),
+        root.inside(&dir.join("wpam.log")).display()
     );
-    documented_stack(&pamdrv::module_path(), &args)
+    documented_stack(&module_path(), &args)
+}
+
+/// The module sshd loads: the build's on the host, the installed package's
+/// in a root (a path inside it).
+fn module_path() -> PathBuf {
+    if sshd::root().dir().is_none() {
+        return pamdrv::module_path();
+    }
+    let m = std::env::var_os("WPAM_E2E_ROOT_MODULE")
+        .map(PathBuf::from)
+        .expect("WPAM_E2E_ROOT needs WPAM_E2E_ROOT_MODULE (the module's path in the root)");
+    assert!(
+        sshd::root().outside(&m).is_file(),
+        "no module at {} in the root",
+        m.display()
+    );
+    m
+}
+
+/// The wpam command: the build's on the host, the installed package's
+/// (/usr/bin/wpam) in a root.
+fn wpam_command() -> std::process::Command {
+    match sshd::root().dir() {
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_wpam")),
+        Some(_) => sshd::root().command("/usr/bin/wpam"),
+    }
 }
 
 #[test]
@@ -331,28 +363,29 @@ fn publickey_plus_second_factor_and_publickey_only_account_phase() {
 
 /// Records everything sent to /dev/log while no syslog daemon owns it.
 struct SyslogCapture {
+    path: PathBuf,
     messages: Arc<Mutex<Vec<u8>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SyslogCapture {
-    const PATH: &'static str = "/dev/log";
-
     /// None when something already listens there (a syslog daemon). A
     /// socket nobody listens on (left by a killed run) is replaced.
     fn start() -> Option<SyslogCapture> {
-        if Path::new(Self::PATH).exists() {
-            let probe = UnixDatagram::unbound().and_then(|s| s.connect(Self::PATH));
+        // The /dev/log the module sees: the host's, or the root's own.
+        let path = sshd::root().outside("/dev/log");
+        if path.exists() {
+            let probe = UnixDatagram::unbound().and_then(|s| s.connect(&path));
             match probe {
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    std::fs::remove_file(Self::PATH).expect("remove a dead /dev/log");
+                    std::fs::remove_file(&path).expect("remove a dead /dev/log");
                 }
                 _ => return None,
             }
         }
-        let sock = UnixDatagram::bind(Self::PATH).expect("bind /dev/log");
-        std::fs::set_permissions(Self::PATH, std::fs::Permissions::from_mode(0o666))
+        let sock = UnixDatagram::bind(&path).expect("bind /dev/log");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
             .expect("chmod /dev/log");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");
@@ -370,6 +403,7 @@ impl SyslogCapture {
             }
         });
         Some(SyslogCapture {
+            path,
             messages,
             stop,
             thread: Some(thread),
@@ -388,7 +422,7 @@ impl Drop for SyslogCapture {
             // It looks at `stop` at least every 100 ms (its read timeout).
             deadline::join(t, Duration::from_secs(10), "the /dev/log capture thread");
         }
-        let _ = std::fs::remove_file(Self::PATH);
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -552,7 +586,7 @@ fn faults_and_hostile_input_through_sshd_leak_no_secret() {
         }
         None => {
             for f in ["/var/log/auth.log", "/var/log/syslog", "/var/log/messages"] {
-                if let Ok(t) = std::fs::read(f) {
+                if let Ok(t) = std::fs::read(sshd::root().outside(f)) {
                     logs.push((f, String::from_utf8_lossy(&t).into_owned()));
                 }
             }
@@ -759,12 +793,11 @@ fn wpam_check_passes_and_wpam_test_logs_in_on_the_documented_setup() {
         return;
     };
     let limit = Duration::from_secs(60);
-    let wpam = env!("CARGO_BIN_EXE_wpam");
     let out = deadline::output(
-        std::process::Command::new(wpam)
+        wpam_command()
             .args(["check", "--json", "--service", &fx.sshd.pam.name])
             .arg("--sshd-config")
-            .arg(&fx.sshd.config),
+            .arg(sshd::root().inside(&fx.sshd.config)),
         limit,
         "wpam check",
     )
@@ -798,7 +831,7 @@ fn wpam_check_passes_and_wpam_test_logs_in_on_the_documented_setup() {
     assert!(key.contains("account phase"), "{key}");
 
     // One real login through the same service, answers on stdin.
-    let mut child = std::process::Command::new(wpam)
+    let mut child = wpam_command()
         .args([
             "test",
             "--service",

@@ -1,20 +1,28 @@
 //! A real OpenSSH server and client for end-to-end tests (needs root).
 //!
 //! [`Sshd`] runs Debian's `/usr/sbin/sshd` on a loopback port with its own
-//! sshd_config, host key, pid file and log, under its own PAM service: OpenSSH
-//! ≤ 9.7 names the PAM service after argv[0]'s basename, so sshd is started
-//! through a symlink `DIR/sshd-wpam-XXXX` and reads `/etc/pam.d/sshd-wpam-XXXX`,
-//! which this helper writes and removes again (the system's /etc/pam.d/sshd is
-//! never touched). [`TestUser`] is a throwaway Unix account. [`ssh`] runs the
+//! sshd_config, host key, pid file and log, under its own PAM service
+//! `/etc/pam.d/sshd-wpam-XXXX`, which this helper writes and removes again
+//! (the system's /etc/pam.d/sshd is never touched). OpenSSH ≤ 9.7 names the
+//! PAM service after argv[0]'s basename, so sshd is started through a symlink
+//! `DIR/sshd-wpam-XXXX`; 9.8 and later ignore argv[0] (PAM runs in
+//! sshd-session) and reads the name from `PAMServiceName`, which the
+//! sshd_config then sets. [`TestUser`] is a throwaway Unix account. [`ssh`] runs the
 //! real `ssh` client with an askpass program that answers keyboard-interactive
 //! prompts by their text and records every prompt it was shown.
 //!
 //! Every guard removes what it made when dropped, also when a test panics.
+//!
+//! All of it runs on the host, or inside the Debian root named by
+//! `WPAM_E2E_ROOT` ([`root`]): sshd, ssh, ssh-keygen, useradd and the PAM
+//! service file are then the root's own, reached through `chroot`, so the
+//! same tests prove another release's OpenSSH and Linux-PAM (ci/test-roots.sh).
 #![allow(dead_code)]
 
 #[path = "deadline.rs"]
 pub mod deadline;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -23,6 +31,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const PROMPT_ID: &str = "Enter your Werbot ID (email or username): ";
@@ -30,6 +39,75 @@ pub const PROMPT_CODE: &str = "Enter your totp code (submit empty for U2F): ";
 pub const SSHD: &str = "/usr/sbin/sshd";
 /// Longest a helper command (ssh-keygen, useradd, userdel, chown) may take.
 const TOOL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Where sshd, ssh, the test users and /etc/pam.d are: the host (`/`), or
+/// the chroot `WPAM_E2E_ROOT` names. Paths handed to a program that runs
+/// there are [`Root::inside`] paths; the tests read and write files through
+/// the host path of the same file.
+pub struct Root {
+    dir: Option<PathBuf>,
+}
+
+/// The root of this test process, from `WPAM_E2E_ROOT` (unset or empty: the host).
+pub fn root() -> &'static Root {
+    static ROOT: OnceLock<Root> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let dir = std::env::var_os("WPAM_E2E_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        if let Some(d) = &dir {
+            assert!(
+                d.is_absolute() && d.join("usr/sbin/sshd").exists(),
+                "WPAM_E2E_ROOT={}: not an absolute path to a root with /usr/sbin/sshd",
+                d.display()
+            );
+        }
+        Root { dir }
+    })
+}
+
+impl Root {
+    /// The chroot directory, None on the host.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The host path of `inner`, a path as programs in the root see it.
+    pub fn outside(&self, inner: impl AsRef<Path>) -> PathBuf {
+        let inner = inner.as_ref();
+        match &self.dir {
+            None => inner.to_path_buf(),
+            Some(d) => d.join(inner.strip_prefix("/").unwrap_or(inner)),
+        }
+    }
+
+    /// The path programs in the root see for `host`, a host path inside it.
+    pub fn inside(&self, host: &Path) -> PathBuf {
+        match &self.dir {
+            None => host.to_path_buf(),
+            Some(d) => {
+                let rel = host.strip_prefix(d).unwrap_or_else(|_| {
+                    panic!("{} is outside the root {}", host.display(), d.display())
+                });
+                Path::new("/").join(rel)
+            }
+        }
+    }
+
+    /// `program` (a path or a name on the root's PATH) run in the root.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        match &self.dir {
+            None => Command::new(program),
+            Some(d) => {
+                // chroot(8) execs the program, so the child's pid is the
+                // program's own (sshd's pid, its children, signals).
+                let mut c = Command::new("chroot");
+                c.arg(d).arg(program);
+                c
+            }
+        }
+    }
+}
 
 /// True when the test may run. Not root: skipped with a note, except under
 /// `CI=true`, where a skipped end-to-end suite would hide a broken runner.
@@ -81,7 +159,7 @@ fn alive(pid: u32) -> bool {
 fn sweep_leftovers() {
     static SWEEP: std::sync::Once = std::sync::Once::new();
     SWEEP.call_once(|| {
-        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let passwd = fs::read_to_string(root().outside("/etc/passwd")).unwrap_or_default();
         for f in passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()) {
             let pid = f
                 .get(4)
@@ -89,13 +167,17 @@ fn sweep_leftovers() {
             if pid.is_some_and(|p| !alive(p)) {
                 eprintln!("removing user {} left by a killed run", f[0]);
                 let _ = deadline::output(
-                    Command::new("userdel").args(["-f", "-r", f[0]]),
+                    root().command("userdel").args(["-f", "-r", f[0]]),
                     TOOL_LIMIT,
                     "userdel of a leftover user",
                 );
             }
         }
-        for e in fs::read_dir("/etc/pam.d").into_iter().flatten().flatten() {
+        for e in fs::read_dir(root().outside("/etc/pam.d"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid = name
                 .strip_prefix(SERVICE_PREFIX)
@@ -113,7 +195,12 @@ pub struct WorkDir(pub PathBuf);
 
 impl WorkDir {
     pub fn new(tag: &str) -> WorkDir {
-        let dir = std::env::temp_dir().join(format!("wpam-{tag}-{}", random_suffix()));
+        // In a root, under its /tmp: sshd and the module there open these files.
+        let tmp = match root().dir() {
+            None => std::env::temp_dir(),
+            Some(_) => root().outside("/tmp"),
+        };
+        let dir = tmp.join(format!("wpam-{tag}-{}", random_suffix()));
         fs::create_dir(&dir).expect("create work dir");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod work dir");
         WorkDir(dir)
@@ -128,9 +215,10 @@ impl Drop for WorkDir {
 
 /// `ssh-keygen -t ed25519` into `path` (and `path.pub`); returns the public line.
 pub fn keygen(path: &Path) -> String {
-    run(Command::new("ssh-keygen")
+    run(root()
+        .command("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "wpam-e2e", "-f"])
-        .arg(path));
+        .arg(root().inside(path)));
     fs::read_to_string(path.with_extension("pub")).expect("read public key")
 }
 
@@ -145,8 +233,10 @@ impl TestUser {
         sweep_leftovers();
         let name = format!("wpe2e{}", random_suffix());
         let mark = format!("{GECOS_MARK}{}", std::process::id());
-        run(Command::new("useradd").args(["-m", "-s", "/bin/sh", "-c", &mark, &name]));
-        let home = PathBuf::from(format!("/home/{name}"));
+        run(root()
+            .command("useradd")
+            .args(["-m", "-s", "/bin/sh", "-c", &mark, &name]));
+        let home = root().outside(format!("/home/{name}"));
         TestUser { name, home }
     }
 
@@ -158,16 +248,17 @@ impl TestUser {
         let keys = ssh.join("authorized_keys");
         fs::write(&keys, public_key).expect("write authorized_keys");
         fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).expect("chmod keys");
-        run(Command::new("chown")
+        run(root()
+            .command("chown")
             .args(["-R", &format!("{0}:{0}", self.name)])
-            .arg(&ssh));
+            .arg(root().inside(&ssh)));
     }
 }
 
 impl Drop for TestUser {
     fn drop(&mut self) {
         let _ = deadline::output(
-            Command::new("userdel").args(["-f", "-r", &self.name]),
+            root().command("userdel").args(["-f", "-r", &self.name]),
             TOOL_LIMIT,
             "userdel of a test user",
         );
@@ -182,7 +273,7 @@ pub struct PamService {
 
 impl PamService {
     fn create(name: String) -> PamService {
-        let path = Path::new("/etc/pam.d").join(&name);
+        let path = root().outside("/etc/pam.d").join(&name);
         assert!(!path.exists(), "{} exists already", path.display());
         PamService { name, path }
     }
@@ -206,7 +297,7 @@ impl Drop for PamService {
 /// `@include common-auth` commented out, wpam alone in the auth stack, wpam in
 /// the account stack, every session line of the distribution kept.
 pub fn documented_stack(module: &Path, args: &str) -> String {
-    let system = fs::read_to_string("/etc/pam.d/sshd").unwrap_or_default();
+    let system = fs::read_to_string(root().outside("/etc/pam.d/sshd")).unwrap_or_default();
     let auth = format!("auth       required     {} {args}\n", module.display());
     let account = format!("account    required     {} {args}\n", module.display());
     let mut out = String::from("# written by wpam's end-to-end tests; removed at the end\n");
@@ -253,6 +344,20 @@ impl Drop for Proc {
         // Killed (SIGKILL) and reaped if TERM did not end it in 5 s.
         let _ = deadline::wait_or_kill(&mut self.0, Duration::from_secs(5));
     }
+}
+
+/// True when the sshd knows the sshd_config keyword `option` (lower case),
+/// from its `sshd -T` (every keyword it has, with its default).
+fn sshd_knows(option: &str, host_key: &Path) -> bool {
+    static DEFAULTS: OnceLock<String> = OnceLock::new();
+    let out = DEFAULTS.get_or_init(|| {
+        run(root()
+            .command(SSHD)
+            .args(["-T", "-f", "/dev/null", "-h"])
+            .arg(root().inside(host_key)))
+    });
+    out.lines()
+        .any(|l| l.split_whitespace().next() == Some(option))
 }
 
 /// Pids whose parent is `pid`.
@@ -317,7 +422,7 @@ impl Sshd {
         pam.set(stack);
         // Debian's sshd refuses to start without its privilege separation
         // directory; the systemd unit normally creates it.
-        fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        fs::create_dir_all(root().outside("/run/sshd")).expect("mkdir /run/sshd");
         let host_key = dir.join("ssh_host_ed25519_key");
         if !host_key.exists() {
             keygen(&host_key);
@@ -335,9 +440,21 @@ impl Sshd {
                 "ListenAddress 127.0.0.1:{port}\n\
                  HostKey {}\n\
                  PidFile {}\n",
-                host_key.display(),
-                dir.join("sshd.pid").display()
+                root().inside(&host_key).display(),
+                root().inside(&dir.join("sshd.pid")).display()
             );
+            if sshd_knows("pamservicename", &host_key) {
+                // OpenSSH 9.8+ names the PAM service in sshd_config (default
+                // "sshd") and no longer after argv[0].
+                text.push_str(&format!("PAMServiceName {service}\n"));
+            }
+            if sshd_knows("persourcepenalties", &host_key) {
+                // OpenSSH 9.8+ refuses, for seconds, connections from an
+                // address whose logins failed or that left early, and every
+                // test login comes from 127.0.0.1: after the first wrong
+                // code sshd itself would refuse the next, correct one.
+                text.push_str("PerSourcePenalties no\n");
+            }
             text.push_str(SSHD_CONFIG);
             for l in extra {
                 text.push_str(l);
@@ -345,7 +462,7 @@ impl Sshd {
             }
             fs::write(&config, text).expect("write sshd_config");
             // Absolute argv[0]: sshd re-executes itself for every connection.
-            let mut cmd = Command::new(&link);
+            let mut cmd = root().command(root().inside(&link));
             // SAFETY: prctl is async-signal-safe. If the test process dies
             // without running destructors, the daemon goes with it.
             unsafe {
@@ -357,9 +474,9 @@ impl Sshd {
             let child = cmd
                 .arg("-D")
                 .arg("-f")
-                .arg(&config)
+                .arg(root().inside(&config))
                 .arg("-E")
-                .arg(&log)
+                .arg(root().inside(&log))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -367,6 +484,11 @@ impl Sshd {
                 .expect("spawn sshd");
             let mut proc = Proc(child);
             if wait_banner(port, &mut proc.0) {
+                if let Some(d) = root().dir() {
+                    // The daemon that answers is the root's, not the host's.
+                    let seen = fs::read_link(format!("/proc/{}/root", proc.0.id()));
+                    assert_eq!(seen.ok().as_deref(), Some(d), "sshd's root directory");
+                }
                 return Sshd {
                     proc,
                     pam,
@@ -427,7 +549,7 @@ impl Sshd {
         fs::write(ask.join("code"), req.code).expect("write code answer");
         let stdout = fs::File::create(ask.join("stdout")).expect("stdout file");
         let stderr = fs::File::create(ask.join("stderr")).expect("stderr file");
-        let mut cmd = Command::new("ssh");
+        let mut cmd = root().command("ssh");
         cmd.args([
             "-F",
             "/dev/null",
@@ -444,16 +566,18 @@ impl Sshd {
         .args(["-o", "ConnectTimeout=20"])
         .args(["-o", &format!("PreferredAuthentications={}", req.methods)]);
         match req.key {
-            Some(k) => cmd.args(["-o", "IdentitiesOnly=yes", "-i"]).arg(k),
+            Some(k) => cmd
+                .args(["-o", "IdentitiesOnly=yes", "-i"])
+                .arg(root().inside(k)),
             None => cmd.args(["-o", "PubkeyAuthentication=no"]),
         };
         cmd.arg("127.0.0.1")
             .arg(req.command)
             .env_remove("SSH_AUTH_SOCK")
-            .env("SSH_ASKPASS", &self.askpass)
+            .env("SSH_ASKPASS", root().inside(&self.askpass))
             .env("SSH_ASKPASS_REQUIRE", "force")
             .env("DISPLAY", ":0")
-            .env("WPAM_ASK_DIR", &ask)
+            .env("WPAM_ASK_DIR", root().inside(&ask))
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
