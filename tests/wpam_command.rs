@@ -43,6 +43,42 @@ fn totp(secret: &str) -> String {
     devserver::totp_at(secret, now)
 }
 
+/// Whether no directory from `/` down to `dir` is writable by its group or
+/// others (the rule `wpam check` applies to the module's directories).
+fn chain_is_safe(dir: &Path) -> bool {
+    dir.ancestors().all(|d| {
+        std::fs::metadata(d)
+            .map(|m| m.permissions().mode() & 0o022 == 0)
+            .unwrap_or(false)
+    })
+}
+
+/// Where the setups go: below the target directory, unless the clone lies
+/// under a directory others may write (a clone in /tmp, as CI's): then a
+/// directory of the test's own in /run (root) or in ~/.cache.
+fn safe_base() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if chain_is_safe(&target) {
+        return target;
+    }
+    let base = if is_root() {
+        PathBuf::from("/run/wpam-test-cmd")
+    } else {
+        let home = std::env::var_os("HOME").expect("HOME for a safe test directory");
+        PathBuf::from(home).join(".cache/wpam-test-cmd")
+    };
+    std::fs::create_dir_all(&base).expect("mkdir the test base");
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(
+        chain_is_safe(&base),
+        "{} and {} both lie under a directory others may write: wpam check would \
+         (rightly) refuse any module there",
+        target.display(),
+        base.display()
+    );
+    base
+}
+
 /// A complete setup as the README describes it, in a directory of its own
 /// below the target directory (every directory above the module must be
 /// root's — or the test user's — and not writable by others, as on a real
@@ -63,7 +99,7 @@ impl Setup {
     }
 
     fn with(tag: &str, opts: Options) -> Setup {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let base = safe_base();
         let dir = base.join(format!(
             "wpam-cmd-{tag}-{}-{}",
             std::process::id(),
