@@ -178,7 +178,7 @@ fn wpam_stack(dir: &Path, url: &str, ca: &Path, extra: &str) -> String {
 /// in a root (a path inside it).
 fn module_path() -> PathBuf {
     if sshd::root().dir().is_none() {
-        return pamdrv::module_path();
+        return host_module();
     }
     let m = std::env::var_os("WPAM_E2E_ROOT_MODULE")
         .map(PathBuf::from)
@@ -189,6 +189,28 @@ fn module_path() -> PathBuf {
         m.display()
     );
     m
+}
+
+/// The build's module, copied to a directory whose whole chain is root's
+/// and closed to others, as `wpam check` (and OpenPAM) demand of a module's
+/// directories: the build itself may lie under /tmp (CI's fresh clone does).
+/// The copy is renamed into place, so an sshd that has the previous copy
+/// mapped is never handed a half-written file.
+fn host_module() -> PathBuf {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Path::new("/run/wpam-test-e2e");
+        std::fs::create_dir_all(dir).expect("mkdir /run/wpam-test-e2e");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let tmp = dir.join(format!(".pam_wpam.so.{}", std::process::id()));
+        std::fs::copy(pamdrv::module_path(), &tmp).expect("copy the module");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let module = dir.join("pam_wpam.so");
+        std::fs::rename(&tmp, &module).expect("rename the module into place");
+        module
+    })
+    .clone()
 }
 
 /// The wpam command: the build's on the host, the installed package's
