@@ -53,7 +53,7 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 	$(CARGO) build --release --locked --example bench
 	./target/release/examples/bench
 
-test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-roots test-selinux test-dist release-dry-run test-bsd ## every test this machine can run
+test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-roots test-selinux test-dist release-dry-run test-ansible test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"
 
 # The test targets run one after another even under `make -j`: the e2e tests
@@ -69,6 +69,11 @@ test-dist: nextest ## the libpam suite against the module that ships (dist/linux
 .PHONY: test-selinux
 test-selinux: deps ## the SELinux policy module linked into Debian's reference policy in a scratch store: exact rules (sesearch), booleans, labels, with and without sshd_session_t
 	ci/test-selinux.sh
+
+# --- the Ansible role (deploy/ansible/, ci/test-ansible.sh) ------------------
+.PHONY: test-ansible
+test-ansible: deps ## as root: ansible-lint, then the role for real against a Debian 12 debootstrap root (signed APT repo of release-dry-run, sshd logins, idempotence, rollback)
+	ci/test-ansible.sh
 
 # --- the BSDs (ci/test-bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
 .PHONY: test-bsd

@@ -28,7 +28,10 @@ pkgs=("${build_pkgs[@]}"
   # seinfo and their python3-setools, selabel_lookup. Tools only: the policy
   # (selinux-policy-default) goes into a scratch store, never onto this host,
   # and SELinux stays off
-  policycoreutils setools selinux-utils)
+  policycoreutils setools selinux-utils
+  # the Ansible role's test (ci/test-ansible.sh): a venv for the pinned
+  # ansible-core and ansible-lint (deploy/ansible/requirements.txt)
+  python3-venv)
 [ "${1:-}" = build ] && pkgs=("${build_pkgs[@]}")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# The Ansible role (deploy/ansible/), for real: `make test-ansible`.
+#
+#   1. ansible-lint (production profile) and a syntax check of the example
+#      playbook, with the pinned tools (deploy/ansible/requirements.txt) in a
+#      venv cached under $WPAM_ANSIBLE_CACHE (default /var/cache/wpam-ansible);
+#   2. a clean Debian 12 root (ci/test-packages.sh's cached debootstrap
+#      minbase tar when there is one, else debootstrap) with python3,
+#      python3-apt and openssh-server added from the Debian mirror, cached as
+#      a tar too; a fresh copy of it for every run;
+#   3. the signed APT repository of the release dry run (build/release/site,
+#      made by `ci/release.sh --dry-run` when absent) served on loopback, the
+#      development Werbot API on loopback, and the root's own sshd on a
+#      loopback port;
+#   4. deploy/ansible/site.yml (canary play, then the fleet play) against the
+#      root (connection community.general.chroot): installs wpam from the
+#      repository with the key pinned by its SHA-256, config from a variable,
+#      PAM and sshd changes checked by `sshd -t` and `wpam check` before and
+#      after they are put in place, sshd reloaded (SIGHUP);
+#   5. logins through that sshd with the real ssh client: password, Werbot
+#      ID, the right TOTP code -> in; a wrong code -> refused;
+#   6. the playbook again: nothing changed; the service key appears in no
+#      output (no_log);
+#   7. wpam_state=absent: PAM, sshd, APT and config files byte for byte as
+#      before the first run, the package gone, sshd still up (password login);
+#      absent again: nothing changed.
+#
+# WPAM_ANSIBLE_SUITES: the suites, default "bookworm" ("bookworm trixie":
+# Debian 13 too). WPAM_ANSIBLE_KEEP=1 keeps the work directory (logs, roots).
+# Needs root (chroot, mounts). Not root: skipped with a note, except under
+# CI=true, where that fails. Every child is bounded (timeout).
+set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
+# shellcheck source=lib-apt.sh
+. "$(dirname "$0")/lib-apt.sh"
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+cache=${WPAM_ANSIBLE_CACHE:-/var/cache/wpam-ansible}
+# The Debian suites to run the role against (default: bookworm, Debian 12).
+read -r -a suites <<<"${WPAM_ANSIBLE_SUITES:-bookworm}"
+t0=$(date +%s)
+passed=0
+log() { printf 'test-ansible: %s\n' "$*" >&2; }
+ok() { passed=$((passed + 1)); printf 'test-ansible: ok   %s (%d s)\n' "$*" "$(($(date +%s) - t0))" >&2; }
+die() {
+  printf 'test-ansible: FAIL %s\n' "$*" >&2
+  echo "test-ansible: $passed passed, 1 failed"
+  exit 1
+}
+
+if [ "$(id -u)" != 0 ]; then
+  [ "${CI:-}" != true ] || die "needs root (chroot, mounts) and CI=true forbids skipping"
+  log "not root: skipped (the role runs against a debootstrap root; run as root)"
+  exit 0
+fi
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/ans-test.XXXXXX")
+roots=()
+pids=()
+mounted=()
+cleanup() {
+  local p m r
+  for r in "${roots[@]}"; do
+    [ -s "$r/run/sshd.pid" ] || continue
+    p=$(cat "$r/run/sshd.pid")
+    # Only the sshd of that root.
+    if [ "$(readlink "/proc/$p/root" 2>/dev/null)" = "$r" ]; then kill "$p" 2>/dev/null || true; fi
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  if [ -n "${WPAM_ANSIBLE_KEEP:-}" ]; then log "kept $work (WPAM_ANSIBLE_KEEP)"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# --- 1. the pinned tools, lint ----------------------------------------------------
+req=deploy/ansible/requirements.txt
+# community.general (for its chroot connection) from the `ansible` wheel,
+# pinned by version and SHA-256; only that collection is unpacked.
+bundle=ansible-11.13.0-py3-none-any.whl
+bundle_sha256=7f1c9c6a6026ff214d9240647e4d2b019b2a9d4c7a2bc733932bcf92af80ab04
+venv=$cache/venv-$( (cat "$req"; echo "$bundle $bundle_sha256") | sha256sum | cut -c1-16)
+if [ ! -f "$venv/.complete" ]; then
+  log "venv: pip install -r $req into $venv, community.general from $bundle"
+  mkdir -p "$cache"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv (python3-venv installed?)"
+  timeout 900 "$venv/bin/pip" install -q --disable-pip-version-check --no-input -r "$req" ||
+    die "pip install -r $req"
+  timeout 600 "$venv/bin/pip" download -q --disable-pip-version-check --no-input --no-deps \
+    --only-binary=:all: -d "$venv/dl" "ansible==$(cut -d- -f2 <<<"$bundle")" || die "pip download $bundle"
+  echo "$bundle_sha256  $venv/dl/$bundle" | sha256sum -c --quiet - || die "$bundle: not the pinned SHA-256"
+  "$venv/bin/python" -c '
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("ansible_collections/community/general/")])
+' "$venv/dl/$bundle" "$venv/collections" || die "unpack community.general"
+  rm -rf "$venv/dl"
+  touch "$venv/.complete"
+fi
+export ANSIBLE_COLLECTIONS_PATH=$venv/collections
+"$venv/bin/ansible-playbook" --version | head -n1 | grep -q 'core 2\.' || die "ansible-playbook in $venv"
+versions=$("$venv/bin/ansible-playbook" --version; NO_COLOR=1 "$venv/bin/ansible-lint" --nocolor --version 2>/dev/null)
+ok "pinned tools: $(grep -m1 '^ansible-playbook' <<<"$versions"), $(grep -m1 '^ansible-lint' <<<"$versions" | awk '{print $1, $2}')"
+export ANSIBLE_CONFIG=$here/deploy/ansible/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1
+export ANSIBLE_LOCAL_TEMP=$work/ansible-local ANSIBLE_HOME=$work/ansible-home
+(cd deploy/ansible && timeout 600 "$venv/bin/ansible-lint" --profile production --nocolor) >"$work/lint.log" 2>&1 ||
+  { cat "$work/lint.log" >&2; die "ansible-lint --profile production"; }
+ok "ansible-lint --profile production: clean"
+timeout 120 "$venv/bin/ansible-playbook" --syntax-check -i deploy/ansible/inventory/hosts.yml deploy/ansible/site.yml >"$work/syntax.log" 2>&1 ||
+  { cat "$work/syntax.log" >&2; die "ansible-playbook --syntax-check site.yml"; }
+ok "ansible-playbook --syntax-check site.yml (example inventory)"
+
+# --- 2. the signed repository and the development API on loopback -------------------
+site=${RELEASE_DIR:-$here/build/release}/site
+if [ ! -s "$site/apt/dists/stable/InRelease" ]; then
+  log "no release dry run output in $site: ci/release.sh --dry-run"
+  timeout 3600 ci/release.sh --dry-run >"$work/release.log" 2>&1 || { tail -n 30 "$work/release.log" >&2; die "ci/release.sh --dry-run"; }
+fi
+[ -s "$site/apt/dists/stable/InRelease" ] || die "no signed APT repository in $site"
+serve() { # DIR PORTFILE: a static HTTP server on a free loopback port
+  timeout 3600 python3 - "$1" "$2" >"$2.log" 2>&1 <<'PY' &
+import functools, http.server, os, sys
+site, portfile = sys.argv[1:3]
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open(portfile + ".new", "w").write(str(s.server_address[1]))
+os.rename(portfile + ".new", portfile)
+s.serve_forever()
+PY
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$2" ] && return 0; sleep 0.1; done
+  die "HTTP server for $1 did not start: $(cat "$2.log")"
+}
+serve "$site" "$work/site.port"
+repo=http://127.0.0.1:$(cat "$work/site.port")
+ok "signed APT repository of the release dry run on $repo"
+
+timeout 1800 cargo build --locked --quiet --example werbot-dev-server >"$work/cargo.log" 2>&1 ||
+  { tail -n 30 "$work/cargo.log" >&2; die "cargo build --example werbot-dev-server"; }
+key="ans-service-key-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+timeout 3600 target/debug/examples/werbot-dev-server --listen 127.0.0.1:0 --state-dir "$work/api" \
+  --service-id ans-web-01 --service-key "$key" >"$work/api.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do grep -q '^werbot-dev-server listening on' "$work/api.out" && break; sleep 0.1; done
+ready=$(grep -m1 '^werbot-dev-server listening on' "$work/api.out") || die "dev API did not start: $(cat "$work/api.out")"
+api=${ready#werbot-dev-server listening on https://}
+api=${api%% *}
+ca=${ready##* ca=}
+ok "development Werbot API on https://$api"
+
+
+# Everything below runs once per Debian suite: a root of its own, its own sshd.
+run_suite() {
+  local suite=$1 name
+  name=ans-$suite
+  root=$work/$suite
+  roots+=("$root")
+  # --- 2. the Debian root -------------------------------------------------------------
+  root_tar=$cache/$suite-ansible.tar
+  if [ ! -s "$root_tar" ]; then
+    mkdir -p "$cache" "$work/build"
+    base_tar=${WPAM_TEST_DIR:-$here/build/test}/$suite-minbase.tar
+    if [ -s "$base_tar" ]; then
+      log "root: from $base_tar (ci/test-packages.sh's cache) + python3, python3-apt, openssh-server"
+      tar -xf "$base_tar" -C "$work/build"
+    else
+      mirror=$(debian_mirror)
+      log "root: debootstrap --variant=minbase $suite from $mirror"
+      command -v debootstrap >/dev/null || die "debootstrap is not installed (ci/install-deps.sh)"
+      timeout 1200 debootstrap --variant=minbase "$suite" "$work/build" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+        { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap"; }
+    fi
+    cp -L /etc/resolv.conf "$work/build/etc/resolv.conf"
+    printf '#!/bin/sh\nexit 101\n' >"$work/build/usr/sbin/policy-rc.d"
+    chmod 755 "$work/build/usr/sbin/policy-rc.d"
+    mount -t proc proc "$work/build/proc" && mounted+=("$work/build/proc")
+    in_build() { chroot "$work/build" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+    { in_build timeout 600 apt-get update -q &&
+      in_build timeout 900 apt-get install -y -q --no-install-recommends python3 python3-apt openssh-server; } \
+      >"$work/root-apt.log" 2>&1 || { tail -n 30 "$work/root-apt.log" >&2; die "apt-get install in the root"; }
+    umount "$work/build/proc" && unset "mounted[-1]"
+    # Only the wpam repository from now on: the test needs no network beyond loopback.
+    rm -f "$work/build/usr/sbin/policy-rc.d" "$work/build/etc/apt/sources.list" "$work/build"/etc/apt/sources.list.d/*
+    rm -rf "$work/build"/var/lib/apt/lists/* "$work/build"/var/cache/apt/*.bin "$work/build"/var/cache/apt/archives/*.deb
+    tar -C "$work/build" -cf "$root_tar.new.$$" . && mv "$root_tar.new.$$" "$root_tar"
+    rm -rf "$work/build"
+    ok "root: $root_tar built"
+  fi
+  mkdir -p "$root"
+  tar -xf "$root_tar" -C "$root"
+  mount -t proc proc "$root/proc" && mounted+=("$root/proc")
+  in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
+  in_root dpkg -s wpam >/dev/null 2>&1 && die "the cached root already has wpam"
+  mkdir -p "$root/run/sshd"
+  user=ansuser
+  password="ans-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  in_root useradd -m -s /bin/sh "$user"
+  printf '%s:%s\n' "$user" "$password" | in_root chpasswd
+  ok "$suite: root: fresh copy of $root_tar, user $user"
+
+  sshd_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  timeout 60 chroot "$root" /usr/sbin/sshd -o "Port=$sshd_port" -o ListenAddress=127.0.0.1 -o PidFile=/run/sshd.pid \
+    -E /var/log/sshd.log || die "sshd in the root did not start"
+  for _ in $(seq 100); do [ -s "$root/run/sshd.pid" ] && break; sleep 0.1; done
+  sshd_pid=$(cat "$root/run/sshd.pid")
+  ok "the root's sshd (pid $sshd_pid) on 127.0.0.1:$sshd_port"
+
+  # One login with the real ssh client; askpass answers by prompt.
+  cat >"$work/askpass" <<'EOF'
+#!/bin/sh
+printf '%s\0' "$1" >>"$ANS_ASK/prompts"
+case "$1" in
+*"Werbot ID"*) cat "$ANS_ASK/id" ;;
+*"totp code"*) cat "$ANS_ASK/code" ;;
+*assword*) cat "$ANS_ASK/password" ;;
+*) exit 1 ;;
+esac
+EOF
+  chmod 755 "$work/askpass"
+  login() { # METHOD ID CODE -> $work/ask/{stdout,stderr,prompts}; ssh's exit status
+    local ask=$work/ask
+    rm -rf "$ask" && mkdir -p "$ask"
+    printf '%s\n' "$password" >"$ask/password"
+    printf '%s\n' "$2" >"$ask/id"
+    printf '%s\n' "$3" >"$ask/code"
+    : >"$ask/prompts"
+    ANS_ASK=$ask SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+      timeout 60 setsid ssh -F /dev/null -p "$sshd_port" -l "$user" -o StrictHostKeyChecking=no \
+      -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null -o BatchMode=no \
+      -o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 -o PubkeyAuthentication=no \
+      -o "PreferredAuthentications=$1" 127.0.0.1 'echo ok' \
+      </dev/null >"$ask/stdout" 2>"$ask/stderr"
+  }
+  logged_in() { [ "$(head -n1 "$work/ask/stdout")" = ok ]; }
+  login_ok() { login "$@" && logged_in; }
+  login_report() { echo "stdout: $(cat "$work/ask/stdout")"; echo "stderr: $(cat "$work/ask/stderr")"; echo "prompts: $(tr '\0' '|' <"$work/ask/prompts")"; tail -n 20 "$root/var/log/sshd.log"; } >&2
+  login_ok password - - || { login_report; die "password login before the role"; }
+  ok "$suite: before the role: password login works"
+
+  # The files the role touches, and those it must leave as they were.
+  snapshot() {
+    (cd "$root" && find etc/pam.d etc/ssh etc/security etc/apt usr/share/keyrings -type f ! -name '*~' -print0 |
+      LC_ALL=C sort -z | xargs -0 sha256sum)
+  }
+  snapshot >"$work/before.sha"
+
+  # --- 4. the role ----------------------------------------------------------------------
+  cat >"$work/$suite.ini" <<EOF
+[wpam_canary]
+$name ansible_host=$root
+
+[wpam_fleet:children]
+wpam_canary
+
+[all:vars]
+ansible_connection=community.general.chroot
+ansible_python_interpreter=/usr/bin/python3
+ansible_become=false
+EOF
+  totp() { python3 - "$@" <<'PY'
+import base64, hmac, struct, sys, time
+secret, shift = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
+key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+def code(step):
+    h = hmac.new(key, struct.pack(">Q", step), "sha1").digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+step = int(time.time()) // 30
+if shift == 0:
+    print(code(step))
+else:  # a code valid in none of the steps around now
+    valid = {code(step + k) for k in range(-2, 3)}
+    print(next(c for c in ("%06d" % ((n * 7919 + 13) % 1000000) for n in range(1000)) if c not in valid))
+PY
+  }
+  python3 - "$work/vars.json" "$api" "$ca" "$key" "$repo" "$site/wpam-archive-keyring.gpg" <<'PY'
+import hashlib, json, sys
+out, api, ca, key, repo, keyring = sys.argv[1:7]
+json.dump({
+    "wpam_server_url": api,
+    "wpam_service_id": "ans-web-01",
+    "wpam_pam_args": "offline_users=root",
+    "wpam_config_content": "service_key=%s\n" % key,
+    "wpam_ca_pem": open(ca).read(),
+    "wpam_pages_url": repo,
+    "wpam_repo_key_sha256": hashlib.sha256(open(keyring, "rb").read()).hexdigest(),
+    # sshd here is not run by a service manager: the reload is its SIGHUP.
+    "wpam_sshd_reload_command": ["/bin/sh", "-c", 'kill -HUP "$(cat /run/sshd.pid)"'],
+}, open(out, "w"))
+PY
+  run_playbook() { # RUN ARGS...: site.yml, log in $work/$suite-RUN.log
+    local run=$1
+    shift
+    timeout 900 "$venv/bin/ansible-playbook" -v -i "$work/$suite.ini" deploy/ansible/site.yml \
+      -e "@$work/vars.json" "$@" >"$work/$suite-$run.log" 2>&1
+  }
+  playbook() { # RUN ARGS...: run_playbook, which must succeed; sets $changed
+    local run=$1 out=$work/$suite-$1.log
+    run_playbook "$@" || { tail -n 60 "$out" >&2; die "ansible-playbook ($suite, $run)"; }
+    grep -q "$key" "$out" && die "the service key is in the output of ansible-playbook ($suite, $run)"
+    changed=$(sed -n "s/^$name *: ok=[0-9]* *changed=\([0-9]*\) *unreachable=0 *failed=0 .*/\\1/p" "$out" | tail -n1)
+    [ -n "$changed" ] || { tail -n 20 "$out" >&2; die "no clean PLAY RECAP for $name ($run)"; }
+  }
+  # A candidate that fails `wpam check` (here: a service key the API
+  # refuses) must stop the role before PAM or sshd change.
+  run_playbook wrong-key -e '{"wpam_config_content": "service_key=ans-wrong-key\n"}' &&
+    die "the role went on with a service key the API refuses"
+  grep -q 'api.request' "$work/$suite-wrong-key.log" || { tail -n 40 "$work/$suite-wrong-key.log" >&2; die "wrong key: not stopped by wpam check"; }
+  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$' "$work/before.sha") \
+    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$') || die "wrong key: PAM or sshd files changed"
+  [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "wrong key: sshd restarted"
+  login_ok password - - || { login_report; die "wrong key: password login afterwards"; }
+  ok "$suite: a key the API refuses: the role stops at the candidate's wpam check, PAM and sshd untouched, logins as before"
+  playbook present
+  [ "$changed" -gt 0 ] || die "the first run changed nothing"
+  grep -q '^PLAY \[Canary hosts\]' "$work/$suite-present.log" || die "the canary play did not run"
+  # shellcheck disable=SC2016 # dpkg-query's format
+  got=$(in_root dpkg-query -W -f='${Version} ${Status}' wpam) || die "wpam is not installed"
+  [[ "$got" == *" install ok installed" ]] || die "wpam: $got"
+  grep -q "$repo/apt stable/main" <<<"$(in_root apt-cache policy wpam)" || die "wpam was not installed from the repository"
+  [ "$(stat -c '%U:%G %a' "$root/etc/security/wpam.conf")" = "root:root 600" ] || die "wpam.conf is not root:root 0600"
+  grep -q 'auth     required pam_wpam.so' "$root/etc/pam.d/sshd" || die "no wpam auth line in /etc/pam.d/sshd"
+  [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
+  in_root wpam check --service sshd >"$work/check.log" 2>&1 || { cat "$work/check.log" >&2; die "wpam check after the role"; }
+  ok "$suite: first run: changed=$changed; wpam $got from $repo; wpam check passes"
+
+  # --- 5. logins through the reloaded sshd -------------------------------------------------
+  login keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP 1)" && die "a wrong TOTP code logged in"
+  grep -q 'Permission denied' "$work/ask/stderr" || { login_report; die "a wrong code: not refused by the server"; }
+  grep -q 'Enter your totp code' "$work/ask/prompts" || { login_report; die "a wrong code: wpam's prompt never came"; }
+  ok "$suite: wrong TOTP code refused (Permission denied)"
+  login_ok keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP)" ||
+    { login_report; die "login with password, Werbot ID and TOTP code"; }
+  tr '\0' '\n' <"$work/ask/prompts" | grep -q 'Enter your Werbot ID' || { login_report; die "no Werbot ID prompt"; }
+  grep -q 'totpCode' "$work/api/requests.jsonl" || die "the API saw no TOTP request"
+  ok "$suite: login: password, Werbot ID, TOTP code -> in (through the reloaded sshd)"
+
+  # --- 6. idempotent -------------------------------------------------------------------------
+  playbook present-again
+  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$suite-present-again.log" >&2; die "the second run changed $changed task(s)"; }
+  ok "$suite: second run: changed=0"
+
+  # --- 7. rollback ---------------------------------------------------------------------------
+  playbook absent -e wpam_state=absent
+  [ "$changed" -gt 0 ] || die "wpam_state=absent changed nothing"
+  in_root dpkg -s wpam >/dev/null 2>&1 && die "wpam is still installed after wpam_state=absent"
+  snapshot >"$work/after.sha"
+  diff -u "$work/before.sha" "$work/after.sha" >&2 || die "files differ from before the role"
+  [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
+  login_ok password - - || { login_report; die "password login after the rollback"; }
+  ok "$suite: wpam_state=absent: changed=$changed; package removed; PAM, sshd, APT, config files as before; password login works"
+  playbook absent-again -e wpam_state=absent
+  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$suite-absent-again.log" >&2; die "absent again changed $changed task(s)"; }
+  ok "$suite: wpam_state=absent again: changed=0"
+
+  log "$suite done in $(($(date +%s) - t0)) s"
+}
+
+for suite in "${suites[@]}"; do run_suite "$suite"; done
+echo "test-ansible: $passed passed, 0 failed"
