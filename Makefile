@@ -72,7 +72,7 @@ test-selinux: deps ## the SELinux policy module linked into Debian's reference p
 
 # --- the Ansible role (deploy/ansible/, ci/test-ansible.sh) ------------------
 .PHONY: test-ansible
-test-ansible: deps ## as root: ansible-lint, then the role for real against a Debian 12 debootstrap root (signed APT repo of release-dry-run, sshd logins, idempotence, rollback)
+test-ansible: deps ## as root: ansible-lint, then the role for real against Debian 12 and 13 debootstrap roots (signed APT repo of release-dry-run, sshd logins, idempotence, rollback)
 	ci/test-ansible.sh
 
 # --- the BSDs (ci/test-bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----

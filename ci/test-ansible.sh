@@ -4,8 +4,9 @@
 #   1. ansible-lint (production profile) and a syntax check of the example
 #      playbook, with the pinned tools (deploy/ansible/requirements.txt) in a
 #      venv cached under $WPAM_ANSIBLE_CACHE (default /var/cache/wpam-ansible);
-#   2. a clean Debian 12 root (ci/test-packages.sh's cached debootstrap
-#      minbase tar when there is one, else debootstrap) with python3,
+#   2. a clean Debian 12 (and 13) root (ci/test-packages.sh's cached
+#      debootstrap minbase tar, build/test/<suite>-minbase.tar, when there is
+#      one, else debootstrap) with python3,
 #      python3-apt and openssh-server added from the Debian mirror, cached as
 #      a tar too; a fresh copy of it for every run;
 #   3. the signed APT repository of the release dry run (build/release/site,
@@ -25,8 +26,8 @@
 #      before the first run, the package gone, sshd still up (password login);
 #      absent again: nothing changed.
 #
-# WPAM_ANSIBLE_SUITES: the suites, default "bookworm" ("bookworm trixie":
-# Debian 13 too). WPAM_ANSIBLE_KEEP=1 keeps the work directory (logs, roots).
+# WPAM_ANSIBLE_SUITES: the suites, default "bookworm trixie" (Debian 12, 13);
+# steps 2-7 run once per suite, each in a root of its own. WPAM_ANSIBLE_KEEP=1 keeps the work directory (logs, roots).
 # Needs root (chroot, mounts). Not root: skipped with a note, except under
 # CI=true, where that fails. Every child is bounded (timeout).
 set -euo pipefail
@@ -38,8 +39,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 cache=${WPAM_ANSIBLE_CACHE:-/var/cache/wpam-ansible}
-# The Debian suites to run the role against (default: bookworm, Debian 12).
-read -r -a suites <<<"${WPAM_ANSIBLE_SUITES:-bookworm}"
+# The Debian suites to run the role against: Debian 12 and 13.
+read -r -a suites <<<"${WPAM_ANSIBLE_SUITES:-bookworm trixie}"
 t0=$(date +%s)
 passed=0
 log() { printf 'test-ansible: %s\n' "$*" >&2; }
