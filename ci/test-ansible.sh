@@ -305,6 +305,11 @@ PY
     changed=$(sed -n "s/^$name *: ok=[0-9]* *changed=\([0-9]*\) *unreachable=0 *failed=0 .*/\\1/p" "$out" | tail -n1)
     [ -n "$changed" ] || { tail -n 20 "$out" >&2; die "no clean PLAY RECAP for $name ($run)"; }
   }
+  # --check on the fresh root: it runs, and changes nothing.
+  playbook check-fresh --check --diff
+  snapshot | cmp -s - "$work/before.sha" || die "--check changed files"
+  in_root dpkg -s wpam >/dev/null 2>&1 && die "--check installed wpam"
+  ok "$suite: --check --diff on the fresh root: passes, changes nothing"
   # A candidate that fails `wpam check` (here: a service key the API
   # refuses) must stop the role before PAM or sshd change.
   run_playbook wrong-key -e '{"wpam_config_content": "service_key=ans-wrong-key\n"}' &&
@@ -343,6 +348,10 @@ PY
   playbook present-again
   [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$suite-present-again.log" >&2; die "the second run changed $changed task(s)"; }
   ok "$suite: second run: changed=0"
+  playbook check-steady --check --diff
+  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$suite-check-steady.log" >&2; die "--check after the run reports $changed change(s)"; }
+  grep -qE 'all [0-9]+ checks passed' "$work/$suite-check-steady.log" || die "--check did not run wpam check on the candidate"
+  ok "$suite: --check --diff afterwards: changed=0, the candidate checked by wpam check"
 
   # --- 7. rollback ---------------------------------------------------------------------------
   playbook absent -e wpam_state=absent
