@@ -320,6 +320,16 @@ PY
   [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "wrong key: sshd restarted"
   login_ok password - - || { login_report; die "wrong key: password login afterwards"; }
   ok "$suite: a key the API refuses: the role stops at the candidate's wpam check, PAM and sshd untouched, logins as before"
+  # A failure after the files were put in place (here: the reload) puts
+  # the previous files back.
+  run_playbook reload-fails -e '{"wpam_sshd_reload_command": ["/bin/false"]}' &&
+    die "the role went on after the sshd reload failed"
+  grep -q 'TASK \[wpam : Put the previous files back\]' "$work/$suite-reload-fails.log" ||
+    { tail -n 40 "$work/$suite-reload-fails.log" >&2; die "reload failure: no restore"; }
+  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$' "$work/before.sha") \
+    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$') || die "reload failure: PAM or sshd files not restored"
+  login_ok password - - || { login_report; die "reload failure: password login afterwards"; }
+  ok "$suite: a failed reload after the files were put in place: previous PAM and sshd files restored"
   playbook present
   [ "$changed" -gt 0 ] || die "the first run changed nothing"
   grep -q '^PLAY \[Canary hosts\]' "$work/$suite-present.log" || die "the canary play did not run"
