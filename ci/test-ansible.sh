@@ -380,4 +380,131 @@ PY
 }
 
 for suite in "${suites[@]}"; do run_suite "$suite"; done
+
+# --- 8. the RHEL-family and BSD task files, as far as they run here ---------------------
+# No RHEL-family or BSD system runs on this machine; the role runs for real on
+# them in the hosted CI (ci/ansible-rpm.sh, ci/bsd-vm-ansible.sh). Here:
+#   - RedHat: site.yml --check --diff on a fresh Debian root that Ansible is
+#     told is a Rocky Linux 9 host (the root's gathered facts with the OS
+#     facts replaced, in a fact cache read instead of gathering): the RedHat
+#     task file and its variables, in check mode, change nothing and show the
+#     dnf repository they would write (gpgcheck, repo_gpgcheck);
+#   - FreeBSD, NetBSD, OpenBSD: fetch-release.yml for real on the controller
+#     (gpgv on the release dry run's signed SHA256SUMS, the package's
+#     checksum, the copy to the host), and refused for a package whose bytes
+#     changed, a SHA256SUMS whose signature does not match, and a package
+#     the signed SHA256SUMS does not list.
+other_root() { # NAME: a fresh copy of the first suite's root in $work/NAME
+  mkdir -p "$work/$1"
+  tar -xf "$cache/${suites[0]}-ansible.tar" -C "$work/$1"
+  roots+=("$work/$1")
+}
+chroot_host() { # NAME ROOT -> an inventory line for the root
+  printf '%s ansible_host=%s ansible_connection=community.general.chroot ansible_python_interpreter=/usr/bin/python3\n' "$1" "$2"
+}
+with_facts() { # CACHE_DIR CMD...: CMD with the fact cache read instead of gathering
+  ANSIBLE_CACHE_PLUGIN=jsonfile ANSIBLE_CACHE_PLUGIN_CONNECTION=$1 ANSIBLE_CACHE_PLUGIN_TIMEOUT=0 \
+    ANSIBLE_GATHERING=smart "${@:2}"
+}
+fake_facts() { # HOST ROOT JSON: the root's facts in $work/facts-HOST, with JSON's replaced
+  chroot_host "$1" "$2" >"$work/$1.facts.ini"
+  printf -- '- name: Gather\n  hosts: all\n  gather_facts: true\n  tasks: []\n' >"$work/gather.yml"
+  with_facts "$work/facts-$1" timeout 300 "$venv/bin/ansible-playbook" -i "$work/$1.facts.ini" "$work/gather.yml" \
+    >"$work/$1.setup.log" 2>&1 || { tail -n 20 "$work/$1.setup.log" >&2; die "$1: gathering the root's facts"; }
+  python3 - "$work/facts-$1/$1" "$3" <<'PY' || die "$1: no cached facts to replace"
+import json, sys
+path, new = sys.argv[1], json.loads(sys.argv[2])
+facts = json.load(open(path))
+facts.update({"ansible_" + k: v for k, v in new.items()})
+json.dump(facts, open(path, "w"))
+PY
+}
+tree_sha() { (cd "$1" && find etc var/tmp -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+
+# RedHat: --check --diff.
+other_root rocky9
+root=$work/rocky9
+mkdir -p "$root/etc/yum.repos.d" # a RHEL host's dnf repository directory
+fake_facts rocky9 "$root" \
+  '{"os_family": "RedHat", "distribution": "Rocky", "distribution_major_version": "9", "distribution_version": "9.6", "pkg_mgr": "dnf"}'
+tree_sha "$root" >"$work/rocky9.before"
+{
+  echo '[wpam_canary]'
+  chroot_host rocky9 "$root"
+  printf '\n[wpam_fleet:children]\nwpam_canary\n'
+} >"$work/rocky9.ini"
+with_facts "$work/facts-rocky9" timeout 900 "$venv/bin/ansible-playbook" -v -i "$work/rocky9.ini" deploy/ansible/site.yml \
+  -e "@$work/vars.json" -e ansible_become=false --check --diff >"$work/rocky9-check.log" 2>&1 ||
+  { tail -n 60 "$work/rocky9-check.log" >&2; die "RedHat: site.yml --check --diff"; }
+grep -q "$key" "$work/rocky9-check.log" && die "RedHat --check: the service key is in the output"
+grep -q 'TASK \[wpam : The wpam dnf repository' "$work/rocky9-check.log" || die "RedHat --check: the RedHat task file did not run"
+for want in 'gpgcheck = 1' 'repo_gpgcheck = 1' "baseurl = $repo/rpm" "gpgkey = $repo/wpam-archive-keyring.asc"; do
+  grep -qF "+$want" "$work/rocky9-check.log" || { tail -n 60 "$work/rocky9-check.log" >&2; die "RedHat --check: the repository diff lacks '$want'"; }
+done
+grep -q 'wpam is not installed yet' "$work/rocky9-check.log" || die "RedHat --check: no note that wpam check waits for the real run"
+tree_sha "$root" | cmp -s - "$work/rocky9.before" || die "RedHat --check changed files in the root"
+ok "RedHat (Rocky Linux 9 facts on a Debian root): site.yml --check --diff passes, changes nothing, shows the signed dnf repository"
+
+# BSDs: the release package, verified on the controller.
+files=$(dirname "$site")/files
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+[ -s "$files/SHA256SUMS.asc" ] || die "no signed SHA256SUMS in $files (ci/release.sh --dry-run)"
+cat >"$work/fetch.yml" <<'YML'
+- name: The release package for the host (the role's fetch-release.yml)
+  hosts: all
+  gather_facts: true
+  tasks:
+    - name: Fetch, verify, copy
+      ansible.builtin.include_role:
+        name: wpam
+        tasks_from: fetch-release.yml
+YML
+release_copy() { # NAME: a copy of the release files, served; its URL in $rel
+  rm -rf "${work:?}/$1" && cp -a "$files" "$work/$1"
+  serve "$work/$1" "$work/$1.port"
+  rel=http://127.0.0.1:$(cat "$work/$1.port")
+}
+release_copy release-good
+good=$rel
+for os in FreeBSD NetBSD OpenBSD; do
+  host=bsd-${os,,}
+  other_root "$host"
+  root=$work/$host
+  chroot "$root" /usr/sbin/groupadd wheel || die "groupadd wheel in the root" # root's group on the BSDs
+  fake_facts "$host" "$root" "{\"os_family\": \"$os\", \"system\": \"$os\", \"distribution\": \"$os\"}"
+  chroot_host "$host" "$root" >"$work/$host.ini"
+  case $os in
+  FreeBSD) pkg=wpam-$version-freebsd-amd64.pkg ;;
+  NetBSD) pkg=wpam-$version-netbsd-amd64.tgz ;;
+  OpenBSD) pkg=wpam-$version-openbsd-amd64.tgz ;;
+  esac
+  fetch() { # RUN URL: fetch.yml against the root, its log in $work/$host-RUN.log
+    rm -rf "$work/cache-$host-$1" "$root/var/tmp/$pkg"
+    with_facts "$work/facts-$host" env ANSIBLE_ROLES_PATH="$here/deploy/ansible/roles" \
+      timeout 600 "$venv/bin/ansible-playbook" -v -i "$work/$host.ini" "$work/fetch.yml" \
+      -e "wpam_version=$version wpam_release_url=$2 wpam_release_keyring=$files/wpam-archive-keyring.gpg" \
+      -e "wpam_release_cache=$work/cache-$host-$1" >"$work/$host-$1.log" 2>&1
+  }
+  fetch good "$good" || { tail -n 40 "$work/$host-good.log" >&2; die "$os: fetch-release.yml with the signed release"; }
+  want=$(awk -v f="$pkg" '$2 == f { print $1 }' "$files/SHA256SUMS")
+  [ -n "$want" ] || die "$os: $pkg (the role's package_file) is not in the dry run's SHA256SUMS"
+  [ "$(sha256sum <"$root/var/tmp/$pkg" | cut -d' ' -f1)" = "$want" ] || die "$os: the package copied to the host is not the signed one"
+  [ "$(chroot "$root" stat -c '%U:%G %a' "/var/tmp/$pkg")" = "root:wheel 600" ] || die "$os: /var/tmp/$pkg is not root:wheel 0600"
+  # Refused: bytes changed; SHA256SUMS changed to match them (its signature
+  # then fails); a SHA256SUMS signed by the same key that does not list it.
+  release_copy "release-$host-bytes"
+  printf 'x' >>"$work/release-$host-bytes/$pkg"
+  fetch bytes "$rel" && die "$os: a package whose bytes changed was accepted"
+  grep -q "$pkg: sha256 .*SHA256SUMS says" "$work/$host-bytes.log" ||
+    { tail -n 30 "$work/$host-bytes.log" >&2; die "$os: changed bytes: refused for another reason"; }
+  release_copy "release-$host-sums"
+  printf 'x' >>"$work/release-$host-sums/$pkg"
+  new=$(sha256sum <"$work/release-$host-sums/$pkg" | cut -d' ' -f1)
+  sed -i "s/^$want /$new /" "$work/release-$host-sums/SHA256SUMS"
+  fetch sums "$rel" && die "$os: a SHA256SUMS whose signature does not match was accepted"
+  grep -q 'BAD signature' "$work/$host-sums.log" ||
+    { tail -n 30 "$work/$host-sums.log" >&2; die "$os: changed SHA256SUMS: refused for another reason"; }
+  [ -e "$root/var/tmp/$pkg" ] && die "$os: a refused package reached the host"
+  ok "$os: fetch-release: the signed package copied to the host (root:wheel 0600, its SHA-256); changed bytes and a broken signature refused on the controller"
+done
 echo "test-ansible: $passed passed, 0 failed"
