@@ -35,6 +35,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib-err.sh"
 # shellcheck source=lib-apt.sh
 . "$(dirname "$0")/lib-apt.sh"
+# shellcheck source=lib-ansible.sh
+. "$(dirname "$0")/lib-ansible.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -76,30 +78,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- 1. the pinned tools, lint ----------------------------------------------------
-req=deploy/ansible/requirements.txt
-# community.general (for its chroot connection) from the `ansible` wheel,
-# pinned by version and SHA-256; only that collection is unpacked.
-bundle=ansible-11.13.0-py3-none-any.whl
-bundle_sha256=7f1c9c6a6026ff214d9240647e4d2b019b2a9d4c7a2bc733932bcf92af80ab04
-venv=$cache/venv-$( (cat "$req"; echo "$bundle $bundle_sha256") | sha256sum | cut -c1-16)
-if [ ! -f "$venv/.complete" ]; then
-  log "venv: pip install -r $req into $venv, community.general from $bundle"
-  mkdir -p "$cache"
-  rm -rf "$venv"
-  python3 -m venv "$venv" || die "python3 -m venv (python3-venv installed?)"
-  timeout 900 "$venv/bin/pip" install -q --disable-pip-version-check --no-input -r "$req" ||
-    die "pip install -r $req"
-  timeout 600 "$venv/bin/pip" download -q --disable-pip-version-check --no-input --no-deps \
-    --only-binary=:all: -d "$venv/dl" "ansible==$(cut -d- -f2 <<<"$bundle")" || die "pip download $bundle"
-  echo "$bundle_sha256  $venv/dl/$bundle" | sha256sum -c --quiet - || die "$bundle: not the pinned SHA-256"
-  "$venv/bin/python" -c '
-import sys, zipfile
-z = zipfile.ZipFile(sys.argv[1])
-z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("ansible_collections/community/general/")])
-' "$venv/dl/$bundle" "$venv/collections" || die "unpack community.general"
-  rm -rf "$venv/dl"
-  touch "$venv/.complete"
-fi
+ansible_venv
 export ANSIBLE_COLLECTIONS_PATH=$venv/collections
 versions=$("$venv/bin/ansible-playbook" --version && NO_COLOR=1 "$venv/bin/ansible-lint" --nocolor --version 2>/dev/null) ||
   die "ansible-playbook or ansible-lint in $venv do not run"
@@ -121,35 +100,13 @@ if [ ! -s "$site/apt/dists/stable/InRelease" ]; then
   timeout 3600 ci/release.sh --dry-run >"$work/release.log" 2>&1 || { tail -n 30 "$work/release.log" >&2; die "ci/release.sh --dry-run"; }
 fi
 [ -s "$site/apt/dists/stable/InRelease" ] || die "no signed APT repository in $site"
-serve() { # DIR PORTFILE: a static HTTP server on a free loopback port
-  timeout 3600 python3 - "$1" "$2" >"$2.log" 2>&1 <<'PY' &
-import functools, http.server, os, sys
-site, portfile = sys.argv[1:3]
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
-open(portfile + ".new", "w").write(str(s.server_address[1]))
-os.rename(portfile + ".new", portfile)
-s.serve_forever()
-PY
-  pids+=($!)
-  for _ in $(seq 100); do [ -s "$2" ] && return 0; sleep 0.1; done
-  die "HTTP server for $1 did not start: $(cat "$2.log")"
-}
 serve "$site" "$work/site.port"
 repo=http://127.0.0.1:$(cat "$work/site.port")
 ok "signed APT repository of the release dry run on $repo"
 
 timeout 1800 cargo build --locked --quiet --example werbot-dev-server >"$work/cargo.log" 2>&1 ||
   { tail -n 30 "$work/cargo.log" >&2; die "cargo build --example werbot-dev-server"; }
-key="ans-service-key-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-timeout 3600 target/debug/examples/werbot-dev-server --listen 127.0.0.1:0 --state-dir "$work/api" \
-  --service-id ans-web-01 --service-key "$key" >"$work/api.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do grep -q '^werbot-dev-server listening on' "$work/api.out" && break; sleep 0.1; done
-ready=$(grep -m1 '^werbot-dev-server listening on' "$work/api.out") || die "dev API did not start: $(cat "$work/api.out")"
-api=${ready#werbot-dev-server listening on https://}
-api=${api%% *}
-ca=${ready##* ca=}
+dev_api target/debug/examples/werbot-dev-server
 ok "development Werbot API on https://$api"
 
 
@@ -209,34 +166,7 @@ run_suite() {
   sshd_pid=$(cat "$root/run/sshd.pid")
   ok "the root's sshd (pid $sshd_pid) on 127.0.0.1:$sshd_port"
 
-  # One login with the real ssh client; askpass answers by prompt.
-  cat >"$work/askpass" <<'EOF'
-#!/bin/sh
-printf '%s\0' "$1" >>"$ANS_ASK/prompts"
-case "$1" in
-*"Werbot ID"*) cat "$ANS_ASK/id" ;;
-*"totp code"*) cat "$ANS_ASK/code" ;;
-*assword*) cat "$ANS_ASK/password" ;;
-*) exit 1 ;;
-esac
-EOF
-  chmod 755 "$work/askpass"
-  login() { # METHOD ID CODE -> $work/ask/{stdout,stderr,prompts}; ssh's exit status
-    local ask=$work/ask
-    rm -rf "$ask" && mkdir -p "$ask"
-    printf '%s\n' "$password" >"$ask/password"
-    printf '%s\n' "$2" >"$ask/id"
-    printf '%s\n' "$3" >"$ask/code"
-    : >"$ask/prompts"
-    ANS_ASK=$ask SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
-      timeout 60 setsid ssh -F /dev/null -p "$sshd_port" -l "$user" -o StrictHostKeyChecking=no \
-      -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null -o BatchMode=no \
-      -o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 -o PubkeyAuthentication=no \
-      -o "PreferredAuthentications=$1" 127.0.0.1 'echo ok' \
-      </dev/null >"$ask/stdout" 2>"$ask/stderr"
-  }
-  logged_in() { [ "$(head -n1 "$work/ask/stdout")" = ok ]; }
-  login_ok() { login "$@" && logged_in; }
+  write_askpass
   login_report() { echo "stdout: $(cat "$work/ask/stdout")"; echo "stderr: $(cat "$work/ask/stderr")"; echo "prompts: $(tr '\0' '|' <"$work/ask/prompts")"; tail -n 20 "$root/var/log/sshd.log"; } >&2
   login_ok password - - || { login_report; die "password login before the role"; }
   ok "$suite: before the role: password login works"
@@ -249,87 +179,18 @@ EOF
   snapshot >"$work/before.sha"
 
   # --- 4. the role ----------------------------------------------------------------------
-  cat >"$work/$suite.ini" <<EOF
-[wpam_canary]
-$name ansible_host=$root
-
-[wpam_fleet:children]
-wpam_canary
-
-[all:vars]
-ansible_connection=community.general.chroot
-ansible_python_interpreter=/usr/bin/python3
-ansible_become=false
-EOF
-  totp() { python3 - "$@" <<'PY'
-import base64, hmac, struct, sys, time
-secret, shift = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
-key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
-def code(step):
-    h = hmac.new(key, struct.pack(">Q", step), "sha1").digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
-step = int(time.time()) // 30
-if shift == 0:
-    print(code(step))
-else:  # a code valid in none of the steps around now
-    valid = {code(step + k) for k in range(-2, 3)}
-    print(next(c for c in ("%06d" % ((n * 7919 + 13) % 1000000) for n in range(1000)) if c not in valid))
-PY
-  }
-  python3 - "$work/vars.json" "$api" "$ca" "$key" "$repo" "$site/wpam-archive-keyring.gpg" <<'PY'
-import hashlib, json, sys
-out, api, ca, key, repo, keyring = sys.argv[1:7]
-json.dump({
-    "wpam_server_url": api,
-    "wpam_service_id": "ans-web-01",
-    "wpam_pam_args": "offline_users=root",
-    "wpam_config_content": "service_key=%s\n" % key,
-    "wpam_ca_pem": open(ca).read(),
-    "wpam_pages_url": repo,
-    "wpam_repo_key_sha256": hashlib.sha256(open(keyring, "rb").read()).hexdigest(),
-    # sshd here is not run by a service manager: the reload is its SIGHUP.
-    "wpam_sshd_reload_command": ["/bin/sh", "-c", 'kill -HUP "$(cat /run/sshd.pid)"'],
-}, open(out, "w"))
-PY
-  run_playbook() { # RUN ARGS...: site.yml, log in $work/$suite-RUN.log
-    local run=$1
-    shift
-    timeout 900 "$venv/bin/ansible-playbook" -v -i "$work/$suite.ini" deploy/ansible/site.yml \
-      -e "@$work/vars.json" "$@" >"$work/$suite-$run.log" 2>&1
-  }
-  playbook() { # RUN ARGS...: run_playbook, which must succeed; sets $changed
-    local run=$1 out=$work/$suite-$1.log
-    run_playbook "$@" || { tail -n 60 "$out" >&2; die "ansible-playbook ($suite, $run)"; }
-    grep -q "$key" "$out" && die "the service key is in the output of ansible-playbook ($suite, $run)"
-    changed=$(sed -n "s/^$name *: ok=[0-9]* *changed=\([0-9]*\) *unreachable=0 *failed=0 .*/\\1/p" "$out" | tail -n1)
-    [ -n "$changed" ] || { tail -n 20 "$out" >&2; die "no clean PLAY RECAP for $name ($run)"; }
-  }
+  tag=$suite say="$suite: "
+  write_inventory community.general.chroot "$root"
+  pid_now() { cat "$root/run/sshd.pid"; }
+  wpam_installed() { in_root dpkg -s wpam >/dev/null 2>&1; }
+  repo_files=APT
+  write_vars "$work/vars.json" "$site/wpam-archive-keyring.gpg"
   # --check on the fresh root: it runs, and changes nothing.
   playbook check-fresh --check --diff
   snapshot | cmp -s - "$work/before.sha" || die "--check changed files"
   in_root dpkg -s wpam >/dev/null 2>&1 && die "--check installed wpam"
   ok "$suite: --check --diff on the fresh root: passes, changes nothing"
-  # A candidate that fails `wpam check` (here: a service key the API
-  # refuses) must stop the role before PAM or sshd change.
-  run_playbook wrong-key -e '{"wpam_config_content": "service_key=ans-wrong-key\n"}' &&
-    die "the role went on with a service key the API refuses"
-  grep -q 'api.request' "$work/$suite-wrong-key.log" || { tail -n 40 "$work/$suite-wrong-key.log" >&2; die "wrong key: not stopped by wpam check"; }
-  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$' "$work/before.sha") \
-    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$') || die "wrong key: PAM or sshd files changed"
-  [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "wrong key: sshd restarted"
-  login_ok password - - || { login_report; die "wrong key: password login afterwards"; }
-  ok "$suite: a key the API refuses: the role stops at the candidate's wpam check, PAM and sshd untouched, logins as before"
-  # A failure after the files were put in place (here: the reload) puts
-  # the previous files back.
-  run_playbook reload-fails -e '{"wpam_sshd_reload_command": ["/bin/false"]}' &&
-    die "the role went on after the sshd reload failed"
-  grep -q 'TASK \[wpam : Put the previous files back\]' "$work/$suite-reload-fails.log" ||
-    { tail -n 40 "$work/$suite-reload-fails.log" >&2; die "reload failure: no restore"; }
-  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$' "$work/before.sha") \
-    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$') || die "reload failure: PAM or sshd files not restored"
-  login_ok password - - || { login_report; die "reload failure: password login afterwards"; }
-  ok "$suite: a failed reload after the files were put in place: previous PAM and sshd files restored"
+  steps_refusals
   playbook present
   [ "$changed" -gt 0 ] || die "the first run changed nothing"
   grep -q '^PLAY \[Canary hosts\]' "$work/$suite-present.log" || die "the canary play did not run"
@@ -344,37 +205,13 @@ PY
   ok "$suite: first run: changed=$changed; wpam $got from $repo; wpam check passes"
 
   # --- 5. logins through the reloaded sshd -------------------------------------------------
-  login keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP 1)" && die "a wrong TOTP code logged in"
-  grep -q 'Permission denied' "$work/ask/stderr" || { login_report; die "a wrong code: not refused by the server"; }
-  grep -q 'Enter your totp code' "$work/ask/prompts" || { login_report; die "a wrong code: wpam's prompt never came"; }
-  ok "$suite: wrong TOTP code refused (Permission denied)"
-  login_ok keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP)" ||
-    { login_report; die "login with password, Werbot ID and TOTP code"; }
-  grep -qa 'Enter your Werbot ID' "$work/ask/prompts" || { login_report; die "no Werbot ID prompt"; }
-  grep -q 'totpCode' "$work/api/requests.jsonl" || die "the API saw no TOTP request"
-  ok "$suite: login: password, Werbot ID, TOTP code -> in (through the reloaded sshd)"
+  steps_logins
 
   # --- 6. idempotent -------------------------------------------------------------------------
-  playbook present-again
-  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$suite-present-again.log" >&2; die "the second run changed $changed task(s)"; }
-  ok "$suite: second run: changed=0"
-  playbook check-steady --check --diff
-  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$suite-check-steady.log" >&2; die "--check after the run reports $changed change(s)"; }
-  grep -qE 'all [0-9]+ checks passed' "$work/$suite-check-steady.log" || die "--check did not run wpam check on the candidate"
-  ok "$suite: --check --diff afterwards: changed=0, the candidate checked by wpam check"
+  steps_idempotent
 
   # --- 7. rollback ---------------------------------------------------------------------------
-  playbook absent -e wpam_state=absent
-  [ "$changed" -gt 0 ] || die "wpam_state=absent changed nothing"
-  in_root dpkg -s wpam >/dev/null 2>&1 && die "wpam is still installed after wpam_state=absent"
-  snapshot >"$work/after.sha"
-  diff -u "$work/before.sha" "$work/after.sha" >&2 || die "files differ from before the role"
-  [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
-  login_ok password - - || { login_report; die "password login after the rollback"; }
-  ok "$suite: wpam_state=absent: changed=$changed; package removed; PAM, sshd, APT, config files as before; password login works"
-  playbook absent-again -e wpam_state=absent
-  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$suite-absent-again.log" >&2; die "absent again changed $changed task(s)"; }
-  ok "$suite: wpam_state=absent again: changed=0"
+  steps_rollback
 
   log "$suite done in $(($(date +%s) - t0)) s"
 }

@@ -1,0 +1,264 @@
+# shellcheck shell=bash disable=SC2154 # the caller sets cache, work, user, password, sshd_port, repo, tag, name
+# Sourced by ci/test-ansible.sh (Debian roots, chroot) and ci/ansible-rpm.sh
+# (RHEL-family containers, hosted CI): what both need to run the role for
+# real: the pinned tools (ansible_venv), the repository and the development
+# API on loopback (serve, dev_api), the inventory and variables
+# (write_inventory, write_vars), the playbook runs (run_playbook, playbook),
+# ssh logins (write_askpass, login, login_ok, totp) and the checks both make
+# (steps_refusals, steps_logins, steps_idempotent, steps_rollback). The
+# caller defines log, ok and die, and sets cache (the venv's parent
+# directory), work (its scratch directory) and pids (background children).
+#
+# ansible_venv: sets venv to the pinned tools (deploy/ansible/requirements.txt)
+# in a venv under $cache, made once: the connection plugins the tests use
+# (community.general.chroot, community.docker.docker) come from the
+# `ansible` wheel, pinned by version and SHA-256; only those two collections
+# are unpacked. The directory name is the hash of the pins and of that list,
+# so a changed pin or collection makes a new venv.
+ansible_bundle=ansible-11.13.0-py3-none-any.whl
+ansible_bundle_sha256=7f1c9c6a6026ff214d9240647e4d2b019b2a9d4c7a2bc733932bcf92af80ab04
+ansible_collections_unpacked="community/general community/docker"
+ansible_venv() {
+  local req=deploy/ansible/requirements.txt
+  venv=$cache/venv-$( (cat "$req"; echo "$ansible_bundle $ansible_bundle_sha256 $ansible_collections_unpacked") | sha256sum | cut -c1-16)
+  [ -f "$venv/.complete" ] && return 0
+  log "venv: pip install -r $req into $venv, $ansible_collections_unpacked from $ansible_bundle"
+  mkdir -p "$cache"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv (python3-venv installed?)"
+  timeout 900 "$venv/bin/pip" install -q --disable-pip-version-check --no-input -r "$req" ||
+    die "pip install -r $req"
+  timeout 600 "$venv/bin/pip" download -q --disable-pip-version-check --no-input --no-deps \
+    --only-binary=:all: -d "$venv/dl" "ansible==$(cut -d- -f2 <<<"$ansible_bundle")" || die "pip download $ansible_bundle"
+  echo "$ansible_bundle_sha256  $venv/dl/$ansible_bundle" | sha256sum -c --quiet - ||
+    die "$ansible_bundle: not the pinned SHA-256"
+  # shellcheck disable=SC2086 # the list, one argument per collection
+  "$venv/bin/python" -c '
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+want = tuple("ansible_collections/%s/" % c for c in sys.argv[3:])
+names = [n for n in z.namelist() if n.startswith(want)]
+missing = [w for w in want if not any(n.startswith(w) for n in names)]
+if missing:
+    sys.exit("not in the wheel: %s" % " ".join(missing))
+z.extractall(sys.argv[2], names)
+' "$venv/dl/$ansible_bundle" "$venv/collections" $ansible_collections_unpacked || die "unpack $ansible_collections_unpacked"
+  rm -rf "$venv/dl"
+  touch "$venv/.complete"
+}
+
+# serve DIR PORTFILE: a static HTTP server on a free loopback port (its pid
+# added to pids; the port written to PORTFILE).
+serve() {
+  timeout 3600 python3 - "$1" "$2" >"$2.log" 2>&1 <<'PY' &
+import functools, http.server, os, sys
+site, portfile = sys.argv[1:3]
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=site)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open(portfile + ".new", "w").write(str(s.server_address[1]))
+os.rename(portfile + ".new", portfile)
+s.serve_forever()
+PY
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$2" ] && return 0; sleep 0.1; done
+  die "HTTP server for $1 did not start: $(cat "$2.log")"
+}
+
+# totp SECRET [1]: the TOTP code of SECRET now; with 1, a code valid in none
+# of the steps around now.
+totp() {
+  python3 - "$@" <<'PY'
+import base64, hmac, struct, sys, time
+secret, shift = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
+key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+def code(step):
+    h = hmac.new(key, struct.pack(">Q", step), "sha1").digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+step = int(time.time()) // 30
+if shift == 0:
+    print(code(step))
+else:  # a code valid in none of the steps around now
+    valid = {code(step + k) for k in range(-2, 3)}
+    print(next(c for c in ("%06d" % ((n * 7919 + 13) % 1000000) for n in range(1000)) if c not in valid))
+PY
+}
+
+# One login with the real ssh client to 127.0.0.1:$sshd_port as $user
+# (password $password); $work/askpass answers by prompt.
+write_askpass() {
+  cat >"$work/askpass" <<'EOF'
+#!/bin/sh
+printf '%s\0' "$1" >>"$ANS_ASK/prompts"
+case "$1" in
+*"Werbot ID"*) cat "$ANS_ASK/id" ;;
+*"totp code"*) cat "$ANS_ASK/code" ;;
+*assword*) cat "$ANS_ASK/password" ;;
+*) exit 1 ;;
+esac
+EOF
+  chmod 755 "$work/askpass"
+}
+login() { # METHOD ID CODE -> $work/ask/{stdout,stderr,prompts}; ssh's exit status
+  local ask=$work/ask
+  rm -rf "$ask" && mkdir -p "$ask"
+  printf '%s\n' "$password" >"$ask/password"
+  printf '%s\n' "$2" >"$ask/id"
+  printf '%s\n' "$3" >"$ask/code"
+  : >"$ask/prompts"
+  ANS_ASK=$ask SSH_ASKPASS=$work/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+    timeout 60 setsid ssh -F /dev/null -p "$sshd_port" -l "$user" -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null -o BatchMode=no \
+    -o NumberOfPasswordPrompts=1 -o ConnectTimeout=20 -o PubkeyAuthentication=no \
+    -o "PreferredAuthentications=$1" 127.0.0.1 'echo ok' \
+    </dev/null >"$ask/stdout" 2>"$ask/stderr"
+}
+logged_in() { [ "$(head -n1 "$work/ask/stdout")" = ok ]; }
+login_ok() { login "$@" && logged_in; }
+
+# dev_api BIN: the development Werbot API (examples/werbot-dev-server.rs) on
+# a free loopback port, service ans-web-01 with a random key; sets api
+# (host:port), ca (its CA's PEM file) and key.
+dev_api() {
+  local ready
+  key="ans-service-key-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  timeout 3600 "$1" --listen 127.0.0.1:0 --state-dir "$work/api" \
+    --service-id ans-web-01 --service-key "$key" >"$work/api.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do grep -q '^werbot-dev-server listening on' "$work/api.out" && break; sleep 0.1; done
+  ready=$(grep -m1 '^werbot-dev-server listening on' "$work/api.out") || die "dev API did not start: $(cat "$work/api.out")"
+  api=${ready#werbot-dev-server listening on https://}
+  api=${api%% *}
+  ca=${ready##* ca=}
+}
+
+# write_vars OUT [KEYRING]: the role's variables for the dev API ($api, $ca,
+# $key) and the repository at $repo, as JSON; with KEYRING, the APT key's
+# SHA-256 pinned.
+write_vars() {
+  python3 - "$1" "$api" "$ca" "$key" "$repo" "${2:-}" <<'PY'
+import hashlib, json, sys
+out, api, ca, key, repo, keyring = sys.argv[1:7]
+v = {
+    "wpam_server_url": api,
+    "wpam_service_id": "ans-web-01",
+    "wpam_pam_args": "offline_users=root",
+    "wpam_config_content": "service_key=%s\n" % key,
+    "wpam_ca_pem": open(ca).read(),
+    "wpam_pages_url": repo,
+    # sshd here is not run by a service manager: the reload is its SIGHUP.
+    "wpam_sshd_reload_command": ["/bin/sh", "-c", 'kill -HUP "$(cat /run/sshd.pid)"'],
+}
+if keyring:
+    v["wpam_repo_key_sha256"] = hashlib.sha256(open(keyring, "rb").read()).hexdigest()
+json.dump(v, open(out, "w"))
+PY
+}
+
+# write_inventory CONNECTION ANSIBLE_HOST: $work/$tag.ini, host $name in
+# the canary group, which is the fleet (site.yml's two plays).
+write_inventory() {
+  cat >"$work/$tag.ini" <<EOF
+[wpam_canary]
+$name ansible_host=$2
+
+[wpam_fleet:children]
+wpam_canary
+
+[all:vars]
+ansible_connection=$1
+ansible_python_interpreter=/usr/bin/python3
+ansible_become=false
+EOF
+}
+
+# run_playbook RUN ARGS...: site.yml against $work/$tag.ini with
+# $work/vars.json, log in $work/$tag-RUN.log.
+run_playbook() {
+  local run=$1
+  shift
+  timeout 900 "$venv/bin/ansible-playbook" -v -i "$work/$tag.ini" deploy/ansible/site.yml \
+    -e "@$work/vars.json" "$@" >"$work/$tag-$run.log" 2>&1
+}
+# playbook RUN ARGS...: run_playbook, which must succeed, with a clean PLAY
+# RECAP for host $name and the service key in no output; sets changed.
+playbook() {
+  local run=$1 out=$work/$tag-$1.log
+  run_playbook "$@" || { tail -n 60 "$out" >&2; die "ansible-playbook ($tag, $run)"; }
+  grep -q "$key" "$out" && die "the service key is in the output of ansible-playbook ($tag, $run)"
+  changed=$(sed -n "s/^$name *: ok=[0-9]* *changed=\([0-9]*\) *unreachable=0 *failed=0 .*/\\1/p" "$out" | tail -n1)
+  [ -n "$changed" ] || { tail -n 20 "$out" >&2; die "no clean PLAY RECAP for $name ($run)"; }
+}
+
+# The checks both tests make, in the same order: the caller defines snapshot
+# (the sha256sum lines of the files the role touches), pid_now (sshd's pid
+# now) and login_report, and sets sshd_pid, $work/before.sha and say (the
+# prefix of its ok lines).
+#
+# steps_refusals: a candidate that fails `wpam check` and a reload that
+# fails both leave PAM and sshd as they were.
+steps_refusals() {
+  # A candidate that fails `wpam check` (here: a service key the API
+  # refuses) must stop the role before PAM or sshd change.
+  run_playbook wrong-key -e '{"wpam_config_content": "service_key=ans-wrong-key\n"}' &&
+    die "the role went on with a service key the API refuses"
+  grep -q 'api.request' "$work/$tag-wrong-key.log" || { tail -n 40 "$work/$tag-wrong-key.log" >&2; die "wrong key: not stopped by wpam check"; }
+  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$' "$work/before.sha") \
+    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$') || die "wrong key: PAM or sshd files changed"
+  [ "$(pid_now)" = "$sshd_pid" ] || die "wrong key: sshd restarted"
+  login_ok password - - || { login_report; die "wrong key: password login afterwards"; }
+  ok "${say}a key the API refuses: the role stops at the candidate's wpam check, PAM and sshd untouched, logins as before"
+  # A failure after the files were put in place (here: the reload) puts
+  # the previous files back.
+  run_playbook reload-fails -e '{"wpam_sshd_reload_command": ["/bin/false"]}' &&
+    die "the role went on after the sshd reload failed"
+  grep -q 'TASK \[wpam : Put the previous files back\]' "$work/$tag-reload-fails.log" ||
+    { tail -n 40 "$work/$tag-reload-fails.log" >&2; die "reload failure: no restore"; }
+  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$' "$work/before.sha") \
+    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$') || die "reload failure: PAM or sshd files not restored"
+  login_ok password - - || { login_report; die "reload failure: password login afterwards"; }
+  ok "${say}a failed reload after the files were put in place: previous PAM and sshd files restored"
+}
+
+# steps_logins: through the reloaded sshd, a wrong TOTP code is refused and
+# the right one logs in.
+steps_logins() {
+  login keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP 1)" && die "a wrong TOTP code logged in"
+  grep -q 'Permission denied' "$work/ask/stderr" || { login_report; die "a wrong code: not refused by the server"; }
+  grep -q 'Enter your totp code' "$work/ask/prompts" || { login_report; die "a wrong code: wpam's prompt never came"; }
+  ok "${say}wrong TOTP code refused (Permission denied)"
+  login_ok keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP)" ||
+    { login_report; die "login with password, Werbot ID and TOTP code"; }
+  grep -qa 'Enter your Werbot ID' "$work/ask/prompts" || { login_report; die "no Werbot ID prompt"; }
+  grep -q 'totpCode' "$work/api/requests.jsonl" || die "the API saw no TOTP request"
+  ok "${say}login: password, Werbot ID, TOTP code -> in (through the reloaded sshd)"
+}
+
+# steps_idempotent: the playbook again and --check again change nothing.
+steps_idempotent() {
+  playbook present-again
+  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$tag-present-again.log" >&2; die "the second run changed $changed task(s)"; }
+  ok "${say}second run: changed=0"
+  playbook check-steady --check --diff
+  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$tag-check-steady.log" >&2; die "--check after the run reports $changed change(s)"; }
+  grep -qE 'all [0-9]+ checks passed' "$work/$tag-check-steady.log" || die "--check did not run wpam check on the candidate"
+  ok "${say}--check --diff afterwards: changed=0, the candidate checked by wpam check"
+}
+
+# steps_rollback: wpam_state=absent puts every file back as it was
+# ($work/before.sha), removes the package (the caller's wpam_installed fails)
+# and leaves sshd up; absent again changes nothing. $repo_files names the
+# package manager's files in the ok line.
+steps_rollback() {
+  playbook absent -e wpam_state=absent
+  [ "$changed" -gt 0 ] || die "wpam_state=absent changed nothing"
+  wpam_installed && die "wpam is still installed after wpam_state=absent"
+  snapshot >"$work/after.sha" || die "snapshot"
+  diff -u "$work/before.sha" "$work/after.sha" >&2 || die "files differ from before the role"
+  [ "$(pid_now)" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
+  login_ok password - - || { login_report; die "password login after the rollback"; }
+  ok "${say}wpam_state=absent: changed=$changed; package removed; PAM, sshd, $repo_files, config files as before; password login works"
+  playbook absent-again -e wpam_state=absent
+  [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$tag-absent-again.log" >&2; die "absent again changed $changed task(s)"; }
+  ok "${say}wpam_state=absent again: changed=0"
+}
