@@ -105,9 +105,10 @@ NetBSD)
 OpenBSD)
 	log "OpenBSD $(uname -r): pkg_add ansible-core, gnupg 2"
 	bounded 1200 pkg_add -I ansible-core || fail "pkg_add ansible-core"
-	# security/gnupg (1.4) and security/gnupg2 share the stem gnupg.
+	# security/gnupg (1.4) and security/gnupg2 share the stem gnupg: the
+	# branch, else a fuzzy 2.x, else the stem where it is no longer ambiguous.
 	bounded 600 pkg_add -I gnupg--%gnupg2 || bounded 600 pkg_add -I -z gnupg-2 ||
-		fail "pkg_add gnupg (2.x)"
+		bounded 600 pkg_add -I gnupg || fail "pkg_add gnupg (2.x)"
 	confdir=/etc
 	wpam=/usr/local/bin/wpam
 	installed() { pkg_info | grep -q '^wpam-[0-9]'; }
@@ -222,6 +223,9 @@ for top in sys.argv[1:]:
     for p in files(top):
         # the role's backups (file.<pid>.<date>~); login.conf.db, rebuilt by cap_mkdb
         if p.endswith("~") or p == "/etc/login.conf.db":
+            continue
+        if os.path.islink(p):
+            print("symlink", os.readlink(p), p)
             continue
         st = os.lstat(p)
         print(hashlib.sha256(open(p, "rb").read()).hexdigest(), oct(st.st_mode), st.st_uid, st.st_gid, p)
