@@ -180,8 +180,9 @@ case "$step" in
     export GNUPGHOME
     rc=0
     {
-      # RSA: gpgv of any GnuPG release checks it (GnuPG 1.4 knows no EdDSA).
-      gpg --batch --quiet --passphrase '' --quick-gen-key 'wpam CI throwaway <ci@wpam.invalid>' rsa3072 sign 1d &&
+      # RSA: gpgv of any GnuPG release checks it (GnuPG 1.4 knows no EdDSA);
+      # valid a day past the artifact's 14 days, for re-runs of the VM jobs.
+      gpg --batch --quiet --passphrase '' --quick-gen-key 'wpam CI throwaway <ci@wpam.invalid>' rsa3072 sign 15d &&
         (cd "$dir" && find . -maxdepth 1 -type f -name 'wpam-*' ! -name '*.gpg' -printf '%f\n' | LC_ALL=C sort |
           xargs -d '\n' sha256sum >SHA256SUMS) &&
         gpg --batch --quiet --armor --detach-sign -o "$dir/SHA256SUMS.asc" "$dir/SHA256SUMS" &&
