@@ -33,10 +33,13 @@ build_dev_tools() {
 		fail "cargo build of the dev tools"
 }
 
+# start_dev_api [ARGS...]: further werbot-dev-server arguments, e.g.
+# --service-id ID --service-key KEY (ci/bsd-vm-ansible.sh).
+# shellcheck disable=SC2120 # the other scripts pass none
 start_dev_api() {
 	rm -rf "$DEV_STATE"
 	target/release/examples/werbot-dev-server --listen "$DEV_ADDR" \
-		--state-dir "$DEV_STATE" >/tmp/wpam-dev.out 2>&1 &
+		--state-dir "$DEV_STATE" "$@" >/tmp/wpam-dev.out 2>&1 &
 	DEV_PID=$!
 	i=0
 	while [ ! -s "$DEV_STATE/ca.pem" ] || ! grep -q listening /tmp/wpam-dev.out; do
@@ -116,6 +119,7 @@ pam_suite() {
 	service=$1
 	conf=$2
 	wpam=$3
+	# shellcheck disable=SC2119 # no arguments: the default service
 	start_dev_api
 	write_config "$conf" "offline_users=olivia"
 	expect_ok "TOTP login through pamtester" pam_login "$service" alice alice@example.com "$(totp_now)"

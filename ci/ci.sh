@@ -30,6 +30,12 @@
 #   ci/ci.sh serve DIR PORT  serves DIR over HTTP on PORT (all addresses: the
 #                       BSD VMs reach the runner through their gateway) in the
 #                       background, for at most an hour; returns once it answers
+#   ci/ci.sh bsd-release-files DIR  dist/'s BSD packages under their release
+#                       names (wpam-<v>-<os>-amd64.<ext>) in DIR with a
+#                       SHA256SUMS, its signature SHA256SUMS.asc and the public
+#                       keyring wpam-archive-keyring.gpg, signed with a throwaway
+#                       key made and deleted here: the release files the Ansible
+#                       role's BSD path fetches in the VM jobs
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -46,7 +52,7 @@ export PATH
 
 log() { printf 'ci: %s\n' "$*" >&2; }
 
-step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|gate TAG|release-tools|release|publish|release-dry-run|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT}
+step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|gate TAG|release-tools|release|publish|release-dry-run|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT|bsd-release-files DIR}
 shift
 case "$step" in
   setup)
@@ -160,6 +166,33 @@ case "$step" in
     done
     log "the server on port $port did not answer: $(cat "${RUNNER_TEMP:-/tmp}/wpam-serve-$port.log")"
     exit 1
+    ;;
+  bsd-release-files)
+    dir=${1:?usage: ci/ci.sh bsd-release-files DIR}
+    version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+    mkdir -p "$dir"
+    # The names ci/release.sh gives them (NetBSD's and OpenBSD's collide in dist/).
+    for p in freebsd-amd64/wpam-$version.pkg netbsd-amd64/wpam-$version.tgz openbsd-amd64/wpam-$version.tgz; do
+      [ -s "dist/$p" ] || { log "dist/$p is missing (./build-all.sh)"; exit 1; }
+      cp "dist/$p" "$dir/wpam-$version-${p%%/*}.${p##*.}"
+    done
+    GNUPGHOME=$(mktemp -d)
+    export GNUPGHOME
+    rc=0
+    {
+      # RSA: gpgv of any GnuPG release checks it (GnuPG 1.4 knows no EdDSA);
+      # valid a day past the artifact's 14 days, for re-runs of the VM jobs.
+      gpg --batch --quiet --passphrase '' --quick-gen-key 'wpam CI throwaway <ci@wpam.invalid>' rsa3072 sign 15d &&
+        (cd "$dir" && find . -maxdepth 1 -type f -name 'wpam-*' ! -name '*.gpg' -printf '%f\n' | LC_ALL=C sort |
+          xargs -d '\n' sha256sum >SHA256SUMS) &&
+        gpg --batch --quiet --armor --detach-sign -o "$dir/SHA256SUMS.asc" "$dir/SHA256SUMS" &&
+        gpg --batch --export-options export-minimal --export >"$dir/wpam-archive-keyring.gpg" &&
+        gpgv --keyring "$(realpath "$dir/wpam-archive-keyring.gpg")" "$dir/SHA256SUMS.asc" "$dir/SHA256SUMS"
+    } >&2 || rc=$?
+    gpgconf --kill all >/dev/null 2>&1 || true
+    rm -rf "$GNUPGHOME"
+    [ "$rc" = 0 ] || exit "$rc"
+    cat "$dir/SHA256SUMS"
     ;;
   *) log "unknown step '$step'"; exit 2 ;;
 esac
