@@ -21,7 +21,8 @@ pkgs=("${build_pkgs[@]}"
   # wpam check's sshd -T and ssh-keygen (tests/wpam_command.rs)
   openssh-server openssh-client passwd
   # other Debian roots (ci/test-roots.sh): trixie's sshd, arm64 under qemu-user
-  mmdebstrap qemu-user-static binfmt-support
+  # (arch-test: mmdebstrap refuses a foreign architecture without it)
+  mmdebstrap arch-test qemu-user-static binfmt-support
   # the proxy tests (tests/pam.rs, tests/wpam_command.rs): a real HTTP CONNECT proxy
   tinyproxy
   # the SELinux policy module checks (ci/test-selinux.sh): semodule, sesearch/
