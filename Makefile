@@ -139,6 +139,12 @@ test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (Ope
 test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
 	ci/test-packages.sh
 
+# --- CI on a brand-new machine (ci/fresh-root.sh, docs/fresh-root.md) -------
+# Not part of `make test`: it runs `make test` itself, in another root.
+.PHONY: ci-fresh-root
+ci-fresh-root: ## as root: `.ci/run` in a new Debian 12 root with only a new CI machine's packages and toolchain (COMMIT=..., default HEAD; 30-60 min; docs/fresh-root.md)
+	ci/fresh-root.sh $(COMMIT)
+
 # --- CI lints and the release pipeline (ci/lint.sh, ci/release.sh) -----------
 .PHONY: lint-ci release-dry-run
 
