@@ -129,6 +129,23 @@ impl Transport for Https<'_> {
         timeout: Duration,
     ) -> Result<HttpAnswer, CallError> {
         let deadline = Instant::now() + timeout;
+        let call = || self.post_by(server, body, deadline);
+        if crate::isolate::wanted() {
+            crate::isolate::run(call, deadline)
+        } else {
+            call()
+        }
+    }
+}
+
+impl Https<'_> {
+    /// The call itself, in this process.
+    fn post_by(
+        &self,
+        server: &ServerUrl,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<HttpAnswer, CallError> {
         let tls = tls::client_config(
             self.config.ca_file.as_deref(),
             self.config.insecure_skip_verify,

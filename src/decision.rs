@@ -7,14 +7,14 @@
 //! | HTTP 200 with anything else; any other HTTP status (4xx, 5xx, 3xx) | AuthErr, offline users included    |
 //! | request sent, then no valid answer: timeout, reset, malformed, stalled or oversized | AuthErr, offline users included |
 //! | not delivered: no address / no DNS answer, connect refused, unreachable or timed out, a proxy that refused the CONNECT or did not answer, TLS handshake failed | offline user: Success (INFO); else AuthInfoUnavail |
-//! | not delivered because of a timeout, under a setuid caller (su, sudo) | AuthInfoUnavail for everyone (its user can stop the process) |
+//! | not delivered, under a setuid caller (su, sudo), for any reason but a negative DNS answer or a refused/unreachable connect (a timeout, a handshake or proxy failure) | AuthErr for everyone (its user can stop the process until a peer gives up) |
 //! | local failure (descriptors, memory, permission, trust store, URL, a proxy asking for credentials) | ServiceErr (ERROR), offline users included |
 //!
 //! Offline users are admitted only when the request could not be
 //! delivered: once it may have reached the server, whatever follows is the
 //! server's answer, and only an exact success grants.
 
-use crate::client::{CallError, HttpAnswer};
+use crate::client::{CallError, HttpAnswer, Step};
 use crate::log::{quote, Level};
 use crate::wire::Response;
 
@@ -76,17 +76,14 @@ pub fn decide(result: &Result<HttpAnswer, CallError>, ctx: Context) -> Decision 
         ),
         Err(
             e @ CallError::Undelivered {
-                timed_out: true, ..
+                step, timed_out, ..
             },
-        ) if ctx.setuid_caller => decision(
-            Outcome::AuthInfoUnavail,
-            Level::Warn,
-            format!(
-                "Werbot API not reached ({}) under a setuid caller (su, sudo), whose user can \
-                 stop the process or slow it down: not treated as an outage; denied",
-                quote(&e.to_string())
-            ),
-        ),
+        ) if ctx.setuid_caller && !undeniable(*step, *timed_out) => denied(format!(
+            "Werbot API not reached ({}) under a setuid caller (su, sudo), whose user can \
+                 stop, slow or limit the process: only a refused or unreachable connection or \
+                 a negative DNS answer counts as an outage there; denied",
+            quote(&e.to_string())
+        )),
         Err(e @ CallError::Undelivered { .. }) if ctx.offline_user => decision(
             Outcome::Success,
             Level::Info,
@@ -104,6 +101,16 @@ pub fn decide(result: &Result<HttpAnswer, CallError>, ctx: Context) -> Decision 
             ),
         ),
     }
+}
+
+/// Under a setuid caller, the failures of delivery that no delay of the
+/// caller's can cause: a negative DNS answer (NXDOMAIN, SERVFAIL) and a
+/// refused or unreachable `connect()` (to the API or to the proxy). Once a
+/// TCP connection exists, its end (EOF, reset, alert, a proxy's answer) can
+/// be timed by stopping the process until a peer gives up; and a timeout is
+/// the clock, which that user controls.
+fn undeniable(step: Step, timed_out: bool) -> bool {
+    !timed_out && matches!(step, Step::Resolve | Step::Connect)
 }
 
 fn decide_answer(a: &HttpAnswer) -> Decision {
@@ -135,7 +142,6 @@ fn decide_answer(a: &HttpAnswer) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::Step;
 
     fn http(status: u16, body: &str) -> Result<HttpAnswer, CallError> {
         Ok(HttpAnswer {
@@ -229,7 +235,7 @@ mod tests {
 
     #[test]
     fn row_undelivered_admits_offline_users_only() {
-        for step in [Step::Resolve, Step::Connect, Step::Handshake] {
+        for step in [Step::Resolve, Step::Connect, Step::Proxy, Step::Handshake] {
             for timed_out in [false, true] {
                 let r = down(step, timed_out);
                 assert_eq!(outcome(&r, OTHER), Outcome::AuthInfoUnavail);
@@ -241,13 +247,22 @@ mod tests {
     }
 
     #[test]
-    fn row_timeout_under_a_setuid_caller_is_not_an_outage() {
-        for step in [Step::Resolve, Step::Connect, Step::Handshake] {
-            let d = decide(&down(step, true), OFFLINE_SU);
-            assert_eq!(d.outcome, Outcome::AuthInfoUnavail, "{step}");
-            assert!(d.message.contains("setuid"), "{}", d.message);
-            // A refusal is not the clock: still an outage under su.
-            assert_eq!(outcome(&down(step, false), OFFLINE_SU), Outcome::Success);
+    fn row_under_a_setuid_caller_only_a_refusal_or_negative_dns_is_an_outage() {
+        for step in [Step::Resolve, Step::Connect, Step::Proxy, Step::Handshake] {
+            for timed_out in [false, true] {
+                let d = decide(&down(step, timed_out), OFFLINE_SU);
+                if !timed_out && matches!(step, Step::Resolve | Step::Connect) {
+                    // A refusal or NXDOMAIN is not the clock: an outage under su.
+                    assert_eq!(d.outcome, Outcome::Success, "{step} {timed_out}");
+                } else {
+                    assert_eq!(
+                        (d.outcome, d.level),
+                        (Outcome::AuthErr, Level::Warn),
+                        "{step} {timed_out}"
+                    );
+                    assert!(d.message.contains("setuid"), "{}", d.message);
+                }
+            }
         }
     }
 

@@ -9,6 +9,9 @@
 //! - `client.rs`: the HTTPS call in its steps (deliver, then ask), and which
 //!   failure is an outage, an answer or a local error;
 //! - `resolve.rs`: name resolution bounded by the deadline (a forked child);
+//! - `fork.rs`: the forked helper child (pipe, pidfd, bounded reaping);
+//! - `isolate.rs`: a setuid caller's API call, run in a root child out of
+//!   that caller's reach;
 //! - `tls.rs`: trust anchors (`ca_file`, then the OS bundle) and the TLS layer;
 //! - `decision.rs`: the table from API answer to login outcome (offline mode);
 //! - `sys.rs`: facts about the process (setuid caller), bounded file reads;
@@ -29,7 +32,9 @@ pub mod client;
 pub mod config;
 pub mod decision;
 pub mod flow;
+pub mod fork;
 pub mod input;
+pub mod isolate;
 pub mod log;
 pub mod resolve;
 pub mod sys;

@@ -215,6 +215,34 @@ pub struct Logger {
     /// Added to every line: who and where, so lines of concurrent logins can
     /// be told apart.
     context: String,
+    /// A write to the file failed once (said once, on syslog).
+    write_failed: bool,
+}
+
+/// Runs `write` with RLIMIT_FSIZE lifted, then puts the limit back. The user
+/// who runs su sets its limits: `prlimit --fsize=1` (SIGXFSZ ignored) would
+/// otherwise drop every line of the attempt. Only root can lift the hard
+/// limit; the session su opens afterwards keeps the user's limit.
+fn without_file_size_limit<T>(write: impl FnOnce() -> T) -> T {
+    // SAFETY: getrlimit/setrlimit on this process; the old value is restored.
+    unsafe {
+        let mut old: libc::rlimit = std::mem::zeroed();
+        let lifted = crate::sys::euid() == 0
+            && libc::getrlimit(libc::RLIMIT_FSIZE, &mut old) == 0
+            && (old.rlim_cur != libc::RLIM_INFINITY || old.rlim_max != libc::RLIM_INFINITY)
+            && libc::setrlimit(
+                libc::RLIMIT_FSIZE,
+                &libc::rlimit {
+                    rlim_cur: libc::RLIM_INFINITY,
+                    rlim_max: libc::RLIM_INFINITY,
+                },
+            ) == 0;
+        let r = write();
+        if lifted {
+            libc::setrlimit(libc::RLIMIT_FSIZE, &old);
+        }
+        r
+    }
 }
 
 impl Logger {
@@ -228,6 +256,7 @@ impl Logger {
             file,
             syslog: open_syslog(),
             context: String::new(),
+            write_failed: false,
         };
         if let Some(why) = refused {
             logger.warn(&format!(
@@ -245,6 +274,7 @@ impl Logger {
             file: None,
             syslog: None,
             context: String::new(),
+            write_failed: false,
         }
     }
 
@@ -280,7 +310,20 @@ impl Logger {
             );
             // One write() per line on an O_APPEND file: concurrent logins
             // never interleave within a line.
-            let _ = f.write_all(line.as_bytes());
+            let written = without_file_size_limit(|| f.write_all(line.as_bytes()));
+            if let (Err(e), false) = (written, self.write_failed) {
+                self.write_failed = true;
+                if let Some(s) = &self.syslog {
+                    s.send(
+                        Level::Error,
+                        &format!(
+                            "{} writing the log file failed ({e}); this login's lines go to \
+                             syslog only",
+                            self.context
+                        ),
+                    );
+                }
+            }
         }
         if let Some(s) = &self.syslog {
             s.send(level, &text);

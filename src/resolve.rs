@@ -12,9 +12,13 @@
 //! The answer is sorted for the decision table (DESIGN.md §3):
 //! - the resolver answered that the name has no address, or could not get an
 //!   answer (NXDOMAIN, no A/AAAA record, SERVFAIL, no reply): [`ResolveError::NotFound`];
-//! - the deadline passed: [`ResolveError::TimedOut`];
-//! - anything local (pipe, fork, memory, descriptors, a child that died):
-//!   [`ResolveError::Local`] — never an outage.
+//! - the deadline passed while the child was asking a name server:
+//!   [`ResolveError::TimedOut`];
+//! - anything local (pipe, fork, memory, descriptors, a child that died, a
+//!   child that made no progress): [`ResolveError::Local`] — never an outage.
+//!   In a multithreaded host a lock another thread held at the fork can
+//!   freeze the child inside libc: it then never writes its "started" byte,
+//!   or (Linux, seen in /proc) holds no socket at the deadline.
 //!
 //! glibc reports a lookup that could not open /etc/hosts or a socket
 //! (EMFILE) as "name not found", which would look like an outage. The user
@@ -23,15 +27,18 @@
 //! untouched) and then checks that it can open descriptors and map memory
 //! before it asks; if it cannot, the answer is Local.
 //!
-//! The child inherits SIGCHLD handling from the host: like pam_unix, the
-//! parent sets SIGCHLD to its default while the child lives, so that a host
-//! handler cannot reap it first, and restores the host's handler afterwards.
+//! The child is forked, held and reaped by `fork.rs`, which leaves the
+//! host's SIGCHLD disposition alone.
 
 use std::ffi::{CStr, CString};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
+
+use zeroize::Zeroizing;
+
+use crate::fork::{self, ReadError};
 
 /// At most this many addresses are tried.
 pub const MAX_ADDRS: usize = 16;
@@ -62,6 +69,11 @@ pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAdd
     }
     let name = CString::new(host)
         .map_err(|_| ResolveError::Local("host name contains a NUL byte".into()))?;
+    // No budget left: nothing to ask (a child with no time to start would
+    // look like one that made no progress).
+    if Instant::now() >= deadline {
+        return Err(ResolveError::TimedOut);
+    }
     let message = ask_child(&name, deadline)?;
     parse_message(&message, port)
 }
@@ -70,155 +82,62 @@ fn local(what: &str, e: &io::Error) -> ResolveError {
     ResolveError::Local(crate::sys::describe(what, e))
 }
 
-/// SIGCHLD at its default while our child lives; the host's handler back on drop.
-struct SigchldDefault(libc::sigaction);
-
-impl SigchldDefault {
-    fn set() -> io::Result<SigchldDefault> {
-        // SAFETY: zeroed sigaction structs are valid; sigaction copies them.
-        unsafe {
-            let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = libc::SIG_DFL;
-            let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(libc::SIGCHLD, &new, &mut old) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(SigchldDefault(old))
-        }
-    }
-}
-
-impl Drop for SigchldDefault {
-    fn drop(&mut self) {
-        // SAFETY: restores the action saved in set().
-        unsafe { libc::sigaction(libc::SIGCHLD, &self.0, std::ptr::null_mut()) };
-    }
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1; 2];
-    // SAFETY: pipe2 fills two descriptors on success.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and are owned here.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 /// Forks the lookup, reads its answer until `deadline`, reaps the child.
-fn ask_child(name: &CStr, deadline: Instant) -> Result<Vec<u8>, ResolveError> {
-    let (read_end, write_end) = pipe().map_err(|e| local("name resolution: pipe", &e))?;
-    let sigchld = SigchldDefault::set().map_err(|e| local("name resolution: sigaction", &e))?;
-    // SAFETY: the child only runs `child_main`, which ends in _exit and
-    // never returns into the host's code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        let e = io::Error::last_os_error();
-        return Err(local("name resolution: fork", &e));
-    }
-    if pid == 0 {
-        // SAFETY: in the child; see above.
-        unsafe { child_main(name, write_end.as_raw_fd()) }
-    }
-    drop(write_end);
-    let read = read_until(&read_end, deadline);
-    let timed_out = matches!(read, Err(ReadError::Deadline));
-    if timed_out {
-        // SAFETY: pid is our own child, not yet reaped (SIGCHLD is at its
-        // default, so nobody else reaps it).
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-    let status = reap(pid);
-    drop(sigchld);
+fn ask_child(name: &CStr, deadline: Instant) -> Result<Zeroizing<Vec<u8>>, ResolveError> {
+    // SAFETY: the child runs `lookup` (libc's resolver and our own code) and
+    // ends in _exit.
+    let mut child = unsafe { fork::spawn(|fd| Zeroizing::new(lookup(name, fd))) }
+        .map_err(|e| local("name resolution: fork", &e))?;
+    let read = child.read_until(deadline, MAX_MESSAGE + 1);
+    // Looked at before the kill: was the child waiting on a name server?
+    let querying = match &read {
+        Err(ReadError::Deadline(_)) => child.holds_socket(),
+        _ => None,
+    };
+    let exit = child.finish(read.is_ok());
+    verdict(read, querying, exit)
+}
+
+/// What the child's answer, or its silence, means. `querying`: whether it
+/// held a socket at the deadline, where that can be seen.
+fn verdict(
+    read: Result<Zeroizing<Vec<u8>>, ReadError>,
+    querying: Option<bool>,
+    exit: fork::Exit,
+) -> Result<Zeroizing<Vec<u8>>, ResolveError> {
     match read {
-        Ok(m) if !m.is_empty() => Ok(m),
-        Ok(_) => Err(ResolveError::Local(format!(
-            "name resolution: the resolver process ended without an answer ({})",
-            describe_status(status)
-        ))),
-        Err(ReadError::Deadline) => Err(ResolveError::TimedOut),
+        Ok(mut m) => {
+            if m.first() == Some(&TAG_STARTED) {
+                m.remove(0);
+            }
+            if m.is_empty() {
+                return Err(ResolveError::Local(format!(
+                    "name resolution: the resolver process ended without an answer ({exit})"
+                )));
+            }
+            Ok(m)
+        }
+        // The child never reached getaddrinfo, or sits in it without a
+        // socket: not a silent name server but a lookup that cannot run
+        // (a lock another thread of a multithreaded host held at the fork).
+        Err(ReadError::Deadline(partial)) if partial.first() != Some(&TAG_STARTED) => {
+            Err(ResolveError::Local(
+                "name resolution: the resolver process made no progress by the deadline \
+                 (it never started its lookup)"
+                    .into(),
+            ))
+        }
+        Err(ReadError::Deadline(_)) if querying == Some(false) => Err(ResolveError::Local(
+            "name resolution: the resolver process made no progress by the deadline \
+             (no query to a name server was open; a lock held at the fork in a \
+             multithreaded host?)"
+                .into(),
+        )),
+        Err(ReadError::Deadline(_)) => Err(ResolveError::TimedOut),
+        Err(ReadError::Oversized) => Err(ResolveError::Local(
+            "name resolution: oversized answer from the resolver process".into(),
+        )),
         Err(ReadError::Io(e)) => Err(local("name resolution: reading the answer", &e)),
-    }
-}
-
-enum ReadError {
-    Deadline,
-    Io(io::Error),
-}
-
-/// Everything the child writes, up to EOF, or Deadline.
-fn read_until(fd: &OwnedFd, deadline: Instant) -> Result<Vec<u8>, ReadError> {
-    let mut out = Vec::with_capacity(MAX_MESSAGE);
-    let mut buf = [0u8; MAX_MESSAGE];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ReadError::Deadline);
-        }
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // Round up so that a sub-millisecond rest still waits.
-        let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(ReadError::Io(e));
-        }
-        if n == 0 {
-            continue; // the deadline check above ends the loop
-        }
-        // SAFETY: buf is valid for buf.len() bytes.
-        let got = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        match got {
-            0 => return Ok(out),
-            n if n > 0 => {
-                out.extend_from_slice(&buf[..n as usize]);
-                if out.len() > MAX_MESSAGE {
-                    return Err(ReadError::Io(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "oversized answer from the resolver process",
-                    )));
-                }
-            }
-            _ => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(ReadError::Io(e));
-                }
-            }
-        }
-    }
-}
-
-/// waitpid for our child, retrying on EINTR. The wait status, if any.
-fn reap(pid: libc::pid_t) -> Option<libc::c_int> {
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for our own child only.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            return Some(status);
-        }
-        if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        return None;
-    }
-}
-
-fn describe_status(status: Option<libc::c_int>) -> String {
-    match status {
-        Some(s) if libc::WIFSIGNALED(s) => format!("killed by signal {}", libc::WTERMSIG(s)),
-        Some(s) if libc::WIFEXITED(s) => format!("exit status {}", libc::WEXITSTATUS(s)),
-        Some(s) => format!("wait status {s}"),
-        None => "not reaped".into(),
     }
 }
 
@@ -230,27 +149,10 @@ fn describe_status(status: Option<libc::c_int>) -> String {
 const TAG_ADDRS: u8 = b'A';
 const TAG_GAI: u8 = b'G';
 const TAG_LOCAL: u8 = b'L';
+/// Written alone, just before getaddrinfo.
+const TAG_STARTED: u8 = b'S';
 const LOCAL_FDS: u8 = 1;
 const LOCAL_MEMORY: u8 = 2;
-const LOCAL_PANIC: u8 = 3;
-
-/// # Safety
-/// Only in the child right after fork: never returns.
-unsafe fn child_main(name: &CStr, fd: RawFd) -> ! {
-    let message = std::panic::catch_unwind(|| lookup(name, fd)).unwrap_or_else(|_| {
-        let mut m = vec![TAG_LOCAL];
-        m.extend_from_slice(&0i32.to_le_bytes());
-        m.push(LOCAL_PANIC);
-        m
-    });
-    // One write: the message is smaller than PIPE_BUF. A failed write ends
-    // the child without an answer, which the parent reports as local.
-    // SAFETY: message is valid for its length.
-    unsafe {
-        libc::write(fd, message.as_ptr().cast(), message.len());
-        libc::_exit(0)
-    }
-}
 
 fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
@@ -263,40 +165,12 @@ fn local_message(what: u8) -> Vec<u8> {
     m
 }
 
-/// Soft limit up to the hard one; as root both up to `want`. Failures are
-/// fine: the probes below decide.
-fn raise_limit(resource: LimitResource, want: libc::rlim_t) {
-    // SAFETY: getrlimit/setrlimit on this (child) process only.
-    unsafe {
-        let mut r: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(resource, &mut r) != 0 {
-            return;
-        }
-        let target = libc::rlimit {
-            rlim_cur: want.max(r.rlim_cur),
-            rlim_max: want.max(r.rlim_max),
-        };
-        if libc::setrlimit(resource, &target) != 0 {
-            let soft_only = libc::rlimit {
-                rlim_cur: r.rlim_max,
-                rlim_max: r.rlim_max,
-            };
-            libc::setrlimit(resource, &soft_only);
-        }
-    }
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-type LimitResource = libc::__rlimit_resource_t;
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-type LimitResource = libc::c_int;
-
 fn lookup(name: &CStr, fd: RawFd) -> Vec<u8> {
-    raise_limit(libc::RLIMIT_NOFILE, 1024);
+    fork::raise_limit(libc::RLIMIT_NOFILE, 1024);
     // OpenBSD has no RLIMIT_AS; RLIMIT_DATA bounds its heap.
     #[cfg(not(target_os = "openbsd"))]
-    raise_limit(libc::RLIMIT_AS, libc::RLIM_INFINITY);
-    raise_limit(libc::RLIMIT_DATA, libc::RLIM_INFINITY);
+    fork::raise_limit(libc::RLIMIT_AS, libc::RLIM_INFINITY);
+    fork::raise_limit(libc::RLIMIT_DATA, libc::RLIM_INFINITY);
     // Descriptors: open FD_PROBE at once, then give them back.
     let mut probes = Vec::with_capacity(FD_PROBE);
     for _ in 0..FD_PROBE {
@@ -330,6 +204,9 @@ fn lookup(name: &CStr, fd: RawFd) -> Vec<u8> {
     hints.ai_family = libc::AF_UNSPEC;
     hints.ai_socktype = libc::SOCK_STREAM;
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // Progress: the parent tells a lookup that never started (a lock held
+    // at the fork) from a name server that does not answer.
+    fork::write_all(fd, &[TAG_STARTED]);
     // SAFETY: valid C strings and out pointer; freed below.
     let rc = unsafe { libc::getaddrinfo(name.as_ptr(), std::ptr::null(), &hints, &mut res) };
     if rc != 0 {
@@ -515,6 +392,41 @@ mod tests {
     fn a_past_deadline_times_out() {
         let r = resolve("localhost", 1, Instant::now());
         assert_eq!(r, Err(ResolveError::TimedOut));
+    }
+
+    #[test]
+    fn a_child_that_made_no_progress_is_local_never_an_outage() {
+        let deadline = |b: &[u8]| Err(ReadError::Deadline(Zeroizing::new(b.to_vec())));
+        let exit = fork::Exit::Status(9);
+        // Never wrote "started": stuck before getaddrinfo.
+        for q in [None, Some(true), Some(false)] {
+            assert!(matches!(
+                verdict(deadline(b""), q, exit),
+                Err(ResolveError::Local(_))
+            ));
+        }
+        // Started, and no socket at the deadline: stuck inside libc.
+        assert!(matches!(
+            verdict(deadline(b"S"), Some(false), exit),
+            Err(ResolveError::Local(_))
+        ));
+        // Started and waiting on a name server (or unknown: the BSDs).
+        for q in [None, Some(true)] {
+            assert_eq!(
+                verdict(deadline(b"S"), q, exit),
+                Err(ResolveError::TimedOut)
+            );
+        }
+        // The marker is not part of the answer; a bare marker is no answer.
+        let ok = |b: &[u8]| Ok(Zeroizing::new(b.to_vec()));
+        assert_eq!(
+            verdict(ok(b"SA\x00"), None, exit).unwrap().as_slice(),
+            b"A\x00"
+        );
+        assert!(matches!(
+            verdict(ok(b"S"), None, exit),
+            Err(ResolveError::Local(_))
+        ));
     }
 
     #[test]
