@@ -60,6 +60,10 @@ pub struct Config {
     pub werbot_ids: std::collections::BTreeMap<String, String>,
     /// `werbot_id_from_login=true`: every login's Werbot ID is its login name.
     pub werbot_id_from_login: bool,
+    /// `offline_secrets=PATH`: offline users admitted for an outage must
+    /// also give a valid code of their own secret in this file
+    /// (`offline.rs`). Without it they get in on the first factor alone.
+    pub offline_secrets: Option<PathBuf>,
 }
 
 /// `http://[user:password@]host:port` of an HTTP CONNECT proxy.
@@ -114,6 +118,7 @@ impl fmt::Debug for Config {
             .field("proxy", &self.proxy)
             .field("werbot_ids", &self.werbot_ids)
             .field("werbot_id_from_login", &self.werbot_id_from_login)
+            .field("offline_secrets", &self.offline_secrets)
             .finish()
     }
 }
@@ -180,6 +185,7 @@ struct Raw {
     proxy_on_line: bool,
     werbot_ids: std::collections::BTreeMap<String, String>,
     werbot_id_from_login: Option<String>,
+    offline_secrets: Option<String>,
 }
 
 impl Raw {
@@ -225,6 +231,7 @@ impl Raw {
             "u2f_timeout" => self.u2f_timeout = v,
             "log_file" => self.log_file = v,
             "werbot_id_from_login" => self.werbot_id_from_login = v,
+            "offline_secrets" => self.offline_secrets = v,
             "config" if allow_config => {}
             // The test suite's panic trigger (pam.rs); release builds do not know it.
             #[cfg(debug_assertions)]
@@ -259,18 +266,7 @@ pub fn read_config_file(path: &Path) -> Result<Pairs, ConfigError> {
     if !path.is_absolute() {
         return Err(err("path must be absolute".into()));
     }
-    let (mut file, size) = crate::sys::open_regular(path, libc::O_NOFOLLOW, MAX_CONFIG_FILE)
-        .map_err(|e| err(unreadable(&e)))?;
-    let meta = file.metadata().map_err(|e| err(e.to_string()))?;
-    if !trusted_owner(meta.uid()) {
-        return Err(err(format!("owned by uid {}, must be root", meta.uid())));
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(err(format!(
-            "mode {:04o} lets group or others read it; chmod 0600",
-            meta.mode() & 0o7777
-        )));
-    }
+    let (mut file, size) = open_root_only(path, MAX_CONFIG_FILE).map_err(err)?;
     let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize + 1));
     crate::sys::read_bounded(&mut file, MAX_CONFIG_FILE, &mut bytes)
         .map_err(|e| err(e.to_string()))?;
@@ -292,6 +288,54 @@ pub fn read_config_file(path: &Path) -> Result<Pairs, ConfigError> {
     Ok(pairs)
 }
 
+/// Opens a file that holds secrets (the config file, `offline_secrets` and
+/// its state): a regular file, not a symlink, owned by root, with no group
+/// or other bits, at most `max` bytes. Returns the file and its size, or
+/// why it is refused, in words an admin can act on.
+pub fn open_root_only(path: &Path, max: u64) -> Result<(std::fs::File, u64), String> {
+    let (file, size) =
+        crate::sys::open_regular(path, libc::O_NOFOLLOW, max).map_err(|e| unreadable(&e))?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    owned_by_root_only(&meta)?;
+    Ok((file, size))
+}
+
+/// The ownership and mode rule of [`open_root_only`], for a file opened
+/// some other way (one the module creates).
+pub fn owned_by_root_only(meta: &std::fs::Metadata) -> Result<(), String> {
+    if !trusted_owner(meta.uid()) {
+        return Err(format!("owned by uid {}, must be root", meta.uid()));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "mode {:04o} lets group or others read it; chmod 0600",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// A directory in which the module replaces files (rename): whoever may
+/// write to it could swap them, so it must be owned by root and writable by
+/// no one else. Symlinks on the way are followed, like /etc/security itself
+/// may be one on some systems.
+pub fn trusted_dir(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|e| crate::sys::describe("cannot open", &e))?;
+    if !meta.is_dir() {
+        return Err("not a directory".into());
+    }
+    if !trusted_owner(meta.uid()) {
+        return Err(format!("owned by uid {}, must be root", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "mode {:04o} lets group or others create and replace files in it; chmod go-w",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 /// Why the config file cannot be opened, with what an admin should do when
 /// the reason is that this PAM application does not run as root.
 fn unreadable(e: &std::io::Error) -> String {
@@ -300,7 +344,7 @@ fn unreadable(e: &std::io::Error) -> String {
         format!(
             "{e}: this PAM application runs as uid {euid}, not root (a screen locker or \
              another program that authenticates as the user?), and cannot read the root-only \
-             file; such services cannot use config= (see the README)"
+             file; such services cannot use config= or offline_secrets= (see the README)"
         )
     } else {
         crate::sys::describe("cannot open", e)
@@ -445,6 +489,18 @@ fn build(
         raw.werbot_id_from_login.as_deref(),
         warnings,
     );
+    // An unusable path is an error, not a warning: falling back to "no
+    // file" would let offline users in without their code.
+    let offline_secrets = match raw.offline_secrets.as_deref() {
+        Some(p) if Path::new(p).is_absolute() => Some(PathBuf::from(p)),
+        Some(p) => {
+            return Err(ConfigError::Invalid {
+                key: "offline_secrets",
+                why: format!("{} is not an absolute path", crate::log::quote(p)),
+            })
+        }
+        None => None,
+    };
     Ok(Config {
         server,
         service_id,
@@ -459,6 +515,7 @@ fn build(
         proxy,
         werbot_ids: raw.werbot_ids,
         werbot_id_from_login,
+        offline_secrets,
     })
 }
 

@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 use crate::decision::{decide, Context, Outcome};
 use crate::input::{self, Factor, PROMPT_CODE, PROMPT_ID};
 use crate::log::{quote, quote_bytes, redact_body, Logger};
+use crate::offline::{self, Verdict};
 use crate::wire::{Request, METHOD_TOTP, METHOD_U2F};
 
 pub const U2F_INFO: &str =
@@ -18,6 +19,34 @@ pub const U2F_INFO: &str =
 /// the log, not on the screen of someone who has not authenticated yet.
 pub const SERVICE_ERR_INFO: &str =
     "Werbot second factor unavailable (configuration or system error; see the system log).";
+
+/// The offline-code prompt; `{login}` is the canonical login name.
+pub fn offline_prompt(login: &str) -> String {
+    format!("Werbot is unreachable. Offline code for {login}: ")
+}
+/// Shown when the offline code is not six digits (nothing is counted).
+pub const OFFLINE_CODE_FORMAT: &str = "The offline code must be 6 digits.";
+
+/// Where an offline user's code comes from when the API is down: the PAM
+/// conversation, the OpenBSD style's terminal, or its one sshd answer.
+pub trait OfflineAsk {
+    /// Asks with echo off.
+    fn ask(&mut self, prompt: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, ConvFailure>;
+    /// Tells the user why the answer was refused.
+    fn tell(&mut self, text: &str);
+}
+
+/// [`OfflineAsk`] through the PAM conversation.
+struct HostAsk<'a, H: Host>(&'a mut H);
+
+impl<H: Host> OfflineAsk for HostAsk<'_, H> {
+    fn ask(&mut self, prompt: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, ConvFailure> {
+        self.0.prompt(prompt, false).map(zeroize::Zeroizing::new)
+    }
+    fn tell(&mut self, text: &str) {
+        self.0.error_msg(text);
+    }
+}
 
 /// The conversation failed or the application returned no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +225,15 @@ fn authenticate<H: Host, T: Transport>(
     if factor == Factor::U2f && !silent {
         host.info_msg(U2F_INFO);
     }
-    let outcome = call(config, transport, log, who, &werbot_id, &factor);
+    let outcome = call(
+        config,
+        transport,
+        log,
+        who,
+        &werbot_id,
+        &factor,
+        &mut HostAsk(host),
+    );
     if outcome == Outcome::ServiceErr && !silent {
         host.error_msg(SERVICE_ERR_INFO);
     }
@@ -257,19 +294,32 @@ fn account<H: Host, T: Transport>(
         host.info_msg(U2F_INFO);
     }
     let werbot_id = config.tied_werbot_id(&who.user).unwrap_or(&who.user);
-    call(config, transport, log, who, werbot_id, &Factor::U2f)
+    // An offline admission here (a publickey-only login during an outage)
+    // needs the offline code too: sshd's account-phase conversation cannot
+    // prompt, so there it fails and the login is denied.
+    call(
+        config,
+        transport,
+        log,
+        who,
+        werbot_id,
+        &Factor::U2f,
+        &mut HostAsk(host),
+    )
 }
 
-/// One API check over HTTPS and its decision, logged: the core shared by the
-/// PAM module and the OpenBSD login style.
+/// One API check over HTTPS and its decision, logged, with the offline
+/// code asked through `ask` when that decision is an offline admission:
+/// the core shared by the PAM module and the OpenBSD login style.
 pub fn verify(
     config: &Config,
     log: &mut Logger,
     who: &Who,
     werbot_id: &str,
     factor: &Factor,
+    ask: &mut dyn OfflineAsk,
 ) -> Outcome {
-    call(config, &Https { config }, log, who, werbot_id, factor)
+    call(config, &Https { config }, log, who, werbot_id, factor, ask)
 }
 
 fn call<T: Transport>(
@@ -279,6 +329,7 @@ fn call<T: Transport>(
     who: &Who,
     werbot_id: &str,
     factor: &Factor,
+    ask: &mut dyn OfflineAsk,
 ) -> Outcome {
     let (method, code, timeout): (&'static str, &str, Duration) = match factor {
         Factor::Totp(c) => (METHOD_TOTP, c.as_str(), config.timeout),
@@ -326,11 +377,107 @@ fn call<T: Transport>(
         setuid_caller: who.setuid_caller,
     };
     let d = decide(&result, ctx);
-    log.log(
-        d.level,
-        &format!("wID={} method={method} {}", quote(werbot_id), d.message),
-    );
-    d.outcome
+    // Only an answer of the server grants through `Ok`; a success without
+    // one is an offline admission, whatever words the table uses for it.
+    let offline_admission = d.outcome == Outcome::Success && result.is_err();
+    let prefix = format!("wID={} method={method}", quote(werbot_id));
+    match (&config.offline_secrets, &result) {
+        (Some(path), Err(e)) if offline_admission => {
+            log.info(&format!(
+                "{prefix} Werbot API unavailable ({}); offline user: asking for the offline code",
+                quote(&e.to_string())
+            ));
+            offline_code(path, log, &who.user, &prefix, ask)
+        }
+        _ => {
+            log.log(d.level, &format!("{prefix} {}", d.message));
+            d.outcome
+        }
+    }
+}
+
+/// An offline user during an outage with `offline_secrets` set: in only
+/// with a valid, unused code of their own secret, not rate-limited. The
+/// file is read before the prompt: without a secret there is nothing to ask.
+fn offline_code(
+    path: &std::path::Path,
+    log: &mut Logger,
+    login: &str,
+    prefix: &str,
+    ask: &mut dyn OfflineAsk,
+) -> Outcome {
+    let secrets = match offline::Secrets::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            log.error(&format!("{prefix} configuration error: {e}; denied"));
+            return Outcome::ServiceErr;
+        }
+    };
+    let Some(secret) = secrets.get(login) else {
+        log.error(&format!(
+            "{prefix} offline user {} has no secret in offline_secrets {} \
+             (wpam offline-enroll {login}); denied",
+            quote(login),
+            path.display()
+        ));
+        return Outcome::ServiceErr;
+    };
+    let raw = match ask.ask(&offline_prompt(login)) {
+        Ok(a) => a,
+        Err(ConvFailure) => {
+            log.warn(&format!(
+                "{prefix} conversation failed at the offline-code prompt; denied"
+            ));
+            return Outcome::ConvErr;
+        }
+    };
+    let Some(code) = offline::parse_code(&raw) else {
+        ask.tell(OFFLINE_CODE_FORMAT);
+        log.warn(&format!(
+            "{prefix} offline code refused locally: not 6 digits; denied"
+        ));
+        return Outcome::AuthErr;
+    };
+    match offline::check(path, login, secret, &code, offline::unix_now()) {
+        Ok(Verdict::Granted { step }) => {
+            log.info(&format!(
+                "{prefix} valid offline code (time step {step}); admitted as offline user"
+            ));
+            Outcome::Success
+        }
+        Ok(Verdict::Wrong { failures }) => {
+            log.warn(&format!(
+                "{prefix} wrong offline code ({failures} of {} failures allowed in {} s); denied",
+                offline::MAX_FAILURES,
+                offline::WINDOW
+            ));
+            Outcome::AuthErr
+        }
+        Ok(Verdict::Replayed { failures }) => {
+            log.warn(&format!(
+                "{prefix} offline code already used (its time step was accepted before; \
+                 counted as failure {failures} of {}); denied",
+                offline::MAX_FAILURES
+            ));
+            Outcome::AuthErr
+        }
+        Ok(Verdict::RateLimited { retry_in }) => {
+            ask.tell(&format!(
+                "Too many wrong offline codes: try again in {retry_in} seconds."
+            ));
+            log.warn(&format!(
+                "{prefix} offline codes rate-limited: {} failures within {} s; \
+                 denied without checking the code (retry in {retry_in} s)",
+                offline::MAX_FAILURES,
+                offline::WINDOW
+            ));
+            Outcome::AuthErr
+        }
+        Err(e) => {
+            log.error(&format!("{prefix} {e}; denied"));
+            Outcome::ServiceErr
+        }
+    }
 }
 
 #[cfg(test)]
@@ -556,6 +703,169 @@ mod tests {
             auth(&mut s, &server(unreachable), &["offline_users=bob"], false),
             Outcome::AuthInfoUnavail
         );
+    }
+
+    /// A root-only temp directory with an `offline_secrets` file for alice
+    /// (RFC 6238's SHA-1 seed), removed on drop.
+    struct Offline {
+        dir: std::path::PathBuf,
+        file: std::path::PathBuf,
+    }
+
+    impl Offline {
+        const SEED: &'static [u8] = b"12345678901234567890";
+
+        fn new(text: &str) -> Offline {
+            use std::os::unix::fs::PermissionsExt;
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "wpam-flow-offline-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            let file = dir.join("wpam-offline");
+            std::fs::write(&file, text).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            Offline { dir, file }
+        }
+        fn alice() -> Offline {
+            Offline::new("alice GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n")
+        }
+        fn arg(&self) -> String {
+            format!("offline_secrets={}", self.file.display())
+        }
+        fn code(&self) -> String {
+            String::from_utf8(offline::code_at(Self::SEED, offline::unix_now()).to_vec()).unwrap()
+        }
+    }
+
+    impl Drop for Offline {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    const OFFLINE_PROMPT: &str = "Werbot is unreachable. Offline code for alice: ";
+
+    /// A login of alice, an offline user, while the API cannot be reached:
+    /// the Werbot prompts, then the offline one answered with `offline`.
+    fn through_outage(
+        o: &Offline,
+        werbot_code: &'static [u8],
+        offline: Result<&[u8], ConvFailure>,
+        silent: bool,
+    ) -> (Outcome, Script) {
+        let arg = o.arg();
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(werbot_code))]);
+        s.answers
+            .push_back((OFFLINE_PROMPT, offline.map(<[u8]>::to_vec)));
+        let extra = ["offline_users=alice", arg.as_str()];
+        let outcome = auth(&mut s, &server(unreachable), &extra, silent);
+        s.done();
+        (outcome, s)
+    }
+
+    #[test]
+    fn offline_user_needs_an_unused_offline_code_when_secrets_are_set() {
+        let o = Offline::alice();
+        let code = o.code();
+        let ok = Ok(code.as_bytes());
+        assert_eq!(through_outage(&o, b"123456", ok, false).0, Outcome::Success);
+        // The same code again, after a U2F attempt: replayed.
+        assert_eq!(through_outage(&o, b"", ok, false).0, Outcome::AuthErr);
+        // Not six digits: said so, nothing counted.
+        let (outcome, s) = through_outage(&o, b"123456", Ok(b""), true);
+        assert_eq!(outcome, Outcome::AuthErr);
+        assert_eq!(s.messages, [format!("error: {OFFLINE_CODE_FORMAT}")]);
+        let (outcome, _) = through_outage(&o, b"123456", Err(ConvFailure), false);
+        assert_eq!(outcome, Outcome::ConvErr);
+    }
+
+    #[test]
+    fn the_server_decides_while_it_answers_and_others_are_never_asked() {
+        let o = Offline::alice();
+        let arg = o.arg();
+        // The API answers: no offline prompt (an extra one would panic).
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"123456"))]);
+        let extra = ["offline_users=alice", arg.as_str()];
+        assert_eq!(
+            auth(&mut s, &server(success), &extra, false),
+            Outcome::Success
+        );
+        s.done();
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"123456"))]);
+        let denied = || {
+            Ok(HttpAnswer {
+                status: 200,
+                body: zeroize::Zeroizing::new(br#"{"status":"failed"}"#.to_vec()),
+            })
+        };
+        assert_eq!(
+            auth(&mut s, &server(denied), &extra, false),
+            Outcome::AuthErr
+        );
+        s.done();
+        // Not an offline user: unavailable, no prompt.
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"123456"))]);
+        let extra = ["offline_users=bob", arg.as_str()];
+        assert_eq!(
+            auth(&mut s, &server(unreachable), &extra, false),
+            Outcome::AuthInfoUnavail
+        );
+    }
+
+    #[test]
+    fn an_offline_user_without_a_secret_or_a_broken_file_is_denied_unasked() {
+        for text in [
+            "bob GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+            "alice not-base32!\n",
+        ] {
+            let o = Offline::new(text);
+            let arg = o.arg();
+            let extra = ["offline_users=alice", arg.as_str()];
+            let mut s = Script::new(&[(PROMPT_ID, Ok(b"a@b")), (PROMPT_CODE, Ok(b"123456"))]);
+            assert_eq!(
+                auth(&mut s, &server(unreachable), &extra, false),
+                Outcome::ServiceErr,
+                "{text}"
+            );
+            s.done();
+        }
+    }
+
+    #[test]
+    fn the_account_phase_asks_for_the_offline_code_too() {
+        let o = Offline::alice();
+        let c = config(&["offline_users=alice", &o.arg()]);
+        let code = o.code();
+        let mut s = Script::new(&[(OFFLINE_PROMPT, Ok(code.as_bytes()))]);
+        let mut log = Logger::discard();
+        assert_eq!(
+            account(&mut s, &c, &server(unreachable), &mut log, &who(), true),
+            Outcome::Success
+        );
+        s.done();
+        // sshd's account phase cannot prompt: denied.
+        let mut s = Script::new(&[(OFFLINE_PROMPT, Err(ConvFailure))]);
+        assert_eq!(
+            account(&mut s, &c, &server(unreachable), &mut log, &who(), true),
+            Outcome::ConvErr
+        );
+    }
+
+    #[test]
+    fn a_relative_offline_secrets_path_is_a_configuration_error() {
+        let p = config::parse(&[
+            "server_url=h",
+            "service_id=sid",
+            "service_key=skey",
+            "offline_secrets=etc/wpam-offline",
+        ]);
+        let e = p.config.expect_err("relative path");
+        assert!(e.to_string().contains("offline_secrets"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //!   that caller's reach;
 //! - `tls.rs`: trust anchors (`ca_file`, then the OS bundle) and the TLS layer;
 //! - `decision.rs`: the table from API answer to login outcome (offline mode);
+//! - `offline.rs`: offline users' own codes (`offline_secrets`): the file,
+//!   RFC 6238, replay and rate-limit state;
 //! - `sys.rs`: facts about the process (setuid caller), bounded file reads;
 //! - `config.rs`: arguments and the root-only config file;
 //! - `log.rs`: the log file, syslog, escaping and redaction.
@@ -36,6 +38,7 @@ pub mod fork;
 pub mod input;
 pub mod isolate;
 pub mod log;
+pub mod offline;
 pub mod resolve;
 pub mod sys;
 pub mod tls;

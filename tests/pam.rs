@@ -1644,3 +1644,233 @@ fn the_login_name_can_be_the_werbot_id_and_the_account_phase_uses_the_tie() {
     );
     assert_logged(&env, &["WARN", "root-only config file only"]);
 }
+
+// --- Offline codes (offline_secrets): an offline user admitted for an
+// outage gives a code of their own secret as well.
+
+/// The offline secret of alice in these tests: RFC 6238's SHA-1 seed, not
+/// her Werbot secret. Codes are computed by the dev server's own TOTP.
+const OFFLINE_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const OFFLINE_PROMPT: &str = "Werbot is unreachable. Offline code for alice: ";
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Env {
+    /// Writes the offline secrets file with `mode`; returns the arguments
+    /// that make alice an offline user who needs a code.
+    fn offline(&self, text: &str, mode: u32) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.offline_file();
+        std::fs::write(&p, text).expect("write offline secrets");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        format!("offline_users=alice offline_secrets={}", p.display())
+    }
+
+    fn offline_file(&self) -> PathBuf {
+        self.dir.join("wpam-offline")
+    }
+
+    fn alice_offline(&self) -> String {
+        self.offline(&format!("# break-glass\nalice {OFFLINE_SECRET}\n"), 0o600)
+    }
+}
+
+fn offline_code() -> String {
+    devserver::totp_at(OFFLINE_SECRET, now_unix())
+}
+
+fn offline_prompt_shown(l: &Login) -> bool {
+    l.events
+        .iter()
+        .any(|e| matches!(e, Event::Prompt { text, echo: false, .. } if text == OFFLINE_PROMPT))
+}
+
+#[test]
+fn offline_code_right_then_the_same_again_then_a_wrong_one() {
+    let mut env = Env::new(Options::default());
+    let args = env.alice_offline();
+    let werbot_code = env.code();
+    env.stop_server();
+    let code = offline_code();
+    let l = env.login(
+        &args,
+        "alice",
+        &[ALICE.as_bytes(), werbot_code.as_bytes(), code.as_bytes()],
+    );
+    assert_eq!(
+        (l.auth, l.account),
+        (PAM_SUCCESS, Some(PAM_SUCCESS)),
+        "{:?}\n{}",
+        l.events,
+        env.log_text()
+    );
+    assert_eq!(
+        l.events.last(),
+        Some(&Event::Prompt {
+            text: OFFLINE_PROMPT.into(),
+            echo: false,
+            answer: code.clone()
+        })
+    );
+    assert_logged(&env, &[" INFO ", "asking for the offline code"]);
+    assert_logged(
+        &env,
+        &[" INFO ", "valid offline code", "admitted as offline user"],
+    );
+    // The same code again (its time step is used): denied.
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"", code.as_bytes()]);
+    assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
+    assert_logged(&env, &[" WARN ", "offline code already used"]);
+    // A wrong code: denied.
+    let wrong = devserver::wrong_totp(OFFLINE_SECRET);
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"", wrong.as_bytes()]);
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_logged(&env, &[" WARN ", "wrong offline code"]);
+    let log = env.log_text();
+    assert!(!log.contains(OFFLINE_SECRET), "{log}");
+    assert!(!log.contains(&format!("\"{code}\"")), "{log}");
+    check_log_lines(&log);
+    // The state beside the file is root-only.
+    let state = std::fs::metadata(env.dir.join("wpam-offline.state")).expect("state file");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(state.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn offline_codes_are_rate_limited_and_the_right_one_waits_out_the_window() {
+    let mut env = Env::new(Options::default());
+    let args = env.alice_offline();
+    env.stop_server();
+    let wrong = devserver::wrong_totp(OFFLINE_SECRET);
+    for _ in 0..3 {
+        let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"", wrong.as_bytes()]);
+        assert_eq!(l.auth, PAM_AUTH_ERR);
+    }
+    let code = offline_code();
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"", code.as_bytes()]);
+    assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
+    assert!(
+        matches!(l.events.last(), Some(Event::Error(m)) if m.contains("Too many wrong offline codes")),
+        "{:?}",
+        l.events
+    );
+    assert_logged(
+        &env,
+        &[" WARN ", "rate-limited", "denied without checking the code"],
+    );
+}
+
+#[test]
+fn an_offline_user_without_a_secret_is_denied_and_the_error_names_the_file() {
+    let mut env = Env::new(Options::default());
+    let args = env.offline(&format!("root {OFFLINE_SECRET}\n"), 0o600);
+    env.stop_server();
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"123456", b"123456"]);
+    assert_eq!(l.auth, PAM_SERVICE_ERR, "{}", env.log_text());
+    assert!(!offline_prompt_shown(&l), "{:?}", l.events);
+    let file = env.offline_file().display().to_string();
+    assert_logged(&env, &[" ERROR ", "has no secret", &file]);
+}
+
+#[test]
+fn u2f_during_an_outage_still_needs_the_offline_code() {
+    let mut env = Env::new(Options::default());
+    let args = env.alice_offline();
+    env.stop_server();
+    // Nothing to give at the offline prompt: the conversation fails.
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b""]);
+    assert_eq!(l.auth, PAM_CONV_ERR, "{:?}", l.events);
+    assert!(offline_prompt_shown(&l));
+    let code = offline_code();
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"", code.as_bytes()]);
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert!(
+        matches!(&l.events[2], Event::Info(m) if m.contains("approve")),
+        "{:?}",
+        l.events
+    );
+    assert!(offline_prompt_shown(&l));
+}
+
+#[test]
+fn while_the_api_answers_it_decides_and_no_offline_prompt_appears() {
+    let env = Env::new(Options::default());
+    let args = env.alice_offline();
+    let code = offline_code();
+    // The offline code at the Werbot prompt: the server says no.
+    let l = env.login(
+        &args,
+        "alice",
+        &[ALICE.as_bytes(), code.as_bytes(), code.as_bytes()],
+    );
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_eq!(l.unused_answers, 1, "{:?}", l.events);
+    assert!(!offline_prompt_shown(&l));
+    // A right Werbot code: granted by the server, no offline prompt.
+    let werbot = env.code();
+    let l = env.login(
+        &args,
+        "alice",
+        &[ALICE.as_bytes(), werbot.as_bytes(), code.as_bytes()],
+    );
+    assert_eq!(l.auth, PAM_SUCCESS);
+    assert!(!offline_prompt_shown(&l));
+    // A U2F push the server denies (bob), with an offline code ready.
+    let args = env
+        .offline(&format!("bob {OFFLINE_SECRET}\n"), 0o600)
+        .replace("alice", "bob");
+    let l = env.login(&args, "bob", &[b"bob@example.com", b"", code.as_bytes()]);
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_eq!(l.unused_answers, 1);
+    assert!(!std::path::Path::new(&env.dir.join("wpam-offline.state")).exists());
+}
+
+#[test]
+fn an_offline_secrets_file_others_can_read_is_refused() {
+    let mut env = Env::new(Options::default());
+    let args = env.offline(&format!("alice {OFFLINE_SECRET}\n"), 0o644);
+    env.stop_server();
+    let code = offline_code();
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"", code.as_bytes()]);
+    assert_eq!(l.auth, PAM_SERVICE_ERR);
+    assert!(!offline_prompt_shown(&l));
+    assert_logged(&env, &[" ERROR ", "offline_secrets", "chmod 0600"]);
+    // A malformed line: the file and the line are named, not the secret.
+    let args = env.offline(&format!("alice {OFFLINE_SECRET}\nbob\n"), 0o600);
+    let l = env.login(&args, "alice", &[ALICE.as_bytes(), b"", code.as_bytes()]);
+    assert_eq!(l.auth, PAM_SERVICE_ERR);
+    assert_logged(&env, &[" ERROR ", "wpam-offline", "line 2"]);
+    // A relative path is a configuration error, whatever the API does.
+    let l = env.login(
+        "offline_users=alice offline_secrets=wpam-offline",
+        "alice",
+        &[ALICE.as_bytes(), b""],
+    );
+    assert_eq!(l.auth, PAM_SERVICE_ERR);
+    assert_logged(&env, &[" ERROR ", "invalid offline_secrets"]);
+    assert!(!env.log_text().contains(OFFLINE_SECRET));
+}
+
+#[test]
+fn the_account_phase_of_an_offline_user_needs_the_code_too() {
+    let mut env = Env::new(Options::default());
+    let args = env.alice_offline();
+    env.stop_server();
+    let dir = env.service(&args);
+    // No answer to give (sshd's account phase cannot prompt): denied.
+    let mut pam = Pam::start(&dir, "alice", Some("192.0.2.10"), vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_CONV_ERR, "{}", env.log_text());
+    let mut pam = Pam::start(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(offline_code())],
+    );
+    assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS, "{}", env.log_text());
+    assert_logged(&env, &["account", "valid offline code"]);
+}

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use pam_wpam::bsdauth::{self, Invocation, Service};
 use pam_wpam::config::DEFAULT_LOG_FILE;
 use pam_wpam::decision::Outcome;
-use pam_wpam::flow::{self, Who};
+use pam_wpam::flow::{self, ConvFailure, OfflineAsk, Who};
 use pam_wpam::input::{self, Factor};
 use pam_wpam::log::{quote, Logger};
 use pam_wpam::tty;
@@ -247,14 +247,23 @@ mod sandbox {
     /// connection (inet dns), the terminal (tty), the password database
     /// (getpw), syslog's socket (unix), the log file's owner (chown fattr).
     pub fn start() -> Result<(), String> {
-        pledge("stdio rpath wpath cpath fattr chown inet dns tty getpw unix unveil")
+        pledge("stdio rpath wpath cpath fattr chown flock inet dns tty getpw unix unveil")
     }
 
     /// Once the config has named its files: only these stay visible, and
     /// no more unveil. The password database was read before.
-    pub fn confine(logs: &[&Path], ca_file: Option<&Path>) -> Result<(), String> {
+    /// `offline_dir`: the directory of `offline_secrets`, where the state
+    /// file is replaced and its lock taken (flock).
+    pub fn confine(
+        logs: &[&Path],
+        ca_file: Option<&Path>,
+        offline_dir: Option<&Path>,
+    ) -> Result<(), String> {
         for l in logs {
             unveil(l, "rwc")?;
+        }
+        if let Some(d) = offline_dir {
+            unveil(d, "rwc")?;
         }
         if let Some(ca) = ca_file {
             unveil(ca, "r")?;
@@ -271,7 +280,7 @@ mod sandbox {
         if unsafe { libc::unveil(std::ptr::null(), std::ptr::null()) } != 0 {
             return Err(format!("unveil lock: {}", std::io::Error::last_os_error()));
         }
-        pledge("stdio rpath wpath cpath fattr chown inet dns tty unix")
+        pledge("stdio rpath wpath cpath fattr chown flock inet dns tty unix")
     }
 }
 
@@ -283,7 +292,11 @@ mod sandbox {
         Ok(())
     }
 
-    pub fn confine(_logs: &[&Path], _ca_file: Option<&Path>) -> Result<(), String> {
+    pub fn confine(
+        _logs: &[&Path],
+        _ca_file: Option<&Path>,
+        _offline_dir: Option<&Path>,
+    ) -> Result<(), String> {
         Ok(())
     }
 }
@@ -426,6 +439,7 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
     if let Err(e) = sandbox::confine(
         &[config.log_file.as_path(), fallback.as_path()],
         config.ca_file.as_deref(),
+        config.offline_secrets.as_deref().and_then(|p| p.parent()),
     ) {
         log.error(&format!("{e}; denied"));
         return false;
@@ -441,7 +455,7 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
         }
     };
     if factor == Factor::U2f {
-        if let Some(t) = tty {
+        if let Some(t) = tty.as_deref_mut() {
             t.say(&format!("{}\n", bsdauth::U2F_NOTICE));
         }
     }
@@ -452,7 +466,36 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
         rhost: String::new(),
         setuid_caller: pam_wpam::sys::setuid_caller(),
     };
-    flow::verify(&config, &mut log, &who, wid, &factor) == Outcome::Success
+    let mut offline = match tty {
+        Some(t) => OfflineSource::Terminal(t),
+        None => OfflineSource::SameAnswer(answer),
+    };
+    flow::verify(&config, &mut log, &who, wid, &factor, &mut offline) == Outcome::Success
+}
+
+/// Where an offline user's code comes from during an outage, when
+/// `offline_secrets` is set.
+enum OfflineSource<'a> {
+    /// sshd gives a style one prompt and one answer: the code typed there
+    /// is taken as the offline code. It never reached the API (an outage
+    /// is a request that could not be delivered).
+    SameAnswer(&'a [u8]),
+    /// `login` mode asks once more on the terminal.
+    Terminal(&'a mut Terminal),
+}
+
+impl OfflineAsk for OfflineSource<'_> {
+    fn ask(&mut self, prompt: &str) -> Result<Zeroizing<Vec<u8>>, ConvFailure> {
+        match self {
+            OfflineSource::SameAnswer(a) => Ok(Zeroizing::new(a.to_vec())),
+            OfflineSource::Terminal(t) => t.ask_secret(prompt).map_err(|_| ConvFailure),
+        }
+    }
+    fn tell(&mut self, text: &str) {
+        if let OfflineSource::Terminal(t) = self {
+            t.say(&format!("{text}\n"));
+        }
+    }
 }
 
 /// A failure before there is anyone to answer: logged (the log file and
