@@ -412,7 +412,9 @@ pub fn check(
 /// Holds the exclusive lock until dropped (closing the descriptor frees it).
 pub struct Lock(#[allow(dead_code)] File);
 
-fn lock(path: &Path) -> Result<Lock, Error> {
+/// Takes the exclusive lock of `path` (`lock_path`), waiting at most
+/// [`LOCK_WAIT`] for another holder.
+pub fn lock(path: &Path) -> Result<Lock, Error> {
     let err = |why: String| Error(format!("offline-code lock {}: {why}", path.display()));
     let file = OpenOptions::new()
         .read(true)

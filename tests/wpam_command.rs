@@ -926,3 +926,187 @@ fn pty_session(cmd: &mut Command, script: &[(&str, &str)]) -> String {
     let _ = deadline::wait_or_kill(&mut child, Duration::from_secs(10));
     String::from_utf8_lossy(&seen).into_owned()
 }
+
+// --- wpam offline-enroll ------------------------------------------------------
+
+/// `wpam offline-enroll ARGS`, bounded.
+fn offline_enroll(args: &[&std::ffi::OsStr]) -> Output {
+    let mut cmd = Command::new(WPAM);
+    cmd.arg("offline-enroll").args(args);
+    deadline::output(&mut cmd, LIMIT, "wpam offline-enroll").expect("run wpam")
+}
+
+/// The otpauth:// URI's secret, after checking every other part of it.
+fn secret_from_uri(stdout: &str, login: &str) -> String {
+    let uri = stdout
+        .lines()
+        .find(|l| l.starts_with("otpauth://"))
+        .unwrap_or_else(|| panic!("no otpauth URI in {stdout}"));
+    let rest = uri
+        .strip_prefix(&format!("otpauth://totp/wpam:{login}%40"))
+        .unwrap_or_else(|| panic!("label: {uri}"));
+    let (_host, query) = rest.split_once('?').expect("a query");
+    let params: std::collections::BTreeMap<&str, &str> =
+        query.split('&').filter_map(|p| p.split_once('=')).collect();
+    assert_eq!(params.get("issuer"), Some(&"wpam"), "{uri}");
+    assert_eq!(params.get("algorithm"), Some(&"SHA1"), "{uri}");
+    assert_eq!(params.get("digits"), Some(&"6"), "{uri}");
+    assert_eq!(params.get("period"), Some(&"30"), "{uri}");
+    params.get("secret").expect("secret=").to_string()
+}
+
+#[test]
+fn offline_enroll_round_trip_and_a_login_during_an_outage_needs_the_code() {
+    if !root_or_skip("offline_enroll_round_trip_and_a_login_during_an_outage_needs_the_code") {
+        return;
+    }
+    let mut s = Setup::new("offline-enroll");
+    let file = s.dir.join("wpam-offline");
+    let out = offline_enroll(&["--file".as_ref(), file.as_os_str(), "carol".as_ref()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains('█') && text.contains('▀'),
+        "a QR code: {text}"
+    );
+    let b32 = secret_from_uri(&text, "carol");
+    let key = data_encoding::BASE32_NOPAD
+        .decode(b32.as_bytes())
+        .expect("base32 secret");
+    assert_eq!(key.len(), 20, "160 bits");
+    let meta = std::fs::symlink_metadata(&file).expect("the file");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+    // The module's own reader and verifier agree with the printed URI.
+    let secrets = pam_wpam::offline::Secrets::load(&file).expect("the module reads it");
+    assert_eq!(secrets.get("carol"), Some(key.as_slice()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let code = devserver::totp_at(&b32, now);
+    let mut six = [0u8; 6];
+    six.copy_from_slice(code.as_bytes());
+    assert!(pam_wpam::offline::matching_step(&key, &six, now).is_some());
+    // A second login keeps the first one's line.
+    let out = offline_enroll(&["--file".as_ref(), file.as_os_str(), "dave".as_ref()]);
+    assert!(out.status.success());
+    let both = pam_wpam::offline::Secrets::load(&file).expect("reads");
+    assert_eq!(both.get("carol"), Some(key.as_slice()));
+    assert!(both.get("dave").is_some());
+
+    // Through the real module, the API down: the offline prompt, this code.
+    let extra = format!("offline_users=carol offline_secrets={}", file.display());
+    s.pam(&s.stack(&extra));
+    let (ok, v) = s.check_json(&["--no-sshd"]);
+    assert!(ok, "{v:#}");
+    assert_eq!(item(&v, "offline")["ok"], true, "{v:#}");
+    if let Some(api) = s.api.take() {
+        api.stop();
+    }
+    let out = s.test("carol", &[], &format!("bob@example.com\n\n{code}\n"));
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{t}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.contains("Werbot is unreachable. Offline code for carol: "),
+        "{t}"
+    );
+    assert!(t.contains("pam_authenticate: PAM_SUCCESS"), "{t}");
+
+    // Removed: gone from the file, and wpam check says carol has no secret.
+    let out = offline_enroll(&[
+        "--remove".as_ref(),
+        "--file".as_ref(),
+        file.as_os_str(),
+        "carol".as_ref(),
+    ]);
+    assert!(out.status.success(), "{:?}", out);
+    let left = pam_wpam::offline::Secrets::load(&file).expect("reads");
+    assert!(left.get("carol").is_none() && left.get("dave").is_some());
+    let v = assert_fails(
+        s.check_json(&["--no-sshd"]),
+        "offline",
+        "wpam offline-enroll",
+    );
+    assert!(
+        item(&v, "offline")["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("carol")),
+        "{v:#}"
+    );
+    // Removing it again changes nothing and says so.
+    let out = offline_enroll(&[
+        "--remove".as_ref(),
+        "--file".as_ref(),
+        file.as_os_str(),
+        "carol".as_ref(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no secret for carol"));
+}
+
+#[test]
+fn offline_enroll_refuses_to_run_as_another_user_than_root() {
+    if !root_or_skip("offline_enroll_refuses_to_run_as_another_user_than_root") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(WPAM);
+    cmd.args([
+        "offline-enroll",
+        "--file",
+        "/nonexistent/wpam-offline",
+        "root",
+    ])
+    .uid(65534)
+    .gid(65534);
+    let out = deadline::output(&mut cmd, LIMIT, "wpam offline-enroll").expect("run wpam");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must run as root"), "{err}");
+    assert!(!Path::new("/nonexistent/wpam-offline").exists());
+}
+
+#[test]
+fn offline_users_without_offline_secrets_is_a_warning_not_a_failure() {
+    let s = Setup::new("offline-warn");
+    s.pam(&s.stack("offline_users=carol"));
+    let (ok, v) = s.check_json(&["--no-sshd"]);
+    assert!(ok, "a warning keeps exit status 0: {v:#}");
+    let i = item(&v, "offline");
+    assert_eq!(i["ok"], true);
+    assert!(
+        i["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("skip the second factor during an outage")),
+        "{i:#}"
+    );
+    assert!(i["fix"]
+        .as_str()
+        .is_some_and(|f| f.contains("offline-enroll")));
+    let text = String::from_utf8_lossy(&s.check(&["--no-sshd"]).stdout).into_owned();
+    assert!(text.contains("! offline"), "{text}");
+    assert!(text.contains("checks passed (1 with a warning)"), "{text}");
+    // A secrets file others can read fails the check.
+    let file = s.dir.join("wpam-offline");
+    std::fs::write(&file, "carol JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    s.pam(&s.stack(&format!(
+        "offline_users=carol offline_secrets={}",
+        file.display()
+    )));
+    let v = assert_fails(s.check_json(&["--no-sshd"]), "offline", "mode 0600");
+    assert!(
+        item(&v, "offline")["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("chmod 0600")),
+        "{v:#}"
+    );
+}

@@ -172,6 +172,7 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
         }
     }
     items.push(item);
+    offline_items(items, &[&parsed]);
     log_items(items, se, &[&parsed]);
     (title, wpam, vec![parsed])
 }
@@ -287,6 +288,7 @@ fn config_and_log_items(items: &mut Vec<Item>, se: &Se, lines: &[(Vec<String>, P
         items.push(config_file_item(&numbered("config_file", n), Path::new(p)));
     }
     let parsed: Vec<&Parsed> = lines.iter().map(|(_, p)| p).collect();
+    offline_items(items, &parsed);
     log_items(items, se, &parsed);
 }
 
@@ -309,6 +311,38 @@ fn config_file_item(name: &str, path: &Path) -> Item {
                 path.display()
             ),
         ),
+    }
+}
+
+/// `offline` (each distinct set of offline users and secrets file): who
+/// gets in during an outage, and with what.
+fn offline_items(items: &mut Vec<Item>, parsed: &[&Parsed]) {
+    let mut seen: Vec<(&[String], Option<&Path>)> = Vec::new();
+    for c in parsed.iter().filter_map(|p| p.config.as_ref().ok()) {
+        let key = (c.offline_users.as_slice(), c.offline_secrets.as_deref());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let path = c.offline_secrets.as_deref();
+        let shown = path.map(|p| p.display().to_string());
+        let facts = rules::OfflineFacts {
+            offline_users: &c.offline_users,
+            secrets_file: shown.as_deref(),
+            secrets: path.map_or(Ok(Vec::new()), |p| {
+                pam_wpam::offline::Secrets::load(p)
+                    .map(|s| s.logins().map(str::to_string).collect())
+                    .map_err(|e| e.to_string())
+            }),
+            state: path.map_or(Ok(()), |p| {
+                pam_wpam::offline::check_state_file(p).map_err(|e| e.to_string())
+            }),
+            owner: path.map(facts::owner_and_mode).unwrap_or_default(),
+        };
+        items.extend(rules::offline_item(
+            &numbered("offline", seen.len() - 1),
+            &facts,
+        ));
     }
 }
 

@@ -9,6 +9,9 @@
 //! - `wpam test [--service NAME] USER`: one real PAM transaction on this
 //!   terminal (pam_authenticate, then pam_acct_mgmt), each result by name,
 //!   then the log lines the module wrote meanwhile.
+//! - `wpam offline-enroll [--file PATH] [--remove] LOGIN`: an offline user's
+//!   own TOTP secret in the `offline_secrets` file, shown once as an
+//!   otpauth:// URI and a QR code (or taken out).
 //!
 //! On OpenBSD the same commands look at the BSD Authentication login style
 //! instead of PAM. A third front-end over the module's code (config parser,
@@ -21,6 +24,7 @@ mod api;
 #[cfg(target_os = "openbsd")]
 mod bsdtest;
 mod check;
+mod enroll;
 mod facts;
 #[cfg(not(target_os = "openbsd"))]
 mod pamstack;
@@ -57,6 +61,22 @@ enum Command {
     /// One real login through the service on this terminal:
     /// authenticate, then account management; each PAM result by name.
     Test(TestArgs),
+    /// Create (or replace) LOGIN's offline secret in the offline_secrets
+    /// file and show it once as a QR code, or take it out with --remove.
+    OfflineEnroll(EnrollArgs),
+}
+
+#[derive(Args)]
+#[command(args_override_self = true)]
+pub struct EnrollArgs {
+    /// The offline_secrets file (created root:root 0600 if missing).
+    #[arg(long, value_name = "PATH", default_value = pam_wpam::offline::DEFAULT_FILE)]
+    pub file: PathBuf,
+    /// Take LOGIN's secret out of the file instead.
+    #[arg(long)]
+    pub remove: bool,
+    /// The login name (as in offline_users).
+    pub login: String,
 }
 
 #[derive(Args)]
@@ -164,5 +184,6 @@ fn main() -> ExitCode {
         Command::Test(a) => pamtest::run(&a),
         #[cfg(target_os = "openbsd")]
         Command::Test(a) => bsdtest::run(&a),
+        Command::OfflineEnroll(a) => enroll::run(&a),
     }
 }

@@ -47,6 +47,18 @@ impl Item {
         }
     }
 
+    /// Passes (the exit status stays 0) but says what to change.
+    pub fn warn(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Item {
+        Item {
+            fix: Some(fix.into()),
+            ..Item::pass(name, detail)
+        }
+    }
+
     pub fn timed(mut self, elapsed: std::time::Duration) -> Item {
         self.elapsed_ms = Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
         self
@@ -84,7 +96,11 @@ pub fn render_text(title: &str, items: &[Item]) -> String {
     let width = items.iter().map(|i| i.name.len()).max().unwrap_or(0);
     let mut out = format!("{title}\n");
     for i in items {
-        let mark = if i.ok { '✓' } else { '✗' };
+        let mark = match (i.ok, &i.fix) {
+            (false, _) => '✗',
+            (true, Some(_)) => '!',
+            (true, None) => '✓',
+        };
         let time = i
             .elapsed_ms
             .map(|ms| format!(" ({ms} ms)"))
@@ -100,7 +116,14 @@ pub fn render_text(title: &str, items: &[Item]) -> String {
         }
     }
     let failed = items.iter().filter(|i| !i.ok).count();
-    let _ = if failed == 0 {
+    let warned = items.iter().filter(|i| i.ok && i.fix.is_some()).count();
+    let _ = if failed == 0 && warned > 0 {
+        writeln!(
+            out,
+            "all {} checks passed ({warned} with a warning)",
+            items.len()
+        )
+    } else if failed == 0 {
         writeln!(out, "all {} checks passed", items.len())
     } else {
         writeln!(out, "{failed} of {} checks failed", items.len())
@@ -655,9 +678,137 @@ pub fn days_left(not_after_unix: i64, now_unix: i64) -> i64 {
     (not_after_unix - now_unix).div_euclid(86_400)
 }
 
+/// What `wpam check` found for one configuration's offline mode.
+pub struct OfflineFacts<'a> {
+    pub offline_users: &'a [String],
+    pub secrets_file: Option<&'a str>,
+    /// The logins with a secret, or why the file cannot be used.
+    pub secrets: Result<Vec<String>, String>,
+    /// Whether the state and lock files beside it are usable.
+    pub state: Result<(), String>,
+    pub owner: String,
+}
+
+/// `offline`: offline users skip the second factor during an outage unless
+/// `offline_secrets` gives each of them a secret the module can use.
+pub fn offline_item(name: &str, f: &OfflineFacts) -> Option<Item> {
+    let users = f.offline_users.join(",");
+    let Some(file) = f.secrets_file else {
+        if f.offline_users.is_empty() {
+            return None;
+        }
+        return Some(Item::warn(
+            name,
+            format!(
+                "offline_users {users} without offline_secrets: these accounts skip the second \
+                 factor during an outage (the first factor alone lets them in)"
+            ),
+            format!(
+                "give each a secret (wpam offline-enroll LOGIN) and add offline_secrets={}",
+                pam_wpam::offline::DEFAULT_FILE
+            ),
+        ));
+    };
+    if f.offline_users.is_empty() {
+        return Some(Item::warn(
+            name,
+            format!("offline_secrets={file} but no offline_users: the file is never read"),
+            "list the break-glass accounts in offline_users, or remove offline_secrets",
+        ));
+    }
+    let logins = match &f.secrets {
+        Ok(l) => l,
+        Err(e) => {
+            return Some(Item::fail(
+                name,
+                format!("{e}: offline users are denied during an outage"),
+                format!(
+                    "make {file} a regular file owned by root, mode 0600, in a directory only \
+                     root can write, with LOGIN BASE32SECRET lines (wpam offline-enroll writes it)"
+                ),
+            ))
+        }
+    };
+    let missing: Vec<&str> = f
+        .offline_users
+        .iter()
+        .map(String::as_str)
+        .filter(|u| !logins.iter().any(|l| l == u))
+        .collect();
+    if !missing.is_empty() {
+        return Some(Item::fail(
+            name,
+            format!(
+                "{file}: no secret for offline user(s) {}: they are denied during an outage",
+                missing.join(",")
+            ),
+            format!(
+                "wpam offline-enroll --file {file} LOGIN, for each of {}",
+                missing.join(",")
+            ),
+        ));
+    }
+    if let Err(e) = &f.state {
+        return Some(Item::fail(
+            name,
+            e.clone(),
+            "make the state and lock files beside it root:root 0600 regular files (or remove them)",
+        ));
+    }
+    Some(Item::pass(
+        name,
+        format!(
+            "{file} ({}): offline users {users} need their own code during an outage",
+            f.owner
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offline_users_without_secrets_warn_and_missing_secrets_fail() {
+        let users = vec!["root".to_string(), "admin".to_string()];
+        let base = OfflineFacts {
+            offline_users: &users,
+            secrets_file: None,
+            secrets: Ok(vec![]),
+            state: Ok(()),
+            owner: "root:root 0600".into(),
+        };
+        let i = offline_item("offline", &base).unwrap();
+        assert!(i.ok && i.fix.is_some(), "{}", i.detail);
+        assert!(i.detail.contains("skip the second factor during an outage"));
+        assert!(render_text("t", &[i]).contains("! offline"));
+        let f = OfflineFacts {
+            secrets_file: Some("/etc/security/wpam-offline"),
+            secrets: Ok(vec!["root".into()]),
+            ..base
+        };
+        let i = offline_item("offline", &f).unwrap();
+        assert!(!i.ok && i.detail.contains("admin"), "{}", i.detail);
+        let f = OfflineFacts {
+            secrets: Ok(vec!["root".into(), "admin".into()]),
+            ..f
+        };
+        assert!(offline_item("offline", &f).unwrap().ok);
+        let f = OfflineFacts {
+            secrets: Err("mode 0644".into()),
+            ..f
+        };
+        assert!(!offline_item("offline", &f).unwrap().ok);
+        let none: Vec<String> = vec![];
+        let f = OfflineFacts {
+            offline_users: &none,
+            secrets_file: None,
+            secrets: Ok(vec![]),
+            state: Ok(()),
+            owner: String::new(),
+        };
+        assert!(offline_item("offline", &f).is_none());
+    }
 
     fn cfg(text: &str) -> SshdConfig {
         SshdConfig::parse(text)
