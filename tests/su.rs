@@ -18,6 +18,8 @@ mod child;
 mod devserver;
 #[path = "support/pamdrv.rs"]
 mod pamdrv;
+#[path = "support/proxy.rs"]
+mod proxy;
 #[path = "support/sshd.rs"]
 mod sshd;
 
@@ -28,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use devserver::{Fault, Options, Running, User, ALICE_SECRET};
+use devserver::{Fault, Options, Running, TlsVersion, User, ALICE_SECRET};
 use sshd::{deadline, TestUser, WorkDir};
 
 const ALICE: &str = "alice@example.com";
@@ -104,16 +106,38 @@ impl Su {
     /// stdin, under `prlimit --nofile=N:N` when given. `meanwhile` runs
     /// with su's pid while it runs.
     fn run(&self, answers: &str, nofile: Option<u32>, meanwhile: impl FnOnce(u32)) -> Outcome {
+        let limits: Vec<String> = nofile
+            .map(|n| format!("--nofile={n}:{n}"))
+            .into_iter()
+            .collect();
+        self.run_limited(answers, &limits, None, meanwhile)
+    }
+
+    /// `run` under `prlimit LIMITS`, with SIGXFSZ ignored (inherited
+    /// through exec, as an attacker's shell would leave it), and with
+    /// `syslog` (a datagram socket) in place of /dev/log when given.
+    fn run_limited(
+        &self,
+        answers: &str,
+        limits: &[String],
+        syslog: Option<&std::path::Path>,
+        meanwhile: impl FnOnce(u32),
+    ) -> Outcome {
         let u = &self.attacker.name;
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-            .arg(r#"mount --bind "$1" /etc/pam.d/su && shift && exec "$@""#)
+            .arg(
+                r#"mount --bind "$1" /etc/pam.d/su && { [ -z "$2" ] || mount --bind "$2" /dev/log; } && shift 2 && exec "$@""#,
+            )
             .arg("sh")
             .arg(&self.stack)
+            .arg(syslog.map(|p| p.as_os_str()).unwrap_or_default())
             .args(["setpriv", &format!("--reuid={u}"), &format!("--regid={u}")])
             .args(["--init-groups", "--"]);
-        if let Some(n) = nofile {
-            cmd.args(["prlimit", &format!("--nofile={n}:{n}"), "--"]);
+        if !limits.is_empty() {
+            cmd.args(["sh", "-c", r#"trap '' XFSZ; exec "$@""#, "sh", "prlimit"])
+                .args(limits)
+                .arg("--");
         }
         cmd.args(["su", "-c", &format!("echo {GRANTED}"), "root"])
             .stdin(Stdio::piped())
@@ -368,4 +392,220 @@ fn an_unprivileged_caller_that_cannot_read_the_config_gets_a_clear_error() {
         "{text}"
     );
     assert!(su.api.requests().is_empty());
+}
+
+/// Waits until the API has a connection, stops su, waits `hold`, resumes it.
+fn stop_su_while_connected(api: &Running, pid: u32, hold: Duration) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while api.active_connections() == 0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(api.active_connections() > 0, "su never connected");
+    // SAFETY: kill only takes numbers; pid is our child, not reaped.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+    std::thread::sleep(hold);
+    // SAFETY: as above.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
+}
+
+#[test]
+#[ignore = "needs root (useradd, unshare --mount): run by `make test-e2e`"]
+fn su_stopped_while_a_balancer_drops_the_handshake_never_admits_root() {
+    // F1: the attacker types a wrong code, stops su as soon as its
+    // connection exists, and resumes it after the server (a load balancer's
+    // handshake timeout) dropped the stalled handshake, before the module's
+    // deadline. The handshake used to read EOF, "the server closed the
+    // connection" counted as an outage, and root was admitted. Now the call
+    // runs in a child su's user cannot stop, and under su a closed
+    // handshake is an answer anyway.
+    for version in [TlsVersion::Tls12, TlsVersion::Tls13] {
+        let Some(su) = Su::start(
+            "su_stopped_while_a_balancer_drops_the_handshake",
+            Options {
+                fault: Some(Fault::DropHandshake {
+                    delay: Duration::from_millis(300),
+                    limit: Duration::from_millis(1500),
+                }),
+                tls_version: Some(version),
+                ..Options::default()
+            },
+        ) else {
+            return;
+        };
+        su.configure("timeout=8");
+        let hold = Duration::from_millis(2500);
+        let o = su.run(&format!("{ALICE}\n{}\n", wrong_code()), None, |pid| {
+            stop_su_while_connected(&su.api, pid, hold)
+        });
+        let log = su.log_text();
+        assert!(
+            !o.granted,
+            "{version:?}: root admitted: {}\n{log}",
+            o.output
+        );
+        assert!(!log.contains("admitted"), "{version:?}: {log}");
+        assert!(
+            log.contains("access denied"),
+            "{version:?}: the server's refusal: {log}"
+        );
+        // The right code with the same stop gets in: the call went on while
+        // su was stopped, so it is out of the stopping user's reach.
+        let o = su.run(&format!("{ALICE}\n{}\n", alice_code()), None, |pid| {
+            stop_su_while_connected(&su.api, pid, hold)
+        });
+        assert!(o.granted, "{version:?}: {}\n{}", o.output, su.log_text());
+        drop(su);
+    }
+}
+
+#[test]
+#[ignore = "needs root (useradd, unshare --mount, tinyproxy): run by `make test-e2e`"]
+fn su_counts_only_a_refused_connect_as_an_outage() {
+    // Under su a failure after the TCP connection exists (the server or a
+    // proxy closing, a proxy refusing the CONNECT) is an answer: the user
+    // could have timed it. A refused connection still is an outage.
+    let Some(su) = Su::start(
+        "su_counts_only_a_refused_connect",
+        Options {
+            fault: Some(Fault::DropHandshake {
+                delay: Duration::ZERO,
+                limit: Duration::ZERO,
+            }),
+            ..Options::default()
+        },
+    ) else {
+        return;
+    };
+    let api_port = su.api.addr().port();
+    let through = proxy::Proxy::start(proxy::Rules {
+        connect_ports: &[api_port],
+        basic_auth: None,
+    });
+    let refusing = proxy::Proxy::start(proxy::Rules {
+        connect_ports: &[1],
+        basic_auth: None,
+    });
+    let wrong = format!("{ALICE}\n{}\n", wrong_code());
+    for (what, extra) in [
+        ("the server closes the handshake", String::new()),
+        (
+            "the server closes the handshake, through a proxy",
+            format!("proxy=http://{}", through.addr),
+        ),
+        (
+            "the proxy refuses the CONNECT",
+            format!("proxy=http://{}", refusing.addr),
+        ),
+    ] {
+        su.configure(&extra);
+        let o = su.run(&wrong, None, |_| {});
+        let log = su.log_text();
+        assert!(!o.granted, "{what}: root admitted: {}\n{log}", o.output);
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("method="))
+            .unwrap_or("");
+        assert!(
+            last.contains("setuid caller") && last.contains("denied"),
+            "{what}: {last}\n{log}"
+        );
+    }
+    // A refused connect (the API is down; the proxy is down) is an outage:
+    // the offline user gets in, as before.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    for extra in [
+        format!("server_url=127.0.0.1:{closed}"),
+        format!("proxy=http://127.0.0.1:{closed}"),
+    ] {
+        su.configure(&extra);
+        let o = su.run(&wrong, None, |_| {});
+        assert!(o.granted, "{extra}: {}\n{}", o.output, su.log_text());
+        assert!(su.log_text().contains("admitted as offline user"));
+    }
+}
+
+#[test]
+#[ignore = "needs root (useradd, unshare --mount): run by `make test-e2e`"]
+fn su_under_a_one_byte_file_size_limit_still_logs_every_line() {
+    // F7: `prlimit --fsize=1 su` with SIGXFSZ ignored used to drop every
+    // line of the attempt from the log file.
+    let Some(su) = Su::start("su_under_a_one_byte_file_size_limit", Options::default()) else {
+        return;
+    };
+    su.configure("");
+    let o = su.totp(&wrong_code());
+    assert!(!o.granted, "{}", o.output);
+    let before = su.log_text().len();
+    assert!(before > 1, "the log must already be longer than the limit");
+    let limits = ["--fsize=1:1".to_string()];
+    // Syslog is captured on a socket of ours: in su's private mount
+    // namespace over the host's /dev/log, or, where there is none, as
+    // /dev/log itself for the length of the test.
+    let host_has_dev_log = std::path::Path::new("/dev/log").exists();
+    let sock_path = if host_has_dev_log {
+        su.work.0.join("syslog.sock")
+    } else {
+        PathBuf::from("/dev/log")
+    };
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind syslog capture");
+    struct Unlink(Option<PathBuf>);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            if let Some(p) = &self.0 {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    let _unlink = Unlink((!host_has_dev_log).then(|| sock_path.clone()));
+    sock.set_nonblocking(true).expect("nonblocking");
+    std::fs::set_permissions(
+        &sock_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .expect("chmod");
+    let o = su.run_limited(
+        &format!("{ALICE}\n{}\n", wrong_code()),
+        &limits,
+        host_has_dev_log.then_some(sock_path.as_path()),
+        |_| {},
+    );
+    assert!(!o.granted, "{}", o.output);
+    let mut syslog = String::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = sock.recv(&mut buf) {
+        syslog.push_str(&String::from_utf8_lossy(&buf[..n]));
+        syslog.push('\n');
+    }
+    let log = su.log_text();
+    let added = &log[before..];
+    // Lifting a hard limit takes CAP_SYS_RESOURCE, which some container
+    // sandboxes take from root (this project's CI among them). There the
+    // file cannot be written, and the failure must be said on syslog.
+    if !can_raise_hard_limits() {
+        assert!(
+            syslog.contains("writing the log file failed") && syslog.contains("access denied"),
+            "the attempt was dropped silently: file {added:?}, syslog {syslog:?}\n{}",
+            o.output
+        );
+        return;
+    }
+    assert!(
+        added.contains("access denied") && added.contains(r#"service="su""#),
+        "the attempt left no line: {added:?}\n{}",
+        o.output
+    );
+}
+
+/// Whether root here holds CAP_SYS_RESOURCE (bit 24 of the bounding set).
+fn can_raise_hard_limits() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 24) != 0)
 }

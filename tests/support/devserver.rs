@@ -107,6 +107,11 @@ pub enum Fault {
     /// Accept the TCP connection and never speak TLS: the client waits in its handshake
     /// until it gives up (global only: it happens before any request is read).
     StallHandshake,
+    /// A load balancer's handshake timeout (nginx `ssl_handshake_timeout`): wait `delay`
+    /// before answering the ClientHello (an emulated round trip), then close the TCP
+    /// connection if the TLS handshake is not complete `limit` after the accept. A client
+    /// that keeps pace gets a normal answer (global only).
+    DropHandshake { delay: Duration, limit: Duration },
     /// Send the status line, headers and the first bytes of a successful answer, then
     /// nothing until the client gives up.
     StallBody,
@@ -138,6 +143,15 @@ impl FromStr for Fault {
             "bad-length" => Ok(Fault::BadLength),
             "redirect" => Ok(Fault::Redirect),
             _ => {
+                if let Some(rest) = t.strip_prefix("drop-handshake:") {
+                    let (d, l) = rest.split_once(':').ok_or_else(|| {
+                        format!("invalid fault {s:?}: drop-handshake:DELAY:LIMIT")
+                    })?;
+                    return Ok(Fault::DropHandshake {
+                        delay: parse_secs(d)?,
+                        limit: parse_secs(l)?,
+                    });
+                }
                 if let Some(secs) = t.strip_prefix("slow:") {
                     return Ok(Fault::Slow(parse_secs(secs)?));
                 }
@@ -149,7 +163,8 @@ impl FromStr for Fault {
                 }
                 Err(format!(
                     "invalid fault {s:?}: expected 500, nonjson, huge, slow, slow:SECONDS, \
-                     reset, stall-handshake, stall-body, bad-length, redirect or size:BYTES"
+                     reset, stall-handshake, drop-handshake:DELAY:LIMIT, stall-body, bad-length, \
+                     redirect or size:BYTES"
                 ))
             }
         }
@@ -165,6 +180,12 @@ impl fmt::Display for Fault {
             Fault::Slow(d) => write!(f, "slow:{}", d.as_secs_f64()),
             Fault::Reset => f.write_str("reset"),
             Fault::StallHandshake => f.write_str("stall-handshake"),
+            Fault::DropHandshake { delay, limit } => write!(
+                f,
+                "drop-handshake:{}:{}",
+                delay.as_secs_f64(),
+                limit.as_secs_f64()
+            ),
             Fault::StallBody => f.write_str("stall-body"),
             Fault::BadLength => f.write_str("bad-length"),
             Fault::Redirect => f.write_str("redirect"),
@@ -325,6 +346,14 @@ pub struct Options {
     pub shape: Shape,
     /// `ca.pem` and `requests.jsonl` go here (created if missing).
     pub state_dir: PathBuf,
+    /// The one TLS version the server speaks (`None`: 1.2 and 1.3).
+    pub tls_version: Option<TlsVersion>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
 }
 
 static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -371,6 +400,7 @@ impl Options {
             strict: Strict::default(),
             shape: Shape::default(),
             state_dir,
+            tls_version: None,
         }
     }
 }
@@ -986,8 +1016,13 @@ pub fn start(opts: Options) -> io::Result<Running> {
     fs::write(&ca_path, &certs.ca_pem)?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match opts.tls_version {
+        None => rustls::DEFAULT_VERSIONS,
+        Some(TlsVersion::Tls12) => &[&rustls::version::TLS12],
+        Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+    };
     let tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(io::Error::other)?
         .with_no_client_auth()
         .with_single_cert(certs.chain, certs.key)
@@ -1465,6 +1500,13 @@ fn serve_connection(inner: &Inner, tcp: TcpStream) {
     let mut conn = Conn {
         tls: rustls::StreamOwned::new(sc, tcp),
     };
+    let fault = lock(&inner.fault).clone();
+    if let Some(Fault::DropHandshake { delay, limit }) = fault {
+        if !handshake_within(&mut conn, inner, delay, limit) {
+            let _ = conn.tls.sock.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
     let req = match read_request(&mut conn, inner) {
         Ok(r) => r,
         Err(ReadErr::Gone) => return,
@@ -1551,6 +1593,8 @@ fn run_fault(mut conn: Conn, inner: &Inner, fault: &Fault) -> Option<Conn> {
             conn.reset();
             None
         }
+        // The handshake was in time: a normal answer.
+        Fault::DropHandshake { .. } => Some(conn),
         Fault::StallHandshake => {
             // Per user the handshake is over: hold the request unanswered.
             hold(conn, inner);
@@ -1603,6 +1647,26 @@ fn padded_success(len: usize) -> Vec<u8> {
     body.resize(HEAD.len() + pad, b'x');
     body.extend_from_slice(TAIL.as_bytes());
     body
+}
+
+/// `Fault::DropHandshake`: answer the ClientHello after `delay`; false when the handshake
+/// is not complete `limit` after the accept, or the client went away.
+fn handshake_within(conn: &mut Conn, inner: &Inner, delay: Duration, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    if !inner.sleep(delay) {
+        return false;
+    }
+    while conn.tls.conn.is_handshaking() {
+        if Instant::now() >= end || inner.stopped() {
+            return false;
+        }
+        match conn.tls.conn.complete_io(&mut conn.tls.sock) {
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// `Fault::StallHandshake`: read and ignore whatever the client sends, never answer,
