@@ -279,7 +279,8 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
   if [ -n "$ns" ] && kill -0 "$ns" 2>/dev/null; then
-    kill -TERM "$ns" 2>/dev/null || true # unshare --kill-child: the namespace goes with it
+    # timeout's process group (timeout, unshare); the namespace follows unshare
+    kill -KILL -- "-$ns" 2>/dev/null || kill -KILL "$ns" 2>/dev/null || true
     wait "$ns" 2>/dev/null || true
   fi
   # The mounts lived in the namespace's private mount table; never delete
@@ -307,7 +308,10 @@ if [ "$mode" = shell ]; then
   unshare --mount --pid --fork --kill-child --propagation private \
     "$self" --inside "$run" "$base" "$here" "$commit" shell || rc=$?
 else
-  timeout --kill-after=1m "$limit" unshare --mount --pid --fork --kill-child --propagation private \
+  # KILL: unshare ignores TERM while it waits, and pid 1 of the namespace
+  # ignores what it has no handler for; .ci/run's own, shorter limit is the
+  # gentle one. unshare's death kills the namespace (--kill-child).
+  timeout --signal=KILL "$limit" unshare --mount --pid --fork --kill-child --propagation private \
     "$self" --inside "$run" "$base" "$here" "$commit" run "$cmd" </dev/null > >(tee "$log") 2>&1 &
   ns=$!
   wait "$ns" || rc=$?
