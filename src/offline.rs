@@ -10,12 +10,15 @@
 //!   seconds, a login's codes are refused unchecked until the window passes.
 //!   An outage can last hours and sshd takes new connections all the while.
 //!
-//! The state lives beside the secrets file, root-only: `<file>.state`
-//! (replaced whole: temp file, fsync, rename, fsync of the directory) and
-//! `<file>.lock`, never replaced, which concurrent logins flock(2) (a lock
-//! on the state file itself would be lost with each rename). Each sshd
-//! login is a new process, so nothing is kept in memory. Every error here
-//! denies: the caller logs it as an ERROR.
+//! The state lives beside the secrets file, in a root-only directory of its
+//! own, `<file>.state/` (created 0700 at first use): `state` (replaced
+//! whole: temp file, fsync, rename, fsync of the directory) and `lock`,
+//! never replaced, which concurrent logins flock(2) (a lock on the state
+//! file itself would be lost with each rename). A directory of its own, so
+//! that the module writes nowhere else: /etc/security itself stays
+//! read-only to the login (and a MAC policy can say so). Each sshd login is
+//! a new process, so nothing is kept in memory. Every error here denies:
+//! the caller logs it as an ERROR.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -373,13 +376,54 @@ fn judge(state: &mut State, login: &str, secret: &[u8], code: &[u8; DIGITS], now
     }
 }
 
-/// The state file and its lock beside the secrets file.
-pub fn state_path(secrets: &Path) -> PathBuf {
+/// The state directory beside the secrets file.
+pub fn state_dir(secrets: &Path) -> PathBuf {
     with_suffix(secrets, ".state")
 }
 
+pub fn state_path(secrets: &Path) -> PathBuf {
+    state_dir(secrets).join("state")
+}
+
 pub fn lock_path(secrets: &Path) -> PathBuf {
-    with_suffix(secrets, ".lock")
+    state_dir(secrets).join("lock")
+}
+
+/// The state directory, created root-only if missing; one that is a
+/// symlink, or that others could write to, is refused.
+fn ensure_state_dir(secrets: &Path) -> Result<PathBuf, Error> {
+    let dir = state_dir(secrets);
+    let err = |why: String| Error(format!("offline-code state {}: {why}", dir.display()));
+    if let Err(e) = std::fs::symlink_metadata(&dir) {
+        if e.kind() != io::ErrorKind::NotFound {
+            return Err(err(e.to_string()));
+        }
+        let mut b = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        match b.create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(err(crate::sys::describe("cannot create", &e))),
+        }
+    }
+    check_state_dir(&dir).map_err(err)?;
+    Ok(dir)
+}
+
+fn check_state_dir(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if meta.file_type().is_symlink() {
+        return Err("a symbolic link, not a directory".into());
+    }
+    config::trusted_dir(dir)
+}
+
+/// Takes the lock of `secrets`' state (creating its directory if need be):
+/// what a login holds while it checks a code, and what `wpam
+/// offline-enroll` holds while it rewrites the file.
+pub fn lock_state(secrets: &Path) -> Result<Lock, Error> {
+    ensure_state_dir(secrets)?;
+    lock(&lock_path(secrets))
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
@@ -399,7 +443,7 @@ pub fn check(
     now: u64,
 ) -> Result<Verdict, Error> {
     let state_file = state_path(secrets_path);
-    let _lock = lock(&lock_path(secrets_path))?;
+    let _lock = lock_state(secrets_path)?;
     let mut state = read_state(&state_file)?;
     state.prune(now);
     let verdict = judge(&mut state, login, secret, code, now);
@@ -412,9 +456,9 @@ pub fn check(
 /// Holds the exclusive lock until dropped (closing the descriptor frees it).
 pub struct Lock(#[allow(dead_code)] File);
 
-/// Takes the exclusive lock of `path` (`lock_path`), waiting at most
-/// [`LOCK_WAIT`] for another holder.
-pub fn lock(path: &Path) -> Result<Lock, Error> {
+/// Takes the exclusive lock of `path`, waiting at most [`LOCK_WAIT`] for
+/// another holder.
+fn lock(path: &Path) -> Result<Lock, Error> {
     let err = |why: String| Error(format!("offline-code lock {}: {why}", path.display()));
     let file = OpenOptions::new()
         .read(true)
@@ -515,8 +559,14 @@ fn write_state(path: &Path, text: &str) -> Result<(), Error> {
     })
 }
 
-/// Whether the state file is usable, for `wpam check`: absent is fine.
+/// Whether the state is usable, for `wpam check`: absent is fine.
 pub fn check_state_file(secrets_path: &Path) -> Result<(), Error> {
+    let dir = state_dir(secrets_path);
+    if std::fs::symlink_metadata(&dir).is_err() {
+        return Ok(());
+    }
+    check_state_dir(&dir)
+        .map_err(|e| Error(format!("offline-code state {}: {e}", dir.display())))?;
     let p = state_path(secrets_path);
     read_state(&p).map(drop)?;
     match std::fs::symlink_metadata(lock_path(secrets_path)) {
@@ -807,6 +857,8 @@ mod tests {
         assert_eq!(Some(meta.uid()), file_uid(&dir));
         assert!(!with_suffix(&state_path(&p), ".tmp").exists());
         assert_eq!(check_state_file(&p), Ok(()));
+        let d = std::fs::symlink_metadata(state_dir(&p)).unwrap();
+        assert_eq!(d.mode() & 0o7777, 0o700);
         // A state file others can read is refused (and so the login).
         std::fs::set_permissions(state_path(&p), std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = check(&p, "root", secret, &code, t).unwrap_err();
@@ -815,6 +867,40 @@ mod tests {
         std::fs::remove_file(state_path(&p)).unwrap();
         std::os::unix::fs::symlink(&p, state_path(&p)).unwrap();
         assert!(check(&p, "root", secret, &code, t).is_err());
+        // So is a state directory others may write to, or a link to one.
+        std::fs::remove_file(state_path(&p)).unwrap();
+        std::fs::set_permissions(state_dir(&p), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = check(&p, "root", secret, &code, t).unwrap_err();
+        assert!(e.0.contains("chmod go-w"), "{e}");
+        assert!(check_state_file(&p).is_err());
+        std::fs::remove_dir_all(state_dir(&p)).unwrap();
+        let elsewhere = dir.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, state_dir(&p)).unwrap();
+        let e = check(&p, "root", secret, &code, t).unwrap_err();
+        assert!(e.0.contains("symbolic link"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_logins_with_the_same_code_get_in_once() {
+        let dir = temp_dir();
+        let p = secrets_file(&dir, "root GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", 0o600);
+        let t = unix_now();
+        let code = code_at(RFC_SEED, t);
+        // Each thread opens the lock on its own: flock(2) locks belong to
+        // the open file, so they exclude each other as processes would.
+        let verdicts: Vec<Verdict> = std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| sc.spawn(|| check(&p, "root", RFC_SEED, &code, t).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let granted = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Granted { .. }))
+            .count();
+        assert_eq!(granted, 1, "{verdicts:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -392,6 +392,43 @@ fn api_down_is_an_outage() {
     assert_logged(&env, &["TCP connect failed", "admitted as offline user"]);
 }
 
+/// What a loaded 2-core machine may add to a deadline the module keeps.
+const DEADLINE_SLACK: Duration = Duration::from_millis(1500);
+
+#[test]
+fn fault_answer_trickled_byte_by_byte_ends_by_the_deadline_and_is_denied() {
+    // One byte of the (successful) answer every 0.5 s: a socket timeout
+    // re-armed by every byte never fires, and the login used to wait for
+    // the whole answer (and then grant it). timeout=2.
+    let env = Env::new(with_fault(Fault::Trickle {
+        handshake: false,
+        every: Duration::from_millis(500),
+    }));
+    let t = Instant::now();
+    let l = env.totp("offline_users=alice", &env.code());
+    let took = t.elapsed();
+    assert_eq!(l.auth, PAM_AUTH_ERR, "{}", env.log_text());
+    assert!(took < Duration::from_secs(2) + DEADLINE_SLACK, "{took:?}");
+    assert_logged(&env, &[" WARN ", "timed out", "denied"]);
+    assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
+}
+
+#[test]
+fn fault_handshake_trickled_byte_by_byte_ends_by_the_deadline() {
+    // The server's first flight one byte every 0.5 s: the request is never
+    // sent, so an outage, within timeout=2.
+    let env = Env::new(with_fault(Fault::Trickle {
+        handshake: true,
+        every: Duration::from_millis(500),
+    }));
+    let t = Instant::now();
+    let l = env.totp("", &env.code());
+    let took = t.elapsed();
+    assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
+    assert!(took < Duration::from_secs(2) + DEADLINE_SLACK, "{took:?}");
+    assert_logged(&env, &["TLS handshake timed out"]);
+}
+
 #[test]
 fn fault_tls_handshake_that_never_completes_is_an_outage() {
     // Not one byte of the request was written: it could not be delivered.
@@ -1736,7 +1773,7 @@ fn offline_code_right_then_the_same_again_then_a_wrong_one() {
     assert!(!log.contains(&format!("\"{code}\"")), "{log}");
     check_log_lines(&log);
     // The state beside the file is root-only.
-    let state = std::fs::metadata(env.dir.join("wpam-offline.state")).expect("state file");
+    let state = std::fs::metadata(env.dir.join("wpam-offline.state/state")).expect("state file");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(state.permissions().mode() & 0o777, 0o600);
 }

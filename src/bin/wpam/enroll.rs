@@ -46,7 +46,7 @@ fn enroll(a: &EnrollArgs) -> Result<(), String> {
     config::trusted_dir(dir).map_err(|e| format!("directory {}: {e}", dir.display()))?;
     // Logins check their codes under the same lock; an enrolment waits for
     // them, and two enrolments do not lose each other's line.
-    let _lock = offline::lock(&offline::lock_path(&a.file)).map_err(|e| e.to_string())?;
+    let _lock = offline::lock_state(&a.file).map_err(|e| e.to_string())?;
     let old = read_existing(&a.file)?;
     Secrets::parse(&old).map_err(|e| {
         format!(

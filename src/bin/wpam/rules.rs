@@ -752,7 +752,7 @@ pub fn offline_item(name: &str, f: &OfflineFacts) -> Option<Item> {
         return Some(Item::fail(
             name,
             e.clone(),
-            "make the state and lock files beside it root:root 0600 regular files (or remove them)",
+            "make the state directory beside it root:root 0700 and its files root:root 0600 regular files",
         ));
     }
     Some(Item::pass(
