@@ -961,3 +961,82 @@ fn no_proxy_is_taken_from_the_environment() {
     assert!(r.authorized(), "{} log: {}", r.back, env.log_text());
     assert_eq!(env.server().requests().len(), 1);
 }
+
+// --- offline_secrets: during an outage, an offline user's own code ---------
+
+/// alice's offline secret (not her Werbot one): RFC 6238's SHA-1 seed.
+const OFFLINE_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+impl Env {
+    /// Makes alice an offline user who needs her own code; stops the API.
+    fn offline_outage(&mut self) {
+        let file = self.dir.join("wpam-offline");
+        std::fs::write(&file, format!("alice {OFFLINE_SECRET}\n")).expect("write secrets");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+        // server_url points at the now closed port.
+        self.write_conf(
+            &format!("offline_users=alice\noffline_secrets={}\n", file.display()),
+            0o600,
+        );
+    }
+}
+
+#[test]
+fn response_during_an_outage_takes_the_one_answer_as_the_offline_code() {
+    let mut env = Env::new();
+    env.offline_outage();
+    // Her Werbot code is not her offline code: rejected.
+    let r = env.respond("alice", &totp(ALICE_SECRET));
+    assert!(r.rejected(), "{} log: {}", r.back, env.log_text());
+    let code = totp(OFFLINE_SECRET);
+    let r = env.respond("alice", &code);
+    assert!(r.authorized(), "{} log: {}", r.back, env.log_text());
+    // Once only.
+    let r = env.respond("alice", &code);
+    assert!(r.rejected(), "{}", r.back);
+    // An empty answer (U2F) has no offline code in it.
+    let r = env.respond("alice", "");
+    assert!(r.rejected(), "{}", r.back);
+    let log = env.log_text();
+    assert!(log.contains("wrong offline code"), "{log}");
+    assert!(log.contains("valid offline code"), "{log}");
+    assert!(log.contains("offline code already used"), "{log}");
+    assert!(!log.contains(OFFLINE_SECRET), "{log}");
+}
+
+#[test]
+fn login_service_during_an_outage_asks_for_the_offline_code() {
+    let mut env = Env::new();
+    env.offline_outage();
+    let mut c = env.command(&["-s", "login", "alice", "default"]);
+    // No controlling terminal: the prompts go to stderr, answers from stdin.
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (mut child, ours) = spawn_with_fd3(c);
+    let answers = format!("{}\n{}\n", totp(ALICE_SECRET), totp(OFFLINE_SECRET));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answers.as_bytes())
+        .expect("write");
+    let out = deadline::wait_output(child, STYLE_LIMIT, "login_-wpam -s login, outage");
+    let back = read_back(ours);
+    assert_eq!(back, "authorize\n", "log: {}", env.log_text());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Werbot is unreachable. Offline code for alice: "),
+        "{err}"
+    );
+}
