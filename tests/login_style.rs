@@ -521,11 +521,11 @@ fn without_fd3_it_refuses_unless_debug() {
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("reject challenge\n"));
 }
 
-#[test]
-fn login_service_reads_stdin_without_a_terminal() {
-    let env = Env::new();
+/// `-s login` for alice with no controlling terminal (/dev/tty cannot be
+/// opened): prompts on stderr, `answers` on stdin. Its output and what it
+/// wrote on fd 3.
+fn login_without_terminal(env: &Env, answers: &str) -> (std::process::Output, String) {
     let mut c = env.command(&["-s", "login", "alice", "default"]);
-    // No controlling terminal: /dev/tty cannot be opened.
     // SAFETY: setsid is async-signal-safe.
     unsafe {
         c.pre_exec(|| {
@@ -537,15 +537,20 @@ fn login_service_reads_stdin_without_a_terminal() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (mut child, ours) = spawn_with_fd3(c);
-    let code = totp(ALICE_SECRET);
     child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(format!("{code}\n").as_bytes())
+        .write_all(answers.as_bytes())
         .expect("write");
     let out = deadline::wait_output(child, STYLE_LIMIT, "login_-wpam -s login, no terminal");
-    let back = read_back(ours);
+    (out, read_back(ours))
+}
+
+#[test]
+fn login_service_reads_stdin_without_a_terminal() {
+    let env = Env::new();
+    let (out, back) = login_without_terminal(&env, &format!("{}\n", totp(ALICE_SECRET)));
     assert_eq!(back, "authorize\n", "log: {}", env.log_text());
     assert!(String::from_utf8_lossy(&out.stderr).contains(PROMPT));
 }
@@ -1011,28 +1016,8 @@ fn response_during_an_outage_takes_the_one_answer_as_the_offline_code() {
 fn login_service_during_an_outage_asks_for_the_offline_code() {
     let mut env = Env::new();
     env.offline_outage();
-    let mut c = env.command(&["-s", "login", "alice", "default"]);
-    // No controlling terminal: the prompts go to stderr, answers from stdin.
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let (mut child, ours) = spawn_with_fd3(c);
     let answers = format!("{}\n{}\n", totp(ALICE_SECRET), totp(OFFLINE_SECRET));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(answers.as_bytes())
-        .expect("write");
-    let out = deadline::wait_output(child, STYLE_LIMIT, "login_-wpam -s login, outage");
-    let back = read_back(ours);
+    let (out, back) = login_without_terminal(&env, &answers);
     assert_eq!(back, "authorize\n", "log: {}", env.log_text());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
