@@ -299,8 +299,13 @@ pub fn handshake(
         conn,
         tcp,
         buffers: WipedBuffers::new(BUFFER),
+        deadline,
     })
 }
+
+/// The longest single kernel wait: each wait is re-armed to the time left,
+/// and this cap keeps timer slack from adding to the deadline.
+const MAX_WAIT: Duration = Duration::from_millis(250);
 
 /// Each way: a Werbot request or answer is a few hundred bytes.
 pub const BUFFER: usize = 16 * 1024;
@@ -310,6 +315,10 @@ pub struct TlsTransport {
     conn: ClientConnection,
     tcp: TcpStream,
     buffers: WipedBuffers,
+    /// The whole call's: no read or write goes past it, however the server
+    /// trickles its bytes (each socket wait is armed with the time left,
+    /// never with a fresh relative timeout).
+    deadline: Instant,
 }
 
 impl fmt::Debug for TlsTransport {
@@ -334,23 +343,44 @@ impl TlsTransport {
         self.conn.protocol_version().map(|v| format!("{v:?}"))
     }
 
-    /// Socket timeouts for the next step; a spent budget is ureq's Timeout.
-    fn arm(&mut self, timeout: &NextTimeout) -> Result<(), ureq::Error> {
-        let d = *timeout.after;
+    /// The earlier of the call's deadline and ureq's own for this step.
+    fn end(&self, timeout: &NextTimeout) -> Instant {
+        self.deadline.min(Instant::now() + *timeout.after)
+    }
+
+    /// Arms both socket timeouts with the time left before `end`, capped.
+    fn arm(&mut self, end: Instant, timeout: &NextTimeout) -> Result<(), ureq::Error> {
+        let d = end.saturating_duration_since(Instant::now());
         if d.is_zero() {
             return Err(ureq::Error::Timeout(timeout.reason));
         }
+        let d = d.min(MAX_WAIT);
         self.tcp.set_read_timeout(Some(d))?;
         self.tcp.set_write_timeout(Some(d))?;
         Ok(())
     }
+
+    /// Writes what rustls has queued, by `end`.
+    fn flush_tls(&mut self, end: Instant, timeout: &NextTimeout) -> Result<(), ureq::Error> {
+        while self.conn.wants_write() {
+            self.arm(end, timeout)?;
+            match self.conn.write_tls(&mut self.tcp) {
+                Ok(_) => {}
+                Err(e) if retry(&e) => {}
+                Err(e) => return Err(ureq::Error::Io(e)),
+            }
+        }
+        Ok(())
+    }
 }
 
-fn io_to_ureq(e: io::Error, timeout: &NextTimeout) -> ureq::Error {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ureq::Error::Timeout(timeout.reason),
-        _ => ureq::Error::Io(e),
-    }
+/// A wait that ran out its (capped) slice, or a signal: the loop re-checks
+/// the deadline and goes on.
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 impl Transport for TlsTransport {
@@ -359,27 +389,51 @@ impl Transport for TlsTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.arm(&timeout)?;
+        let end = self.end(&timeout);
+        self.arm(end, &timeout)?;
+        // Into rustls's own buffer (bounded by BUFFER), then out by `end`.
         let output = &self.buffers.output[..amount];
-        let mut stream = rustls::Stream::new(&mut self.conn, &mut self.tcp);
-        stream
-            .write_all(output)
-            .and_then(|()| stream.flush())
-            .map_err(|e| io_to_ureq(e, &timeout))
+        self.conn.writer().write_all(output)?;
+        self.flush_tls(end, &timeout)
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.arm(&timeout)?;
-        let input = self.buffers.input_append_buf();
-        let mut stream = rustls::Stream::new(&mut self.conn, &mut self.tcp);
-        let amount = loop {
-            match stream.read(input) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other.map_err(|e| io_to_ureq(e, &timeout))?,
+        let end = self.end(&timeout);
+        loop {
+            let input = self.buffers.input_append_buf();
+            match self.conn.reader().read(input) {
+                Ok(amount) => {
+                    self.buffers.input_appended(amount);
+                    return Ok(amount > 0);
+                }
+                // No plaintext yet: read more records below.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(ureq::Error::Io(e)),
             }
-        };
-        self.buffers.input_appended(amount);
-        Ok(amount > 0)
+            self.flush_tls(end, &timeout)?;
+            self.arm(end, &timeout)?;
+            match self.conn.read_tls(&mut self.tcp) {
+                Ok(0) => {
+                    // EOF: rustls now reports a clean close (Ok(0) from
+                    // the reader) or a truncation (UnexpectedEof).
+                    let input = self.buffers.input_append_buf();
+                    return match self.conn.reader().read(input) {
+                        Ok(amount) => {
+                            self.buffers.input_appended(amount);
+                            Ok(amount > 0)
+                        }
+                        Err(e) => Err(ureq::Error::Io(e)),
+                    };
+                }
+                Ok(_) => {
+                    self.conn.process_new_packets().map_err(|e| {
+                        ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, e))
+                    })?;
+                }
+                Err(e) if retry(&e) => {}
+                Err(e) => return Err(ureq::Error::Io(e)),
+            }
+        }
     }
 
     fn is_open(&mut self) -> bool {

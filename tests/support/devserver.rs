@@ -112,6 +112,10 @@ pub enum Fault {
     /// connection if the TLS handshake is not complete `limit` after the accept. A client
     /// that keeps pace gets a normal answer (global only).
     DropHandshake { delay: Duration, limit: Duration },
+    /// Trickle the raw TLS bytes, one every `every`: of the server's handshake flight
+    /// (`handshake`), or of a successful answer. A client whose socket timeout is re-armed
+    /// by every byte never times out (global only).
+    Trickle { handshake: bool, every: Duration },
     /// Send the status line, headers and the first bytes of a successful answer, then
     /// nothing until the client gives up.
     StallBody,
@@ -143,6 +147,18 @@ impl FromStr for Fault {
             "bad-length" => Ok(Fault::BadLength),
             "redirect" => Ok(Fault::Redirect),
             _ => {
+                if let Some(rest) = t.strip_prefix("trickle-handshake:") {
+                    return Ok(Fault::Trickle {
+                        handshake: true,
+                        every: parse_secs(rest)?,
+                    });
+                }
+                if let Some(rest) = t.strip_prefix("trickle-answer:") {
+                    return Ok(Fault::Trickle {
+                        handshake: false,
+                        every: parse_secs(rest)?,
+                    });
+                }
                 if let Some(rest) = t.strip_prefix("drop-handshake:") {
                     let (d, l) = rest.split_once(':').ok_or_else(|| {
                         format!("invalid fault {s:?}: drop-handshake:DELAY:LIMIT")
@@ -163,8 +179,8 @@ impl FromStr for Fault {
                 }
                 Err(format!(
                     "invalid fault {s:?}: expected 500, nonjson, huge, slow, slow:SECONDS, \
-                     reset, stall-handshake, drop-handshake:DELAY:LIMIT, stall-body, bad-length, \
-                     redirect or size:BYTES"
+                     reset, stall-handshake, drop-handshake:DELAY:LIMIT, trickle-handshake:SECONDS, \
+                     trickle-answer:SECONDS, stall-body, bad-length, redirect or size:BYTES"
                 ))
             }
         }
@@ -185,6 +201,12 @@ impl fmt::Display for Fault {
                 "drop-handshake:{}:{}",
                 delay.as_secs_f64(),
                 limit.as_secs_f64()
+            ),
+            Fault::Trickle { handshake, every } => write!(
+                f,
+                "trickle-{}:{}",
+                if *handshake { "handshake" } else { "answer" },
+                every.as_secs_f64()
             ),
             Fault::StallBody => f.write_str("stall-body"),
             Fault::BadLength => f.write_str("bad-length"),
@@ -1501,6 +1523,14 @@ fn serve_connection(inner: &Inner, tcp: TcpStream) {
         tls: rustls::StreamOwned::new(sc, tcp),
     };
     let fault = lock(&inner.fault).clone();
+    if let Some(Fault::Trickle {
+        handshake: true,
+        every,
+    }) = fault
+    {
+        trickle_handshake(&mut conn, inner, every);
+        return;
+    }
     if let Some(Fault::DropHandshake { delay, limit }) = fault {
         if !handshake_within(&mut conn, inner, delay, limit) {
             let _ = conn.tls.sock.shutdown(std::net::Shutdown::Both);
@@ -1595,6 +1625,27 @@ fn run_fault(mut conn: Conn, inner: &Inner, fault: &Fault) -> Option<Conn> {
         }
         // The handshake was in time: a normal answer.
         Fault::DropHandshake { .. } => Some(conn),
+        Fault::Trickle {
+            handshake: true, ..
+        } => None,
+        Fault::Trickle {
+            handshake: false,
+            every,
+        } => {
+            let body = api_json("success", "", "totp", &Value::Null);
+            let mut plain = response_head(200, &[], body.len());
+            plain.extend_from_slice(body.as_bytes());
+            if conn.tls.conn.writer().write_all(&plain).is_ok() {
+                let mut raw = Vec::new();
+                while conn.tls.conn.wants_write() {
+                    if conn.tls.conn.write_tls(&mut raw).is_err() {
+                        break;
+                    }
+                }
+                trickle(&mut conn.tls.sock, inner, &raw, *every);
+            }
+            None
+        }
         Fault::StallHandshake => {
             // Per user the handshake is over: hold the request unanswered.
             hold(conn, inner);
@@ -1667,6 +1718,47 @@ fn handshake_within(conn: &mut Conn, inner: &Inner, delay: Duration, limit: Dura
         }
     }
     true
+}
+
+/// Writes `raw` one byte every `every` (the first at once), until done, the client goes
+/// away or the server stops.
+fn trickle(sock: &mut TcpStream, inner: &Inner, raw: &[u8], every: Duration) {
+    for (i, b) in raw.iter().enumerate() {
+        if i > 0 && !inner.sleep(every) {
+            return;
+        }
+        if sock.write_all(std::slice::from_ref(b)).is_err() {
+            return;
+        }
+    }
+}
+
+/// `Fault::Trickle { handshake: true }`: read the ClientHello, then trickle the server's
+/// first flight.
+fn trickle_handshake(conn: &mut Conn, inner: &Inner, every: Duration) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !conn.tls.conn.wants_write() {
+        if Instant::now() >= end || inner.stopped() {
+            return;
+        }
+        match conn.tls.conn.read_tls(&mut conn.tls.sock) {
+            Ok(0) => return,
+            Ok(_) => {
+                if conn.tls.conn.process_new_packets().is_err() {
+                    return;
+                }
+            }
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+    let mut raw = Vec::new();
+    while conn.tls.conn.wants_write() {
+        if conn.tls.conn.write_tls(&mut raw).is_err() {
+            return;
+        }
+    }
+    trickle(&mut conn.tls.sock, inner, &raw, every);
 }
 
 /// `Fault::StallHandshake`: read and ignore whatever the client sends, never answer,
