@@ -15,7 +15,12 @@ use zeroize::Zeroizing;
 
 pub const DEFAULT_LOG_FILE: &str = "/var/log/wpam.log";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const DEFAULT_U2F_TIMEOUT: Duration = Duration::from_secs(60);
+/// The server (TRASA's tfa.go) waits 60 s for the approval *after* it has
+/// sent the push: a shorter wait here refuses a push the server grants. 90 s
+/// leaves 30 s for sending it, and stays under sshd's LoginGraceTime (120 s).
+pub const DEFAULT_U2F_TIMEOUT: Duration = Duration::from_secs(90);
+/// The server's own wait for an approval, after sending the push.
+pub const SERVER_PUSH_WAIT: Duration = Duration::from_secs(60);
 /// Longest call we allow: a U2F approval is a person walking to a device,
 /// not an excuse to pin an sshd child forever.
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
@@ -64,6 +69,9 @@ pub struct Config {
     /// also give a valid code of their own secret in this file
     /// (`offline.rs`). Without it they get in on the first factor alone.
     pub offline_secrets: Option<PathBuf>,
+    /// Sent as userIP when there is no PAM_RHOST (su, sudo, console): TRASA
+    /// refuses an empty userIP under every IP policy.
+    pub local_user_ip: Option<std::net::IpAddr>,
 }
 
 /// `http://[user:password@]host:port` of an HTTP CONNECT proxy.
@@ -186,6 +194,7 @@ struct Raw {
     werbot_ids: std::collections::BTreeMap<String, String>,
     werbot_id_from_login: Option<String>,
     offline_secrets: Option<String>,
+    local_user_ip: Option<String>,
 }
 
 impl Raw {
@@ -232,6 +241,7 @@ impl Raw {
             "log_file" => self.log_file = v,
             "werbot_id_from_login" => self.werbot_id_from_login = v,
             "offline_secrets" => self.offline_secrets = v,
+            "local_user_ip" => self.local_user_ip = v,
             "config" if allow_config => {}
             // The test suite's panic trigger (pam.rs); release builds do not know it.
             #[cfg(debug_assertions)]
@@ -480,6 +490,16 @@ fn build(
         DEFAULT_U2F_TIMEOUT,
         warnings,
     );
+    if u2f_timeout <= SERVER_PUSH_WAIT {
+        warnings.push(format!(
+            "u2f_timeout={}s is not longer than the server's own wait for a push approval \
+             ({}s after it is sent): a push approved late is granted by the server and \
+             refused here (default {}s)",
+            u2f_timeout.as_secs(),
+            SERVER_PUSH_WAIT.as_secs(),
+            DEFAULT_U2F_TIMEOUT.as_secs()
+        ));
+    }
     let proxy = match raw.proxy.as_deref().filter(|p| !p.is_empty()) {
         Some(p) => Some(parse_proxy(p, raw.proxy_on_line)?),
         None => None,
@@ -501,6 +521,16 @@ fn build(
         }
         None => None,
     };
+    let local_user_ip = match raw.local_user_ip.as_deref() {
+        Some(v) => Some(
+            v.parse::<std::net::IpAddr>()
+                .map_err(|_| ConfigError::Invalid {
+                    key: "local_user_ip",
+                    why: format!("{} is not an IP address", crate::log::quote(v)),
+                })?,
+        ),
+        None => None,
+    };
     Ok(Config {
         server,
         service_id,
@@ -516,6 +546,7 @@ fn build(
         werbot_ids: raw.werbot_ids,
         werbot_id_from_login,
         offline_secrets,
+        local_user_ip,
     })
 }
 
@@ -780,10 +811,42 @@ mod tests {
             "https://api.example.com/auth/agent/nix"
         );
         assert_eq!(c.timeout, Duration::from_secs(10));
-        assert_eq!(c.u2f_timeout, Duration::from_secs(60));
+        // Longer than the server's 60 s push wait plus the time to send it.
+        assert_eq!(c.u2f_timeout, Duration::from_secs(90));
         assert_eq!(c.log_file, PathBuf::from("/var/log/wpam.log"));
         assert!(!c.debug && !c.insecure_skip_verify && c.ca_file.is_none());
         assert!(c.offline_users.is_empty());
+        assert_eq!(c.local_user_ip, None);
+    }
+
+    #[test]
+    fn a_u2f_timeout_within_the_servers_push_wait_warns() {
+        let (_, w) = ok(&[&BASE[..], &["u2f_timeout=60"]].concat());
+        assert!(w.iter().any(|w| w.contains("push approval")), "{w:?}");
+        let (_, w) = ok(&[&BASE[..], &["u2f_timeout=61"]].concat());
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn local_user_ip_must_be_an_ip_address() {
+        let (c, _) = ok(&[&BASE[..], &["local_user_ip=192.0.2.5"]].concat());
+        assert_eq!(c.local_user_ip, Some("192.0.2.5".parse().unwrap()));
+        let (c, _) = ok(&[&BASE[..], &["local_user_ip=::1"]].concat());
+        assert_eq!(c.local_user_ip, Some("::1".parse().unwrap()));
+        for bad in ["host.example", "", "192.0.2.5/24", "1.2.3"] {
+            let arg = format!("local_user_ip={bad}");
+            let p = parse(&[&BASE[..], &[arg.as_str()]].concat());
+            assert!(
+                matches!(
+                    p.config,
+                    Err(ConfigError::Invalid {
+                        key: "local_user_ip",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -48,7 +48,24 @@ pub struct Context {
     /// The process runs setuid/setgid (su, sudo): its invoking user can stop
     /// it and shrink its limits, so a timeout proves nothing.
     pub setuid_caller: bool,
+    /// What was sent as userIP, for the hint on an IP policy refusal.
+    pub user_ip: UserIp,
 }
+
+/// The kind of userIP a request carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserIp {
+    #[default]
+    Ip,
+    /// No PAM_RHOST and no `local_user_ip`.
+    Empty,
+    /// PAM_RHOST is a host name (sshd with `UseDNS yes`).
+    Name,
+}
+
+/// TRASA's reason when the userIP fails the user's IP policy; an empty or
+/// non-IP userIP fails every policy (server/utils/ipfilter.go).
+pub const IP_POLICY_FAILED: &str = "IP_POLICY_FAILED";
 
 fn decision(outcome: Outcome, level: Level, message: String) -> Decision {
     Decision {
@@ -64,7 +81,7 @@ fn denied(message: String) -> Decision {
 
 pub fn decide(result: &Result<HttpAnswer, CallError>, ctx: Context) -> Decision {
     match result {
-        Ok(answer) => decide_answer(answer),
+        Ok(answer) => decide_answer(answer, ctx.user_ip),
         Err(e @ CallError::NoAnswer(_)) => denied(format!(
             "{}; denied (the request may have reached the server, so this is not an outage)",
             quote(&e.to_string())
@@ -113,18 +130,25 @@ fn undeniable(step: Step, timed_out: bool) -> bool {
     !timed_out && matches!(step, Step::Resolve | Step::Connect)
 }
 
-fn decide_answer(a: &HttpAnswer) -> Decision {
+fn decide_answer(a: &HttpAnswer, user_ip: UserIp) -> Decision {
     let parsed = Response::parse(&a.body);
     match (a.status, parsed) {
+        // The reason too: a passthru service grants with "passthru
+        // authentication" and no second factor, which an admin must see.
         (200, Ok(r)) if r.is_success() => decision(
             Outcome::Success,
             Level::Info,
-            format!("access granted (intent={})", quote(&r.intent)),
+            format!(
+                "access granted (reason={} intent={})",
+                quote(&r.reason),
+                quote(&r.intent)
+            ),
         ),
         (200, Ok(r)) => denied(format!(
-            "access denied: status={} reason={}",
+            "access denied: status={} reason={}{}",
             quote(&r.status),
-            quote(&r.reason)
+            quote(&r.reason),
+            ip_policy_hint(&r.reason, user_ip)
         )),
         (200, Err(e)) => denied(format!(
             "denied: answer is not the expected JSON: {}",
@@ -136,6 +160,24 @@ fn decide_answer(a: &HttpAnswer) -> Decision {
             quote(&r.reason)
         )),
         (status, Err(_)) => denied(format!("denied: HTTP {status} (no JSON reason)")),
+    }
+}
+
+/// Why the server's IP policy refused a login it could not have admitted.
+fn ip_policy_hint(reason: &str, user_ip: UserIp) -> &'static str {
+    if reason != IP_POLICY_FAILED {
+        return "";
+    }
+    match user_ip {
+        UserIp::Ip => "",
+        UserIp::Empty => {
+            " (this login has no remote host (su, sudo, console), so userIP was empty, which \
+             the server refuses under every IP policy: set local_user_ip=<this host's IP>)"
+        }
+        UserIp::Name => {
+            " (PAM_RHOST is a host name, not an IP address, which no IP policy admits: set \
+             `UseDNS no` in sshd_config)"
+        }
     }
 }
 
@@ -159,14 +201,17 @@ mod tests {
     const OFFLINE: Context = Context {
         offline_user: true,
         setuid_caller: false,
+        user_ip: UserIp::Ip,
     };
     const OTHER: Context = Context {
         offline_user: false,
         setuid_caller: false,
+        user_ip: UserIp::Ip,
     };
     const OFFLINE_SU: Context = Context {
         offline_user: true,
         setuid_caller: true,
+        user_ip: UserIp::Ip,
     };
     fn outcome(r: &Result<HttpAnswer, CallError>, ctx: Context) -> Outcome {
         decide(r, ctx).outcome
@@ -177,6 +222,39 @@ mod tests {
         let r = http(200, r#"{"status":"success","intent":"totp"}"#);
         assert_eq!(outcome(&r, OTHER), Outcome::Success);
         assert_eq!(decide(&r, OTHER).level, Level::Info);
+    }
+
+    #[test]
+    fn every_grant_shows_the_servers_reason() {
+        let r = http(
+            200,
+            r#"{"status":"success","reason":"passthru authentication","intent":"AgentLogin"}"#,
+        );
+        let d = decide(&r, OTHER);
+        assert_eq!(d.outcome, Outcome::Success);
+        assert!(
+            d.message.contains(r#"reason="passthru authentication""#),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn an_ip_policy_refusal_says_why_when_userip_was_not_an_ip() {
+        let r = http(200, r#"{"status":"failed","reason":"IP_POLICY_FAILED"}"#);
+        let with = |user_ip| decide(&r, Context { user_ip, ..OTHER }).message;
+        assert!(with(UserIp::Empty).contains("local_user_ip"));
+        assert!(with(UserIp::Name).contains("UseDNS no"));
+        assert!(!with(UserIp::Ip).contains("local_user_ip"));
+        let other = http(200, r#"{"status":"failed","reason":"INVALID_TOTP"}"#);
+        let d = decide(
+            &other,
+            Context {
+                user_ip: UserIp::Empty,
+                ..OTHER
+            },
+        );
+        assert!(!d.message.contains("local_user_ip"), "{}", d.message);
     }
 
     #[test]

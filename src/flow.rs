@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::client::{Https, Transport};
 use crate::config::{self, Config};
-use crate::decision::{decide, Context, Outcome};
+use crate::decision::{decide, Context, Outcome, UserIp};
 use crate::input::{self, Factor, PROMPT_CODE, PROMPT_ID};
 use crate::log::{quote, quote_bytes, redact_body, Logger};
 use crate::offline::{self, Verdict};
@@ -335,13 +335,25 @@ fn call<T: Transport>(
         Factor::Totp(c) => (METHOD_TOTP, c.as_str(), config.timeout),
         Factor::U2f => (METHOD_U2F, "", config.u2f_timeout),
     };
+    // No remote host (su, sudo, console): the configured address of this
+    // host, as TRASA refuses an empty userIP under every IP policy.
+    let (user_ip, user_ip_kind) = if who.rhost.is_empty() {
+        match config.local_user_ip {
+            Some(ip) => (ip.to_string(), UserIp::Ip),
+            None => (String::new(), UserIp::Empty),
+        }
+    } else if who.rhost.parse::<std::net::IpAddr>().is_ok() {
+        (who.rhost.clone(), UserIp::Ip)
+    } else {
+        (who.rhost.clone(), UserIp::Name)
+    };
     let request = Request {
         service_id: &config.service_id,
         service_key: &config.service_key,
         user: &who.user,
         tfa_method: method,
         totp_code: code,
-        user_ip: &who.rhost,
+        user_ip: &user_ip,
         werbot_id,
     };
     let body = request.to_body();
@@ -375,6 +387,7 @@ fn call<T: Transport>(
     let ctx = Context {
         offline_user: config.is_offline_user(&who.user),
         setuid_caller: who.setuid_caller,
+        user_ip: user_ip_kind,
     };
     let d = decide(&result, ctx);
     // Only an answer of the server grants through `Ok`; a success without
