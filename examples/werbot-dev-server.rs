@@ -4,8 +4,13 @@
 //! cargo run --example werbot-dev-server -- --users examples/dev-users.toml \
 //!     --listen 127.0.0.1:8443 --state-dir /tmp/wpam-dev [--prefix /api] \
 //!     [--fault 500|nonjson|huge|slow|reset] [--slow-secs N] [--cert-name NAME]... \
-//!     [--cert-expired] [--service-id ID --service-key KEY]
+//!     [--cert-expired] [--service-id ID --service-key KEY] [--map-login LOGIN]... \
+//!     [--ip-policy LIST] [--passthru] [--push-send-delay SECS] [--push-wait SECS] [--lenient]
 //! ```
+//!
+//! It answers as the real server (TRASA's `AgentLogin`) does: see the module doc of
+//! `tests/support/devserver.rs`. `--lenient` brings back the emulator's older, kinder
+//! answers (HTTP 400/401 refusals, any account for a user without `logins`, no IP policy).
 //!
 //! Prints `werbot-dev-server listening on https://ADDR ca=PATH` once ready, appends every
 //! request to STATE_DIR/requests.jsonl, and runs until killed (SIGTERM/SIGINT).
@@ -34,6 +39,14 @@ usage: werbot-dev-server [options]
   --cert-expired        serve a certificate that expired yesterday
   --service-id ID       override the users file's service_id
   --service-key KEY     override the users file's service_key
+  --map-login LOGIN     map this unix login to every user as well; repeatable
+  --ip-policy LIST      every user's IP allow-list, comma-separated IPs and CIDRs
+                        (default per user: 0.0.0.0/0, IPv4 only, as TRASA's default)
+  --passthru            a passthru service: a login mapped to nobody is granted
+                        with no second factor (reason \"passthru authentication\")
+  --push-send-delay S   seconds the server spends sending a push before its wait
+  --push-wait S         the server's wait for the push answer (default 60)
+  --lenient             the emulator's older answers instead of the real server's
   -h, --help            this text";
 
 fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
@@ -53,6 +66,19 @@ fn parse_args() -> Result<Option<Options>, String> {
     let mut cert_expired = false;
     let mut service_id: Option<String> = None;
     let mut service_key: Option<String> = None;
+    let mut map_logins: Vec<String> = Vec::new();
+    let mut ip_policy: Option<String> = None;
+    let mut passthru = false;
+    let mut push_send_delay: Option<Duration> = None;
+    let mut push_wait: Option<Duration> = None;
+    let mut lenient = false;
+    let secs = |flag: &str, v: String| -> Result<Duration, String> {
+        v.parse::<f64>()
+            .ok()
+            .filter(|n: &f64| n.is_finite() && (0.0..=86_400.0).contains(n))
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| format!("{flag} {v:?}: want seconds (0..86400)"))
+    };
 
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -93,6 +119,12 @@ fn parse_args() -> Result<Option<Options>, String> {
             "--cert-expired" => cert_expired = true,
             "--service-id" => service_id = Some(take(&mut args)?),
             "--service-key" => service_key = Some(take(&mut args)?),
+            "--map-login" => map_logins.push(take(&mut args)?),
+            "--ip-policy" => ip_policy = Some(take(&mut args)?),
+            "--passthru" => passthru = true,
+            "--push-send-delay" => push_send_delay = Some(secs(&flag, take(&mut args)?)?),
+            "--push-wait" => push_wait = Some(secs(&flag, take(&mut args)?)?),
+            "--lenient" => lenient = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -120,6 +152,29 @@ fn parse_args() -> Result<Option<Options>, String> {
         if let Some(key) = file.service_key {
             opts.service_key = key;
         }
+        if let Some(p) = file.passthru {
+            opts.passthru = p;
+        }
+        if let Some(d) = file.push_send_delay {
+            opts.push_send_delay = d;
+        }
+    }
+    let logins: Vec<&str> = map_logins.iter().map(String::as_str).collect();
+    opts.map_logins(&logins);
+    if let Some(list) = ip_policy {
+        for u in &mut opts.users {
+            u.ip_policy = list.clone();
+        }
+    }
+    opts.passthru |= passthru;
+    if let Some(d) = push_send_delay {
+        opts.push_send_delay = d;
+    }
+    if let Some(d) = push_wait {
+        opts.push_wait = d;
+    }
+    if lenient {
+        opts = opts.lenient();
     }
     if let Some(id) = service_id {
         opts.service_id = id;
@@ -152,10 +207,24 @@ fn main() -> ExitCode {
     let summary: Vec<String> = opts
         .users
         .iter()
-        .map(|u| format!("{} (u2f {})", u.werbot_id, u.u2f))
+        .map(|u| {
+            format!(
+                "{} (u2f {}, logins {}, ip {}{})",
+                u.werbot_id,
+                u.u2f,
+                u.logins.join("/"),
+                u.ip_policy,
+                if u.disabled { ", disabled" } else { "" }
+            )
+        })
         .collect();
     let state_dir = opts.state_dir.clone();
     let fault = opts.fault.clone();
+    let dialect = format!(
+        "{:?}{}",
+        opts.dialect,
+        if opts.passthru { " passthru" } else { "" }
+    );
     let running = match devserver::start(opts) {
         Ok(r) => r,
         Err(e) => {
@@ -164,7 +233,7 @@ fn main() -> ExitCode {
         }
     };
     eprintln!(
-        "werbot-dev-server: server_url={} state_dir={} requests={} fault={} users: {}",
+        "werbot-dev-server: server_url={} dialect={dialect} state_dir={} requests={} fault={} users: {}",
         running.server_url(),
         state_dir.display(),
         state_dir.join("requests.jsonl").display(),

@@ -85,7 +85,7 @@ fn raw(r: &Running, method: &str, path: &str, b: Option<&[u8]>) -> devserver::Ht
 
 #[test]
 fn totp_success_and_recording() {
-    let r = server(Options::default());
+    let r = server(Options::default().lenient());
     assert!(r.server_url().starts_with("127.0.0.1:"));
     assert!(r.ca_path().starts_with(r.state_dir()));
     let code = devserver::totp_now(devserver::ALICE_SECRET);
@@ -159,7 +159,7 @@ fn totp_success_and_recording() {
 
 #[test]
 fn totp_failures_users_and_logins() {
-    let mut opts = Options::default();
+    let mut opts = Options::default().lenient();
     opts.users.push(User {
         logins: vec!["erin".into()],
         ..User::new("erin", devserver::ALICE_SECRET)
@@ -193,7 +193,7 @@ fn totp_failures_users_and_logins() {
 
 #[test]
 fn u2f_behaviours() {
-    let mut opts = Options::default();
+    let mut opts = Options::default().lenient();
     for u in &mut opts.users {
         if u.werbot_id.starts_with("carol") {
             u.u2f = U2f::ApproveAfter(Duration::from_secs(1));
@@ -271,7 +271,7 @@ fn never_does_not_block_stop() {
 
 #[test]
 fn protocol_errors() {
-    let r = server(Options::default());
+    let r = server(Options::default().lenient());
     let mut b = body("alice@example.com", "totp", "000000");
     b["serviceKey"] = json!("wrong");
     let (status, v) = post_json(&r, &b);
@@ -596,6 +596,7 @@ fn strict_modes() {
             one_time_codes: true,
             ..Strict::default()
         },
+        dialect: devserver::Dialect::Lenient,
         ..Options::default()
     });
     let c = code();
@@ -625,6 +626,7 @@ fn strict_modes() {
                 require_ip: true,
                 ..Strict::default()
             },
+            dialect: devserver::Dialect::Lenient,
             ..Options::default()
         });
         let mut b = body("alice@example.com", "totp", &code());
@@ -667,5 +669,181 @@ fn transport_shapes() {
         pem.matches("BEGIN CERTIFICATE").count(),
         1,
         "ca.pem holds the root only"
+    );
+}
+
+/// The default dialect answers as TRASA's `serviceauth.AgentLogin` does (module doc of
+/// tests/support/devserver.rs, with file and line of each rule).
+#[test]
+fn trasa_answers_by_default() {
+    let mut opts = Options::default();
+    opts.users.push(User {
+        ip_policy: "192.0.2.0/24,2001:db8::1".into(),
+        ..User::new("erin", devserver::ALICE_SECRET).with_logins(&["erin"])
+    });
+    opts.users.push(User {
+        disabled: true,
+        ..User::new("frank", devserver::ALICE_SECRET).with_logins(&["frank"])
+    });
+    let r = server(opts);
+    let code = || devserver::totp_now(devserver::ALICE_SECRET);
+    let text = |b: &Value| {
+        let (status, t) = post(&r, b, Duration::from_secs(10)).expect("request");
+        assert_eq!(status, 200, "{t}");
+        t
+    };
+    const NULL: &str = r#""data":[null]}"#;
+    // A success: no reason, intent agent-login; tfaMethod is ignored.
+    let c = code();
+    let ok = format!(r#"{{"status":"success","intent":"agent-login",{NULL}"#);
+    assert_eq!(text(&body("alice@example.com", "totp", &c)), ok);
+    assert_eq!(
+        text(&body("alice@example.com", "U2F", &c)),
+        ok,
+        "a code is TOTP"
+    );
+    // Accepted again (no replay protection in the ±30 s window).
+    assert_eq!(text(&body("alice@example.com", "whatever", &c)), ok);
+    // An empty code is a push whatever tfaMethod says.
+    assert_eq!(
+        text(&body("bob@example.com", "totp", "")),
+        format!(r#"{{"status":"failed","reason":"U2F_FAILED","intent":"agent-login",{NULL}"#)
+    );
+    assert_eq!(text(&body("alice@example.com", "", "")), ok);
+    let failed = |reason: &str, intent: &str| {
+        format!(r#"{{"status":"failed","reason":"{reason}","intent":"{intent}",{NULL}"#)
+    };
+    assert_eq!(
+        text(&body(
+            "alice@example.com",
+            "totp",
+            &devserver::wrong_totp(devserver::ALICE_SECRET)
+        )),
+        failed("INVALID_TOTP", "agent-login")
+    );
+    // Refusals: all HTTP 200.
+    let res = raw(&r, "POST", "/auth/agent/nix", Some(b"not json"));
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&res.body),
+        failed("invalid request", "AgentLogin")
+    );
+    assert_eq!(res.header("cache-control"), Some("no-store, pragma"));
+    let mut b = body("alice@example.com", "totp", &code());
+    b["user"] = json!(5);
+    assert_eq!(text(&b), failed("invalid request", "AgentLogin"));
+    let mut b = body("alice@example.com", "totp", &code());
+    b["serviceKey"] = json!("wrong");
+    assert_eq!(
+        text(&b),
+        failed("invalid service integration details", "AgentLogin")
+    );
+    // Missing fields are empty ones; keys match case-insensitively.
+    let mut b = body("alice@example.com", "totp", &code());
+    b.as_object_mut().expect("object").remove("userIP");
+    assert_eq!(text(&b), failed("IP_POLICY_FAILED", "agent-login"));
+    let mut b = body("alice@example.com", "totp", &code());
+    let ip = b.as_object_mut().expect("object").remove("userIP");
+    b["USERIP"] = ip.expect("userIP");
+    assert_eq!(text(&b), ok);
+    // The ID matches exactly.
+    assert_eq!(
+        text(&body("ALICE@example.com", "totp", &code())),
+        failed("user not found", "AgentLogin")
+    );
+    assert_eq!(
+        text(&body("", "totp", &code())),
+        failed("user not found", "AgentLogin")
+    );
+    assert_eq!(
+        text(&body("frank", "totp", &code())),
+        failed("User Disabled", "AgentLogin")
+    );
+    // The login: lower-cased, a leading backslash dropped, then it must be mapped.
+    for (login, want) in [
+        ("ALICE", ok.clone()),
+        ("\\alice", ok.clone()),
+        (
+            "DOMAIN\\alice",
+            failed("policy not assigned", "agent-login"),
+        ),
+        ("erin", failed("policy not assigned", "agent-login")),
+        ("", failed("policy not assigned", "agent-login")),
+    ] {
+        let mut b = body("alice@example.com", "totp", &code());
+        b["user"] = json!(login);
+        assert_eq!(text(&b), want, "login {login:?}");
+    }
+    // IP policies: the default 0.0.0.0/0 holds IPv4 only; empty and host names fail.
+    for (wid, login, ip, good) in [
+        ("alice@example.com", "alice", "203.0.113.9", true),
+        ("alice@example.com", "alice", "203.0.113.9:2222", true),
+        ("alice@example.com", "alice", "::ffff:203.0.113.9", true),
+        ("alice@example.com", "alice", "2001:db8::5", false),
+        ("alice@example.com", "alice", "", false),
+        ("alice@example.com", "alice", "host.example", false),
+        ("erin", "erin", "192.0.2.200", true),
+        ("erin", "erin", "198.51.100.1", false),
+        ("erin", "erin", "2001:db8::1", true),
+        ("erin", "erin", "[2001:db8::1]:22", true),
+        ("erin", "erin", "2001:db8::2", false),
+    ] {
+        let mut b = body(wid, "totp", &code());
+        b["user"] = json!(login);
+        b["userIP"] = json!(ip);
+        let want = if good {
+            ok.clone()
+        } else {
+            failed("IP_POLICY_FAILED", "agent-login")
+        };
+        assert_eq!(text(&b), want, "{wid} from {ip:?}");
+    }
+    assert!(!devserver::trasa_ip_allowed("0.0.0.0/0,bogus", "192.0.2.1"));
+}
+
+#[test]
+fn trasa_passthru_and_push_wait() {
+    let mut opts = Options {
+        passthru: true,
+        push_send_delay: Duration::from_millis(400),
+        push_wait: Duration::from_secs(1),
+        ..Options::default()
+    };
+    for u in &mut opts.users {
+        if u.werbot_id.starts_with("carol") {
+            // Approved after 0.9 s of the 1 s wait, which starts after 0.4 s sending.
+            u.u2f = U2f::ApproveAfter(Duration::from_millis(900));
+        }
+    }
+    let r = server(opts);
+    // A login mapped to nobody: granted, no second factor, whatever the ID.
+    let mut b = body("nobody", "totp", "");
+    b["user"] = json!("postgres");
+    let (status, v) = post_json(&r, &b);
+    assert_eq!(status, 200);
+    assert_eq!(
+        v,
+        json!({"status":"success","reason":"passthru authentication","intent":"agent-login","data":[null]})
+    );
+    // A mapped login still needs the user and the factor.
+    let (_, v) = post_json(&r, &body("nobody", "totp", ""));
+    assert_eq!(v["reason"], "user not found");
+
+    let t = Instant::now();
+    let (_, v) = post_json(&r, &body("carol@example.com", "U2F", ""));
+    assert_eq!(v["status"], "success", "{v}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(1300),
+        "{:?}",
+        t.elapsed()
+    );
+    // dave never answers: U2F_FAILED once the wait after sending is over.
+    let t = Instant::now();
+    let (_, v) = post_json(&r, &body("dave@example.com", "U2F", ""));
+    assert_eq!(v["reason"], "U2F_FAILED", "{v}");
+    let e = t.elapsed();
+    assert!(
+        e >= Duration::from_millis(1400) && e < Duration::from_secs(5),
+        "{e:?}"
     );
 }

@@ -26,6 +26,9 @@ const PROMPT_ID: &str = "Enter your Werbot ID (email or username): ";
 const PROMPT_CODE: &str = "Enter your totp code (submit empty for U2F): ";
 const KEY: &str = "dev-key-not-secret";
 const ALICE: &str = "alice@example.com";
+/// For logins without PAM_RHOST: the real server refuses an empty userIP under
+/// every IP policy (IP_POLICY_FAILED).
+const LOCAL: &str = "local_user_ip=127.0.0.1";
 
 /// A dev server, a log file and a service directory, all removed on drop.
 struct Env {
@@ -44,6 +47,14 @@ impl Env {
         if opts.strict == Strict::default() {
             opts.strict = Strict::for_main_tests();
         }
+        // Logins named after a Werbot ID (werbot_id_from_login, the account
+        // phase's ID) are mapped to every user, as the tests' accounts are.
+        opts.map_logins(&[
+            ALICE,
+            "bob@example.com",
+            "carol@example.com",
+            "dave@example.com",
+        ]);
         let dir = devserver::fresh_temp_dir("wpam-it").expect("tmp");
         let server = devserver::start(opts).expect("dev server");
         // Keep our own copy of the CA: some tests stop the server.
@@ -107,6 +118,12 @@ impl Env {
 
     fn totp(&self, extra: &str, code: &str) -> Login {
         self.login(extra, "alice", &[ALICE.as_bytes(), code.as_bytes()])
+    }
+
+    /// alice's TOTP login through `dir` without PAM_RHOST.
+    fn local_totp(&self, dir: &ServiceDir) -> Login {
+        let answers = vec![Answer::text(ALICE), Answer::text(self.code())];
+        login(dir, "alice", None, answers, 0)
     }
 
     fn log_text(&self) -> String {
@@ -181,10 +198,7 @@ fn totp_wrong_code_is_auth_err() {
     let l = env.totp("", &devserver::wrong_totp(ALICE_SECRET));
     assert_eq!(l.auth, PAM_AUTH_ERR);
     assert_eq!(env.api_requests(), 1);
-    assert_logged(
-        &env,
-        &["WARN", "access denied", r#"reason="invalid totp code""#],
-    );
+    assert_logged(&env, &["WARN", "access denied", r#"reason="INVALID_TOTP""#]);
 }
 
 #[test]
@@ -236,7 +250,7 @@ fn u2f_denied_is_auth_err() {
     assert_eq!(l.auth, PAM_AUTH_ERR);
     // The server said no (a local refusal gives the same code).
     assert_eq!(env.api_requests(), 1);
-    assert_logged(&env, &["WARN", "access denied", r#"reason="u2f denied""#]);
+    assert_logged(&env, &["WARN", "access denied", r#"reason="U2F_FAILED""#]);
 }
 
 #[test]
@@ -492,7 +506,14 @@ fn wrong_service_key_is_auth_err() {
     let l = env.totp("service_key=not-the-key offline_users=alice", &env.code());
     assert_eq!(l.auth, PAM_AUTH_ERR);
     assert_eq!(env.api_requests(), 1);
-    assert_logged(&env, &["WARN", "HTTP 401", "invalid service credentials"]);
+    assert_logged(
+        &env,
+        &[
+            "WARN",
+            "access denied",
+            "invalid service integration details",
+        ],
+    );
     assert!(!env.log_text().contains("not-the-key"));
 }
 
@@ -569,10 +590,17 @@ fn no_rhost_sends_an_empty_user_ip() {
         vec![Answer::text(ALICE), Answer::text(env.code())],
         0,
     );
-    assert_eq!(l.auth, PAM_SUCCESS);
+    // The real server refuses an empty userIP under every IP policy.
+    assert_eq!(l.auth, PAM_AUTH_ERR);
     let j = env.server().requests()[0].json.clone().expect("json");
     assert_eq!(j["userIP"], "");
     assert!(env.log_text().contains("no PAM_RHOST"));
+    assert_logged(&env, &["WARN", "access denied", "IP_POLICY_FAILED"]);
+    // local_user_ip is sent instead, and fits the default policy.
+    let l = env.local_totp(&env.service(LOCAL));
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    let j = env.server().requests()[1].json.clone().expect("json");
+    assert_eq!(j["userIP"], "127.0.0.1");
 }
 
 #[test]
@@ -621,7 +649,7 @@ fn hostile_werbot_ids_are_refused_without_a_call() {
 #[test]
 fn account_phase_alone_asks_u2f_for_the_login_name() {
     let env = Env::new(Options::default());
-    let dir = env.service("");
+    let dir = env.service(LOCAL);
     let mut pam = Pam::start(&dir, "alice@example.com", None, vec![]);
     assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS);
     let reqs = env.server().requests();
@@ -639,7 +667,7 @@ fn account_phase_alone_asks_u2f_for_the_login_name() {
 #[test]
 fn failed_auth_then_account_makes_its_own_check() {
     let env = Env::new(Options::default());
-    let dir = env.service("");
+    let dir = env.service(LOCAL);
     let mut pam = Pam::start(
         &dir,
         "bob",
@@ -656,7 +684,7 @@ fn setcred_succeeds_so_a_wpam_only_stack_opens_sessions() {
     let env = Env::new(Options::default());
     let m = pamdrv::module_path();
     let m = m.display();
-    let args = env.args("");
+    let args = env.args(LOCAL);
     let dir = ServiceDir::new(
         "only",
         &[
@@ -682,7 +710,7 @@ fn config_file_holds_the_service_key() {
     std::fs::write(&conf, format!("# secrets\nservice_key={KEY}\n")).expect("write");
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let args = env
-        .args(&format!("config={}", conf.display()))
+        .args(&format!("config={} {LOCAL}", conf.display()))
         .replace(&format!("service_key={KEY}"), "");
     let dir = ServiceDir::wpam("it", &pamdrv::module_path(), &args);
     let l = login(
@@ -729,7 +757,8 @@ fn check_log_lines(text: &str) {
 
 #[test]
 fn debug_log_redacts_every_secret() {
-    let env = Env::new(Options::default());
+    // The lenient dialect: its success carries data.session_token.
+    let env = Env::new(Options::default().lenient());
     let code = env.code();
     assert_eq!(env.totp("", &code).auth, PAM_SUCCESS);
     assert_eq!(
@@ -769,7 +798,7 @@ fn unwritable_log_file_does_not_change_the_outcome() {
 #[test]
 fn two_handles_at_once_and_two_copies_in_one_stack() {
     let env = Env::new(Options::default());
-    let dir = env.service("");
+    let dir = env.service(LOCAL);
     // Two live handles, interleaved: no shared state between them.
     let mut a = Pam::start(
         &dir,
@@ -793,7 +822,7 @@ fn two_handles_at_once_and_two_copies_in_one_stack() {
     // each passing its own auth phase and skipping its own account call.
     let copy = env.dir.join("pam_wpam_copy.so");
     std::fs::copy(pamdrv::module_path(), &copy).expect("copy module");
-    let args = env.args("");
+    let args = env.args(LOCAL);
     let m1 = pamdrv::module_path();
     let lines = [
         format!("auth required {} {args}", m1.display()),
@@ -999,7 +1028,7 @@ fn account_phase_of_a_silent_local_caller_pushes_nothing() {
     let dir = ServiceDir::new(
         "cron",
         &[
-            format!("account required {} {}", m.display(), env.args("")),
+            format!("account required {} {}", m.display(), env.args(LOCAL)),
             "account required pam_permit.so".to_string(),
         ],
     );
@@ -1017,13 +1046,13 @@ fn account_phase_of_a_silent_local_caller_pushes_nothing() {
         &[format!(
             "account sufficient {} {}",
             m.display(),
-            env.args("")
+            env.args(LOCAL)
         )],
     );
     let mut pam = Pam::start(&dir, "alice@example.com", None, vec![]);
     assert_ne!(pam.acct_mgmt(PAM_SILENT), PAM_SUCCESS);
     // Remote, or not silent: the push happens.
-    let dir = env.service("");
+    let dir = env.service(LOCAL);
     let mut pam = Pam::start(&dir, "alice@example.com", Some("192.0.2.10"), vec![]);
     assert_eq!(pam.acct_mgmt(PAM_SILENT), PAM_SUCCESS);
     let mut pam = Pam::start(&dir, "alice@example.com", None, vec![]);
@@ -1361,6 +1390,7 @@ fn a_server_that_refuses_an_empty_user_ip_denies_local_logins() {
                 refusals,
                 ..Strict::for_main_tests()
             },
+            dialect: devserver::Dialect::Lenient,
             ..Options::default()
         });
         let dir = env.service("offline_users=alice");
@@ -1388,7 +1418,7 @@ fn every_way_a_server_may_refuse_denies_an_offline_user() {
         let l = env.totp("service_key=wrong offline_users=alice", &env.code());
         assert_eq!(l.auth, PAM_AUTH_ERR, "{refusals:?}: {}", env.log_text());
         assert_eq!(env.api_requests(), 1);
-        assert_logged(&env, &["WARN", "invalid service credentials"]);
+        assert_logged(&env, &["WARN", "invalid service integration details"]);
         assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
     }
 }

@@ -9,6 +9,60 @@
 //! Control endpoints on the same listener (never recorded, never faulted):
 //! `GET /_dev/requests`, `POST /_dev/fault` (`{"fault":"500"}` / `{"fault":null}`),
 //! `POST /_dev/clear`.
+//!
+//! # The real server: TRASA
+//!
+//! The Werbot API's `POST /auth/agent/nix` is TRASA's `serviceauth.AgentLogin`
+//! (github.com/seknox/trasa, `server/api/auth/serviceauth/handlers.go`). By default
+//! ([`Dialect::Trasa`]) the emulator answers as that handler does, in its order:
+//! HTTP 200 for every answer; the body `{"status","reason"?,"intent"?,"data":[null]}`
+//! (`server/utils/httputils.go:48-67`, `server/models/models.go:45-51`); bad JSON →
+//! `invalid request` (46); `user` with a leading `\` dropped and lower-cased (62-67);
+//! wrong service ID or key → `invalid service integration details` (72-81); a passthru
+//! service grants a login mapped to nobody with `passthru authentication`, no second
+//! factor (91-95); the Werbot ID matched exactly → else `user not found` (97-106,
+//! `server/api/auth/store.go:10-35`); a disabled user → `User Disabled` (110-118); the
+//! login not mapped to that user → `policy not assigned` (129-138); the user's IP
+//! allow-list → `IP_POLICY_FAILED`, and an empty or non-IP `userIP` fails every list,
+//! even `0.0.0.0/0`, TRASA's default, which holds no IPv6 address (152-160,
+//! `server/api/accesscontrol/uac.go:64-76`, `server/utils/ipfilter.go:36-97`,
+//! `server/initdb/init.go:181`); `tfaMethod` ignored, a push iff `totpCode` is empty
+//! (163-166); a TOTP code of now or ±30 s, accepted again while valid → else
+//! `INVALID_TOTP` (`server/api/auth/tfa/tfa.go:30-45,265-279`,
+//! `server/utils/totp.go:37-50`); a push sent (taking [`Options::push_send_delay`]),
+//! then answered within 60 s → success, else or when denied `U2F_FAILED`
+//! (`tfa.go:327-355,382-384`); a success has no reason (192). Intents: `AgentLogin`
+//! up to the user check, `agent-login` from the policy on (as TRASA sets them).
+//!
+//! Differences that remain, on purpose or because the emulator has no such state:
+//! - The ID is read from `wID`, which the Werbot reference module sends; TRASA's struct
+//!   reads `trasaID` (`handlers.go:30`). We assume the deployed Werbot API reads `wID`.
+//! - Policies hold an IP list only: no day/time windows, expiry or country list
+//!   (`uac.go:45-62,78-93`), no adhoc permissions (`uac.go:175-205`), no device policy,
+//!   no user groups (`policies/store.go:170-182`).
+//! - No organisation lookup (`INVALID_ORG_ID`, `handlers.go:122-127`), no login
+//!   logging, no RDP `userIP` override (`handlers.go:82-84`).
+//! - A user has one TOTP secret and one push device (`tfa.go:37-44,338-345` loop over
+//!   all devices); a push's answer is configured ([`U2f`]), not signed by a device
+//!   (`tfa.go:358-380`, `DEVICE_NOT_FOUND` never happens); the cloud-proxy path
+//!   (`tfa.go:311-326`) is not emulated.
+//! - The Werbot ID is looked up as one string; TRASA queries by email when it contains
+//!   `@`, by username otherwise (`auth/store.go:12-29`).
+//! - JSON keys are matched case-insensitively by ASCII only (Go also folds a few
+//!   Unicode letters); duplicate keys keep serde's choice; `publicKey` is not decoded
+//!   (Go refuses a non-base64 string there, `handlers.go:25`).
+//! - Unknown paths and methods get the emulator's JSON 404/405, not TRASA's router's.
+//! - A policy entry that is neither an IP nor a CIDR fails the check; TRASA's
+//!   `NewChecker` errors and the next call dereferences a nil checker
+//!   (`uac.go:68-72`), which panics that request.
+//! - The transport (TLS versions, certificates, faults, chunking) is the emulator's.
+//!
+//! Named variants a test opts into: [`Dialect::Lenient`] (the emulator before it
+//! followed TRASA: see its doc), [`Options::lenient`] (that, with HTTP 400/401
+//! refusals), [`Refusals`] (`HttpCodes`, `Status500`), [`Strict::one_time_codes`]
+//! (stricter than TRASA), [`Options::passthru`], [`Options::push_send_delay`] and
+//! [`Options::push_wait`], and per user [`User::ip_policy`], [`User::disabled`],
+//! [`User::logins`].
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -216,48 +270,72 @@ impl fmt::Display for Fault {
     }
 }
 
-/// How the emulator answers a request it refuses (bad credentials, a missing field,
-/// a `userIP` it does not accept). The reference server's own answers are not
-/// documented: each mode is one way a real server could do it, and the module's
-/// outage rule must hold under every one (a refusal is never an outage).
+/// How the emulator answers a request it refuses (malformed JSON, bad service
+/// credentials; in the lenient dialect also a missing field or a `userIP` it does not
+/// accept). TRASA answers HTTP 200 (`handlers.go:46,79`); the other modes are ways
+/// another server could do it, and the module's outage rule must hold under every one
+/// (a refusal is never an outage).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Refusals {
-    /// 400 for a malformed request, 401 for bad credentials (the emulator's default).
-    #[default]
+    /// 400 for a malformed request, 401 for bad credentials.
     HttpCodes,
-    /// Every refusal is HTTP 200 with `"status":"failed"`.
+    /// Every refusal is HTTP 200 with `"status":"failed"`, as TRASA does (the default).
+    #[default]
     Ok200,
     /// Every refusal is HTTP 500 with `"status":"failed"`.
     Status500,
 }
 
-/// The emulator's leniencies, each switchable: the emulator and the module were
-/// written from the same reading of the protocol, so the tests also run the module
-/// against a stricter server.
+/// Switchable variations on top of the dialect: `refusals` and `one_time_codes` apply
+/// to both dialects, `minimal_json` and `require_ip` to the lenient one only (TRASA's
+/// answers are always `omitempty`, and its IP policy refuses an empty or non-IP
+/// `userIP`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Strict {
     pub refusals: Refusals,
-    /// Leave out empty `reason`, `intent` and a null `data`, as the reference's Go
-    /// types do (`omitempty`).
+    /// Lenient dialect: leave out empty `reason`, `intent` and a null `data`, as Go's
+    /// `omitempty` does.
     pub minimal_json: bool,
-    /// Refuse a `userIP` that is not an IP address (the reference module never sends
-    /// an empty one: it refuses logins without PAM_RHOST locally).
+    /// Lenient dialect: refuse a `userIP` that is not an IP address.
     pub require_ip: bool,
-    /// Accept each TOTP code once per user (a module that sends a code twice is caught).
+    /// Accept each TOTP code once per user (a module that sends a code twice is
+    /// caught). Stricter than TRASA, which accepts a code again while it is valid.
     pub one_time_codes: bool,
 }
 
 impl Strict {
-    /// What the main libpam tests run against: one-time codes, minimal JSON.
+    /// What the main libpam tests run against: TRASA's answers, plus one-time codes.
     pub fn for_main_tests() -> Strict {
         Strict {
-            refusals: Refusals::HttpCodes,
+            refusals: Refusals::Ok200,
             minimal_json: true,
             require_ip: false,
             one_time_codes: true,
         }
     }
 }
+
+/// Which server the emulator is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// TRASA's `serviceauth.AgentLogin`, the code of the Werbot API (the default; see
+    /// the module doc).
+    #[default]
+    Trasa,
+    /// The emulator as it was before it followed TRASA: `tfaMethod` must be `totp` or
+    /// `U2F`, intents `totp`/`u2f`, a Werbot ID matched case-insensitively as a
+    /// fallback, empty `logins` = any account, no IP policy, no disabled users, no
+    /// passthru, a success carrying `data.session_token`, its own reason wording, and a
+    /// `never` push held until the client gives up.
+    Lenient,
+}
+
+/// TRASA's default policy's IP source (`server/initdb/init.go:181`): every IPv4
+/// address and nothing else.
+pub const DEFAULT_IP_POLICY: &str = "0.0.0.0/0";
+/// How long TRASA waits for the push answer once it is sent
+/// (`server/api/auth/tfa/tfa.go:347`).
+pub const PUSH_WAIT: Duration = Duration::from_secs(60);
 
 /// Transport shapes the module must handle, each switchable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -289,16 +367,23 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     pub werbot_id: String,
-    /// Unix accounts this Werbot user may enter; empty = any.
+    /// Unix accounts mapped to this Werbot user (TRASA's privileges of the user's
+    /// access map, lower case). TRASA dialect: only these, and none when empty
+    /// (`policy not assigned`); lenient dialect: empty = any.
     pub logins: Vec<String>,
     /// Base32 (RFC 4648; lower case, spaces and missing padding accepted).
     pub totp_secret: String,
     pub u2f: U2f,
     pub fault: Option<Fault>,
+    /// The policy's IP source: comma-separated IPs and CIDRs (TRASA dialect).
+    pub ip_policy: String,
+    /// A disabled user is refused with `User Disabled` (TRASA dialect).
+    pub disabled: bool,
 }
 
 impl User {
-    /// A user that may enter any account and approves U2F at once.
+    /// A user that approves U2F at once, with TRASA's default IP policy and no login
+    /// mapped (see [`User::with_logins`]).
     pub fn new(werbot_id: &str, totp_secret: &str) -> User {
         User {
             werbot_id: werbot_id.to_string(),
@@ -306,6 +391,23 @@ impl User {
             totp_secret: totp_secret.to_string(),
             u2f: U2f::Approve,
             fault: None,
+            ip_policy: DEFAULT_IP_POLICY.to_string(),
+            disabled: false,
+        }
+    }
+
+    /// This user with these logins mapped (added to those already mapped).
+    pub fn with_logins(mut self, logins: &[&str]) -> User {
+        self.map_logins(logins);
+        self
+    }
+
+    /// Map these logins to this user too.
+    pub fn map_logins(&mut self, logins: &[&str]) {
+        for l in logins {
+            if !self.logins.iter().any(|m| m == l) {
+                self.logins.push(l.to_string());
+            }
         }
     }
 
@@ -321,25 +423,29 @@ pub const BOB_SECRET: &str = "O5YGC3JNMRSW23ZNMJXWELLTMVRXEZLU";
 pub const CAROL_SECRET: &str = "O5YGC3JNMRSW23ZNMNQXE33MFVZWG4TU";
 pub const DAVE_SECRET: &str = "O5YGC3JNMRSW23ZNMRQXMZJNONSWG4TU";
 
+/// The logins mapped to every demo user: the accounts the tests and the demo log in as.
+pub const DEMO_LOGINS: &[&str] = &["alice", "bob", "carol", "dave", "root"];
+
 /// The demo users (the same as `examples/dev-users.toml`): alice approves, bob denies,
-/// carol approves after 2 s, dave never answers. All may enter any account.
+/// carol approves after 2 s, dave never answers. Each may enter the accounts in
+/// [`DEMO_LOGINS`], from any IPv4 address.
 pub fn demo_users() -> Vec<User> {
     vec![
         User {
             u2f: U2f::Approve,
-            ..User::new("alice@example.com", ALICE_SECRET)
+            ..User::new("alice@example.com", ALICE_SECRET).with_logins(DEMO_LOGINS)
         },
         User {
             u2f: U2f::Deny,
-            ..User::new("bob@example.com", BOB_SECRET)
+            ..User::new("bob@example.com", BOB_SECRET).with_logins(DEMO_LOGINS)
         },
         User {
             u2f: U2f::ApproveAfter(Duration::from_secs(2)),
-            ..User::new("carol@example.com", CAROL_SECRET)
+            ..User::new("carol@example.com", CAROL_SECRET).with_logins(DEMO_LOGINS)
         },
         User {
             u2f: U2f::Never,
-            ..User::new("dave@example.com", DAVE_SECRET)
+            ..User::new("dave@example.com", DAVE_SECRET).with_logins(DEMO_LOGINS)
         },
     ]
 }
@@ -366,6 +472,15 @@ pub struct Options {
     /// Transport shapes (default: Content-Length, Connection: close, ECDSA leaf
     /// signed by the root).
     pub shape: Shape,
+    /// TRASA (default) or the lenient emulator.
+    pub dialect: Dialect,
+    /// A passthru service: an unmapped login is granted with no second factor
+    /// (TRASA dialect, `handlers.go:91-95`).
+    pub passthru: bool,
+    /// How long sending the push takes before the server's own wait starts.
+    pub push_send_delay: Duration,
+    /// The server's wait for the push answer once sent (TRASA: 60 s).
+    pub push_wait: Duration,
     /// `ca.pem` and `requests.jsonl` go here (created if missing).
     pub state_dir: PathBuf,
     /// The one TLS version the server speaks (`None`: 1.2 and 1.3).
@@ -421,9 +536,30 @@ impl Options {
             cert_expired: false,
             strict: Strict::default(),
             shape: Shape::default(),
+            dialect: Dialect::Trasa,
+            passthru: false,
+            push_send_delay: Duration::ZERO,
+            push_wait: PUSH_WAIT,
             state_dir,
             tls_version: None,
         }
+    }
+}
+
+impl Options {
+    /// Map these logins to every user (fixtures whose accounts have made-up names).
+    pub fn map_logins(&mut self, logins: &[&str]) {
+        for u in &mut self.users {
+            u.map_logins(logins);
+        }
+    }
+
+    /// The emulator as it was before it answered as TRASA does ([`Dialect::Lenient`],
+    /// HTTP 400/401 for refused requests).
+    pub fn lenient(mut self) -> Options {
+        self.dialect = Dialect::Lenient;
+        self.strict.refusals = Refusals::HttpCodes;
+        self
     }
 }
 
@@ -623,6 +759,8 @@ pub fn verify_totp(secret_b32: &str, code: &str, unix_time: u64) -> bool {
 pub struct UsersFile {
     pub service_id: Option<String>,
     pub service_key: Option<String>,
+    pub passthru: Option<bool>,
+    pub push_send_delay: Option<Duration>,
     pub users: Vec<User>,
 }
 
@@ -631,6 +769,8 @@ pub struct UsersFile {
 struct FileRepr {
     service_id: Option<String>,
     service_key: Option<String>,
+    passthru: Option<bool>,
+    push_send_delay: Option<f64>,
     #[serde(default)]
     user: Vec<UserRepr>,
 }
@@ -644,6 +784,9 @@ struct UserRepr {
     totp_secret: String,
     u2f: Option<String>,
     fault: Option<String>,
+    ip_policy: Option<String>,
+    #[serde(default)]
+    disabled: bool,
 }
 
 /// Parse the users-file format (see `examples/dev-users.toml`).
@@ -673,11 +816,19 @@ pub fn parse_users_toml(text: &str) -> Result<UsersFile, String> {
             totp_secret: u.totp_secret,
             u2f,
             fault,
+            ip_policy: u.ip_policy.unwrap_or_else(|| DEFAULT_IP_POLICY.to_string()),
+            disabled: u.disabled,
         });
     }
+    let push_send_delay = match repr.push_send_delay {
+        Some(v) => Some(parse_secs(&v.to_string()).map_err(|e| format!("push_send_delay: {e}"))?),
+        None => None,
+    };
     Ok(UsersFile {
         service_id: repr.service_id,
         service_key: repr.service_key,
+        passthru: repr.passthru,
+        push_send_delay,
         users,
     })
 }
@@ -713,6 +864,10 @@ struct Inner {
     jsonl: PathBuf,
     strict: Strict,
     shape: Shape,
+    dialect: Dialect,
+    passthru: bool,
+    push_send_delay: Duration,
+    push_wait: Duration,
     /// (Werbot ID, time step) of every TOTP code accepted, for `one_time_codes`.
     used_codes: Mutex<std::collections::HashSet<(String, u64)>>,
 }
@@ -748,6 +903,12 @@ impl Inner {
             let _ = writeln!(f, "{}", r.to_json());
         }
         list.push(r);
+    }
+
+    /// TRASA's `GetLoginDetails` (`server/api/auth/store.go:10-35`): the ID matched
+    /// exactly, as an email or a username.
+    fn find_user_exact(&self, wid: &str) -> Option<&Entry> {
+        self.users.iter().find(|e| e.user.werbot_id == wid)
     }
 
     fn find_user(&self, wid: &str) -> Option<&Entry> {
@@ -1067,6 +1228,10 @@ pub fn start(opts: Options) -> io::Result<Running> {
         jsonl: opts.state_dir.join("requests.jsonl"),
         strict: opts.strict,
         shape: opts.shape,
+        dialect: opts.dialect,
+        passthru: opts.passthru,
+        push_send_delay: opts.push_send_delay,
+        push_wait: opts.push_wait,
         used_codes: Mutex::new(std::collections::HashSet::new()),
     });
     let inner2 = Arc::clone(&inner);
@@ -1589,7 +1754,7 @@ fn serve_connection(inner: &Inner, tcp: TcpStream) {
             return;
         }
     }
-    let extra: Vec<(&str, &str)> = plan.allow.iter().map(|a| ("Allow", *a)).collect();
+    let extra: Vec<(&str, &str)> = plan.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     respond_api(conn, inner, plan.status, &extra, plan.body.as_bytes());
 }
 
@@ -1818,7 +1983,8 @@ struct Plan {
     fault: Option<Fault>,
     wait: Wait,
     status: u16,
-    allow: Option<&'static str>,
+    /// Extra response headers.
+    headers: Vec<(&'static str, String)>,
     /// JSON text, keys in the wire order of the real server.
     body: String,
 }
@@ -1829,7 +1995,7 @@ impl Plan {
             fault: None,
             wait: Wait::None,
             status,
-            allow: None,
+            headers: Vec::new(),
             body,
         }
     }
@@ -1908,9 +2074,260 @@ fn route(inner: &Inner, req: &Request) -> Plan {
     }
     if req.method != "POST" {
         let mut p = Plan::error(405, "method not allowed");
-        p.allow = Some("POST");
+        p.headers.push(("Allow", "POST".into()));
         return p;
     }
+    match inner.dialect {
+        Dialect::Trasa => route_trasa(inner, req),
+        Dialect::Lenient => route_lenient(inner, req),
+    }
+}
+
+/// TRASA's `TrasaResponse` (`server/utils/httputils.go:48-67`) for a call with `nil`
+/// data: `{"status","reason"?,"intent"?,"data":[null]}` (`server/models/models.go:45-51`:
+/// reason and intent `omitempty`, data not), with its headers.
+fn trasa_plan(status: u16, result: &str, reason: &str, intent: &str) -> Plan {
+    let mut fields = vec![format!(r#""status":{}"#, Value::from(result))];
+    if !reason.is_empty() {
+        fields.push(format!(r#""reason":{}"#, Value::from(reason)));
+    }
+    if !intent.is_empty() {
+        fields.push(format!(r#""intent":{}"#, Value::from(intent)));
+    }
+    fields.push(r#""data":[null]"#.to_string());
+    let mut p = Plan::answer(status, format!("{{{}}}", fields.join(",")));
+    p.headers = vec![
+        ("trailDescription", intent.to_string()),
+        ("trailStatus", result.to_string()),
+        ("Cache-Control", "no-store, pragma".to_string()),
+    ];
+    p
+}
+
+/// The fields of TRASA's `ServiceAgentLogin` (`handlers.go:20-38`) that it reads, as
+/// Go's `json.Decoder` fills them: keys matched exactly, else case-insensitively; a
+/// missing key or `null` leaves the field empty; a JSON `null` body is an empty
+/// request; anything but a string (or null) for a field is a decode error. The ID is
+/// read from `wID` (see the module doc).
+fn trasa_fields(body: &[u8]) -> Option<BTreeMap<&'static str, String>> {
+    // json.Decoder.Decode reads one value and ignores what follows it.
+    let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
+    let obj = match stream.next()? {
+        Ok(Value::Object(o)) => o,
+        Ok(Value::Null) => serde_json::Map::new(),
+        _ => return None,
+    };
+    let mut out = BTreeMap::new();
+    for name in [
+        "serviceID",
+        "serviceKey",
+        "user",
+        "password",
+        "tfaMethod",
+        "totpCode",
+        "userIP",
+        "workstation",
+        "wID",
+        "sessionID",
+        "serviceType",
+        "orgID",
+        "hostname",
+    ] {
+        let v = obj
+            .get(name)
+            .or_else(|| {
+                obj.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+            .unwrap_or(&Value::Null);
+        match v {
+            Value::Null => {}
+            Value::String(s) => {
+                out.insert(name, s.clone());
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// TRASA's IP check (`server/utils/ipfilter.go`): the policy's comma-separated IPs and
+/// CIDRs; `userIP` may carry a port (`SplitHostPort`, line 48); empty or not an IP
+/// fails (lines 65-71). An IPv4 network also holds IPv4-mapped IPv6 addresses and an
+/// IPv6 one no IPv4 address (Go's `net.IPNet.Contains`).
+pub fn trasa_ip_allowed(policy: &str, user_ip: &str) -> bool {
+    let host = match user_ip.parse::<SocketAddr>() {
+        Ok(sa) => sa.ip().to_string(),
+        Err(_) => user_ip.to_string(),
+    };
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return false;
+    };
+    let v4 = match ip {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(a) => a.to_ipv4_mapped(),
+    };
+    let mut allowed = false;
+    for entry in policy.split(',') {
+        if let Ok(a) = entry.parse::<IpAddr>() {
+            let same = match a {
+                IpAddr::V4(a4) => v4 == Some(a4),
+                IpAddr::V6(a6) => match a6.to_ipv4_mapped() {
+                    Some(m) => v4 == Some(m),
+                    None => ip == a,
+                },
+            };
+            allowed |= same;
+            continue;
+        }
+        // Go's NewChecker fails on one bad entry; the check then cannot pass.
+        let Some((net, bits)) = entry.split_once('/') else {
+            return false;
+        };
+        let Ok(bits) = bits.parse::<u32>() else {
+            return false;
+        };
+        match net.parse::<IpAddr>() {
+            Ok(IpAddr::V4(n)) if bits <= 32 => {
+                if let Some(a) = v4 {
+                    let mask = if bits == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - bits)
+                    };
+                    allowed |= u32::from(a) & mask == u32::from(n) & mask;
+                }
+            }
+            Ok(IpAddr::V6(n)) if bits <= 128 => {
+                if let IpAddr::V6(a) = ip {
+                    let mask = if bits == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - bits)
+                    };
+                    allowed |= u128::from(a) & mask == u128::from(n) & mask;
+                }
+            }
+            _ => return false,
+        }
+    }
+    allowed
+}
+
+/// The TRASA dialect: `serviceauth.AgentLogin`, `server/api/auth/serviceauth/handlers.go`
+/// at seknox/trasa HEAD, step by step (line numbers in the comments).
+fn route_trasa(inner: &Inner, req: &Request) -> Plan {
+    const AGENT_LOGIN: &str = "AgentLogin";
+    const AGENT_LOGIN_LC: &str = "agent-login";
+    let strict = &inner.strict;
+    let refuse = |http: u16, reason: &str| {
+        let status = match strict.refusals {
+            Refusals::Ok200 => 200,
+            Refusals::HttpCodes => http,
+            Refusals::Status500 => 500,
+        };
+        trasa_plan(status, "failed", reason, AGENT_LOGIN)
+    };
+    // 45-49
+    let Some(fields) = trasa_fields(&req.body) else {
+        return refuse(400, "invalid request");
+    };
+    let get = |n: &str| fields.get(n).map(String::as_str).unwrap_or("");
+    // 62-67: a leading `\` dropped (DOMAIN\user keeps its domain), then lower case.
+    let mut login = get("user").to_string();
+    let parts: Vec<&str> = login.split('\\').collect();
+    if parts.len() > 1 && parts[0].is_empty() {
+        login = parts[1].to_string();
+    }
+    let login = login.to_lowercase();
+    // 72-81
+    if get("serviceID") != inner.service_id || get("serviceKey") != inner.service_key {
+        return refuse(401, "invalid service integration details");
+    }
+    // 91-95: CheckIfPrivilegeExist (accessmap/mapstore.go:11): the login as sent.
+    let mapped = |u: &User, l: &str| u.logins.iter().any(|m| m.to_lowercase() == l);
+    if inner.passthru && !inner.users.iter().any(|e| mapped(&e.user, &login)) {
+        return trasa_plan(200, "success", "passthru authentication", AGENT_LOGIN_LC);
+    }
+    // 97-106
+    let Some(entry) = inner.find_user_exact(get("wID")) else {
+        return trasa_plan(200, "failed", "user not found", AGENT_LOGIN);
+    };
+    let user = &entry.user;
+    // The user's fault, if any, replaces whatever is decided for them.
+    let with_fault = |mut p: Plan| {
+        p.fault = user.fault.clone();
+        p
+    };
+    // 110-118
+    if user.disabled {
+        return with_fault(trasa_plan(200, "failed", "User Disabled", AGENT_LOGIN));
+    }
+    // 129-138: GetAccessPolicy by the NormalizeString'd login (utils/strings.go:10).
+    if !mapped(user, login.trim()) {
+        return with_fault(trasa_plan(
+            200,
+            "failed",
+            "policy not assigned",
+            AGENT_LOGIN_LC,
+        ));
+    }
+    // 152-160: CheckPolicy -> accesscontrol.CheckTrasaUAC (uac.go:64-76).
+    if !trasa_ip_allowed(&user.ip_policy, get("userIP")) {
+        return with_fault(trasa_plan(
+            200,
+            "failed",
+            "IP_POLICY_FAILED",
+            AGENT_LOGIN_LC,
+        ));
+    }
+    // 163-166: tfaMethod ignored; a push iff totpCode is empty.
+    let code = get("totpCode");
+    let success = || trasa_plan(200, "success", "", AGENT_LOGIN_LC);
+    let failed = |reason: &str| trasa_plan(200, "failed", reason, AGENT_LOGIN_LC);
+    if !code.is_empty() {
+        // tfa.go:265-279, VerifyTotpCode (tfa.go:30-45): the codes of now and ±30 s
+        // (utils/totp.go:37-50), compared as strings; a code is accepted again.
+        let plan = match totp_step(&entry.key, code, now_unix()) {
+            None => failed("INVALID_TOTP"),
+            Some(step) if strict.one_time_codes => {
+                if lock(&inner.used_codes).insert((user.werbot_id.clone(), step)) {
+                    success()
+                } else {
+                    // Not TRASA's: the variant's own reason, so a test can tell.
+                    failed("totp code already used")
+                }
+            }
+            Some(_) => success(),
+        };
+        return with_fault(plan);
+    }
+    // tfa.go:327-355: send the push to every device, then wait 60 s for the answer.
+    let send = inner.push_send_delay;
+    let wait = inner.push_wait;
+    let mut plan = match &user.u2f {
+        U2f::Approve => success(),
+        U2f::Deny => failed("U2F_FAILED"),
+        U2f::ApproveAfter(d) if *d < wait => {
+            let mut p = success();
+            p.wait = Wait::Sleep(send + *d);
+            return with_fault(p);
+        }
+        U2f::ApproveAfter(_) | U2f::Never => {
+            let mut p = failed("U2F_FAILED");
+            p.wait = Wait::Sleep(send + wait);
+            return with_fault(p);
+        }
+    };
+    if !send.is_zero() {
+        plan.wait = Wait::Sleep(send);
+    }
+    with_fault(plan)
+}
+
+/// The lenient dialect (the emulator before it followed TRASA).
+fn route_lenient(inner: &Inner, req: &Request) -> Plan {
     let strict = &inner.strict;
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&req.body) else {
         return Plan::refuse(strict, 400, "invalid request: body is not a JSON object");
