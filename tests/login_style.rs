@@ -50,7 +50,8 @@ impl Env {
     /// As `new`, with the dev API's options changed by `f` first.
     fn with(f: impl FnOnce(&mut Options)) -> Env {
         let mut opts = Options::default();
-        opts.users.push(User::new("erin", ALICE_SECRET));
+        opts.users
+            .push(User::new("erin", ALICE_SECRET).with_logins(&["erin"]));
         f(&mut opts);
         let server = devserver::start(opts).expect("dev server");
         let dir = devserver::fresh_temp_dir("wpam-style").expect("tmp");
@@ -86,7 +87,9 @@ impl Env {
         let text = format!(
             "# test config\nserver_url={addr}\nservice_id=dev-service\nservice_key={KEY}\n\
              ca_file={}\nlog_file={}\ntimeout=3\nu2f_timeout=10\ndebug=true\n\
-             wid.alice = alice@example.com\nwid.bob=bob@example.com\n{extra}",
+             wid.alice = alice@example.com\nwid.bob=bob@example.com\n\
+             # BSD Authentication has no remote host: the server's IP policy needs one\n\
+             local_user_ip=127.0.0.1\n{extra}",
             self.dir.join("ca.pem").display(),
             self.log.display()
         );
@@ -273,7 +276,8 @@ fn response_totp_ok_authorizes_with_the_mapped_werbot_id() {
     assert_eq!(req["user"], "alice");
     assert_eq!(req["wID"], "alice@example.com");
     assert_eq!(req["tfaMethod"], "totp");
-    assert_eq!(req["userIP"], "");
+    // No remote host in BSD Authentication: local_user_ip of the config.
+    assert_eq!(req["userIP"], "127.0.0.1");
     assert_eq!(req["serviceKey"], KEY);
     let log = env.log_text();
     assert!(

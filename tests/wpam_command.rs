@@ -691,7 +691,11 @@ fn a_wrong_service_key_is_refused_by_the_api() {
     let d = item(&v, "api.request")["detail"]
         .as_str()
         .unwrap_or_default();
-    assert!(d.contains("HTTP 401"), "{d}");
+    // The real server refuses with HTTP 200 and this reason.
+    assert!(
+        d.contains("HTTP 200") && d.contains("invalid service integration details"),
+        "{d}"
+    );
     assert_eq!(item(&v, "api.tls")["ok"], true);
 }
 
@@ -795,6 +799,8 @@ fn wpam_test_logs_in_with_totp_and_prints_each_result_and_the_log() {
 #[test]
 fn wpam_test_reports_a_refusal_by_name_and_exits_non_zero() {
     let s = Setup::new("test-wrong");
+    // No --rhost: the server's IP policy needs local_user_ip.
+    s.pam(&s.stack("local_user_ip=127.0.0.1"));
     let out = s.test(
         "carol",
         &[],
@@ -804,12 +810,13 @@ fn wpam_test_reports_a_refusal_by_name_and_exits_non_zero() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("pam_authenticate: PAM_AUTH_ERR"), "{text}");
     assert!(text.contains("pam_acct_mgmt: not called"), "{text}");
-    assert!(text.contains("invalid totp code"), "{text}");
+    assert!(text.contains("INVALID_TOTP"), "{text}");
 }
 
 #[test]
 fn wpam_test_account_only_is_a_key_login() {
     let s = Setup::new("test-account");
+    s.pam(&s.stack("local_user_ip=127.0.0.1"));
     // alice is tied to alice@example.com (wid.alice), who approves.
     let out = s.test("alice", &["--account-only"], "");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -826,6 +833,7 @@ fn wpam_test_account_only_is_a_key_login() {
 #[test]
 fn wpam_test_on_a_terminal_echoes_the_id_but_not_the_code() {
     let s = Setup::new("test-pty");
+    s.pam(&s.stack("local_user_ip=127.0.0.1"));
     let code = totp(ALICE_SECRET);
     let out = pty_session(
         Command::new(WPAM)
