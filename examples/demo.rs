@@ -2,7 +2,9 @@
 //! account needed. Starts the bundled development Werbot API (real TLS, a
 //! throwaway CA), writes a PAM service file into a temporary directory and
 //! drives the real Linux-PAM library through it (`pam_start_confdir`),
-//! printing each conversation and the log lines each login produced.
+//! printing each conversation and the log lines each login produced. The API
+//! answers as the real Werbot server (TRASA's `AgentLogin`) does: its refusals
+//! read `INVALID_TOTP`, `U2F_FAILED`, `IP_POLICY_FAILED`.
 
 #[path = "../tests/support/devserver.rs"]
 mod devserver;
@@ -21,6 +23,8 @@ struct Scenario {
     code: Code,
     api_down: bool,
     offline_users: &'static str,
+    /// PAM_RHOST; `None` is a local login (su, console).
+    rhost: Option<&'static str>,
     expect: i32,
 }
 
@@ -62,6 +66,7 @@ fn main() {
             code: Code::Alice,
             api_down: false,
             offline_users: "",
+            rhost: Some("192.0.2.10"),
             expect: pamdrv::PAM_SUCCESS,
         },
         Scenario {
@@ -71,6 +76,7 @@ fn main() {
             code: Code::Wrong,
             api_down: false,
             offline_users: "",
+            rhost: Some("192.0.2.10"),
             expect: pamdrv::PAM_AUTH_ERR,
         },
         Scenario {
@@ -80,6 +86,7 @@ fn main() {
             code: Code::Literal("12345"),
             api_down: false,
             offline_users: "",
+            rhost: Some("192.0.2.10"),
             expect: pamdrv::PAM_AUTH_ERR,
         },
         Scenario {
@@ -89,6 +96,7 @@ fn main() {
             code: Code::Literal(""),
             api_down: false,
             offline_users: "",
+            rhost: Some("192.0.2.10"),
             expect: pamdrv::PAM_SUCCESS,
         },
         Scenario {
@@ -98,6 +106,17 @@ fn main() {
             code: Code::Literal(""),
             api_down: false,
             offline_users: "",
+            rhost: Some("192.0.2.10"),
+            expect: pamdrv::PAM_AUTH_ERR,
+        },
+        Scenario {
+            title: "local login (no PAM_RHOST) without local_user_ip: the server's IP policy refuses an empty userIP",
+            user: "alice",
+            werbot_id: "alice@example.com",
+            code: Code::Alice,
+            api_down: false,
+            offline_users: "",
+            rhost: None,
             expect: pamdrv::PAM_AUTH_ERR,
         },
         Scenario {
@@ -108,6 +127,7 @@ fn main() {
             code: Code::Alice,
             api_down: false,
             offline_users: "alice",
+            rhost: Some("192.0.2.10"),
             expect: pamdrv::PAM_AUTH_ERR,
         },
         Scenario {
@@ -117,6 +137,7 @@ fn main() {
             code: Code::Alice,
             api_down: true,
             offline_users: "alice",
+            rhost: Some("192.0.2.10"),
             expect: pamdrv::PAM_SUCCESS,
         },
         Scenario {
@@ -126,6 +147,7 @@ fn main() {
             code: Code::Literal("123456"),
             api_down: true,
             offline_users: "alice",
+            rhost: Some("192.0.2.10"),
             expect: pamdrv::PAM_AUTHINFO_UNAVAIL,
         },
     ];
@@ -144,7 +166,7 @@ fn main() {
             Code::Literal(c) => c.to_string(),
         };
         let mut args = format!(
-            "server_url={url} service_id=dev-service service_key=dev-key-not-secret ca_file={} log_file={} timeout=3 u2f_timeout=10",
+            "server_url={url} service_id=dev-service service_key=dev-key-not-secret ca_file={} log_file={} timeout=3",
             ca.display(),
             log.display()
         );
@@ -154,11 +176,14 @@ fn main() {
         let dir = ServiceDir::wpam("demo", &module, &args);
         let before = std::fs::read_to_string(&log).unwrap_or_default().len();
         println!("── {}. {} ──", n + 1, s.title);
-        println!("   login {} from 192.0.2.10", s.user);
+        match s.rhost {
+            Some(r) => println!("   login {} from {r}", s.user),
+            None => println!("   login {} locally (no PAM_RHOST)", s.user),
+        }
         let result = pamdrv::login(
             &dir,
             s.user,
-            Some("192.0.2.10"),
+            s.rhost,
             vec![Answer::text(s.werbot_id), Answer::text(&code)],
             0,
         );
