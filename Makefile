@@ -26,7 +26,7 @@ build: deps-build ## release build of the module and the wpam command: target/re
 
 demo: deps-build ## the main job: the module against the bundled development Werbot API, through real libpam
 	$(CARGO) build --release --locked --lib
-	$(CARGO) run --release --locked --example demo
+	$(CARGO) run --config "target.'cfg(all())'.runner='tests/support/with-test-users.sh'" --release --locked --example demo
 
 lint-rust: ## cargo fmt --check and clippy -D warnings over every target
 	@command -v rustup >/dev/null && rustup component add clippy rustfmt >/dev/null 2>&1 || true
@@ -51,7 +51,7 @@ test-e2e: deps nextest ## as root: real sshd + ssh client, the setuid su attacks
 bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, SSH logins/s (table; target/bench.json)
 	$(CARGO) build --release --locked --lib
 	$(CARGO) build --release --locked --example bench
-	./target/release/examples/bench
+	tests/support/with-test-users.sh ./target/release/examples/bench
 
 test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-roots test-selinux test-dist release-dry-run test-ansible test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"

@@ -7,7 +7,9 @@ set -euo pipefail
 # ci/lib-err.sh's trap, inline: the Dockerfile copies this script without it.
 set -o errtrace
 trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \`$BASH_COMMAND\` failed (exit $?)" >&2 ;; esac' ERR
-build_pkgs=(libpam0g-dev pkg-config ca-certificates)
+# libnss-wrapper: the libpam tests' and the demo's logins (alice...) as users
+# of this machine, for the module's getpwnam_r (tests/support/with-test-users.sh)
+build_pkgs=(libpam0g-dev pkg-config ca-certificates libnss-wrapper)
 pkgs=("${build_pkgs[@]}"
   # cross builds and packages (build-all.sh, ci/setup-cross.sh, ci/package-linux.sh)
   git dpkg-dev python3-pip binutils xz-utils

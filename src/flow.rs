@@ -96,7 +96,7 @@ fn shown(b: &[u8]) -> String {
     quote_bytes(b, 256)
 }
 
-fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Option<Who> {
+fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Result<Who, Outcome> {
     let service = host.service().unwrap_or_default();
     let rhost = host.rhost().unwrap_or_default();
     let user = host.user().unwrap_or_default();
@@ -110,23 +110,54 @@ fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Option<Who>
         Ok(u) if !u.is_empty() => u,
         Ok(_) => {
             log.warn("no user name from the application; denied");
-            return None;
+            return Err(Outcome::AuthErr);
         }
         Err(_) => {
             log.warn("the user name is not valid UTF-8; denied");
-            return None;
+            return Err(Outcome::AuthErr);
+        }
+    };
+    // One spelling for every rule keyed by login name (wid.<login>,
+    // werbot_id_from_login, offline_users) and for the request's user: the
+    // password database's. `ALICE` on a case-insensitive NSS source is
+    // alice's account, and must not escape alice's tie to a Werbot ID.
+    let user = match crate::sys::canonical_login(&user) {
+        Ok(Some(c)) => {
+            if c != user {
+                log.info(&format!(
+                    "login {} is {} in the password database; using that",
+                    quote(&user),
+                    quote(&c)
+                ));
+            }
+            c
+        }
+        Ok(None) => {
+            log.warn(&format!(
+                "login {} is not a user of this system (getpwnam); denied before any API call",
+                quote(&user)
+            ));
+            return Err(Outcome::AuthErr);
+        }
+        Err(e) => {
+            log.error(&format!(
+                "looking up login {} in the password database failed: {}; denied",
+                quote(&user),
+                crate::sys::describe("getpwnam_r", &e)
+            ));
+            return Err(Outcome::ServiceErr);
         }
     };
     // Sent as userIP: a value that cannot be sent as it is must not become
     // an empty userIP, which would make a remote login look local.
     let Ok(rhost) = String::from_utf8(rhost) else {
         log.warn("PAM_RHOST is not valid UTF-8 and cannot be sent as userIP; denied");
-        return None;
+        return Err(Outcome::AuthErr);
     };
     if rhost.is_empty() {
         log.debug("no PAM_RHOST (console, su, sudo?); sending an empty userIP");
     }
-    Some(Who {
+    Ok(Who {
         user,
         rhost,
         setuid_caller: crate::sys::setuid_caller(),
@@ -152,8 +183,9 @@ fn usable<H: Host>(
 /// `pam_sm_authenticate`.
 pub fn authenticate_entry<H: Host>(host: &mut H, args: &[&str], silent: bool) -> Outcome {
     let (mut log, config) = setup(args);
-    let Some(who) = identify(host, &mut log, "auth") else {
-        return Outcome::AuthErr;
+    let who = match identify(host, &mut log, "auth") {
+        Ok(w) => w,
+        Err(o) => return o,
     };
     let config = match usable(host, &mut log, config, silent) {
         Ok(c) => c,
@@ -243,8 +275,9 @@ fn authenticate<H: Host, T: Transport>(
 /// `pam_sm_acct_mgmt`.
 pub fn account_entry<H: Host>(host: &mut H, args: &[&str], silent: bool) -> Outcome {
     let (mut log, config) = setup(args);
-    let Some(who) = identify(host, &mut log, "account") else {
-        return Outcome::AuthErr;
+    let who = match identify(host, &mut log, "account") {
+        Ok(w) => w,
+        Err(o) => return o,
     };
     let config = match usable(host, &mut log, config, silent) {
         Ok(c) => c,

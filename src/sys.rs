@@ -47,6 +47,52 @@ fn secure_exec() -> bool {
     false
 }
 
+/// The login's own spelling in the password database (`pw_name` of
+/// getpwnam_r), or None when there is no such user. A case-insensitive NSS
+/// source (SSSD's AD provider) answers `ALICE` with the entry of `alice`:
+/// every rule keyed by login name must see `alice`. An error of the lookup
+/// itself (not "no such user") is returned as such.
+pub fn canonical_login(name: &str) -> io::Result<Option<String>> {
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
+    loop {
+        // SAFETY: zeroed is a valid passwd (null pointers, zero ids) that
+        // getpwnam_r fills; buf is writable for buf.len() bytes and outlives
+        // every use of pw; found is set to &pw or null.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwnam_r(
+                c_name.as_ptr(),
+                &mut pw,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        // POSIX: "not found" is rc 0 with no result; glibc also reports
+        // ENOENT/ESRCH/EBADF/EPERM for a name no source knows.
+        if found.is_null() {
+            return match rc {
+                0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => Ok(None),
+                e => Err(io::Error::from_raw_os_error(e)),
+            };
+        }
+        if pw.pw_name.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: pw_name points into buf, NUL-terminated by getpwnam_r.
+        let canonical = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+        return Ok(canonical.to_str().ok().map(str::to_string));
+    }
+}
+
 /// The effective user id.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -182,6 +228,18 @@ pub fn take_panic_message() -> String {
         .ok()
         .flatten()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::canonical_login;
+
+    #[test]
+    fn root_is_root_and_a_stranger_is_nobody() {
+        assert_eq!(canonical_login("root").unwrap().as_deref(), Some("root"));
+        assert_eq!(canonical_login("no-such-user-wpam-test").unwrap(), None);
+        assert_eq!(canonical_login("a\0b").unwrap(), None);
+    }
 }
 
 #[cfg(test)]

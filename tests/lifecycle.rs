@@ -57,6 +57,16 @@ fn module_loads_twice_and_leaves_no_thread_descriptor_or_mapping() {
 
     // The server's own threads are running; measure around the module only.
     std::thread::sleep(Duration::from_millis(300));
+    // The password database is the C library's, not the module's: the NSS
+    // source may keep its file open after the first lookup (nss_wrapper
+    // does, as glibc's files source may). Look alice up once first, so that
+    // descriptor is in the baseline.
+    let name = CString::new("alice").expect("name");
+    // SAFETY: getpwnam with a valid C string; the result is not kept.
+    assert!(
+        !unsafe { libc::getpwnam(name.as_ptr()) }.is_null(),
+        "alice is no user here"
+    );
     let (fd0, th0) = (fds(), threads());
     assert!(
         !mapped("libpam_wpam.so"),
