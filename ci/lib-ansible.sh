@@ -119,11 +119,12 @@ login_ok() { login "$@" && logged_in; }
 # dev_api BIN: the development Werbot API (examples/werbot-dev-server.rs) on
 # a free loopback port, service ans-web-01 with a random key; sets api
 # (host:port), ca (its CA's PEM file) and key.
+# The login both runs use (ansuser) is mapped to every demo user.
 dev_api() {
   local ready
   key="ans-service-key-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   timeout 3600 "$1" --listen 127.0.0.1:0 --state-dir "$work/api" \
-    --service-id ans-web-01 --service-key "$key" >"$work/api.out" 2>&1 &
+    --service-id ans-web-01 --service-key "$key" --map-login ansuser >"$work/api.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do grep -q '^werbot-dev-server listening on' "$work/api.out" && break; sleep 0.1; done
   ready=$(grep -m1 '^werbot-dev-server listening on' "$work/api.out") || die "dev API did not start: $(cat "$work/api.out")"

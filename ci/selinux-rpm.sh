@@ -127,7 +127,7 @@ in_c sh -c '
   id alice >/dev/null 2>&1 || useradd -m alice
   umask 077
   printf "%s\n" server_url=127.0.0.1:8443 service_id=dev-service service_key=dev-key-not-secret \
-    ca_file=/tmp/wpam-dev/ca.pem timeout=5 >/etc/security/wpam.conf
+    ca_file=/tmp/wpam-dev/ca.pem timeout=5 local_user_ip=127.0.0.1 >/etc/security/wpam.conf
   printf "%s\n" "auth required pam_wpam.so config=/etc/security/wpam.conf" \
     "account required pam_permit.so" >/etc/pam.d/wpam-selinux
   chmod 0644 /etc/pam.d/wpam-selinux

@@ -254,7 +254,7 @@ start_api() { # STATE_DIR (a host path): starts the dev API, sets api_url and ap
   local state=$1 out=$tdir/arm64-api.out
   rm -rf "$state"
   target/release/examples/werbot-dev-server --listen 127.0.0.1:0 --state-dir "$state" \
-    --service-key roots-service-key >"$out" 2>&1 &
+    --service-key roots-service-key --map-login rootsalice >"$out" 2>&1 &
   api_pid=$!
   children+=("$api_pid")
   for _ in $(seq 100); do
@@ -338,7 +338,7 @@ arm64() {
   fi
   # As the README sets it up: the service key in a root-only file.
   (umask 077 && echo "service_key=roots-service-key" >"$r/etc/security/wpam-roots.conf")
-  local args="server_url=$api_url service_id=dev-service config=/etc/security/wpam-roots.conf ca_file=/tmp/roots-api/ca.pem log_file=/var/log/wpam-roots.log debug=true timeout=10 u2f_timeout=20"
+  local args="server_url=$api_url service_id=dev-service config=/etc/security/wpam-roots.conf ca_file=/tmp/roots-api/ca.pem log_file=/var/log/wpam-roots.log debug=true timeout=10 local_user_ip=127.0.0.1"
   printf 'auth required %s %s\naccount required %s %s\n' "$mod" "$args" "$mod" "$args" >"$r/etc/pam.d/wpam-roots"
   local code wrong
   code=$(target/release/examples/totp "$ALICE_SECRET")
