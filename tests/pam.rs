@@ -1941,3 +1941,41 @@ fn the_account_phase_of_an_offline_user_needs_the_code_too() {
     assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS, "{}", env.log_text());
     assert_logged(&env, &["account", "valid offline code"]);
 }
+
+// --- the login as the password database spells it ----------------------------
+
+#[test]
+fn a_login_that_is_no_user_here_is_denied_before_any_call() {
+    // `ALICE` while wid.alice= ties alice: the ID prompt used to come back,
+    // the attacker's typed ID was sent with user "ALICE", and TRASA
+    // lower-cases the login and grants under alice's privileges. A name the
+    // password database does not know is denied before anything is asked.
+    let env = Env::new(Options::default());
+    let extra = tied_config(&env, "wid.alice=alice@example.com\n");
+    let dir = env.service(&extra);
+    for user in ["ALICE", "Alice", "alice ", "no-such-login"] {
+        let l = login(
+            &dir,
+            user,
+            Some("192.0.2.10"),
+            vec![
+                Answer::text("mallory@example.com"),
+                Answer::text("123456"),
+            ],
+            0,
+        );
+        assert_eq!(l.auth, PAM_AUTH_ERR, "{user:?}: {}", env.log_text());
+        assert!(l.events.is_empty(), "{user:?} was asked: {:?}", l.events);
+    }
+    assert_eq!(env.api_requests(), 0, "a request was sent");
+    assert_logged(&env, &[" WARN ", "is not a user of this system", "ALICE"]);
+    // alice herself still gets in, asked only for the code.
+    let l = login(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(env.code())],
+        0,
+    );
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+}
