@@ -23,7 +23,17 @@ pub fn run(a: &CheckArgs) -> (String, Vec<Item>) {
     if cfg!(target_os = "linux") {
         items.push(selinux_item(&se, &a.service));
     }
-    match configs.iter().find_map(|p| p.config.as_ref().ok()) {
+    let usable = configs.iter().find_map(|p| p.config.as_ref().ok());
+    // OpenBSD's style never has a remote host; elsewhere the service tells.
+    let service = if cfg!(target_os = "openbsd") {
+        "login"
+    } else {
+        a.service.as_str()
+    };
+    if let Some(c) = usable {
+        items.extend(rules::local_user_ip_item(service, c.local_user_ip));
+    }
+    match usable {
         Some(c) => items.extend(crate::api::probe(c)),
         None => items.push(Item::fail(
             "api",

@@ -678,6 +678,45 @@ pub fn days_left(not_after_unix: i64, now_unix: i64) -> i64 {
     (not_after_unix - now_unix).div_euclid(86_400)
 }
 
+/// PAM services whose logins have no remote host (PAM_RHOST): the console,
+/// su, sudo, runuser, polkit. `wpam check` of such a service looks for
+/// `local_user_ip`.
+pub const LOCAL_SERVICES: [&str; 9] = [
+    "login",
+    "su",
+    "su-l",
+    "sudo",
+    "sudo-i",
+    "runuser",
+    "runuser-l",
+    "polkit-1",
+    "doas",
+];
+
+/// `user_ip`: a service without a remote host sends an empty userIP unless
+/// `local_user_ip` is set, and the server refuses an empty userIP under
+/// every IP policy (TRASA's ipfilter.go): every login there would fail.
+pub fn local_user_ip_item(service: &str, local_user_ip: Option<std::net::IpAddr>) -> Option<Item> {
+    if !LOCAL_SERVICES.contains(&service) {
+        return None;
+    }
+    Some(match local_user_ip {
+        Some(ip) => Item::pass(
+            "user_ip",
+            format!("{service} has no remote host: userIP {ip} (local_user_ip)"),
+        ),
+        None => Item::warn(
+            "user_ip",
+            format!(
+                "{service} has no remote host: userIP is sent empty, which the Werbot server \
+                 refuses under every IP policy (IP_POLICY_FAILED)"
+            ),
+            "add local_user_ip=<this host's IP address, as your Werbot IP policy knows it> \
+             to the config file or the pam.d line",
+        ),
+    })
+}
+
 /// What `wpam check` found for one configuration's offline mode.
 pub struct OfflineFacts<'a> {
     pub offline_users: &'a [String],
@@ -767,6 +806,16 @@ pub fn offline_item(name: &str, f: &OfflineFacts) -> Option<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_service_without_local_user_ip_warns() {
+        let i = local_user_ip_item("su", None).unwrap();
+        assert!(i.ok && i.fix.as_deref().unwrap_or("").contains("local_user_ip"));
+        assert!(render_text("t", &[i]).contains("! user_ip"));
+        let i = local_user_ip_item("sudo", Some("192.0.2.1".parse().unwrap())).unwrap();
+        assert!(i.ok && i.fix.is_none(), "{i:?}");
+        assert!(local_user_ip_item("sshd", None).is_none());
+    }
 
     #[test]
     fn offline_users_without_secrets_warn_and_missing_secrets_fail() {
