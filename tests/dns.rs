@@ -211,7 +211,8 @@ impl Fixture {
     fn service(&self) -> ServiceDir {
         let args = format!(
             "server_url={NAME}:{} service_id=dev-service service_key=dev-key-not-secret \
-             ca_file={} log_file={} debug timeout={TIMEOUT} offline_users=alice",
+             ca_file={} log_file={} debug timeout={TIMEOUT} offline_users=alice \
+             local_user_ip=127.0.0.1",
             self.api.addr().port(),
             self.ca().display(),
             self.log().display()

@@ -84,6 +84,10 @@ impl Fixture {
         let mut opts = Options::with_state_dir(work.0.join("api"));
         opts.service_key = key.clone();
         opts.users.extend(werbot);
+        // The test accounts, mapped to every Werbot user (the real server
+        // refuses a login not mapped to the user: "policy not assigned").
+        let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+        opts.map_logins(&names);
         let api = devserver::start(opts).expect("start the dev API");
         // As the README sets it up: the service key in a root-only file.
         let conf = work.0.join("wpam.conf");

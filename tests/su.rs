@@ -63,7 +63,9 @@ struct Outcome {
 }
 
 impl Su {
-    fn start(test: &str, opts: Options) -> Option<Su> {
+    fn start(test: &str, mut opts: Options) -> Option<Su> {
+        // su's target account, mapped to every Werbot user of the test.
+        opts.map_logins(&["root"]);
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         if !sshd::root_or_skip(test) {
             return None;
@@ -88,7 +90,7 @@ impl Su {
         let stack = format!(
             "auth required {} server_url={} service_id=dev-service service_key=dev-key-not-secret \
              ca_file={} log_file={} debug timeout={TIMEOUT} u2f_timeout={TIMEOUT} \
-             offline_users=root {extra}\n\
+             offline_users=root local_user_ip=127.0.0.1 {extra}\n\
              account required pam_permit.so\nsession required pam_permit.so\n",
             module.display(),
             self.api.server_url(),
@@ -361,7 +363,7 @@ fn an_unprivileged_caller_that_cannot_read_the_config_gets_a_clear_error() {
     std::os::unix::fs::chown(&log, Some(65534), Some(65534)).expect("chown log");
     let args = format!(
         "server_url={} service_id=dev-service config={} ca_file=/etc/ssl/certs/ca-certificates.crt \
-         log_file={}",
+         log_file={} local_user_ip=127.0.0.1",
         su.api.server_url(),
         conf.display(),
         log.display()
