@@ -1958,10 +1958,7 @@ fn a_login_that_is_no_user_here_is_denied_before_any_call() {
             &dir,
             user,
             Some("192.0.2.10"),
-            vec![
-                Answer::text("mallory@example.com"),
-                Answer::text("123456"),
-            ],
+            vec![Answer::text("mallory@example.com"), Answer::text("123456")],
             0,
         );
         assert_eq!(l.auth, PAM_AUTH_ERR, "{user:?}: {}", env.log_text());
