@@ -1229,7 +1229,11 @@ fn secrets_do_not_survive_in_freed_memory() {
     )
     .expect("write needles");
     let out = env.dir.join("freescan.out");
-    let so_s = so.display().to_string();
+    // After nss_wrapper, which answers for alice (tests/support/with-test-users.sh).
+    let so_s = match std::env::var("LD_PRELOAD") {
+        Ok(pre) if !pre.is_empty() => format!("{pre}:{}", so.display()),
+        _ => so.display().to_string(),
+    };
     let needles_s = needles.display().to_string();
     let out_s = out.display().to_string();
     let env_vars = [

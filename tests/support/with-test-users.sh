@@ -26,12 +26,17 @@ if [ -z "$lib" ]; then
   exit 1
 fi
 
+# The development API's users, and the same as logins named like their Werbot
+# ID (the account phase of werbot_id_from_login and of untied logins).
+logins="alice bob carol dave erin"
+for u in alice bob carol dave erin; do logins="$logins $u@example.com"; done
+
 dir=$(mktemp -d "${TMPDIR:-/tmp}/wpam-test-users.XXXXXX")
 chmod 755 "$dir"
 {
   cat /etc/passwd
   n=20001
-  for u in alice bob carol dave erin; do
+  for u in $logins; do
     grep -q "^$u:" /etc/passwd || echo "$u:x:$n:$n:wpam test login:/nonexistent:/usr/sbin/nologin"
     n=$((n + 1))
   done
@@ -39,7 +44,7 @@ chmod 755 "$dir"
 {
   cat /etc/group
   n=20001
-  for u in alice bob carol dave erin; do
+  for u in $logins; do
     grep -q "^$u:" /etc/group || echo "$u:x:$n:"
     n=$((n + 1))
   done
