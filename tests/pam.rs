@@ -1980,3 +1980,59 @@ fn a_login_that_is_no_user_here_is_denied_before_any_call() {
     );
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
 }
+
+// --- what the real server decides, as the module logs and waits for it -------
+
+#[test]
+fn a_passthru_grant_says_so_in_the_log() {
+    // A passthru service grants a login mapped to no Werbot user without
+    // any second factor; the INFO line must say so, not look like a TOTP.
+    let env = Env::new(Options {
+        passthru: true,
+        ..Options::default()
+    });
+    let l = env.login("", "erin", &[b"nobody@example.com", b"123456"]);
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert_logged(
+        &env,
+        &[
+            " INFO ",
+            "access granted",
+            r#"reason="passthru authentication""#,
+        ],
+    );
+}
+
+#[test]
+fn a_push_approved_at_59_9_s_after_2_s_of_sending_is_granted_with_the_defaults() {
+    // The server spends 2 s sending the push, then waits its 60 s; the user
+    // approves 59.9 s into that wait. With the default u2f_timeout (90 s)
+    // the module is still waiting when the server grants.
+    let mut opts = Options {
+        push_send_delay: Duration::from_secs(2),
+        ..Options::default()
+    };
+    opts.users.push(User {
+        u2f: devserver::U2f::ApproveAfter(Duration::from_millis(59_900)),
+        ..User::new("late@example.com", ALICE_SECRET).with_logins(&["alice"])
+    });
+    let env = Env::new(opts);
+    // The defaults: no u2f_timeout of the test's own.
+    let args = env.args("").replace("u2f_timeout=3", "");
+    let dir = ServiceDir::wpam("it", &pamdrv::module_path(), &args);
+    let t = Instant::now();
+    let l = login(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text("late@example.com"), Answer::text("")],
+        0,
+    );
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert!(
+        t.elapsed() >= Duration::from_millis(61_900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_logged(&env, &[" INFO ", "method=U2F", "access granted"]);
+}
