@@ -9,9 +9,13 @@
 #   - semodule lists wpam at priority 200; sesearch on the distribution's own
 #     policy finds the module's rules (sshd_t -> http_port_t, http_cache_port_t,
 #     squid_port_t name_connect under wpam_permit_sshd; the log type and its
-#     named transition; sshd_session_t's where the policy has the type) and
+#     named transition; the offline codes' secrets (wpam_conf_t) and state
+#     directory (wpam_state_t, its named transition from etc_t);
+#     sshd_session_t's where the policy has the type) and
 #     every rule the module added names a wpam type or boolean, none an
-#     unreserved port; matchpathcon labels /var/log/wpam.log wpam_log_t;
+#     unreserved port; matchpathcon labels /var/log/wpam.log wpam_log_t,
+#     wpam.conf and wpam-offline wpam_conf_t, wpam-offline.state wpam_state_t
+#     (and /etc/security is etc_t);
 #   - pamtester logs in through the installed module against the development
 #     Werbot API (examples/werbot-dev-server.rs, run on the host, 127.0.0.1):
 #     TOTP accepted, wrong code refused, the log file written;
@@ -107,6 +111,15 @@ grep -q '^allow sshd_t wpam_log_t:file { append create getattr open }; \[ wpam_p
   fail "sshd_t may create/append wpam_log_t"
 grep -q '^type_transition sshd_t var_log_t:file wpam_log_t "\?wpam.log"\?;' <<<"$added" ||
   fail "named transition sshd_t var_log_t -> wpam_log_t"
+# Offline codes: the secrets file (wpam_conf_t) and the state directory.
+for r in 'wpam_conf_t:file { getattr open read }' 'etc_t:dir { add_name search write }' \
+  'wpam_state_t:dir { add_name create getattr open read remove_name search write }' \
+  'wpam_state_t:file { create getattr lock open read rename unlink write }'; do
+  grep -qxF "allow sshd_t $r; [ wpam_permit_sshd ]:True" <<<"$added" ||
+    fail "sshd_t $r under wpam_permit_sshd (offline codes)"
+done
+grep -q '^type_transition sshd_t etc_t:dir wpam_state_t "\?wpam-offline.state"\?;' <<<"$added" ||
+  fail "named transition sshd_t etc_t -> wpam_state_t (wpam-offline.state)"
 if in_c seinfo "$pol" -t sshd_session_t | grep -q sshd_session_t; then
   grep -qx 'allow sshd_session_t http_port_t:tcp_socket name_connect; \[ wpam_permit_sshd_session \]:True' <<<"$added" ||
     fail "the policy has sshd_session_t but not the module's rules for it"
@@ -119,6 +132,11 @@ in_c sh -c "seinfo '$pol' -b -x | grep -q 'bool wpam_permit_sshd true'" || fail 
 in_c sh -c "seinfo '$pol' -b -x | grep -q 'bool wpam_permit_local_login false'" || fail "wpam_permit_local_login off by default"
 in_c sh -c 'matchpathcon /var/log/wpam.log | grep -q ":wpam_log_t:"' || fail "matchpathcon /var/log/wpam.log"
 in_c sh -c 'matchpathcon /etc/security/wpam.conf | grep -q ":wpam_conf_t:"' || fail "matchpathcon /etc/security/wpam.conf"
+in_c sh -c 'matchpathcon /etc/security/wpam-offline | grep -q ":wpam_conf_t:"' || fail "matchpathcon /etc/security/wpam-offline"
+in_c sh -c 'matchpathcon /etc/security | grep -q ":etc_t:"' || fail "matchpathcon /etc/security is not etc_t (the state directory's transition is from etc_t)"
+for f in /etc/security/wpam-offline.state /etc/security/wpam-offline.state/state /etc/security/wpam-offline.state/lock; do
+  in_c sh -c "matchpathcon $f | grep -q ':wpam_state_t:'" || fail "matchpathcon $f"
+done
 log "ok   rules, booleans and file contexts in the distribution's policy"
 
 log "pamtester through the installed module against the development API"

@@ -13,8 +13,14 @@
 #     the rules they gate are in force or not as each is switched
 #     (ci/selinux-rules.py evaluates the policy's conditionals with setools);
 #   - logrotate may manage wpam_log_t files (it is a logfile);
+#   - the offline codes' rules (src/offline.rs): sshd_t reads the secrets
+#     (wpam_conf_t), creates the state directory in etc_t (named transition
+#     to wpam_state_t) and uses its files; the module lets no domain create
+#     any other type, nor setattr, relabel, link, rmdir or execute anything;
 #   - the store's file_contexts label /var/log/wpam.log and its rotations
-#     wpam_log_t and /etc/security/wpam.conf wpam_conf_t (selabel_lookup);
+#     wpam_log_t, /etc/security/wpam.conf and wpam-offline wpam_conf_t,
+#     wpam-offline.state and its files wpam_state_t, and leave /etc/security
+#     etc_t (selabel_lookup);
 #   - in a second store that HAS sshd_session_t (declared by a small CIL
 #     module of the test's, as OpenSSH >= 9.8 policies do), the module's
 #     sshd_session_t block and its boolean are linked in;
@@ -164,13 +170,18 @@ allow $d squid_port_t:tcp_socket name_connect; [ $b ]:True
 allow $d var_log_t:dir { add_name search write }; [ $b ]:True
 allow $d wpam_conf_t:file { getattr open read }; [ $b ]:True
 allow $d wpam_log_t:file { append create getattr open }; [ $b ]:True
+allow $d etc_t:dir { add_name search write }; [ $b ]:True
+allow $d wpam_state_t:dir { add_name create getattr open read remove_name search write }; [ $b ]:True
+allow $d wpam_state_t:file { create getattr lock open read rename unlink write }; [ $b ]:True
 type_transition $d var_log_t:file wpam_log_t wpam.log;
+type_transition $d etc_t:dir wpam_state_t wpam-offline.state;
 EOF
   done
   # The policy's own `allow file_type self:filesystem associate`, written
   # out for each new file type: it names no other type.
   echo "allow wpam_conf_t wpam_conf_t:filesystem associate;"
   echo "allow wpam_log_t wpam_log_t:filesystem associate;"
+  echo "allow wpam_state_t wpam_state_t:filesystem associate;"
 }
 added=$(diff "$tdir/base.rules" "$tdir/wpam.rules" | sed -n 's/^> //p' | LC_ALL=C sort)
 removed=$(diff "$tdir/base.rules" "$tdir/wpam.rules" | sed -n 's/^< //p')
@@ -194,9 +205,9 @@ rules() { /usr/bin/python3 "$here/ci/selinux-rules.py" "$@"; }
 domains_in_force() { rules "$@" | awk '{print $2}' | LC_ALL=C sort -u | tr '\n' ' '; }
 defaults_ok() {
   local r
-  r=$(rules "$pol") && [ "$(grep -c '^allow sshd_t ' <<<"$r")" = 6 ] && ! grep -q local_login_t <<<"$r"
+  r=$(rules "$pol") && [ "$(grep -c '^allow sshd_t ' <<<"$r")" = 9 ] && ! grep -q local_login_t <<<"$r"
 }
-check "defaults: sshd_t's six rules in force, local_login_t's not" defaults_ok
+check "defaults: sshd_t's nine rules in force, local_login_t's not" defaults_ok
 check "setsebool wpam_permit_sshd off: none in force" \
   test "$(domains_in_force "$pol" wpam_permit_sshd=off)" = ""
 check "wpam_permit_local_login on: local_login_t's rules in force (and sshd_t's)" \
@@ -208,19 +219,46 @@ check "logrotate_t may create, rename, unlink, setattr and write wpam_log_t file
   sesearch '$pol' -A -s logrotate_t -t wpam_log_t -c file -p create,rename,unlink,setattr,write,open,read | grep -q ."
 check "the name transition: sshd_t creating wpam.log in var_log_t makes it wpam_log_t" bash -c "
   sesearch '$pol' -T -s sshd_t -t var_log_t -c file -D wpam_log_t | grep -q '\"\\?wpam.log\"\\?;'"
+check "the name transition: sshd_t creating the directory wpam-offline.state in etc_t makes it wpam_state_t" bash -c "
+  sesearch '$pol' -T -s sshd_t -t etc_t -c dir -D wpam_state_t | grep -q '\"\\?wpam-offline.state\"\\?;'"
+# What offline codes need (src/offline.rs), each in force by default for
+# sshd_t: read the secrets file (wpam_conf_t); mkdir the state directory in
+# /etc/security; in it, create/flock the lock, read the state, create the
+# temp file, rename it over the state (unlink of the replaced file), remove
+# a stale temp file, open the directory to fsync it.
+offline_ok() {
+  local r
+  r=$(rules "$pol") &&
+    grep -qx 'allow sshd_t wpam_conf_t:file { getattr open read };' <<<"$r" &&
+    grep -qx 'allow sshd_t etc_t:dir { add_name search write };' <<<"$r" &&
+    grep -qx 'allow sshd_t wpam_state_t:dir { add_name create getattr open read remove_name search write };' <<<"$r" &&
+    grep -qx 'allow sshd_t wpam_state_t:file { create getattr lock open read rename unlink write };' <<<"$r"
+}
+check "offline codes: sshd_t may read the secrets and create and use the state directory and its files" offline_ok
+check "no rule of the module lets a login domain create any type but wpam_log_t and wpam_state_t" bash -c "
+  ! grep -E '^allow ' <<<\"\$1\" | grep -E '[{ ]create[ }]' | grep -vE ' (wpam_log_t|wpam_state_t):'" _ "$added"
+check "the module grants no setattr, relabel, link, rmdir, reparent, mounton or execute" bash -c "
+  ! grep -E '^allow ' <<<\"\$1\" | grep -E '[{ ](setattr|relabelfrom|relabelto|link|rmdir|reparent|mounton|execute|execute_no_trans)[ }]'" _ "$added"
 
 fc=$s1/etc/selinux/default/contexts/files/file_contexts
 label() { selabel_lookup -b file -f "$fc" -k "$1" 2>&1 | sed -n 's/^Default context: //p'; }
 for f in /var/log/wpam.log /var/log/wpam.log.1 /var/log/wpam.log.2.gz; do
   check "file_contexts: $f is wpam_log_t" test "$(label "$f")" = system_u:object_r:wpam_log_t:s0
 done
-check "file_contexts: /etc/security/wpam.conf is wpam_conf_t" \
-  test "$(label /etc/security/wpam.conf)" = system_u:object_r:wpam_conf_t:s0
+for f in /etc/security/wpam.conf /etc/security/wpam-offline; do
+  check "file_contexts: $f is wpam_conf_t" test "$(label "$f")" = system_u:object_r:wpam_conf_t:s0
+done
+for f in /etc/security/wpam-offline.state /etc/security/wpam-offline.state/state \
+  /etc/security/wpam-offline.state/state.tmp /etc/security/wpam-offline.state/lock; do
+  check "file_contexts: $f is wpam_state_t" test "$(label "$f")" = system_u:object_r:wpam_state_t:s0
+done
 others_ok() {
   [ "$(label /var/log/messages)" = system_u:object_r:var_log_t:s0 ] &&
-    [ "$(label /etc/security/limits.conf)" = system_u:object_r:etc_t:s0 ]
+    [ "$(label /etc/security)" = system_u:object_r:etc_t:s0 ] &&
+    [ "$(label /etc/security/limits.conf)" = system_u:object_r:etc_t:s0 ] &&
+    [ "$(label /etc/security/wpam-offline.bak)" = system_u:object_r:etc_t:s0 ]
 }
-check "file_contexts: /var/log/messages stays var_log_t, /etc/security/limits.conf etc_t" others_ok
+check "file_contexts: /var/log/messages stays var_log_t; /etc/security (the transition's etc_t), limits.conf and wpam-offline.bak etc_t" others_ok
 
 check "semodule -X 200 -r wpam: the policy's rules are the base policy's again" bash -c "
   timeout 600 semodule -p '$s1' -s default -n -X 200 -r wpam >/dev/null 2>&1 &&
@@ -241,12 +279,15 @@ check "a policy with sshd_session_t links wpam.cil" sm "$s2" -X 200 -i "$decl" -
 pol2=$(policy_of "$s2")
 check "sshd_session_t: boolean wpam_permit_sshd_session on by default" bash -c "
   seinfo '$pol2' -b -x | grep -Eq 'bool wpam_permit_sshd_session true'"
+# In functions (pipefail): `grep >/dev/null`, not `grep -q`, after sesearch,
+# which a -q that stops reading early could kill with SIGPIPE (a failure).
 session_ok() {
-  [ "$(rules "$pol2" | grep -c '^allow sshd_session_t ')" = 6 ] &&
-    sesearch "$pol2" -A -s sshd_session_t -t http_port_t -c tcp_socket -p name_connect | grep -q wpam_permit_sshd_session &&
-    sesearch "$pol2" -T -s sshd_session_t -t var_log_t -c file -D wpam_log_t | grep -q wpam
+  [ "$(rules "$pol2" | grep -c '^allow sshd_session_t ')" = 9 ] &&
+    sesearch "$pol2" -A -s sshd_session_t -t http_port_t -c tcp_socket -p name_connect | grep wpam_permit_sshd_session >/dev/null &&
+    sesearch "$pol2" -T -s sshd_session_t -t var_log_t -c file -D wpam_log_t | grep wpam >/dev/null &&
+    sesearch "$pol2" -T -s sshd_session_t -t etc_t -c dir -D wpam_state_t | grep wpam-offline.state >/dev/null
 }
-check "sshd_session_t: the same six rules as sshd_t, in force by default" session_ok
+check "sshd_session_t: the same nine rules as sshd_t, in force by default" session_ok
 check "sshd_session_t: wpam_permit_sshd_session off leaves sshd_t's rules alone" \
   test "$(domains_in_force "$pol2" wpam_permit_sshd_session=off)" = "sshd_t "
 rm -rf "$s2" "$base"
@@ -309,9 +350,11 @@ check "$(basename "$rpmf"): rpm --root installs; its %post links wpam.cil at pri
 post_rules_ok() {
   local pol
   pol=$(policy_of "$root") && [ -n "$pol" ] &&
-    sesearch "$pol" -A -s sshd_t -t http_port_t -c tcp_socket -p name_connect | grep -q wpam_permit_sshd &&
+    sesearch "$pol" -A -s sshd_t -t http_port_t -c tcp_socket -p name_connect | grep wpam_permit_sshd >/dev/null &&
     [ "$(selabel_lookup -b file -f "$root/etc/selinux/default/contexts/files/file_contexts" -k /var/log/wpam.log |
-      sed -n 's/^Default context: //p')" = system_u:object_r:wpam_log_t:s0 ]
+      sed -n 's/^Default context: //p')" = system_u:object_r:wpam_log_t:s0 ] &&
+    [ "$(selabel_lookup -b file -f "$root/etc/selinux/default/contexts/files/file_contexts" -k /etc/security/wpam-offline.state |
+      sed -n 's/^Default context: //p')" = system_u:object_r:wpam_state_t:s0 ]
 }
 check "after %post: the root's policy has the module's rules and labels" post_rules_ok
 check "rpm -e: its %postun removes the module; the root's policy is the base policy again" bash -c "

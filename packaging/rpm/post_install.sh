@@ -6,8 +6,9 @@
 # ($1 >= 2) an existing log keeps the owner and mode the admin chose.
 # Then, where SELinux tooling is installed, link wpam's policy module
 # (/usr/share/selinux/packages/wpam.cil) into the policy and label the log
-# file and the configuration with its types. Without the module an
-# enforcing policy refuses sshd's connection to the API: every login fails.
+# file, the configuration, the offline-code secrets and their state
+# directory with its types. Without the module an enforcing policy refuses
+# sshd's connection to the API: every login fails.
 log=/var/log/wpam.log
 group=root
 if getent group adm >/dev/null 2>&1; then
@@ -38,11 +39,15 @@ if command -v semodule >/dev/null 2>&1; then
 	if semodule -X 200 -i /usr/share/selinux/packages/wpam.cil; then
 		if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled &&
 			command -v restorecon >/dev/null 2>&1; then
-			for f in /var/log/wpam.log* /etc/security/wpam.conf; do
+			for f in /var/log/wpam.log* /etc/security/wpam.conf /etc/security/wpam-offline; do
 				if [ -e "$f" ]; then
 					restorecon -F "$f" || :
 				fi
 			done
+			# The offline codes' state directory and its files (wpam_state_t).
+			if [ -d /etc/security/wpam-offline.state ] && [ ! -L /etc/security/wpam-offline.state ]; then
+				restorecon -RF /etc/security/wpam-offline.state || :
+			fi
 		fi
 	else
 		echo "wpam: semodule could not install the SELinux policy module /usr/share/selinux/packages/wpam.cil;" >&2

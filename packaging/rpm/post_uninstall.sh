@@ -9,11 +9,15 @@ if [ "$1" = 0 ] && command -v semodule >/dev/null 2>&1; then
 	fi
 	if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled &&
 		command -v restorecon >/dev/null 2>&1; then
-		for f in /var/log/wpam.log* /etc/security/wpam.conf; do
+		for f in /var/log/wpam.log* /etc/security/wpam.conf /etc/security/wpam-offline; do
 			if [ -e "$f" ]; then
 				restorecon -F "$f" || :
 			fi
 		done
+		# The offline codes' state directory and its files (wpam_state_t).
+		if [ -d /etc/security/wpam-offline.state ] && [ ! -L /etc/security/wpam-offline.state ]; then
+			restorecon -RF /etc/security/wpam-offline.state || :
+		fi
 	fi
 fi
 exit 0
