@@ -143,7 +143,34 @@ fn without_login(text: &str, login: &str) -> (Zeroizing<String>, bool) {
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
     offline::replace_file(path, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e} (nothing was changed)", path.display()))
+        .map_err(|e| format!("cannot write {}: {e} (nothing was changed)", path.display()))?;
+    relabel(path);
+    Ok(())
+}
+
+/// Under SELinux, files this command creates take the type of the admin's
+/// shell's transition (etc_t), which the login domains may not write: the
+/// policy's labels (wpam_conf_t, wpam_state_t) are put back with
+/// restorecon, or the command says how.
+fn relabel(path: &Path) {
+    if !Path::new("/sys/fs/selinux/enforce").exists() {
+        return;
+    }
+    let state = offline::state_dir(path);
+    let ok = std::process::Command::new("restorecon")
+        .arg("-RF")
+        .arg(path)
+        .arg(&state)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "wpam offline-enroll: SELinux is on and restorecon failed: run \
+             restorecon -RF {} {} (until then offline logins are refused)",
+            path.display(),
+            state.display()
+        );
+    }
 }
 
 /// `otpauth://totp/wpam:LOGIN@HOST?secret=…&issuer=wpam&algorithm=SHA1&digits=6&period=30`,
