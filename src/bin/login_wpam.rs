@@ -16,7 +16,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -170,31 +170,7 @@ fn user_exists(user: &str) -> bool {
     if in_test_passwd(user) {
         return true;
     }
-    let Ok(name) = CString::new(user) else {
-        return false;
-    };
-    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
-    loop {
-        // SAFETY: zeroed is a valid passwd (pointers null, numbers 0) that
-        // getpwnam_r fills; buf is writable for buf.len() bytes and outlives
-        // the call; found is set to &pw or null.
-        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwnam_r(
-                name.as_ptr(),
-                &mut pw,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut found,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        return rc == 0 && !found.is_null();
-    }
+    matches!(pam_wpam::sys::canonical_login(user), Ok(Some(_)))
 }
 
 /// Debug builds (the tests) also count the names of the passwd(5)-format

@@ -33,22 +33,14 @@ for u in alice bob carol dave erin; do logins="$logins $u@example.com"; done
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/wpam-test-users.XXXXXX")
 chmod 755 "$dir"
-{
-  cat /etc/passwd
-  n=20001
-  for u in $logins; do
-    grep -q "^$u:" /etc/passwd || echo "$u:x:$n:$n:wpam test login:/nonexistent:/usr/sbin/nologin"
-    n=$((n + 1))
-  done
-} >"$dir/passwd"
-{
-  cat /etc/group
-  n=20001
-  for u in $logins; do
-    grep -q "^$u:" /etc/group || echo "$u:x:$n:"
-    n=$((n + 1))
-  done
-} >"$dir/group"
+cp /etc/passwd "$dir/passwd"
+cp /etc/group "$dir/group"
+n=20001
+for u in $logins; do
+  grep -q "^$u:" /etc/passwd || echo "$u:x:$n:$n:wpam test login:/nonexistent:/usr/sbin/nologin" >>"$dir/passwd"
+  grep -q "^$u:" /etc/group || echo "$u:x:$n:" >>"$dir/group"
+  n=$((n + 1))
+done
 chmod 644 "$dir/passwd" "$dir/group"
 
 if [ "${1:-}" = --nextest ]; then
