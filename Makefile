@@ -61,9 +61,10 @@ test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-roots te
 .NOTPARALLEL:
 
 .PHONY: test-dist
-test-dist: nextest ## the libpam suite against the module that ships (dist/linux-amd64/pam_wpam.so, release profile)
+test-dist: nextest ## the libpam suite and, as root, the setuid su attacks against the module that ships (dist/linux-amd64/pam_wpam.so, release profile)
 	@test -f dist/linux-amd64/pam_wpam.so || { echo "test-dist: no dist/linux-amd64/pam_wpam.so (make build-linux)" >&2; exit 1; }
 	WPAM_TEST_MODULE=$(CURDIR)/dist/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test pam
+	WPAM_TEST_MODULE=$(CURDIR)/dist/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test su --run-ignored ignored-only --test-threads 1
 
 # --- SELinux (ci/test-selinux.sh; the Fedora/Rocky jobs are ci.yml's selinux-rpm) --
 .PHONY: test-selinux
