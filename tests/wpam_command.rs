@@ -1065,8 +1065,16 @@ fn offline_enroll_refuses_to_run_as_another_user_than_root() {
     if !root_or_skip("offline_enroll_refuses_to_run_as_another_user_than_root") {
         return;
     }
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(WPAM);
+    // A copy nobody can run: the build's own may lie under a directory
+    // only root may enter (a clone in /root).
+    let dir = devserver::fresh_temp_dir("wpam-enroll-nobody").expect("tmp");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let wpam = dir.join("wpam");
+    std::fs::copy(WPAM, &wpam).expect("copy wpam");
+    std::fs::set_permissions(&wpam, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut cmd = Command::new(&wpam);
     cmd.args([
         "offline-enroll",
         "--file",
@@ -1080,6 +1088,7 @@ fn offline_enroll_refuses_to_run_as_another_user_than_root() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("must run as root"), "{err}");
     assert!(!Path::new("/nonexistent/wpam-offline").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
