@@ -82,7 +82,6 @@ pub fn owner_text(f: &FileFacts) -> String {
 }
 
 /// [`owner_text`] of a path (empty if it cannot be read).
-#[cfg(not(target_os = "openbsd"))]
 pub fn owner_and_mode(path: &Path) -> String {
     lstat(path).map(|(f, _)| owner_text(&f)).unwrap_or_default()
 }
