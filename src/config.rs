@@ -70,7 +70,72 @@ pub struct Config {
     /// Sent as userIP when there is no PAM_RHOST (su, sudo, console): TRASA
     /// refuses an empty userIP under every IP policy.
     pub local_user_ip: Option<std::net::IpAddr>,
+    /// `groups=`: who is asked at all (automation accounts, staged rollouts).
+    pub groups: Groups,
+    /// `account_phase=`: what the account phase does for a login that did
+    /// not pass this module's auth phase on the handle (a key-only login).
+    pub account_phase: AccountPhase,
+    /// `unenrolled=`: a tied login whose Werbot user does not exist.
+    pub unenrolled: Unenrolled,
+    /// `remember=`: how long a server-granted second factor is remembered
+    /// for the same login, remote address and service (`remember.rs`).
+    pub remember: Option<Duration>,
+    /// `prompt_id=` / `prompt_code=`: the questions asked.
+    pub prompt_id: String,
+    pub prompt_code: String,
+    /// `second_factor_only=true`: the admin states that the second factor is
+    /// meant to be the only factor; read by `wpam check`, not by the module.
+    pub second_factor_only: bool,
 }
+
+/// `groups=wheel,ops,!automation`: only members (primary or supplementary)
+/// of an included group are asked; a member of an excluded group never is.
+/// Only exclusions: everyone else is asked. Empty: everyone is asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Groups {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl Groups {
+    pub fn is_set(&self) -> bool {
+        !self.include.is_empty() || !self.exclude.is_empty()
+    }
+
+    /// Whether a login that belongs to exactly `member_of` is asked.
+    pub fn asks(&self, member_of: &[String]) -> bool {
+        let has = |g: &String| member_of.iter().any(|m| m == g);
+        if self.exclude.iter().any(has) {
+            return false;
+        }
+        self.include.is_empty() || self.include.iter().any(has)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AccountPhase {
+    /// A U2F push for a login that skipped the auth phase (the reference's
+    /// account check).
+    #[default]
+    Verify,
+    /// PAM_IGNORE: the admin requires the factor elsewhere (sshd's
+    /// `AuthenticationMethods publickey,keyboard-interactive`).
+    Skip,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unenrolled {
+    #[default]
+    Deny,
+    /// A rollout mode: a tied login whose Werbot user the server does not
+    /// know is admitted (WARN). Never for a typed ID.
+    Allow,
+}
+
+/// The longest `remember=` window.
+pub const MAX_REMEMBER: Duration = Duration::from_secs(24 * 3600);
+/// Longest prompt, in bytes.
+const MAX_PROMPT: usize = 200;
 
 /// `http://[user:password@]host:port` of an HTTP CONNECT proxy.
 #[derive(Clone, PartialEq, Eq)]
@@ -125,6 +190,14 @@ impl fmt::Debug for Config {
             .field("werbot_ids", &self.werbot_ids)
             .field("werbot_id_from_login", &self.werbot_id_from_login)
             .field("offline_secrets", &self.offline_secrets)
+            .field("local_user_ip", &self.local_user_ip)
+            .field("groups", &self.groups)
+            .field("account_phase", &self.account_phase)
+            .field("unenrolled", &self.unenrolled)
+            .field("remember", &self.remember)
+            .field("prompt_id", &self.prompt_id)
+            .field("prompt_code", &self.prompt_code)
+            .field("second_factor_only", &self.second_factor_only)
             .finish()
     }
 }
@@ -193,6 +266,13 @@ struct Raw {
     werbot_id_from_login: Option<String>,
     offline_secrets: Option<String>,
     local_user_ip: Option<String>,
+    groups: Option<String>,
+    account_phase: Option<String>,
+    unenrolled: Option<String>,
+    remember: Option<String>,
+    prompt_id: Option<String>,
+    prompt_code: Option<String>,
+    second_factor_only: Option<String>,
 }
 
 impl Raw {
@@ -240,6 +320,13 @@ impl Raw {
             "werbot_id_from_login" => self.werbot_id_from_login = v,
             "offline_secrets" => self.offline_secrets = v,
             "local_user_ip" => self.local_user_ip = v,
+            "groups" => self.groups = v,
+            "account_phase" => self.account_phase = v,
+            "unenrolled" => self.unenrolled = v,
+            "remember" => self.remember = v,
+            "prompt_id" => self.prompt_id = v,
+            "prompt_code" => self.prompt_code = v,
+            "second_factor_only" => self.second_factor_only = v,
             "config" if allow_config => {}
             // The test suite's panic trigger (pam.rs); release builds do not know it.
             #[cfg(debug_assertions)]
@@ -519,6 +606,44 @@ fn build(
         ),
         None => None,
     };
+    let groups = parse_groups(raw.groups.as_deref())?;
+    let account_phase = match raw.account_phase.as_deref().map(str::trim) {
+        None | Some("verify") => AccountPhase::Verify,
+        Some("skip") => AccountPhase::Skip,
+        Some(v) => {
+            return Err(ConfigError::Invalid {
+                key: "account_phase",
+                why: format!("{} is not verify or skip", crate::log::quote(v)),
+            })
+        }
+    };
+    let unenrolled = match raw.unenrolled.as_deref().map(str::trim) {
+        None | Some("deny") => Unenrolled::Deny,
+        Some("allow") => Unenrolled::Allow,
+        Some(v) => {
+            return Err(ConfigError::Invalid {
+                key: "unenrolled",
+                why: format!("{} is not deny or allow", crate::log::quote(v)),
+            })
+        }
+    };
+    let remember = match raw.remember.as_deref().map(str::trim) {
+        None | Some("0" | "off" | "") => None,
+        Some(v) => Some(parse_remember(v).ok_or_else(|| ConfigError::Invalid {
+            key: "remember",
+            why: format!(
+                "{} is not a duration between 1s and 24h (e.g. 600, 30m, 8h)",
+                crate::log::quote(v)
+            ),
+        })?),
+    };
+    let prompt_id = prompt_arg("prompt_id", raw.prompt_id, crate::input::PROMPT_ID)?;
+    let prompt_code = prompt_arg("prompt_code", raw.prompt_code, crate::input::PROMPT_CODE)?;
+    let second_factor_only = bool_arg(
+        "second_factor_only",
+        raw.second_factor_only.as_deref(),
+        warnings,
+    );
     Ok(Config {
         server,
         service_id,
@@ -535,7 +660,81 @@ fn build(
         werbot_id_from_login,
         offline_secrets,
         local_user_ip,
+        groups,
+        account_phase,
+        unenrolled,
+        remember,
+        prompt_id,
+        prompt_code,
+        second_factor_only,
     })
+}
+
+/// `groups=a,b,!c`. A policy key is an error when garbled, never a warning:
+/// a wrong reading would exempt people.
+fn parse_groups(v: Option<&str>) -> Result<Groups, ConfigError> {
+    let mut g = Groups::default();
+    let Some(v) = v else { return Ok(g) };
+    for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (list, name) = match item.strip_prefix('!') {
+            Some(n) => (&mut g.exclude, n.trim()),
+            None => (&mut g.include, item),
+        };
+        let valid = !name.is_empty()
+            && name.len() <= 256
+            && !name.starts_with('-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'!' | b':'));
+        if !valid {
+            return Err(ConfigError::Invalid {
+                key: "groups",
+                why: format!("{} is not a group name", crate::log::quote(item)),
+            });
+        }
+        list.push(name.to_string());
+    }
+    if !g.is_set() {
+        return Err(ConfigError::Invalid {
+            key: "groups",
+            why: "names no group (leave it out to ask everyone)".into(),
+        });
+    }
+    Ok(g)
+}
+
+/// `600`, `600s`, `30m`, `8h`: 1 s to [`MAX_REMEMBER`].
+pub fn parse_remember(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let (num, unit) = if let Some(n) = v.strip_suffix('h') {
+        (n, 3600)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1)
+    } else {
+        (v, 1)
+    };
+    let n: u64 = num.trim().parse().ok()?;
+    let d = Duration::from_secs(n.checked_mul(unit)?);
+    (!d.is_zero() && d <= MAX_REMEMBER).then_some(d)
+}
+
+/// A prompt: printable text (spaces included), at most [`MAX_PROMPT`] bytes.
+fn prompt_arg(key: &'static str, v: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let Some(v) = v else {
+        return Ok(default.to_string());
+    };
+    if v.trim().is_empty() || v.len() > MAX_PROMPT || v.chars().any(char::is_control) {
+        return Err(ConfigError::Invalid {
+            key,
+            why: format!(
+                "must be 1 to {MAX_PROMPT} bytes of printable text, got {}",
+                crate::log::quote(&v)
+            ),
+        });
+    }
+    Ok(v)
 }
 
 /// `http://[user:password@]host:port`. Credentials are refused on the
@@ -805,6 +1004,78 @@ mod tests {
         assert!(!c.debug && !c.insecure_skip_verify && c.ca_file.is_none());
         assert!(c.offline_users.is_empty());
         assert_eq!(c.local_user_ip, None);
+    }
+
+    #[test]
+    fn policy_keys_parse_and_garbled_ones_are_errors() {
+        let (c, w) = ok(&[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            "groups=wheel, ops,!automation",
+            "account_phase=skip",
+            "unenrolled=allow",
+            "remember=8h",
+            "prompt_id=Werbot user: ",
+            "prompt_code=Code: ",
+            "second_factor_only=true",
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.groups.include, ["wheel", "ops"]);
+        assert_eq!(c.groups.exclude, ["automation"]);
+        assert_eq!(c.account_phase, AccountPhase::Skip);
+        assert_eq!(c.unenrolled, Unenrolled::Allow);
+        assert_eq!(c.remember, Some(Duration::from_secs(8 * 3600)));
+        assert_eq!(c.prompt_id, "Werbot user: ");
+        assert_eq!(c.prompt_code, "Code: ");
+        assert!(c.second_factor_only);
+
+        let (d, _) = ok(&BASE);
+        assert!(!d.groups.is_set());
+        assert_eq!(d.account_phase, AccountPhase::Verify);
+        assert_eq!(d.unenrolled, Unenrolled::Deny);
+        assert_eq!(d.remember, None);
+        assert_eq!(d.prompt_id, crate::input::PROMPT_ID);
+        assert_eq!(d.prompt_code, crate::input::PROMPT_CODE);
+        assert!(!d.second_factor_only);
+
+        for bad in [
+            "groups=",
+            "groups=,",
+            "groups=!",
+            "groups=a:b",
+            "groups=-x",
+            "account_phase=Skip",
+            "account_phase=no",
+            "unenrolled=yes",
+            "remember=25h",
+            "remember=forever",
+            "remember=-1",
+            "prompt_id=",
+            "prompt_code=a\nb",
+        ] {
+            let mut args = vec!["server_url=h", "service_id=s", "service_key=k"];
+            args.push(bad);
+            assert!(
+                matches!(parse(&args).config, Err(ConfigError::Invalid { .. })),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn groups_exclusion_wins_and_inclusion_narrows() {
+        let g = |v: &str| parse_groups(Some(v)).expect("groups");
+        let m = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(g("wheel").asks(&m(&["users", "wheel"])));
+        assert!(!g("wheel").asks(&m(&["users"])));
+        assert!(!g("wheel,!bots").asks(&m(&["wheel", "bots"])));
+        assert!(g("!bots").asks(&m(&["users"])));
+        assert!(!g("!bots").asks(&m(&["bots"])));
+        assert!(!g("!bots").asks(&m(&["Bots", "bots"])));
+        // Names are exact: no case folding, no prefixes.
+        assert!(!g("wheel").asks(&m(&["Wheel", "wheel2"])));
+        assert!(Groups::default().asks(&[]));
     }
 
     #[test]

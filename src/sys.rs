@@ -53,6 +53,21 @@ fn secure_exec() -> bool {
 /// every rule keyed by login name must see `alice`. An error of the lookup
 /// itself (not "no such user") is returned as such.
 pub fn canonical_login(name: &str) -> io::Result<Option<String>> {
+    lookup_login(name).map(|o| o.map(|l| l.name))
+}
+
+/// A login as the password database has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// `pw_name`: the canonical spelling (see [`canonical_login`]).
+    pub name: String,
+    /// `pw_gid`: the primary group.
+    pub gid: u32,
+}
+
+/// getpwnam_r: the login's entry, None when no source knows it, an error
+/// when the lookup itself failed.
+pub fn lookup_login(name: &str) -> io::Result<Option<Login>> {
     let Ok(c_name) = std::ffi::CString::new(name) else {
         return Ok(None);
     };
@@ -79,19 +94,99 @@ pub fn canonical_login(name: &str) -> io::Result<Option<String>> {
         // POSIX: "not found" is rc 0 with no result; glibc also reports
         // ENOENT/ESRCH/EBADF/EPERM for a name no source knows.
         if found.is_null() {
-            return match rc {
-                0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => Ok(None),
-                e => Err(io::Error::from_raw_os_error(e)),
-            };
+            return not_found(rc);
         }
         if pw.pw_name.is_null() {
             return Ok(None);
         }
         // SAFETY: pw_name points into buf, NUL-terminated by getpwnam_r.
         let canonical = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
-        return Ok(canonical.to_str().ok().map(str::to_string));
+        return Ok(canonical.to_str().ok().map(|n| Login {
+            name: n.to_string(),
+            gid: pw.pw_gid,
+        }));
     }
 }
+
+/// The "no such entry" answers of the get*_r functions, else the error.
+fn not_found<T>(rc: libc::c_int) -> io::Result<Option<T>> {
+    match rc {
+        0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => Ok(None),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// getgrnam_r: the id of the group with this name, None when there is none.
+pub fn group_gid(name: &str) -> io::Result<Option<u32>> {
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
+    loop {
+        // SAFETY: as in lookup_login, for struct group and getgrnam_r.
+        let mut gr: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getgrnam_r(
+                c_name.as_ptr(),
+                &mut gr,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        // Groups with many members need big buffers (AD groups via SSSD).
+        if rc == libc::ERANGE && buf.len() < 1 << 24 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if found.is_null() {
+            return not_found(rc);
+        }
+        return Ok(Some(gr.gr_gid));
+    }
+}
+
+/// getgrouplist: every group the login belongs to, its primary group
+/// `gid` and the supplementary ones of every NSS source (what initgroups
+/// would give its processes).
+// The casts are no-ops except on macOS, whose ids are ints.
+#[allow(clippy::unnecessary_cast)]
+pub fn group_ids(login: &str, gid: u32) -> io::Result<Vec<u32>> {
+    let c_name =
+        std::ffi::CString::new(login).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut n: libc::c_int = 64;
+    loop {
+        let mut groups: Vec<GroupListId> = vec![0; n as usize];
+        let want = n;
+        // SAFETY: groups holds n writable ids; getgrouplist writes at most n
+        // and stores the number found (or needed) in n.
+        let rc = unsafe {
+            libc::getgrouplist(
+                c_name.as_ptr(),
+                gid as GroupListId,
+                groups.as_mut_ptr(),
+                &mut n,
+            )
+        };
+        if rc >= 0 {
+            groups.truncate(usize::try_from(n).unwrap_or(0).min(want as usize));
+            return Ok(groups.into_iter().map(|g| g as u32).collect());
+        }
+        // -1: too small. glibc stores the number needed in n; the BSDs
+        // store how many they wrote, so grow by doubling when n did not.
+        if want >= 1 << 16 {
+            return Err(io::Error::other("getgrouplist: more than 65536 groups"));
+        }
+        n = if n > want { n } else { want * 2 };
+    }
+}
+
+/// macOS declares getgrouplist with `int` ids.
+#[cfg(target_vendor = "apple")]
+type GroupListId = libc::c_int;
+#[cfg(not(target_vendor = "apple"))]
+type GroupListId = libc::gid_t;
 
 /// The effective user id.
 pub fn euid() -> u32 {
