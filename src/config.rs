@@ -80,6 +80,8 @@ pub struct Config {
     /// `remember=`: how long a server-granted second factor is remembered
     /// for the same login, remote address and service (`remember.rs`).
     pub remember: Option<Duration>,
+    /// `remember_dir=`: where remembered grants are kept (root-only).
+    pub remember_dir: PathBuf,
     /// `prompt_id=` / `prompt_code=`: the questions asked.
     pub prompt_id: String,
     pub prompt_code: String,
@@ -195,6 +197,7 @@ impl fmt::Debug for Config {
             .field("account_phase", &self.account_phase)
             .field("unenrolled", &self.unenrolled)
             .field("remember", &self.remember)
+            .field("remember_dir", &self.remember_dir)
             .field("prompt_id", &self.prompt_id)
             .field("prompt_code", &self.prompt_code)
             .field("second_factor_only", &self.second_factor_only)
@@ -270,6 +273,7 @@ struct Raw {
     account_phase: Option<String>,
     unenrolled: Option<String>,
     remember: Option<String>,
+    remember_dir: Option<String>,
     prompt_id: Option<String>,
     prompt_code: Option<String>,
     second_factor_only: Option<String>,
@@ -324,6 +328,7 @@ impl Raw {
             "account_phase" => self.account_phase = v,
             "unenrolled" => self.unenrolled = v,
             "remember" => self.remember = v,
+            "remember_dir" => self.remember_dir = v,
             "prompt_id" => self.prompt_id = v,
             "prompt_code" => self.prompt_code = v,
             "second_factor_only" => self.second_factor_only = v,
@@ -637,6 +642,16 @@ fn build(
             ),
         })?),
     };
+    let remember_dir = match raw.remember_dir.as_deref() {
+        None => PathBuf::from(crate::remember::DEFAULT_DIR),
+        Some(p) if Path::new(p).is_absolute() => PathBuf::from(p),
+        Some(p) => {
+            return Err(ConfigError::Invalid {
+                key: "remember_dir",
+                why: format!("{} is not an absolute path", crate::log::quote(p)),
+            })
+        }
+    };
     let prompt_id = prompt_arg("prompt_id", raw.prompt_id, crate::input::PROMPT_ID)?;
     let prompt_code = prompt_arg("prompt_code", raw.prompt_code, crate::input::PROMPT_CODE)?;
     let second_factor_only = bool_arg(
@@ -664,6 +679,7 @@ fn build(
         account_phase,
         unenrolled,
         remember,
+        remember_dir,
         prompt_id,
         prompt_code,
         second_factor_only,

@@ -4,6 +4,7 @@
 //! | what happened                                              | outcome                                   |
 //! |------------------------------------------------------------|-------------------------------------------|
 //! | HTTP 200, JSON, `status == "success"`                       | Success                                   |
+//! | HTTP 200, a refusal with reason `user not found`, for a login tied to its Werbot ID by the config, under `unenrolled=allow` | Success (WARN: rollout mode) |
 //! | HTTP 200 with anything else; any other HTTP status (4xx, 5xx, 3xx) | AuthErr, offline users included    |
 //! | request sent, then no valid answer: timeout, reset, malformed, stalled or oversized | AuthErr, offline users included |
 //! | not delivered: no address / no DNS answer, connect refused, unreachable or timed out, a proxy that refused the CONNECT or did not answer, TLS handshake failed | offline user: Success (INFO); else AuthInfoUnavail |
@@ -38,6 +39,29 @@ pub struct Decision {
     pub outcome: Outcome,
     pub level: Level,
     pub message: String,
+    /// What the outcome rests on.
+    pub basis: Basis,
+}
+
+/// What a decision rests on: the flow remembers only a server's grant,
+/// re-asks an ID the server did not know, and tells the user of a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The server answered `success`.
+    Granted,
+    /// `unenrolled=allow` admitted a tied login the server does not know.
+    Unenrolled,
+    /// Admitted as an offline user: the server was not reached.
+    Offline,
+    /// The server answered, and not with a success.
+    Refused {
+        /// Its reason says there is no such Werbot user.
+        id_unknown: bool,
+        /// Its reason is one TRASA gives only after it found the user.
+        id_known: bool,
+    },
+    /// No usable answer (not delivered, no answer, local error).
+    NoAnswer,
 }
 
 /// Who is asking, as far as the table cares.
@@ -50,6 +74,9 @@ pub struct Context {
     pub setuid_caller: bool,
     /// What was sent as userIP, for the hint on an IP policy refusal.
     pub user_ip: UserIp,
+    /// `unenrolled=allow` and the Werbot ID came from the config (a tied
+    /// login), never from what the user typed.
+    pub admit_unenrolled: bool,
 }
 
 /// The kind of userIP a request carried.
@@ -67,11 +94,28 @@ pub enum UserIp {
 /// non-IP userIP fails every policy (server/utils/ipfilter.go).
 pub const IP_POLICY_FAILED: &str = "IP_POLICY_FAILED";
 
+/// TRASA's reason when no Werbot user has the ID (handlers.go:97-106).
+pub const USER_NOT_FOUND: &str = "user not found";
+
+/// TRASA's reasons that come after it found the Werbot user
+/// (handlers.go:110-190, tfa.go): the ID was a real one.
+const AFTER_USER_LOOKUP: &[&str] = &[
+    "User Disabled",
+    "policy not assigned",
+    IP_POLICY_FAILED,
+    "TIME_POLICY_FAILED",
+    "DAY_POLICY_FAILED",
+    "COUNTRY_POLICY_FAILED",
+    "INVALID_TOTP",
+    "U2F_FAILED",
+];
+
 fn decision(outcome: Outcome, level: Level, message: String) -> Decision {
     Decision {
         outcome,
         level,
         message,
+        basis: Basis::NoAnswer,
     }
 }
 
@@ -79,9 +123,20 @@ fn denied(message: String) -> Decision {
     decision(Outcome::AuthErr, Level::Warn, message)
 }
 
+fn on(basis: Basis, d: Decision) -> Decision {
+    Decision { basis, ..d }
+}
+
+fn refused(reason: &str) -> Basis {
+    Basis::Refused {
+        id_unknown: reason == USER_NOT_FOUND,
+        id_known: AFTER_USER_LOOKUP.contains(&reason),
+    }
+}
+
 pub fn decide(result: &Result<HttpAnswer, CallError>, ctx: Context) -> Decision {
     match result {
-        Ok(answer) => decide_answer(answer, ctx.user_ip),
+        Ok(answer) => decide_answer(answer, ctx),
         Err(e @ CallError::NoAnswer(_)) => denied(format!(
             "{}; denied (the request may have reached the server, so this is not an outage)",
             quote(&e.to_string())
@@ -101,12 +156,15 @@ pub fn decide(result: &Result<HttpAnswer, CallError>, ctx: Context) -> Decision 
                  a negative DNS answer counts as an outage there; denied",
             quote(&e.to_string())
         )),
-        Err(e @ CallError::Undelivered { .. }) if ctx.offline_user => decision(
-            Outcome::Success,
-            Level::Info,
-            format!(
-                "Werbot API unavailable ({}); admitted as offline user",
-                quote(&e.to_string())
+        Err(e @ CallError::Undelivered { .. }) if ctx.offline_user => on(
+            Basis::Offline,
+            decision(
+                Outcome::Success,
+                Level::Info,
+                format!(
+                    "Werbot API unavailable ({}); admitted as offline user",
+                    quote(&e.to_string())
+                ),
             ),
         ),
         Err(e @ CallError::Undelivered { .. }) => decision(
@@ -130,36 +188,66 @@ fn undeniable(step: Step, timed_out: bool) -> bool {
     !timed_out && matches!(step, Step::Resolve | Step::Connect)
 }
 
-fn decide_answer(a: &HttpAnswer, user_ip: UserIp) -> Decision {
+fn decide_answer(a: &HttpAnswer, ctx: Context) -> Decision {
     let parsed = Response::parse(&a.body);
     match (a.status, parsed) {
         // The reason too: a passthru service grants with "passthru
         // authentication" and no second factor, which an admin must see.
-        (200, Ok(r)) if r.is_success() => decision(
-            Outcome::Success,
-            Level::Info,
-            format!(
-                "access granted (reason={} intent={})",
-                quote(&r.reason),
-                quote(&r.intent)
+        (200, Ok(r)) if r.is_success() => on(
+            Basis::Granted,
+            decision(
+                Outcome::Success,
+                Level::Info,
+                format!(
+                    "access granted (reason={} intent={})",
+                    quote(&r.reason),
+                    quote(&r.intent)
+                ),
             ),
         ),
-        (200, Ok(r)) => denied(format!(
-            "access denied: status={} reason={}{}",
-            quote(&r.status),
-            quote(&r.reason),
-            ip_policy_hint(&r.reason, user_ip)
-        )),
-        (200, Err(e)) => denied(format!(
-            "denied: answer is not the expected JSON: {}",
-            quote(&e)
-        )),
-        (status, Ok(r)) => denied(format!(
-            "denied: HTTP {status} status={} reason={}",
-            quote(&r.status),
-            quote(&r.reason)
-        )),
-        (status, Err(_)) => denied(format!("denied: HTTP {status} (no JSON reason)")),
+        // Exactly TRASA's words: anything else stays a refusal.
+        (200, Ok(r)) if ctx.admit_unenrolled && r.reason == USER_NOT_FOUND => on(
+            Basis::Unenrolled,
+            decision(
+                Outcome::Success,
+                Level::Warn,
+                format!(
+                    "the server has no such Werbot user (status={} reason={}); admitted \
+                     WITHOUT a second factor: unenrolled=allow (rollout mode) and the login is \
+                     tied to this Werbot ID by the config",
+                    quote(&r.status),
+                    quote(&r.reason)
+                ),
+            ),
+        ),
+        (200, Ok(r)) => on(
+            refused(&r.reason),
+            denied(format!(
+                "access denied: status={} reason={}{}",
+                quote(&r.status),
+                quote(&r.reason),
+                ip_policy_hint(&r.reason, ctx.user_ip)
+            )),
+        ),
+        (200, Err(e)) => on(
+            refused(""),
+            denied(format!(
+                "denied: answer is not the expected JSON: {}",
+                quote(&e)
+            )),
+        ),
+        (status, Ok(r)) => on(
+            refused(&r.reason),
+            denied(format!(
+                "denied: HTTP {status} status={} reason={}",
+                quote(&r.status),
+                quote(&r.reason)
+            )),
+        ),
+        (status, Err(_)) => on(
+            refused(""),
+            denied(format!("denied: HTTP {status} (no JSON reason)")),
+        ),
     }
 }
 
@@ -202,16 +290,19 @@ mod tests {
         offline_user: true,
         setuid_caller: false,
         user_ip: UserIp::Ip,
+        admit_unenrolled: false,
     };
     const OTHER: Context = Context {
         offline_user: false,
         setuid_caller: false,
         user_ip: UserIp::Ip,
+        admit_unenrolled: false,
     };
     const OFFLINE_SU: Context = Context {
         offline_user: true,
         setuid_caller: true,
         user_ip: UserIp::Ip,
+        admit_unenrolled: false,
     };
     fn outcome(r: &Result<HttpAnswer, CallError>, ctx: Context) -> Outcome {
         decide(r, ctx).outcome

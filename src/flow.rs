@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use crate::client::{Https, Transport};
-use crate::config::{self, Config};
-use crate::decision::{decide, Context, Outcome, UserIp};
-use crate::input::{self, Factor, PROMPT_CODE, PROMPT_ID};
+use zeroize::Zeroizing;
+
+use crate::config::{self, AccountPhase, Config, Unenrolled};
+use crate::decision::{decide, Basis, Context, Outcome, UserIp};
+use crate::input::{self, Factor};
 use crate::log::{quote, quote_bytes, redact_body, Logger};
 use crate::offline::{self, Verdict};
 use crate::wire::{Request, METHOD_TOTP, METHOD_U2F};
@@ -24,6 +26,14 @@ pub const SERVICE_ERR_INFO: &str =
 pub fn offline_prompt(login: &str) -> String {
     format!("Werbot is unreachable. Offline code for {login}: ")
 }
+/// Shown (unless silent) when the server refused the code or the push:
+/// the same words for every reason, so that the prompt tells nobody
+/// whether a typed Werbot ID exists.
+pub const REFUSED_MSG: &str = "Werbot: code not accepted.";
+/// Shown (unless silent) to an offline user admitted without a code.
+pub const OFFLINE_ADMITTED_INFO: &str =
+    "Werbot is unreachable: admitted as an offline user without a second factor.";
+
 /// Shown when the offline code is not six digits (nothing is counted).
 pub const OFFLINE_CODE_FORMAT: &str = "The offline code must be 6 digits.";
 
@@ -69,6 +79,11 @@ pub trait Host {
     /// The login that passed this module's auth phase on this handle.
     fn passed_auth(&self) -> Option<String>;
     fn set_passed_auth(&mut self, user: Option<&str>);
+    /// The Werbot ID `login` typed earlier on this handle (a retry in the
+    /// same SSH connection), if the server knew it.
+    fn kept_id(&self, login: &str) -> Option<Zeroizing<String>>;
+    /// Keeps (or, with None, forgets) the typed Werbot ID for retries.
+    fn keep_id(&mut self, login: &str, id: Option<&str>);
 }
 
 /// Parses the arguments and opens the log: the common start of both phases.
@@ -85,8 +100,12 @@ pub fn setup<S: AsRef<str>>(args: &[S]) -> (Logger, Result<Config, config::Confi
 /// Who is logging in, from where, through what.
 pub struct Who {
     pub user: String,
+    /// The login's primary group (`pw_gid`), for `groups=`.
+    pub gid: u32,
     /// Empty when unknown (console, su, sudo, OpenBSD's BSD Auth).
     pub rhost: String,
+    /// PAM_SERVICE (lossy UTF-8; only keys `remember=`).
+    pub service: String,
     /// The process runs setuid/setgid (su, sudo), see `sys::setuid_caller`.
     pub setuid_caller: bool,
 }
@@ -121,16 +140,16 @@ fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Result<Who,
     // werbot_id_from_login, offline_users) and for the request's user: the
     // password database's. `ALICE` on a case-insensitive NSS source is
     // alice's account, and must not escape alice's tie to a Werbot ID.
-    let user = match crate::sys::canonical_login(&user) {
+    let (user, gid) = match crate::sys::lookup_login(&user) {
         Ok(Some(c)) => {
-            if c != user {
+            if c.name != user {
                 log.info(&format!(
                     "login {} is {} in the password database; using that",
                     quote(&user),
-                    quote(&c)
+                    quote(&c.name)
                 ));
             }
-            c
+            (c.name, c.gid)
         }
         Ok(None) => {
             log.warn(&format!(
@@ -157,11 +176,119 @@ fn identify<H: Host>(host: &mut H, log: &mut Logger, phase: &str) -> Result<Who,
     if rhost.is_empty() {
         log.debug("no PAM_RHOST (console, su, sudo?); sending an empty userIP");
     }
+    let service = String::from_utf8_lossy(&service).into_owned();
     Ok(Who {
         user,
+        gid,
         rhost,
+        service,
         setuid_caller: crate::sys::setuid_caller(),
     })
+}
+
+/// Whether `groups=` asks this login at all: Err(Ignore) when it does not,
+/// Err(ServiceErr) when it cannot tell.
+fn in_scope(config: &Config, who: &Who, log: &mut Logger) -> Result<(), Outcome> {
+    if !config.groups.is_set() {
+        return Ok(());
+    }
+    let ids = crate::sys::group_ids(&who.user, who.gid).map_err(|e| {
+        log.error(&format!(
+            "groups=: listing the groups of {} failed: {}; denied",
+            quote(&who.user),
+            crate::sys::describe("getgrouplist", &e)
+        ));
+        Outcome::ServiceErr
+    })?;
+    let mut member_of = Vec::new();
+    let named = config.groups.include.iter().map(|g| (g, true));
+    for (name, included) in named.chain(config.groups.exclude.iter().map(|g| (g, false))) {
+        match crate::sys::group_gid(name) {
+            Ok(Some(gid)) => {
+                if ids.contains(&gid) {
+                    member_of.push(name.clone());
+                }
+            }
+            // A typo in an included group would exempt everyone.
+            Ok(None) if included => {
+                log.error(&format!(
+                    "groups=: there is no group {} on this system; denied (correct groups= \
+                     in the config)",
+                    quote(name)
+                ));
+                return Err(Outcome::ServiceErr);
+            }
+            Ok(None) => log.warn(&format!(
+                "groups=: there is no group {} on this system; nobody is excluded by it",
+                quote(name)
+            )),
+            Err(e) => {
+                log.error(&format!(
+                    "groups=: looking up group {} failed: {}; denied",
+                    quote(name),
+                    crate::sys::describe("getgrnam_r", &e)
+                ));
+                return Err(Outcome::ServiceErr);
+            }
+        }
+    }
+    if config.groups.asks(&member_of) {
+        return Ok(());
+    }
+    log.info(&format!(
+        "not asked: outside groups= (member of {}); PAM_IGNORE",
+        if member_of.is_empty() {
+            "none of the listed groups".to_string()
+        } else {
+            member_of.join(",")
+        }
+    ));
+    Err(Outcome::Ignore)
+}
+
+/// The `remember=` key of this login, when it may be remembered: a remote
+/// IP address and a plain service name.
+fn remember_key<'a>(config: &Config, who: &'a Who) -> Option<crate::remember::Key<'a>> {
+    config.remember?;
+    let plain = |s: &str| !s.is_empty() && !s.chars().any(char::is_control);
+    (who.rhost.parse::<std::net::IpAddr>().is_ok() && plain(&who.service)).then_some(
+        crate::remember::Key {
+            service: &who.service,
+            login: &who.user,
+            rhost: &who.rhost,
+        },
+    )
+}
+
+/// A grant of the server for this login, address and service within the
+/// `remember=` window.
+fn remembered(config: &Config, who: &Who, log: &mut Logger) -> bool {
+    let (Some(window), Some(key)) = (config.remember, remember_key(config, who)) else {
+        return false;
+    };
+    match crate::remember::fresh(&config.remember_dir, &key, window, offline::unix_now()) {
+        Ok(Some(age)) => {
+            log.info(&format!(
+                "second factor granted by the server {age} s ago for this login, address and \
+                 service (remember={} s); admitted without asking",
+                window.as_secs()
+            ));
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            log.warn(&format!("remember=: {e}; asking as usual"));
+            false
+        }
+    }
+}
+
+fn remember_grant(config: &Config, who: &Who, log: &mut Logger) {
+    if let Some(key) = remember_key(config, who) {
+        if let Err(e) = crate::remember::record(&config.remember_dir, &key, offline::unix_now()) {
+            log.warn(&format!("remember=: {e}; this grant is not remembered"));
+        }
+    }
 }
 
 /// The configuration, or the logged reason why there is none.
@@ -211,33 +338,46 @@ fn authenticate<H: Host, T: Transport>(
     who: &Who,
     silent: bool,
 ) -> Outcome {
+    if let Err(o) = in_scope(config, who, log) {
+        return o;
+    }
+    if remembered(config, who, log) {
+        return Outcome::Success;
+    }
     // A login tied to a Werbot ID by the config file is not asked for one:
     // whoever is at the prompt cannot pick another Werbot user to approve.
-    let werbot_id = match config.tied_werbot_id(&who.user) {
+    let (werbot_id, source) = match config.tied_werbot_id(&who.user) {
         Some(id) => {
             log.debug("Werbot ID tied to this login by the config file; no ID prompt");
-            id.to_string()
+            (Zeroizing::new(id.to_string()), IdSource::Tied)
         }
-        None => {
-            let raw_id = match host.prompt(PROMPT_ID, true) {
-                Ok(a) => a,
-                Err(ConvFailure) => {
-                    log.warn("conversation failed at the Werbot ID prompt");
-                    return Outcome::ConvErr;
-                }
-            };
-            match input::werbot_id(&raw_id) {
-                Ok(id) => id,
-                Err(e) => {
-                    host.error_msg(&e.to_string());
-                    log.warn(&format!("Werbot ID refused locally: {e}"));
-                    return Outcome::AuthErr;
+        None => match host.kept_id(&who.user) {
+            Some(id) => {
+                log.debug("Werbot ID typed earlier on this handle; not asked again");
+                (id, IdSource::Typed)
+            }
+            None => {
+                // Wiped: someone may type their password here.
+                let raw_id = match host.prompt(&config.prompt_id, true) {
+                    Ok(a) => Zeroizing::new(a),
+                    Err(ConvFailure) => {
+                        log.warn("conversation failed at the Werbot ID prompt");
+                        return Outcome::ConvErr;
+                    }
+                };
+                match input::werbot_id(&raw_id) {
+                    Ok(id) => (Zeroizing::new(id), IdSource::Typed),
+                    Err(e) => {
+                        host.error_msg(&e.to_string());
+                        log.warn(&format!("Werbot ID refused locally: {e}"));
+                        return Outcome::AuthErr;
+                    }
                 }
             }
-        }
+        },
     };
-    let raw_code = match host.prompt(PROMPT_CODE, false) {
-        Ok(a) => zeroize::Zeroizing::new(a),
+    let raw_code = match host.prompt(&config.prompt_code, false) {
+        Ok(a) => Zeroizing::new(a),
         Err(ConvFailure) => {
             log.warn("conversation failed at the code prompt");
             return Outcome::ConvErr;
@@ -249,7 +389,7 @@ fn authenticate<H: Host, T: Transport>(
             host.error_msg(&e.to_string());
             log.warn(&format!(
                 "wID={} code refused locally: {e}",
-                quote(&werbot_id)
+                shown_id(&werbot_id, source, false)
             ));
             return Outcome::AuthErr;
         }
@@ -257,19 +397,49 @@ fn authenticate<H: Host, T: Transport>(
     if factor == Factor::U2f && !silent {
         host.info_msg(U2F_INFO);
     }
-    let outcome = call(
+    let called = call(
         config,
         transport,
         log,
         who,
-        &werbot_id,
+        (&werbot_id, source),
         &factor,
         &mut HostAsk(host),
     );
-    if outcome == Outcome::ServiceErr && !silent {
-        host.error_msg(SERVICE_ERR_INFO);
+    if source == IdSource::Typed {
+        // Kept for a retry on this handle only once the server knew it.
+        let known = matches!(
+            called.basis,
+            Some(Basis::Granted | Basis::Refused { id_known: true, .. })
+        );
+        host.keep_id(&who.user, known.then_some(werbot_id.as_str()));
     }
-    outcome
+    finish(host, config, log, who, &called, silent)
+}
+
+/// What the user is told, and what is remembered, after a call.
+fn finish<H: Host>(
+    host: &mut H,
+    config: &Config,
+    log: &mut Logger,
+    who: &Who,
+    called: &Called,
+    silent: bool,
+) -> Outcome {
+    if !silent {
+        match (called.outcome, called.basis) {
+            (Outcome::ServiceErr, _) => host.error_msg(SERVICE_ERR_INFO),
+            (Outcome::AuthErr, Some(Basis::Refused { .. })) => host.error_msg(REFUSED_MSG),
+            (Outcome::Success, Some(Basis::Offline)) if config.offline_secrets.is_none() => {
+                host.info_msg(OFFLINE_ADMITTED_INFO)
+            }
+            _ => {}
+        }
+    }
+    if called.outcome == Outcome::Success && called.basis == Some(Basis::Granted) {
+        remember_grant(config, who, log);
+    }
+    called.outcome
 }
 
 /// `pam_sm_acct_mgmt`.
@@ -305,6 +475,16 @@ fn account<H: Host, T: Transport>(
         log.debug("auth phase already passed on this handle; no second call");
         return Outcome::Success;
     }
+    if config.account_phase == AccountPhase::Skip {
+        log.info(
+            "account phase without this module's auth phase (a key-only login?): \
+             account_phase=skip; PAM_IGNORE",
+        );
+        return Outcome::Ignore;
+    }
+    if let Err(o) = in_scope(config, who, log) {
+        return o;
+    }
     // cron, at, systemd --user and a cached sudo run the account phase for a
     // local user with PAM_SILENT and nobody to approve a push. Remote
     // logins (PAM_RHOST set) and interactive local ones still get the check.
@@ -314,6 +494,9 @@ fn account<H: Host, T: Transport>(
              no U2F push; PAM_IGNORE",
         );
         return Outcome::Ignore;
+    }
+    if remembered(config, who, log) {
+        return Outcome::Success;
     }
     // No second factor was given through this module (e.g. a publickey-only
     // SSH login): the reference's account check, a U2F approval for the
@@ -326,24 +509,59 @@ fn account<H: Host, T: Transport>(
         }
         host.info_msg(U2F_INFO);
     }
+    // Named like the login without a tie: the admin's choice of the
+    // reference's rule, not the user's, so it counts as tied.
     let werbot_id = config.tied_werbot_id(&who.user).unwrap_or(&who.user);
     // An offline admission here (a publickey-only login during an outage)
     // needs the offline code too: sshd's account-phase conversation cannot
     // prompt, so there it fails and the login is denied.
-    call(
+    let called = call(
         config,
         transport,
         log,
         who,
-        werbot_id,
+        (werbot_id, IdSource::Tied),
         &Factor::U2f,
         &mut HostAsk(host),
+    );
+    finish(host, config, log, who, &called, silent)
+}
+
+/// Where the Werbot ID of a call came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSource {
+    /// The config (`wid.<login>`, `werbot_id_from_login`) or the login name.
+    Tied,
+    /// Typed by whoever is at the prompt.
+    Typed,
+}
+
+/// How a Werbot ID is written in the log: a typed one in full only once
+/// the server has shown that it knows it; before that it may be a
+/// password typed at the wrong prompt, so only its start and length.
+fn shown_id(id: &str, source: IdSource, known: bool) -> String {
+    if source == IdSource::Tied || known {
+        return quote(id);
+    }
+    let start: String = id.chars().take(2).collect();
+    format!(
+        "{}…(typed, {} bytes, not known to the server)",
+        quote(&start),
+        id.len()
     )
+}
+
+/// The result of one call: the outcome, and what it rests on (None when no
+/// decision of the table was reached, e.g. a local offline-code error).
+struct Called {
+    outcome: Outcome,
+    basis: Option<Basis>,
 }
 
 /// One API check over HTTPS and its decision, logged, with the offline
 /// code asked through `ask` when that decision is an offline admission:
-/// the core shared by the PAM module and the OpenBSD login style.
+/// the core shared by the PAM module and the OpenBSD login style (whose
+/// Werbot ID always comes from its config or the login: tied).
 pub fn verify(
     config: &Config,
     log: &mut Logger,
@@ -352,7 +570,16 @@ pub fn verify(
     factor: &Factor,
     ask: &mut dyn OfflineAsk,
 ) -> Outcome {
-    call(config, &Https { config }, log, who, werbot_id, factor, ask)
+    call(
+        config,
+        &Https { config },
+        log,
+        who,
+        (werbot_id, IdSource::Tied),
+        factor,
+        ask,
+    )
+    .outcome
 }
 
 fn call<T: Transport>(
@@ -360,10 +587,10 @@ fn call<T: Transport>(
     transport: &T,
     log: &mut Logger,
     who: &Who,
-    werbot_id: &str,
+    (werbot_id, source): (&str, IdSource),
     factor: &Factor,
     ask: &mut dyn OfflineAsk,
-) -> Outcome {
+) -> Called {
     let (method, code, timeout): (&'static str, &str, Duration) = match factor {
         Factor::Totp(c) => (METHOD_TOTP, c.as_str(), config.timeout),
         Factor::U2f => (METHOD_U2F, "", config.u2f_timeout),
@@ -394,10 +621,15 @@ fn call<T: Transport>(
         log.warn("insecure_skip_verify is set: the server's TLS certificate is NOT verified");
     }
     if log.debug_enabled() {
+        let shown = shown_id(werbot_id, source, false);
         log.debug(&format!(
             "request POST {} body={}",
             config.server.endpoint(),
-            request.redacted()
+            Request {
+                werbot_id: &shown,
+                ..request
+            }
+            .redacted()
         ));
     }
     let started = std::time::Instant::now();
@@ -421,23 +653,32 @@ fn call<T: Transport>(
         offline_user: config.is_offline_user(&who.user),
         setuid_caller: who.setuid_caller,
         user_ip: user_ip_kind,
+        admit_unenrolled: config.unenrolled == Unenrolled::Allow && source == IdSource::Tied,
     };
     let d = decide(&result, ctx);
-    // Only an answer of the server grants through `Ok`; a success without
-    // one is an offline admission, whatever words the table uses for it.
-    let offline_admission = d.outcome == Outcome::Success && result.is_err();
-    let prefix = format!("wID={} method={method}", quote(werbot_id));
+    let known = matches!(
+        d.basis,
+        Basis::Granted | Basis::Refused { id_known: true, .. }
+    );
+    let prefix = format!("wID={} method={method}", shown_id(werbot_id, source, known));
     match (&config.offline_secrets, &result) {
-        (Some(path), Err(e)) if offline_admission => {
+        // Only an undelivered request admits offline (the table's rule).
+        (Some(path), Err(e)) if d.basis == Basis::Offline => {
             log.info(&format!(
                 "{prefix} Werbot API unavailable ({}); offline user: asking for the offline code",
                 quote(&e.to_string())
             ));
-            offline_code(path, log, &who.user, &prefix, ask)
+            Called {
+                outcome: offline_code(path, log, &who.user, &prefix, ask),
+                basis: None,
+            }
         }
         _ => {
             log.log(d.level, &format!("{prefix} {}", d.message));
-            d.outcome
+            Called {
+                outcome: d.outcome,
+                basis: Some(d.basis),
+            }
         }
     }
 }
@@ -531,6 +772,7 @@ mod tests {
     use super::*;
     use crate::client::{CallError, HttpAnswer, Step};
     use crate::config::ServerUrl;
+    use crate::input::{PROMPT_CODE, PROMPT_ID};
     use std::cell::RefCell;
     use std::collections::VecDeque;
 
@@ -542,6 +784,7 @@ mod tests {
         messages: Vec<String>,
         passed: Option<String>,
         rhost: Option<String>,
+        kept: Option<(String, String)>,
     }
 
     impl Script {
@@ -593,6 +836,15 @@ mod tests {
         }
         fn set_passed_auth(&mut self, user: Option<&str>) {
             self.passed = user.map(str::to_string);
+        }
+        fn kept_id(&self, login: &str) -> Option<Zeroizing<String>> {
+            self.kept
+                .as_ref()
+                .filter(|(l, _)| l == login)
+                .map(|(_, id)| Zeroizing::new(id.clone()))
+        }
+        fn keep_id(&mut self, login: &str, id: Option<&str>) {
+            self.kept = id.map(|i| (login.to_string(), i.to_string()));
         }
     }
 
@@ -649,7 +901,9 @@ mod tests {
     fn who() -> Who {
         Who {
             user: "alice".into(),
+            gid: 0,
             rhost: "192.0.2.7".into(),
+            service: "sshd".into(),
             setuid_caller: false,
         }
     }
@@ -921,7 +1175,9 @@ mod tests {
         let srv = server(success);
         let w = Who {
             user: "alice".into(),
+            gid: 0,
             rhost: String::new(),
+            service: "sshd".into(),
             setuid_caller: false,
         };
         assert_eq!(
@@ -1059,5 +1315,274 @@ mod tests {
         let o = account(&mut s, &c, &srv, &mut Logger::discard(), &who(), true);
         assert_eq!(o, Outcome::Success);
         assert_eq!(srv.calls.borrow()[1].0["wID"], "alice@example.com");
+    }
+
+    fn refusal(reason: &'static str) -> Result<HttpAnswer, CallError> {
+        Ok(HttpAnswer {
+            status: 200,
+            body: zeroize::Zeroizing::new(
+                format!(r#"{{"status":"failed","reason":"{reason}","intent":"AgentLogin"}}"#)
+                    .into_bytes(),
+            ),
+        })
+    }
+    fn wrong_code() -> Result<HttpAnswer, CallError> {
+        refusal("INVALID_TOTP")
+    }
+    fn no_such_user() -> Result<HttpAnswer, CallError> {
+        refusal(crate::decision::USER_NOT_FOUND)
+    }
+    fn temp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "wpam-flow-{tag}-{}-{}",
+            std::process::id(),
+            offline::unix_now()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_refusal_is_told_unless_silent_and_a_known_typed_id_is_kept_for_the_retry() {
+        let mut s = Script::new(&[
+            (PROMPT_ID, Ok(b"a@example.com")),
+            (PROMPT_CODE, Ok(b"111111")),
+        ]);
+        let srv = server(wrong_code);
+        assert_eq!(auth(&mut s, &srv, &[], false), Outcome::AuthErr);
+        assert_eq!(s.messages, [format!("error: {REFUSED_MSG}")]);
+        // The retry on the same handle asks for the code only.
+        s.answers.push_back((PROMPT_CODE, Ok(b"222222".to_vec())));
+        s.messages.clear();
+        assert_eq!(auth(&mut s, &srv, &[], true), Outcome::AuthErr);
+        s.done();
+        assert!(s.messages.is_empty(), "silent: {:?}", s.messages);
+        let calls = srv.calls.borrow();
+        assert_eq!(calls[1].0["wID"], "a@example.com");
+        assert_eq!(calls[1].0["totpCode"], "222222");
+    }
+
+    #[test]
+    fn an_id_the_server_does_not_know_is_asked_again_and_never_logged_in_full() {
+        let dir = temp("typed-id");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log_path = dir.join("wpam.log");
+        let mut log = Logger::open(&log_path, true);
+        let password = "Tr0ub4dor&3-not-an-id";
+        let mut s = Script::new(&[
+            (PROMPT_ID, Ok(password.as_bytes())),
+            (PROMPT_CODE, Ok(b"111111")),
+        ]);
+        let srv = server(no_such_user);
+        let c = config(&[]);
+        assert_eq!(
+            authenticate(&mut s, &c, &srv, &mut log, &who(), false),
+            Outcome::AuthErr
+        );
+        assert_eq!(s.messages, [format!("error: {REFUSED_MSG}")]);
+        // A malformed code after a typed ID: refused locally, never sent.
+        s.answers
+            .push_back((PROMPT_ID, Ok(password.as_bytes().to_vec())));
+        s.answers.push_back((PROMPT_CODE, Ok(b"12".to_vec())));
+        assert_eq!(
+            authenticate(&mut s, &c, &srv, &mut log, &who(), false),
+            Outcome::AuthErr
+        );
+        s.done();
+        drop(log);
+        let text = std::fs::read_to_string(&log_path).expect("log");
+        assert!(!text.contains(password), "{text}");
+        assert!(!text.contains("Tr0ub4dor"), "{text}");
+        assert!(text.contains(r#"wID="Tr"…(typed, 21 bytes"#), "{text}");
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    #[test]
+    fn unenrolled_allow_admits_only_a_tied_login() {
+        // Typed ID: denied whatever unenrolled says.
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"made-up")), (PROMPT_CODE, Ok(b"111111"))]);
+        let srv = server(no_such_user);
+        assert_eq!(
+            auth(&mut s, &srv, &["unenrolled=allow"], false),
+            Outcome::AuthErr
+        );
+        // Tied by the config: admitted under allow, denied under deny.
+        let tied = ["unenrolled=allow", "werbot_id_from_login=true"];
+        let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+        assert_eq!(auth(&mut s, &srv, &tied, false), Outcome::Success);
+        let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+        assert_eq!(
+            auth(&mut s, &srv, &["werbot_id_from_login=true"], false),
+            Outcome::AuthErr
+        );
+        // Any other refusal of a tied login stays a refusal.
+        let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+        assert_eq!(
+            auth(&mut s, &server(wrong_code), &tied, false),
+            Outcome::AuthErr
+        );
+        // The account phase's ID is the login's: allow applies there too.
+        let mut s = Script::new(&[]);
+        let c = config(&["unenrolled=allow"]);
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut Logger::discard(), &who(), false),
+            Outcome::Success
+        );
+    }
+
+    #[test]
+    fn account_phase_skip_ignores_without_a_call() {
+        let mut s = Script::new(&[]);
+        let srv = server(success);
+        let c = config(&["account_phase=skip"]);
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut Logger::discard(), &who(), false),
+            Outcome::Ignore
+        );
+        assert!(srv.calls.borrow().is_empty());
+        assert!(s.messages.is_empty());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn groups_decide_who_is_asked_and_an_unknown_included_group_denies() {
+        let root = Who {
+            user: "root".into(),
+            gid: 0,
+            ..who()
+        };
+        let run = |extra: &[&str]| {
+            let mut s = Script::new(&[(PROMPT_ID, Ok(b"r@example.com")), (PROMPT_CODE, Ok(b""))]);
+            let srv = server(success);
+            let o = authenticate(
+                &mut s,
+                &config(extra),
+                &srv,
+                &mut Logger::discard(),
+                &root,
+                true,
+            );
+            let asked = !srv.calls.borrow().is_empty();
+            (o, asked)
+        };
+        assert_eq!(run(&["groups=root"]), (Outcome::Success, true));
+        assert_eq!(run(&["groups=!root"]), (Outcome::Ignore, false));
+        assert_eq!(run(&["groups=root,!root"]), (Outcome::Ignore, false));
+        assert_eq!(
+            run(&["groups=wpam-no-such-group-x"]),
+            (Outcome::ServiceErr, false)
+        );
+        assert_eq!(
+            run(&["groups=!wpam-no-such-group-x"]),
+            (Outcome::Success, true)
+        );
+        // The account phase too.
+        let mut s = Script::new(&[]);
+        let srv = server(success);
+        let c = config(&["groups=!root"]);
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut Logger::discard(), &root, false),
+            Outcome::Ignore
+        );
+        assert!(srv.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn remember_skips_the_factor_only_after_a_server_grant_for_the_same_key() {
+        let dir = temp("remember");
+        let rdir = format!("remember_dir={}", dir.display());
+        let args = ["remember=600", rdir.as_str(), "werbot_id_from_login=true"];
+        // Refused, offline-admitted or unenrolled-admitted: nothing remembered.
+        for (answer, extra) in [
+            (wrong_code as fn() -> _, None),
+            (unreachable, Some("offline_users=alice")),
+            (no_such_user, Some("unenrolled=allow")),
+        ] {
+            let mut a = args.to_vec();
+            a.extend(extra);
+            let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+            auth(&mut s, &server(answer), &a, true);
+            let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+            let srv = server(wrong_code);
+            assert_eq!(auth(&mut s, &srv, &args, true), Outcome::AuthErr);
+            assert_eq!(srv.calls.borrow().len(), 1, "remembered after {extra:?}");
+        }
+        // Granted: the next login of this key is not asked.
+        let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+        assert_eq!(
+            auth(&mut s, &server(success), &args, true),
+            Outcome::Success
+        );
+        let mut s = Script::new(&[]);
+        let srv = server(wrong_code);
+        assert_eq!(auth(&mut s, &srv, &args, true), Outcome::Success);
+        assert!(srv.calls.borrow().is_empty());
+        // Another address, no address, or without remember=: asked.
+        for w in [
+            Who {
+                rhost: "192.0.2.8".into(),
+                ..who()
+            },
+            Who {
+                rhost: String::new(),
+                ..who()
+            },
+        ] {
+            let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+            let srv = server(wrong_code);
+            let o = authenticate(
+                &mut s,
+                &config(&args),
+                &srv,
+                &mut Logger::discard(),
+                &w,
+                true,
+            );
+            assert_eq!(o, Outcome::AuthErr);
+        }
+        let mut s = Script::new(&[(PROMPT_CODE, Ok(b"111111"))]);
+        assert_eq!(
+            auth(&mut s, &server(wrong_code), &[rdir.as_str(), args[2]], true),
+            Outcome::AuthErr
+        );
+        std::fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    #[test]
+    fn prompts_can_be_reworded() {
+        let mut s = Script::new(&[(PROMPT_ID, Ok(b"x"))]);
+        s.answers.clear();
+        s.answers
+            .push_back(("Werbot user: ", Ok(b"a@example.com".to_vec())));
+        s.answers.push_back(("Code: ", Ok(b"123456".to_vec())));
+        let srv = server(success);
+        assert_eq!(
+            auth(
+                &mut s,
+                &srv,
+                &["prompt_id=Werbot user: ", "prompt_code=Code: "],
+                false
+            ),
+            Outcome::Success
+        );
+        s.done();
+    }
+
+    #[test]
+    fn an_offline_admission_without_a_code_is_told() {
+        let mut s = Script::new(&[
+            (PROMPT_ID, Ok(b"a@example.com")),
+            (PROMPT_CODE, Ok(b"000000")),
+        ]);
+        assert_eq!(
+            auth(
+                &mut s,
+                &server(unreachable),
+                &["offline_users=alice"],
+                false
+            ),
+            Outcome::Success
+        );
+        assert_eq!(s.messages, [format!("info: {OFFLINE_ADMITTED_INFO}")]);
     }
 }

@@ -39,6 +39,7 @@ pub mod input;
 pub mod isolate;
 pub mod log;
 pub mod offline;
+pub mod remember;
 pub mod resolve;
 pub mod sys;
 pub mod tls;

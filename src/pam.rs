@@ -19,6 +19,15 @@ use crate::flow::{self, ConvFailure, Host};
 /// passed. nonstick adds the data type and this module's address to the key,
 /// so two copies of the module in one stack cannot see each other's mark.
 const PASSED_AUTH: &str = "wpam.passed_auth";
+/// The Werbot ID typed on this handle, kept for a retry in the same SSH
+/// connection (sshd keeps one handle per connection); wiped when libpam
+/// frees the data (nonstick drops it at pam_end).
+const KEPT_ID: &str = "wpam.kept_id";
+
+struct KeptId {
+    login: String,
+    id: Zeroizing<String>,
+}
 
 struct PamHost<'a> {
     h: &'a mut LibPamHandle,
@@ -169,6 +178,22 @@ impl Host for PamHost<'_> {
         let _ = self
             .h
             .set_module_data(PASSED_AUTH, user.unwrap_or_default().to_string());
+    }
+    fn kept_id(&self, login: &str) -> Option<Zeroizing<String>> {
+        self.h
+            .get_module_data::<KeptId>(KEPT_ID)
+            .filter(|k| k.login == login && !k.id.is_empty())
+            .map(|k| k.id.clone())
+    }
+    fn keep_id(&mut self, login: &str, id: Option<&str>) {
+        // Failing to keep it only means asking again.
+        let _ = self.h.set_module_data(
+            KEPT_ID,
+            KeptId {
+                login: login.to_string(),
+                id: Zeroizing::new(id.unwrap_or_default().to_string()),
+            },
+        );
     }
 }
 

@@ -400,6 +400,13 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
             return false;
         }
     };
+    // The PAM-only policy keys: groups= would need PAM_IGNORE, which BSD
+    // Authentication has no word for, and there is no account phase and
+    // no client address to remember. Everyone is asked, which is the safe
+    // reading of each.
+    if config.groups.is_set() || config.remember.is_some() {
+        log.warn("config: groups= and remember= are PAM-only; the login style asks everyone");
+    }
     if !bsdauth::plausible_login(&inv.user) {
         log.warn("not a login name (sshd passes NOUSER for unknown users); denied");
         return false;
@@ -438,8 +445,11 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
     let wid = bsdauth::werbot_id_for(&inv.user, &settings.werbot_ids);
     let who = Who {
         user: inv.user.clone(),
+        // Only groups= reads it, which the style does not apply (see above).
+        gid: 0,
         // BSD Authentication passes no client address.
         rhost: String::new(),
+        service: String::new(),
         setuid_caller: pam_wpam::sys::setuid_caller(),
     };
     let mut offline = match tty {

@@ -1,0 +1,219 @@
+//! `remember=<window>`: after the server granted a second factor, the same
+//! login from the same remote address through the same PAM service is not
+//! asked again within the window.
+//!
+//! One file per (service, login, remote address) in a root-only directory
+//! (`remember_dir=`, default /run/wpam: a tmpfs, so a reboot forgets),
+//! named by the SHA-1 of the three (no name an outsider could steer into a
+//! path) and holding the unix time of the grant and the three in clear, which
+//! a check compares (a hash collision cannot stand in for another login).
+//! Only a grant of the server is recorded: never an offline or `unenrolled`
+//! admission, never a login without a remote IP address (su, sudo, console,
+//! a host name from `UseDNS yes`).
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+
+pub const DEFAULT_DIR: &str = "/run/wpam";
+const MAX_FILE: u64 = 4096;
+
+/// Who a remembered grant is for.
+pub struct Key<'a> {
+    pub service: &'a str,
+    pub login: &'a str,
+    /// An IP address (the caller checks).
+    pub rhost: &'a str,
+}
+
+impl Key<'_> {
+    fn text(&self) -> String {
+        format!(
+            "service={}\nlogin={}\nrhost={}\n",
+            self.service, self.login, self.rhost
+        )
+    }
+
+    fn file(&self, dir: &Path) -> PathBuf {
+        let mut h = Sha1::new();
+        h.update(b"wpam-remember\0");
+        h.update(self.text().as_bytes());
+        let name: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        dir.join(name)
+    }
+}
+
+/// The directory, created root-only when missing; refused when others
+/// could write to it (they could plant a grant).
+fn ensure_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(format!(
+                "{}: a symbolic link, not a directory",
+                dir.display()
+            ))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(format!(
+                        "{}: {}",
+                        dir.display(),
+                        crate::sys::describe("cannot create", &e)
+                    ))
+                }
+            }
+        }
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    }
+    crate::config::trusted_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Seconds since the remembered grant for `key`, if there is one within
+/// `window` at `now`. A file in the future, garbled, for another key, or
+/// that others could have written is no grant.
+pub fn fresh(dir: &Path, key: &Key, window: Duration, now: u64) -> Result<Option<u64>, String> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "{}: a symbolic link, not a directory",
+            dir.display()
+        ));
+    }
+    crate::config::trusted_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = key.file(dir);
+    let (mut file, _) = match crate::config::open_root_only(&path, MAX_FILE) {
+        Ok(f) => f,
+        Err(_) if matches!(std::fs::symlink_metadata(&path), Err(e) if e.kind() == io::ErrorKind::NotFound) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut bytes = Vec::new();
+    crate::sys::read_bounded(&mut file, MAX_FILE, &mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    let Some((first, rest)) = text.split_once('\n') else {
+        return Ok(None);
+    };
+    let Some(granted) = first
+        .strip_prefix("granted=")
+        .and_then(|t| t.parse::<u64>().ok())
+    else {
+        return Ok(None);
+    };
+    if rest != key.text() || granted > now {
+        return Ok(None);
+    }
+    let age = now - granted;
+    Ok((age < window.as_secs()).then_some(age))
+}
+
+/// Records a grant of the server for `key` at `now`: a new file beside
+/// the old one, renamed over it (a reader sees the old or the new).
+pub fn record(dir: &Path, key: &Key, now: u64) -> Result<(), String> {
+    ensure_dir(dir)?;
+    let path = key.file(dir);
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let err = |e: io::Error| format!("{}: {}", tmp.display(), e);
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(&tmp)
+        .map_err(err)?;
+    let written = f.write_all(format!("granted={now}\n{}", key.text()).as_bytes());
+    drop(f);
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "wpam-remember-{tag}-{}-{}",
+            std::process::id(),
+            crate::offline::unix_now()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+    const K: Key = Key {
+        service: "sshd",
+        login: "alice",
+        rhost: "192.0.2.7",
+    };
+    const W: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn a_grant_is_remembered_for_its_key_and_window_only() {
+        let d = dir("window");
+        assert_eq!(fresh(&d, &K, W, 1000), Ok(None));
+        record(&d, &K, 1000).expect("record");
+        let mode = std::fs::metadata(&d).expect("dir").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(fresh(&d, &K, W, 1000), Ok(Some(0)));
+        assert_eq!(fresh(&d, &K, W, 1599), Ok(Some(599)));
+        assert_eq!(fresh(&d, &K, W, 1600), Ok(None));
+        // Before the grant (the clock went back): no grant.
+        assert_eq!(fresh(&d, &K, W, 999), Ok(None));
+        for other in [
+            Key {
+                service: "sudo",
+                ..K
+            },
+            Key { login: "bob", ..K },
+            Key {
+                rhost: "192.0.2.8",
+                ..K
+            },
+        ] {
+            assert_eq!(fresh(&d, &other, W, 1000), Ok(None));
+        }
+        std::fs::remove_dir_all(&d).expect("clean");
+    }
+
+    #[test]
+    fn a_file_others_could_write_is_refused_not_believed() {
+        let d = dir("modes");
+        record(&d, &K, 1000).expect("record");
+        let f = K.file(&d);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(fresh(&d, &K, W, 1000).is_err());
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(fresh(&d, &K, W, 1000).is_err());
+        assert!(record(&d, &K, 1000).is_err());
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        // Garbled or planted for another key under this key's name.
+        std::fs::write(
+            &f,
+            "granted=1000\nservice=sshd\nlogin=bob\nrhost=192.0.2.7\n",
+        )
+        .expect("write");
+        assert_eq!(fresh(&d, &K, W, 1000), Ok(None));
+        std::fs::write(&f, "junk").expect("write");
+        assert_eq!(fresh(&d, &K, W, 1000), Ok(None));
+        std::fs::remove_dir_all(&d).expect("clean");
+    }
+}
