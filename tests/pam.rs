@@ -2036,3 +2036,261 @@ fn a_push_approved_at_59_9_s_after_2_s_of_sending_is_granted_with_the_defaults()
     );
     assert_logged(&env, &[" INFO ", "method=U2F", "access granted"]);
 }
+
+// --- who must present a second factor (groups=, account_phase=, unenrolled=,
+// remember=) and what a retry looks like --------------------------------------
+
+/// The recommended SSH stack: wpam decides, except for a user outside
+/// `groups=`, whom pam_permit lets through (their key was the factor).
+fn exempt_stack(env: &Env, extra: &str) -> ServiceDir {
+    let m = pamdrv::module_path();
+    let m = m.display();
+    let args = env.args(extra);
+    ServiceDir::new(
+        "groups",
+        &[
+            format!("auth [success=done ignore=ignore default=die] {m} {args}"),
+            "auth required pam_permit.so".to_string(),
+            "account required pam_permit.so".to_string(),
+        ],
+    )
+}
+
+#[test]
+fn groups_exclusion_skips_a_supplementary_member_and_nobody_else() {
+    let env = Env::new(Options::default());
+    let dir = exempt_stack(&env, "groups=!wpam-exempt");
+    // erin is in wpam-exempt as a supplementary group only.
+    let l = login(&dir, "erin", Some("192.0.2.10"), vec![], 0);
+    assert_eq!((l.auth, l.events.len()), (PAM_SUCCESS, 0), "{l:?}");
+    assert_eq!(env.api_requests(), 0);
+    assert_logged(
+        &env,
+        &["INFO", "user=\"erin\"", "not asked: outside groups="],
+    );
+    // alice is asked, and a refusal ends the stack: pam_permit is never
+    // reached by anyone the module asked.
+    let l = login(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(ALICE), Answer::text("000000")],
+        0,
+    );
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_eq!(env.api_requests(), 1);
+}
+
+#[test]
+fn groups_inclusion_asks_only_members_and_an_unknown_group_denies_everyone() {
+    let env = Env::new(Options::default());
+    let pilot = exempt_stack(&env, "groups=wpam-pilot");
+    let l = login(&pilot, "carol", Some("192.0.2.10"), vec![], 0);
+    assert_eq!(l.auth, PAM_SUCCESS, "carol is outside the pilot group");
+    let l = login(
+        &pilot,
+        "bob",
+        Some("192.0.2.10"),
+        vec![Answer::text("bob@example.com"), Answer::text("")],
+        0,
+    );
+    assert_eq!(
+        l.auth, PAM_AUTH_ERR,
+        "bob is in the pilot group: asked, push denied"
+    );
+    assert_eq!(env.api_requests(), 1);
+    // A typo in an included group must not exempt everyone.
+    let typo = exempt_stack(&env, "groups=wpam-pilto");
+    for user in ["alice", "erin", "root"] {
+        let l = login(&typo, user, Some("192.0.2.10"), vec![], 0);
+        assert_eq!(l.auth, PAM_SERVICE_ERR, "{user}");
+    }
+    assert_eq!(env.api_requests(), 1);
+    assert_logged(&env, &["ERROR", "no group \"wpam-pilto\""]);
+}
+
+#[test]
+fn account_phase_skip_asks_nothing_and_verify_still_pushes() {
+    let env = Env::new(Options::default());
+    let m = pamdrv::module_path();
+    let m = m.display();
+    let stack = |extra: &str| {
+        let args = env.args(&format!("{LOCAL} {extra}"));
+        ServiceDir::new(
+            "acct",
+            &[
+                format!("account required {m} {args}"),
+                "account required pam_permit.so".to_string(),
+            ],
+        )
+    };
+    // bob's push is denied: under verify the key-only login fails...
+    let mut pam = Pam::start(&stack(""), "bob", None, vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_AUTH_ERR);
+    assert_eq!(env.api_requests(), 1);
+    // ...under skip nothing is asked.
+    let mut pam = Pam::start(&stack("account_phase=skip"), "bob", None, vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS);
+    assert!(pam.events().is_empty());
+    assert_eq!(env.api_requests(), 1);
+    // groups= applies to the account phase too.
+    let mut pam = Pam::start(&stack("groups=!wpam-exempt"), "erin", None, vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS);
+    assert_eq!(env.api_requests(), 1);
+}
+
+#[test]
+fn unenrolled_allow_admits_a_tied_login_and_never_a_typed_id() {
+    let env = Env::new(Options::default());
+    // erin has no Werbot user; tied by werbot_id_from_login.
+    let tied = "werbot_id_from_login=true unenrolled=allow";
+    let l = env.login(tied, "erin", &[b"123456"]);
+    assert_eq!(l.auth, PAM_SUCCESS, "{l:?}");
+    assert_logged(
+        &env,
+        &["WARN", "WITHOUT a second factor", "unenrolled=allow"],
+    );
+    // deny (the default): refused.
+    let l = env.login("werbot_id_from_login=true", "erin", &[b"123456"]);
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    // A typed ID the server does not know: refused under allow.
+    let l = env.login(
+        "unenrolled=allow",
+        "erin",
+        &[b"made-up@example.com", b"123456"],
+    );
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    // A known user's refusal stays a refusal under allow.
+    let l = env.login(
+        "werbot_id_from_login=true unenrolled=allow",
+        "alice@example.com",
+        &[b"000000"],
+    );
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_eq!(env.api_requests(), 4);
+}
+
+#[test]
+fn remember_admits_the_same_login_address_and_service_without_asking() {
+    let env = Env::new(Options::default());
+    let state = env.dir.join("remember");
+    let extra = format!("remember=600 remember_dir={}", state.display());
+    let dir = env.service(&extra);
+    let l = login(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(ALICE), Answer::text(env.code())],
+        0,
+    );
+    assert_eq!((l.auth, l.account), (PAM_SUCCESS, Some(PAM_SUCCESS)));
+    assert_eq!(env.api_requests(), 1);
+    let l = login(&dir, "alice", Some("192.0.2.10"), vec![], 0);
+    assert_eq!(
+        (l.auth, l.account),
+        (PAM_SUCCESS, Some(PAM_SUCCESS)),
+        "{l:?}"
+    );
+    assert!(l.events.is_empty());
+    assert_eq!(env.api_requests(), 1);
+    assert_logged(&env, &["INFO", "admitted without asking"]);
+    // Another address, another login, or no address: asked as usual.
+    for (user, rhost) in [
+        ("alice", Some("192.0.2.11")),
+        ("bob", Some("192.0.2.10")),
+        ("alice", None),
+    ] {
+        let l = login(&dir, user, rhost, vec![], 0);
+        assert_eq!(l.auth, PAM_CONV_ERR, "{user} {rhost:?}: {l:?}");
+    }
+    // The state is root-only (or the test user's): others cannot plant one.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&state)
+        .expect("state")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn a_retry_on_the_same_handle_asks_only_for_the_code_and_a_refusal_is_told() {
+    let env = Env::new(Options::default());
+    let dir = env.service("");
+    let mut pam = Pam::start(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(ALICE), Answer::text("000000")],
+    );
+    assert_eq!(pam.authenticate(0), PAM_AUTH_ERR);
+    assert!(
+        matches!(pam.events().last(), Some(Event::Error(m)) if m == "Werbot: code not accepted."),
+        "{:?}",
+        pam.events()
+    );
+    pam.push_answers(vec![Answer::text(env.code())]);
+    assert_eq!(pam.authenticate(0), PAM_SUCCESS);
+    let id_prompts = pam
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::Prompt { text, .. } if text == PROMPT_ID))
+        .count();
+    assert_eq!(id_prompts, 1, "{:?}", pam.events());
+    let reqs = env.server().requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].field("wID"), Some(ALICE));
+    // PAM_SILENT: the refusal is not shown.
+    let l = env.login("", "alice", &[ALICE.as_bytes(), b"000000"]);
+    assert!(l.events.iter().any(|e| matches!(e, Event::Error(_))));
+    let l = login(
+        &dir,
+        "alice",
+        Some("192.0.2.10"),
+        vec![Answer::text(ALICE), Answer::text("000000")],
+        PAM_SILENT,
+    );
+    assert!(
+        !l.events.iter().any(|e| matches!(e, Event::Error(_))),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn a_password_typed_at_the_id_prompt_is_never_logged_in_full() {
+    let env = Env::new(Options::default());
+    let secret = "correct-horse-battery-7";
+    let l = env.login("", "alice", &[secret.as_bytes(), b"123456"]);
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    let l = env.login("", "alice", &[secret.as_bytes(), b"12"]);
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    let log = env.log_text();
+    assert!(!log.contains(secret) && !log.contains("horse"), "{log}");
+    assert!(
+        log.contains("(typed, 23 bytes, not known to the server)"),
+        "{log}"
+    );
+    // Once the server knows the ID, it is logged in full.
+    let l = env.login("", "alice", &[ALICE.as_bytes(), b"000000"]);
+    assert_eq!(l.auth, PAM_AUTH_ERR);
+    assert_logged(&env, &[&format!("wID=\"{ALICE}\""), "INVALID_TOTP"]);
+}
+
+#[test]
+fn prompts_are_reworded_with_linux_pam_brackets() {
+    let env = Env::new(Options::default());
+    let l = env.login(
+        "[prompt_id=Werbot user: ] [prompt_code=Code (empty: push): ]",
+        "alice",
+        &[ALICE.as_bytes(), env.code().as_bytes()],
+    );
+    assert_eq!(l.auth, PAM_SUCCESS, "{l:?}");
+    let prompts: Vec<&str> = l
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Prompt { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prompts, ["Werbot user: ", "Code (empty: push): "]);
+}

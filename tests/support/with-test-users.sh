@@ -41,6 +41,10 @@ for u in $logins; do
   grep -q "^$u:" /etc/group || echo "$u:x:$n:" >>"$dir/group"
   n=$((n + 1))
 done
+# Supplementary groups for groups= (tests/pam.rs, tests/e2e_sshd.rs): erin is
+# an automation account, alice and bob are in a rollout's pilot group.
+grep -q '^wpam-exempt:' /etc/group || echo "wpam-exempt:x:20100:erin" >>"$dir/group"
+grep -q '^wpam-pilot:' /etc/group || echo "wpam-pilot:x:20101:alice,bob" >>"$dir/group"
 chmod 644 "$dir/passwd" "$dir/group"
 
 if [ "${1:-}" = --nextest ]; then
