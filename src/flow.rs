@@ -246,10 +246,9 @@ fn in_scope(config: &Config, who: &Who, log: &mut Logger) -> Result<(), Outcome>
     Err(Outcome::Ignore)
 }
 
-/// The `remember=` key of this login, when it may be remembered: a remote
-/// IP address and a plain service name.
-fn remember_key<'a>(config: &Config, who: &'a Who) -> Option<crate::remember::Key<'a>> {
-    config.remember?;
+/// The state key of a remote login: a remote IP address and a plain
+/// service name (never su, sudo or the console, which have no address).
+fn remote_key(who: &Who) -> Option<crate::remember::Key<'_>> {
     let plain = |s: &str| !s.is_empty() && !s.chars().any(char::is_control);
     (who.rhost.parse::<std::net::IpAddr>().is_ok() && plain(&who.service)).then_some(
         crate::remember::Key {
@@ -258,6 +257,41 @@ fn remember_key<'a>(config: &Config, who: &'a Who) -> Option<crate::remember::Ke
             rhost: &who.rhost,
         },
     )
+}
+
+/// The `remember=` key of this login, when it may be remembered.
+fn remember_key<'a>(config: &Config, who: &'a Who) -> Option<crate::remember::Key<'a>> {
+    config.remember?;
+    remote_key(who)
+}
+
+/// The Werbot ID typed earlier for this login on this handle, or, under
+/// sshd (which forks a child per attempt and so loses the handle's data),
+/// in this SSH connection.
+fn kept_id<H: Host>(host: &H, config: &Config, who: &Who) -> Option<Zeroizing<String>> {
+    if let Some(id) = host.kept_id(&who.user) {
+        return Some(id);
+    }
+    let process = crate::sys::sshd_connection()?;
+    let conn = crate::remember::Connection {
+        process: &process,
+        key: remote_key(who)?,
+    };
+    crate::remember::kept_id(&config.remember_dir, &conn, offline::unix_now())
+}
+
+fn keep_id<H: Host>(host: &mut H, config: &Config, who: &Who, log: &mut Logger, id: Option<&str>) {
+    host.keep_id(&who.user, id);
+    let (Some(process), Some(key)) = (crate::sys::sshd_connection(), remote_key(who)) else {
+        return;
+    };
+    let conn = crate::remember::Connection {
+        process: &process,
+        key,
+    };
+    if let Err(e) = crate::remember::keep_id(&config.remember_dir, &conn, id, offline::unix_now()) {
+        log.debug(&format!("the typed Werbot ID is not kept for a retry: {e}"));
+    }
 }
 
 /// A grant of the server for this login, address and service within the
@@ -351,9 +385,9 @@ fn authenticate<H: Host, T: Transport>(
             log.debug("Werbot ID tied to this login by the config file; no ID prompt");
             (Zeroizing::new(id.to_string()), IdSource::Tied)
         }
-        None => match host.kept_id(&who.user) {
+        None => match kept_id(host, config, who) {
             Some(id) => {
-                log.debug("Werbot ID typed earlier on this handle; not asked again");
+                log.debug("Werbot ID typed earlier in this connection; not asked again");
                 (id, IdSource::Typed)
             }
             None => {
@@ -407,12 +441,10 @@ fn authenticate<H: Host, T: Transport>(
         &mut HostAsk(host),
     );
     if source == IdSource::Typed {
-        // Kept for a retry on this handle only once the server knew it.
-        let known = matches!(
-            called.basis,
-            Some(Basis::Granted | Basis::Refused { id_known: true, .. })
-        );
-        host.keep_id(&who.user, known.then_some(werbot_id.as_str()));
+        // Kept for a retry only once the server knew it, and only while
+        // the login has not succeeded.
+        let retry = matches!(called.basis, Some(Basis::Refused { id_known: true, .. }));
+        keep_id(host, config, who, log, retry.then_some(werbot_id.as_str()));
     }
     finish(host, config, log, who, &called, silent)
 }
@@ -895,6 +927,20 @@ mod tests {
             "timeout=7",
             "u2f_timeout=42",
         ];
+        // Never /run/wpam: tests share a parent process, which would look
+        // like one SSH connection keeping a typed ID.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let state = format!(
+            "remember_dir={}",
+            std::env::temp_dir()
+                .join(format!(
+                    "wpam-flow-state-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                ))
+                .display()
+        );
+        args.push(&state);
         args.extend_from_slice(extra);
         config::parse(&args).config.expect("config")
     }

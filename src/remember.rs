@@ -124,7 +124,14 @@ pub fn fresh(dir: &Path, key: &Key, window: Duration, now: u64) -> Result<Option
 /// the old one, renamed over it (a reader sees the old or the new).
 pub fn record(dir: &Path, key: &Key, now: u64) -> Result<(), String> {
     ensure_dir(dir)?;
-    let path = key.file(dir);
+    write_new(
+        &key.file(dir),
+        format!("granted={now}\n{}", key.text()).as_bytes(),
+    )
+}
+
+/// Writes `path` whole: a new 0600 file beside it, renamed over it.
+fn write_new(path: &Path, text: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let err = |e: io::Error| format!("{}: {}", tmp.display(), e);
     let _ = std::fs::remove_file(&tmp);
@@ -135,13 +142,101 @@ pub fn record(dir: &Path, key: &Key, now: u64) -> Result<(), String> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
         .open(&tmp)
         .map_err(err)?;
-    let written = f.write_all(format!("granted={now}\n{}", key.text()).as_bytes());
+    let written = f.write_all(text);
     drop(f);
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(err(e));
     }
     Ok(())
+}
+
+/// How long a Werbot ID typed in one SSH connection is kept for its
+/// retries: sshd's default LoginGraceTime.
+pub const CONNECTION_KEEP: u64 = 120;
+
+/// Who a kept Werbot ID is for: one SSH connection (its privileged sshd
+/// process, by pid and start time, so that a reused pid is another
+/// connection), one service, login and remote address.
+pub struct Connection<'a> {
+    pub process: &'a str,
+    pub key: Key<'a>,
+}
+
+impl Connection<'_> {
+    fn file(&self, dir: &Path) -> PathBuf {
+        let mut h = Sha1::new();
+        h.update(b"wpam-connection\0");
+        h.update(self.process.as_bytes());
+        h.update(b"\0");
+        h.update(self.key.text().as_bytes());
+        let name: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        dir.join(format!("conn-{name}"))
+    }
+}
+
+/// The Werbot ID kept for this connection, if one was kept within
+/// [`CONNECTION_KEEP`] seconds of `now`.
+///
+/// Why a file: sshd runs each keyboard-interactive attempt's
+/// pam_authenticate in a child it forks from the process that holds the
+/// handle (OpenSSH's auth-pam.c, the `pthread_create` it emulates with
+/// fork), so what the module stores on the handle is gone at the next
+/// attempt of the same connection.
+pub fn kept_id(dir: &Path, conn: &Connection, now: u64) -> Option<zeroize::Zeroizing<String>> {
+    let path = conn.file(dir);
+    crate::config::trusted_dir(dir).ok()?;
+    let (mut file, _) = crate::config::open_root_only(&path, MAX_FILE).ok()?;
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    crate::sys::read_bounded(&mut file, MAX_FILE, &mut bytes).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let (first, id) = text.split_once('\n')?;
+    let written: u64 = first.strip_prefix("written=")?.parse().ok()?;
+    let id = id.strip_prefix("id=")?.strip_suffix('\n')?;
+    (written <= now && now - written < CONNECTION_KEEP && !id.is_empty())
+        .then(|| zeroize::Zeroizing::new(id.to_string()))
+}
+
+/// Keeps `id` for this connection's next attempt, or forgets it (None).
+/// Files of connections older than [`CONNECTION_KEEP`] are removed on the
+/// way, at most a bounded number per call.
+pub fn keep_id(dir: &Path, conn: &Connection, id: Option<&str>, now: u64) -> Result<(), String> {
+    let path = conn.file(dir);
+    let Some(id) = id else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(format!("{}: {e}", path.display()))
+            }
+            _ => Ok(()),
+        };
+    };
+    ensure_dir(dir)?;
+    sweep(dir, now);
+    let text = zeroize::Zeroizing::new(format!("written={now}\nid={id}\n"));
+    write_new(&path, text.as_bytes())
+}
+
+/// Removes kept IDs of connections that ended long ago.
+fn sweep(dir: &Path, now: u64) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten().take(1000) {
+        let stale = e.file_name().to_string_lossy().starts_with("conn-")
+            && e.metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .is_some_and(|t| {
+                    let at = t
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    at + CONNECTION_KEEP < now
+                });
+        if stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +309,35 @@ mod tests {
         assert_eq!(fresh(&d, &K, W, 1000), Ok(None));
         std::fs::write(&f, "junk").expect("write");
         assert_eq!(fresh(&d, &K, W, 1000), Ok(None));
+        std::fs::remove_dir_all(&d).expect("clean");
+    }
+
+    #[test]
+    fn an_id_is_kept_for_one_connection_and_key_for_a_while() {
+        let d = dir("conn");
+        let c = Connection {
+            process: "4242:99",
+            key: K,
+        };
+        assert!(kept_id(&d, &c, 1000).is_none());
+        keep_id(&d, &c, Some("alice@example.com"), 1000).expect("keep");
+        assert_eq!(
+            kept_id(&d, &c, 1000).as_deref().map(String::as_str),
+            Some("alice@example.com")
+        );
+        assert!(kept_id(&d, &c, 1000 + CONNECTION_KEEP).is_none());
+        let other = Connection {
+            process: "4242:100",
+            key: K,
+        };
+        assert!(kept_id(&d, &other, 1000).is_none());
+        let other = Connection {
+            process: "4242:99",
+            key: Key { login: "bob", ..K },
+        };
+        assert!(kept_id(&d, &other, 1000).is_none());
+        keep_id(&d, &c, None, 1000).expect("forget");
+        assert!(kept_id(&d, &c, 1000).is_none());
         std::fs::remove_dir_all(&d).expect("clean");
     }
 }

@@ -188,6 +188,41 @@ type GroupListId = libc::c_int;
 #[cfg(not(target_vendor = "apple"))]
 type GroupListId = libc::gid_t;
 
+/// The sshd process that holds this connection's PAM handle, as "pid:start
+/// time" (unique while it lives), when the parent process is sshd's:
+/// portable OpenSSH runs each keyboard-interactive attempt's
+/// pam_authenticate in a child it forks from that process (auth-pam.c
+/// emulates `pthread_create` with fork), so data set on the handle is lost
+/// between attempts. Recognised by its command name (`sshd`, OpenSSH 9.8's
+/// `sshd-session`, or any name sshd was started under that begins so).
+/// None elsewhere (other applications keep the handle's data; the BSDs).
+pub fn sshd_connection() -> Option<String> {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let ppid = unsafe { libc::getppid() };
+    if ppid <= 1 {
+        return None;
+    }
+    process_start_if_sshd(ppid).map(|t| format!("{ppid}:{t}"))
+}
+
+#[cfg(target_os = "linux")]
+fn process_start_if_sshd(pid: libc::pid_t) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 is "(comm)", which may hold spaces and ')'.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    if !stat.get(open + 1..close)?.starts_with("sshd") {
+        return None;
+    }
+    // After the name: field 3 (state) onwards; starttime is field 22.
+    stat[close + 1..].split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_start_if_sshd(_pid: libc::pid_t) -> Option<u64> {
+    None
+}
+
 /// The effective user id.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -212,10 +212,11 @@ impl Fixture {
         let args = format!(
             "server_url={NAME}:{} service_id=dev-service service_key=dev-key-not-secret \
              ca_file={} log_file={} debug timeout={TIMEOUT} offline_users=alice \
-             local_user_ip=127.0.0.1",
+             local_user_ip=127.0.0.1 remember_dir={}",
             self.api.addr().port(),
             self.ca().display(),
-            self.log().display()
+            self.log().display(),
+            self.log().with_extension("state").display()
         );
         ServiceDir::wpam("dns", &pamdrv::module_path(), &args)
     }

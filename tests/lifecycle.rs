@@ -43,10 +43,12 @@ fn module_loads_twice_and_leaves_no_thread_descriptor_or_mapping() {
     let ca = dir.join("ca.pem");
     std::fs::copy(server.ca_path(), &ca).expect("ca");
     let args = format!(
-        "server_url={} service_id=dev-service service_key=dev-key-not-secret ca_file={} log_file={}",
+        "server_url={} service_id=dev-service service_key=dev-key-not-secret ca_file={} log_file={} \
+         remember_dir={}",
         server.server_url(),
         ca.display(),
-        dir.join("wpam.log").display()
+        dir.join("wpam.log").display(),
+        dir.join("state").display()
     );
     let module = pamdrv::module_path();
     let service = ServiceDir::wpam("life", &module, &args);

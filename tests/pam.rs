@@ -99,10 +99,11 @@ impl Env {
     fn args(&self, extra: &str) -> String {
         format!(
             "server_url={} service_id=dev-service service_key={KEY} ca_file={} log_file={} \
-             debug=true timeout=2 u2f_timeout=3 {extra}",
+             remember_dir={} debug=true timeout=2 u2f_timeout=3 {extra}",
             self.addr,
             self.ca.display(),
-            self.log.display()
+            self.log.display(),
+            self.dir.join("state").display()
         )
     }
 

@@ -150,6 +150,7 @@ fn run(cmd: &mut Command) -> String {
 /// killed one (SIGKILL, Ctrl-C: no destructor runs) left behind.
 const GECOS_MARK: &str = "wpam-e2e pid=";
 const SERVICE_PREFIX: &str = "sshd-wpam-";
+const GROUP_PREFIX: &str = "wpe2eg-";
 
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
@@ -170,6 +171,20 @@ fn sweep_leftovers() {
                     root().command("userdel").args(["-f", "-r", f[0]]),
                     TOOL_LIMIT,
                     "userdel of a leftover user",
+                );
+            }
+        }
+        let group = fs::read_to_string(root().outside("/etc/group")).unwrap_or_default();
+        for name in group.lines().filter_map(|l| l.split(':').next()) {
+            let pid = name
+                .strip_prefix(GROUP_PREFIX)
+                .and_then(|r| r.split_once('-')?.0.parse().ok());
+            if pid.is_some_and(|p| !alive(p)) {
+                eprintln!("removing group {name} left by a killed run");
+                let _ = deadline::output(
+                    root().command("groupdel").arg(name),
+                    TOOL_LIMIT,
+                    "groupdel of a leftover group",
                 );
             }
         }
@@ -261,6 +276,38 @@ impl Drop for TestUser {
             root().command("userdel").args(["-f", "-r", &self.name]),
             TOOL_LIMIT,
             "userdel of a test user",
+        );
+    }
+}
+
+/// A throwaway group (`groupadd`), with supplementary members; removed on
+/// drop.
+pub struct TestGroup {
+    pub name: String,
+}
+
+impl TestGroup {
+    pub fn create(members: &[&TestUser]) -> TestGroup {
+        sweep_leftovers();
+        let suffix: String = random_suffix().chars().take(4).collect();
+        let name = format!("{GROUP_PREFIX}{}-{suffix}", std::process::id());
+        run(root().command("groupadd").arg(&name));
+        let group = TestGroup { name };
+        for m in members {
+            run(root()
+                .command("usermod")
+                .args(["-aG", &group.name, &m.name]));
+        }
+        group
+    }
+}
+
+impl Drop for TestGroup {
+    fn drop(&mut self) {
+        let _ = deadline::output(
+            root().command("groupdel").arg(&self.name),
+            TOOL_LIMIT,
+            "groupdel of a test group",
         );
     }
 }
@@ -547,6 +594,10 @@ impl Sshd {
         fs::create_dir(&ask).expect("mkdir ask dir");
         fs::write(ask.join("id"), req.id).expect("write id answer");
         fs::write(ask.join("code"), req.code).expect("write code answer");
+        if let Some(c) = req.then_code {
+            fs::write(ask.join("code.0"), req.code).expect("write code answer");
+            fs::write(ask.join("code.1"), c).expect("write second code answer");
+        }
         let stdout = fs::File::create(ask.join("stdout")).expect("stdout file");
         let stderr = fs::File::create(ask.join("stderr")).expect("stderr file");
         let mut cmd = root().command("ssh");
@@ -562,7 +613,14 @@ impl Sshd {
         .args(["-o", "UserKnownHostsFile=/dev/null"])
         .args(["-o", "GlobalKnownHostsFile=/dev/null"])
         .args(["-o", "BatchMode=no"])
-        .args(["-o", "NumberOfPasswordPrompts=1"])
+        .args([
+            "-o",
+            if req.then_code.is_some() {
+                "NumberOfPasswordPrompts=2"
+            } else {
+                "NumberOfPasswordPrompts=1"
+            },
+        ])
         .args(["-o", "ConnectTimeout=20"])
         .args(["-o", &format!("PreferredAuthentications={}", req.methods)]);
         match req.key {
@@ -643,6 +701,9 @@ pub struct Login<'a> {
     pub key: Option<&'a Path>,
     pub command: &'a str,
     pub timeout: Duration,
+    /// A second keyboard-interactive round in the same connection, answered
+    /// with this code (the first round gets `code`).
+    pub then_code: Option<&'a [u8]>,
 }
 
 impl<'a> Login<'a> {
@@ -656,6 +717,7 @@ impl<'a> Login<'a> {
             key: None,
             command: "echo ok",
             timeout: Duration::from_secs(60),
+            then_code: None,
         }
     }
 }
@@ -737,7 +799,11 @@ trap '' PIPE
 printf '%s\0' "$1" >> "$WPAM_ASK_DIR/prompts"
 case "$1" in
   *"Enter your Werbot ID"*) cat "$WPAM_ASK_DIR/id" 2>/dev/null ;;
-  *"Enter your totp code"*) cat "$WPAM_ASK_DIR/code" 2>/dev/null ;;
+  *"Enter your totp code"*)
+    # code.N answers the N-th code prompt when the test wrote one.
+    n=$(cat "$WPAM_ASK_DIR/count" 2>/dev/null || echo 0)
+    echo $((n + 1)) > "$WPAM_ASK_DIR/count"
+    if [ -f "$WPAM_ASK_DIR/code.$n" ]; then cat "$WPAM_ASK_DIR/code.$n"; else cat "$WPAM_ASK_DIR/code" 2>/dev/null; fi ;;
 esac
 exit 0
 "#;
