@@ -189,7 +189,7 @@ next=$(grep -vE '^\s*#' "$work/pam-sshd" | grep -A1 -E '^auth\s+substack\s+passw
 [[ "$next" == "auth     required pam_wpam.so "* ]] ||
   { cat "$work/pam-sshd" >&2; die "the wpam auth line does not follow 'auth substack password-auth'"; }
 [ "$(pid_now)" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
-in_c wpam check --service sshd </dev/null >"$work/check.log" 2>&1 || { cat "$work/check.log" >&2; die "wpam check after the role"; }
+wpam_check_passes "$work/check.log" in_c wpam check --service sshd </dev/null || die "wpam check after the role"
 ok "first run: changed=$changed; $got from the repository wpam (gpgcheck, repo_gpgcheck); wpam check passes"
 
 # --- 4. logins through the reloaded sshd --------------------------------------------------

@@ -318,9 +318,9 @@ fi
 grep -q 'TASK \[wpam : Reload sshd through the service manager' "$work/present.log" ||
 	fail "sshd was not reloaded through the service manager"
 if [ "$os" = OpenBSD ]; then
-	bounded 60 "$wpam" check || fail "wpam check after the role"
+	check_passes bounded 60 "$wpam" check || fail "wpam check after the role (exit 2: a failure)"
 else
-	bounded 60 "$wpam" check --service sshd || fail "wpam check --service sshd after the role"
+	check_passes bounded 60 "$wpam" check --service sshd || fail "wpam check --service sshd after the role (exit 2: a failure)"
 fi
 log "ok   first run: changed=$changed; wpam installed from $pkgfile; $conf 0600 root:wheel; sshd reloaded (pid $sshd_pid); wpam check passes"
 

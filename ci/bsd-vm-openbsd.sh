@@ -111,12 +111,12 @@ check_log_file
 wpam=/usr/local/bin/wpam
 [ -x "$wpam" ] || fail "$wpam not installed"
 wpam_test() { printf '%s\n' "$2" | "$wpam" test "$1"; }
-expect_ok "wpam check (login.conf, style, config, API)" "$wpam" check --no-sshd
+expect_ok "wpam check (login.conf, style, config, API)" check_passes "$wpam" check --no-sshd
 expect_ok "wpam test: TOTP through BSD Authentication" wpam_test alice "$(totp_now)"
 expect_fail "wpam test: wrong TOTP code" wpam_test alice 000000
 expect_fail "wpam test: no answer (end of input)" "$wpam" test alice </dev/null
 stop_dev_api
-expect_fail "wpam check with the API down" "$wpam" check --no-sshd
+expect_ok "wpam check with the API down fails (exit 2)" check_fails "$wpam" check --no-sshd
 expect_ok "offline user with the API down" bsdauth olivia 123456
 expect_fail "other user with the API down" bsdauth alice 123456
 chmod 0644 /etc/wpam.conf

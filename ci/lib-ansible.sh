@@ -15,6 +15,19 @@
 # `ansible` wheel, pinned by version and SHA-256; only those two collections
 # are unpacked. The directory name is the hash of the pins and of that list,
 # so a changed pin or collection makes a new venv.
+# wpam_check_passes LOG COMMAND...: `wpam check` (COMMAND) passes with exit
+# status 0 (every check ok) or 1 (warnings, e.g. key-only logins and the
+# account phase); 2 is a failure. Its output goes to LOG, shown on failure.
+wpam_check_passes() {
+  local out=$1 rc=0
+  shift
+  "$@" >"$out" 2>&1 || rc=$?
+  [ "$rc" -le 1 ] && return 0
+  cat "$out" >&2
+  log "wpam check exited with $rc (2: a failure)"
+  return 1
+}
+
 ansible_bundle=ansible-11.13.0-py3-none-any.whl
 ansible_bundle_sha256=7f1c9c6a6026ff214d9240647e4d2b019b2a9d4c7a2bc733932bcf92af80ab04
 ansible_collections_unpacked="community/general community/docker"

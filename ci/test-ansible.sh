@@ -205,7 +205,7 @@ run_suite() {
   [ "$(stat -c '%U:%G %a' "$root/etc/security/wpam.conf")" = "root:root 600" ] || die "wpam.conf is not root:root 0600"
   grep -q 'auth     required pam_wpam.so' "$root/etc/pam.d/sshd" || die "no wpam auth line in /etc/pam.d/sshd"
   [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
-  in_root wpam check --service sshd >"$work/check.log" 2>&1 || { cat "$work/check.log" >&2; die "wpam check after the role"; }
+  wpam_check_passes "$work/check.log" in_root wpam check --service sshd || die "wpam check after the role"
   ok "$suite: first run: changed=$changed; wpam $got from $repo; wpam check passes"
 
   # --- 5. logins through the reloaded sshd -------------------------------------------------

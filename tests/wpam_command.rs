@@ -4,7 +4,10 @@
 //! Werbot API over TLS, the real `sshd -T` on a generated sshd_config, and a
 //! real HTTP CONNECT proxy (tinyproxy). One test per check item: a good
 //! setup passes with exit status 0; each misconfiguration the README's
-//! troubleshooting lists is reported ✗ with its fix and a non-zero exit.
+//! troubleshooting lists is reported ✗ with its fix and exit status 2, each
+//! setup that works with a consequence ! with exit status 1. The stacks that
+//! `wpam check` says skip wpam are run through the real libpam too (`wpam
+//! test`), to show the login it lets through.
 
 #[path = "support/devserver.rs"]
 mod devserver;
@@ -223,7 +226,15 @@ impl Setup {
         deadline::output(&mut cmd, LIMIT, "wpam check").expect("run wpam")
     }
 
+    /// `wpam check --json`: (exit status 0, the report).
     fn check_json(&self, extra: &[&str]) -> (bool, Value) {
+        let (code, v) = self.check_code(extra);
+        (code == 0, v)
+    }
+
+    /// `wpam check --json`: (exit status, the report), which agree: 0 when
+    /// every check is ok, 1 with warnings only, 2 with a failure.
+    fn check_code(&self, extra: &[&str]) -> (i32, Value) {
         let mut args = vec!["--json"];
         args.extend_from_slice(extra);
         let out = self.check(&args);
@@ -234,12 +245,30 @@ impl Setup {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
+        let code = out.status.code().unwrap_or(-1);
+        assert_eq!(v["schema_version"], 2, "{v:#}");
+        let checks = v["checks"].as_array().cloned().unwrap_or_default();
+        let worst = ["failure", "warning", "ok"]
+            .into_iter()
+            .find(|s| checks.iter().any(|c| c["severity"] == *s))
+            .unwrap_or("ok");
+        assert_eq!(v["severity"], worst, "{v:#}");
+        let expected = match worst {
+            "ok" => 0,
+            "warning" => 1,
+            _ => 2,
+        };
+        assert_eq!(code, expected, "exit status and severity agree: {v:#}");
         assert_eq!(
             v["ok"].as_bool(),
-            Some(out.status.success()),
-            "exit status and \"ok\" agree: {v:#}"
+            Some(code != 2),
+            "\"ok\": no failure: {v:#}"
         );
-        (out.status.success(), v)
+        for c in &checks {
+            assert_eq!(c["ok"].as_bool(), Some(c["severity"] != "failure"), "{c:#}");
+            assert_eq!(c["fix"].is_null(), c["severity"] == "ok", "{c:#}");
+        }
+        (code, v)
     }
 
     /// `wpam test --pam-dir … USER`, answers on stdin.
@@ -280,12 +309,13 @@ fn item<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {name} in {v:#}"))
 }
 
-/// The check failed, with a fix that says `fix_has`; the run exits non-zero.
+/// The check failed, with a fix that says `fix_has`; the run exits with 2
+/// (`check_code` holds the exit status to the worst severity).
 fn assert_fails(run: (bool, Value), name: &str, fix_has: &str) -> Value {
     let (ok, v) = run;
     assert!(!ok, "exit status 0 despite a failed check: {v:#}");
     let i = item(&v, name);
-    assert_eq!(i["ok"], false, "{name} should fail: {v:#}");
+    assert_eq!(i["severity"], "failure", "{name} should fail: {v:#}");
     let fix = i["fix"].as_str().unwrap_or_default();
     assert!(
         fix.contains(fix_has),
@@ -326,6 +356,7 @@ fn a_good_setup_passes_every_check_with_exit_status_0() {
             "sshd.use_pam",
             "sshd.kbd_interactive",
             "sshd.key_login",
+            "sshd.first_factor",
             "selinux",
             "api.resolve",
             "api.connect",
@@ -365,7 +396,7 @@ fn a_good_setup_passes_every_check_with_exit_status_0() {
         text.contains("✓ pam.stack") && !text.contains('✗'),
         "{text}"
     );
-    assert!(text.contains("all 15 checks passed"), "{text}");
+    assert!(text.contains("all 16 checks passed"), "{text}");
 }
 
 #[test]
@@ -431,6 +462,219 @@ fn a_sufficient_module_before_wpam_skips_it() {
         .as_str()
         .unwrap_or_default();
     assert!(d.contains("pam_unix.so"), "{d}");
+}
+
+/// `wpam test USER` (real libpam) on this stack: (its output, exit 0).
+fn login(s: &Setup, user: &str, stdin: &str) -> (String, bool) {
+    let out = s.test(user, &[], stdin);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.success())
+}
+
+#[test]
+fn a_jump_of_one_right_above_wpam_lets_root_in_without_wpam() {
+    let s = Setup::new("jump1");
+    let m = s.module.display();
+    let a = s.args("local_user_ip=127.0.0.1");
+    s.pam(&format!(
+        "auth [success=1 default=ignore] pam_succeed_if.so user = root\n\
+         auth required {m} {a}\nauth required pam_permit.so\n\
+         account required pam_permit.so\n"
+    ));
+    // The real libpam: root is authenticated with nothing typed, and wpam
+    // never ran (it would have asked for a Werbot ID, and it writes a log
+    // line for every login it handles).
+    let (text, ok) = login(&s, "root", "");
+    assert!(ok, "{text}");
+    assert!(text.contains("pam_authenticate: PAM_SUCCESS"), "{text}");
+    assert!(
+        !text.contains("Werbot ID") && text.contains("(nothing written)"),
+        "{text}"
+    );
+    assert!(s.api().requests().is_empty());
+    // Anyone else: wpam asks (and refuses a wrong code): the line is live.
+    let (text, ok) = login(
+        &s,
+        "carol",
+        &format!("bob@example.com\n{}\n", devserver::wrong_totp(BOB_SECRET)),
+    );
+    assert!(
+        !ok && text.contains("pam_authenticate: PAM_AUTH_ERR"),
+        "{text}"
+    );
+    assert_eq!(s.api().requests().len(), 1);
+    // wpam check fails it (it passed it before: `l > at`).
+    let v = assert_fails(s.check_json(&[]), "pam.enforced", "move wpam above");
+    let d = item(&v, "pam.enforced")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        d.contains("pam_succeed_if.so") && d.contains("jumps over wpam"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_failure_jump_over_wpam_lets_everyone_but_root_in_without_wpam() {
+    let s = Setup::new("jumpfail");
+    let m = s.module.display();
+    let a = s.args("local_user_ip=127.0.0.1");
+    s.pam(&format!(
+        "auth [success=ok default=1] pam_succeed_if.so user = root\n\
+         auth required {m} {a}\nauth required pam_permit.so\n\
+         account required pam_permit.so\n"
+    ));
+    // The real libpam: carol fails pam_succeed_if, whose failure jumps over
+    // wpam onto pam_permit: authenticated with nothing typed.
+    let (text, ok) = login(&s, "carol", "");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("pam_authenticate: PAM_SUCCESS") && text.contains("(nothing written)"),
+        "{text}"
+    );
+    assert!(s.api().requests().is_empty());
+    // Root is asked by wpam (and has nothing to answer).
+    let (text, ok) = login(&s, "root", "");
+    assert!(!ok && text.contains("Werbot ID"), "{text}");
+    // wpam check fails it (it counted only `success` before).
+    let v = assert_fails(s.check_json(&[]), "pam.enforced", "move wpam above");
+    let d = item(&v, "pam.enforced")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("[success=ok default=1]"), "{d}");
+}
+
+#[test]
+fn the_exit_status_is_the_worst_severity_and_a_usage_error_is_64() {
+    let s = Setup::new("exit");
+    let (code, v) = s.check_code(&[]);
+    assert_eq!((code, v["severity"].as_str()), (0, Some("ok")), "{v:#}");
+    // A warning: offline users without secrets. Exit status 1.
+    s.pam(&s.stack("offline_users=carol"));
+    let (code, v) = s.check_code(&[]);
+    assert_eq!(
+        (code, v["severity"].as_str()),
+        (1, Some("warning")),
+        "{v:#}"
+    );
+    let out = s.check(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("! offline") && !text.contains('✗'), "{text}");
+    // A failure besides: 2, and the text shows both marks.
+    s.pam(&s.stack("offline_users=carol timout=5"));
+    let (code, v) = s.check_code(&[]);
+    assert_eq!(
+        (code, v["severity"].as_str()),
+        (2, Some("failure")),
+        "{v:#}"
+    );
+    let out = s.check(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("✗ pam.args.auth") && text.contains("! offline"),
+        "{text}"
+    );
+    assert!(text.contains("checks failed (1 with a warning)"), "{text}");
+    // A usage error is not a failed check.
+    let out = deadline::output(
+        Command::new(WPAM).args(["check", "--no-such-option"]),
+        LIMIT,
+        "wpam check --no-such-option",
+    )
+    .expect("run wpam");
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let out = deadline::output(
+        Command::new(WPAM).args(["check", "--help"]),
+        LIMIT,
+        "wpam check --help",
+    )
+    .expect("run wpam");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    assert!(
+        help.contains("0 every check ok, 1 warnings but no failure, 2 at least one failure")
+            && help.contains("64 a usage error"),
+        "{help}"
+    );
+}
+
+#[test]
+fn policy_arguments_are_shown_and_checked_against_this_system() {
+    let s = Setup::new("policy");
+    s.pam(&s.stack("groups=root,!daemon remember=10m"));
+    let (code, v) = s.check_code(&[]);
+    assert_eq!(code, 0, "{v:#}");
+    let d = item(&v, "pam.args.auth")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        d.contains("asks members of root but not of daemon") && d.contains("remember 600 s"),
+        "{d}"
+    );
+    // An included group this system does not have: the module denies all.
+    s.pam(&s.stack("groups=wpam-no-such-group"));
+    let v = assert_fails(
+        s.check_json(&[]),
+        "pam.args.auth",
+        "getent group wpam-no-such-group",
+    );
+    let d = item(&v, "pam.args.auth")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("denies every login"), "{d}");
+    // An excluded one: it excludes nobody.
+    s.pam(&s.stack("groups=!wpam-no-such-group"));
+    assert_warns(s.check_code(&[]), "pam.args.auth", "excludes nobody");
+    // unenrolled=allow: rollout mode while logins are tied (wid.alice)...
+    s.pam(&s.stack("unenrolled=allow"));
+    assert_warns(s.check_code(&[]), "pam.args.auth", "rollout mode");
+    // ...and a failure without any tie.
+    s.write_conf(0o600, &format!("service_key={KEY}\n"));
+    let v = assert_fails(s.check_json(&[]), "pam.args.auth", "wid.");
+    let d = item(&v, "pam.args.auth")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(d.contains("no login is tied"), "{d}");
+}
+
+#[test]
+fn a_missing_config_file_or_log_file_gets_a_command_that_makes_it() {
+    let s = Setup::new("missing-files");
+    // The log file is not there yet (its directory is): fine, and how to
+    // make it now with the packages' group.
+    let (_, v) = s.check_code(&[]);
+    let l = item(&v, "log_file");
+    assert_eq!(l["severity"], "ok");
+    let d = l["detail"].as_str().unwrap_or_default();
+    assert!(
+        d.contains("install -m 0640 -o root -g ")
+            && d.contains(&format!("/dev/null {}", s.log().display())),
+        "{d}"
+    );
+    // No config file: install it from the example, not chown it.
+    std::fs::remove_file(s.conf()).expect("rm wpam.conf");
+    let v = assert_fails(
+        s.check_json(&[]),
+        "config_file",
+        "install -m 0600 -o root -g 0 ",
+    );
+    let fix = item(&v, "config_file")["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains(&format!(" {}, then set service_key=", s.conf().display()))
+            && fix.contains("wpam.conf")
+            && !fix.contains("chown"),
+        "{fix}"
+    );
+    assert_eq!(
+        item(&v, "pam.args.auth")["fix"],
+        item(&v, "config_file")["fix"]
+    );
 }
 
 #[test]
@@ -527,7 +771,16 @@ fn a_world_readable_or_linked_log_file_is_reported() {
 fn a_log_file_in_a_missing_directory_is_reported() {
     let s = Setup::new("logdir");
     s.pam(&s.stack(&format!("log_file={}/nowhere/wpam.log", s.dir.display())));
-    assert_fails(s.check_json(&[]), "log_file", "create");
+    let v = assert_fails(
+        s.check_json(&[]),
+        "log_file",
+        "install -d -m 0755 -o root -g 0 ",
+    );
+    let fix = item(&v, "log_file")["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains(&format!("/dev/null {}/nowhere/wpam.log", s.dir.display())),
+        "{fix}"
+    );
 }
 
 // --- sshd (the real sshd -T) --------------------------------------------------------
@@ -550,8 +803,19 @@ fn use_pam_no_means_wpam_is_never_asked() {
     assert_fails(s.check_json(&[]), "sshd.use_pam", "UsePAM yes");
 }
 
+/// A check with this severity ("warning"), and the run's exit status 1.
+fn assert_warns(run: (i32, Value), name: &str, detail_has: &str) -> Value {
+    let (code, v) = run;
+    assert_eq!(code, 1, "a warning (and no failure) exits with 1: {v:#}");
+    let i = item(&v, name);
+    assert_eq!(i["severity"], "warning", "{name}: {v:#}");
+    let d = i["detail"].as_str().unwrap_or_default();
+    assert!(d.contains(detail_has), "{name}: {d:?} lacks {detail_has:?}");
+    v
+}
+
 #[test]
-fn a_key_alone_with_wpam_only_in_auth_skips_the_second_factor() {
+fn a_key_alone_is_a_warning_that_names_what_happens() {
     let s = Setup::new("keyonly");
     s.sshd_config(&[
         "UsePAM yes",
@@ -559,24 +823,82 @@ fn a_key_alone_with_wpam_only_in_auth_skips_the_second_factor() {
         "AuthenticationMethods publickey",
     ]);
     let m = s.module.display();
+    // wpam only in the auth stack: a key login gets no second factor.
     s.pam(&format!("auth required {m} {}\n", s.args("")));
+    let v = assert_warns(
+        s.check_code(&[]),
+        "sshd.key_login",
+        "key-only logins get no second factor",
+    );
+    let fix = item(&v, "sshd.key_login")["fix"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(fix.contains("publickey,keyboard-interactive"), "{fix}");
+    // In the account stack (account_phase=verify): a push for every key login.
+    s.pam(&s.stack(""));
+    assert_warns(
+        s.check_code(&[]),
+        "sshd.key_login",
+        "every key-only login (scp, rsync, Ansible, root) gets a U2F push",
+    );
+    // account_phase=skip: nothing asked again.
+    s.pam(&s.stack("account_phase=skip"));
+    assert_warns(s.check_code(&[]), "sshd.key_login", "account_phase=skip");
+}
+
+#[test]
+fn the_code_alone_fails_unless_second_factor_only_says_so() {
+    let s = Setup::new("codealone");
+    // The shipped Debian template and no AuthenticationMethods: a login
+    // needs only the 6-digit code.
+    s.sshd_config(&[
+        "UsePAM yes",
+        "KbdInteractiveAuthentication yes",
+        "PasswordAuthentication no",
+    ]);
+    let m = s.module.display();
+    let a = s.args("");
+    s.pam(&format!(
+        "# @include common-auth\nauth required {m} {a}\naccount required {m} {a}\n"
+    ));
     let v = assert_fails(
         s.check_json(&[]),
-        "sshd.key_login",
-        "account required pam_wpam.so",
+        "sshd.first_factor",
+        "second_factor_only=true",
     );
-    let d = item(&v, "sshd.key_login")["detail"]
+    let d = item(&v, "sshd.first_factor")["detail"]
         .as_str()
         .unwrap_or_default();
-    assert!(d.contains("only the account phase runs"), "{d}");
-    // With wpam in the account stack too, the key login gets a U2F approval.
-    s.pam(&s.stack(""));
-    let (ok, v) = s.check_json(&[]);
-    assert!(ok, "{v:#}");
-    let d = item(&v, "sshd.key_login")["detail"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(d.contains("account phase"), "{d}");
+    assert!(d.contains("the second factor is the only factor"), "{d}");
+    // The admin says so: a warning that names it.
+    s.write_conf(
+        0o600,
+        &format!("service_key={KEY}\nwid.alice=alice@example.com\nsecond_factor_only=true\n"),
+    );
+    assert_warns(
+        s.check_code(&[]),
+        "sshd.first_factor",
+        "as second_factor_only=true states",
+    );
+    // A password module before wpam: ok, and named.
+    s.write_conf(
+        0o600,
+        &format!("service_key={KEY}\nwid.alice=alice@example.com\n"),
+    );
+    s.pam(&format!(
+        "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\n\
+         auth required pam_permit.so\nauth required {m} {a}\naccount required {m} {a}\n"
+    ));
+    let (_, v) = s.check_code(&[]);
+    let f = item(&v, "sshd.first_factor");
+    assert_eq!(f["severity"], "ok", "{v:#}");
+    assert!(
+        f["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pam_unix.so"),
+        "{f:#}"
+    );
 }
 
 #[test]
@@ -1095,10 +1417,13 @@ fn offline_enroll_refuses_to_run_as_another_user_than_root() {
 fn offline_users_without_offline_secrets_is_a_warning_not_a_failure() {
     let s = Setup::new("offline-warn");
     s.pam(&s.stack("offline_users=carol"));
-    let (ok, v) = s.check_json(&["--no-sshd"]);
-    assert!(ok, "a warning keeps exit status 0: {v:#}");
+    let (code, v) = s.check_code(&["--no-sshd"]);
+    assert_eq!(code, 1, "a warning, no failure: exit status 1: {v:#}");
     let i = item(&v, "offline");
-    assert_eq!(i["ok"], true);
+    assert_eq!(
+        (i["ok"].as_bool(), i["severity"].as_str()),
+        (Some(true), Some("warning"))
+    );
     assert!(
         i["detail"]
             .as_str()

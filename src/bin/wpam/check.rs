@@ -18,7 +18,7 @@ pub fn run(a: &CheckArgs) -> (String, Vec<Item>) {
     if a.no_sshd || (!a.service.starts_with("sshd") && a.sshd_config.is_none()) {
         // Not an sshd service: nothing to ask sshd.
     } else {
-        items.extend(sshd(a, wpam));
+        items.extend(sshd(a, &wpam));
     }
     if cfg!(target_os = "linux") {
         items.push(selinux_item(&se, &a.service));
@@ -59,10 +59,7 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
         Some(d) => vec![d.clone()],
         None => flavor.default_dirs(),
     };
-    let none = WpamPhases {
-        auth: false,
-        account: false,
-    };
+    let none = WpamPhases::default();
     let policy = match pamstack::load(&a.service, &dirs, flavor) {
         Ok(p) => p,
         Err(e) => {
@@ -92,16 +89,18 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
             .map_or_else(|| "\"other\"".into(), |p| p.display().to_string())
     );
     items.push(rules::stack_item(&a.service, &policy));
-    let wpam = WpamPhases {
+    let mut wpam = WpamPhases {
         auth: policy.wpam_lines(Phase::Auth).next().is_some(),
         account: policy.wpam_lines(Phase::Account).next().is_some(),
+        ..WpamPhases::default()
     };
     if !(wpam.auth || wpam.account) {
         return (title, wpam, Vec::new());
     }
-    items.push(rules::enforcement_item(&policy));
+    items.push(rules::enforcement_item(&a.service, &policy));
     let mut parsed_all = Vec::new();
     let mut modules: Vec<String> = Vec::new();
+    let mut auth_groups = false;
     for phase in [Phase::Auth, Phase::Account] {
         for (n, e) in policy.wpam_lines(phase).enumerate() {
             let name = if n == 0 {
@@ -110,12 +109,39 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
                 format!("pam.args.{phase}.{}", n + 1)
             };
             let parsed = config::parse(&e.args);
-            items.push(rules::args_item(&name, e, &parsed));
+            items.push(rules::args_item(&name, e, &parsed, &System));
+            if let Ok(c) = &parsed.config {
+                match phase {
+                    Phase::Auth => {
+                        auth_groups |= c.groups.is_set();
+                        wpam.second_factor_only |= c.second_factor_only;
+                    }
+                    _ if n == 0 => {
+                        wpam.account_phase = c.account_phase;
+                        wpam.account_exempt = c.groups.exclude.clone();
+                    }
+                    _ => {}
+                }
+            }
             if !modules.contains(&e.module) {
                 modules.push(e.module.clone());
             }
             parsed_all.push((e.args.clone(), parsed));
         }
+    }
+    if wpam.auth {
+        let stack = policy.stack(Phase::Auth);
+        let assume = pamstack::Assume::for_service(&a.service, auth_groups);
+        let ways = pamstack::without_a_factor(stack, Phase::Auth, &assume);
+        wpam.first_factor = Some(rules::FirstFactor {
+            wpam_alone: ways.wpam_alone,
+            nothing: ways.nothing,
+            modules: stack
+                .iter()
+                .filter(|e| pamstack::asks_a_factor(e))
+                .map(|e| format!("{} ({})", e.module, e.place()))
+                .collect(),
+        });
     }
     let module_dirs = if a.module_dirs.is_empty() {
         facts::module_dirs()
@@ -139,7 +165,7 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
 fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhases, Vec<Parsed>) {
     let wpam = WpamPhases {
         auth: true,
-        account: false,
+        ..WpamPhases::default()
     };
     items.push(login_conf_item(&a.login_conf));
     items.push(style_item(&a.style));
@@ -164,10 +190,7 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
             items.push(Item::fail(
                 "config_file",
                 e.to_string(),
-                format!(
-                    "make {0} a regular file owned by root, mode 0600 (chmod 0600 {0})",
-                    a.config.display()
-                ),
+                rules::Lookups::config_file_fix(&System, &a.config.display().to_string()),
             ));
             return (title, wpam, Vec::new());
         }
@@ -175,8 +198,8 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
     let args: Vec<String> = settings.args.iter().map(|a| a.to_string()).collect();
     let parsed = config::parse(&args);
     let place = a.config.display().to_string();
-    let mut item = rules::settings_item("config_file", &place, &[], &parsed);
-    if item.ok {
+    let mut item = rules::settings_item("config_file", &place, &[], &parsed, &System);
+    if item.passed() {
         if let Some(w) = settings.warnings.first() {
             item = Item::fail("config_file", format!("{place}: {w}"), "correct that line");
         }
@@ -185,6 +208,29 @@ fn frontend(a: &CheckArgs, se: &Se, items: &mut Vec<Item>) -> (String, WpamPhase
     offline_items(items, &[&parsed]);
     log_items(items, se, &[&parsed]);
     (title, wpam, vec![parsed])
+}
+
+/// The settings rules' questions, asked of this system.
+struct System;
+
+impl rules::Lookups for System {
+    fn group_exists(&self, name: &str) -> Result<bool, String> {
+        pam_wpam::sys::group_gid(name)
+            .map(|g| g.is_some())
+            .map_err(|e| e.to_string())
+    }
+
+    fn config_file_fix(&self, path: &str) -> String {
+        let missing = matches!(
+            facts::lstat(Path::new(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        );
+        rules::config_file_fix(
+            path,
+            missing,
+            &facts::config_example().display().to_string(),
+        )
+    }
 }
 
 fn numbered(base: &str, n: usize) -> String {
@@ -316,10 +362,7 @@ fn config_file_item(name: &str, path: &Path) -> Item {
         Err(e) => Item::fail(
             name,
             e.to_string(),
-            format!(
-                "make {0} a regular file owned by root, mode 0600 (chown root {0}; chmod 0600 {0})",
-                path.display()
-            ),
+            rules::Lookups::config_file_fix(&System, &path.display().to_string()),
         ),
     }
 }
@@ -374,16 +417,25 @@ fn log_item(name: &str, path: &Path, se: &Se) -> Item {
     match facts::lstat(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let parent = path.parent().unwrap_or(Path::new("/"));
+            let group = facts::log_group();
             if parent.is_dir() {
                 Item::pass(
                     name,
-                    format!("{shown} does not exist yet: the module creates it root:root 0640 at the first login"),
+                    format!(
+                        "{shown} does not exist yet: the module creates it root:root 0640 at the \
+                         first login (or now, as the packages do: {})",
+                        rules::log_file_create(&shown, group, None)
+                    ),
                 )
             } else {
+                let dir = parent.display().to_string();
                 Item::fail(
                     name,
-                    format!("{shown}: the directory {} does not exist: the module logs to syslog only", parent.display()),
-                    format!("create {} or set log_file= to a file in an existing directory", parent.display()),
+                    format!("{shown}: the directory {dir} does not exist: the module logs to syslog only"),
+                    format!(
+                        "{} (or set log_file= to a file in an existing directory)",
+                        rules::log_file_create(&shown, group, Some(&dir))
+                    ),
                 )
             }
         }
@@ -563,7 +615,7 @@ fn loaded_item(name: &str, shown: &str, se: &Se, service: &str) -> Item {
 }
 
 /// `sshd.*`: sshd's effective configuration (`sshd -T`).
-fn sshd(a: &CheckArgs, wpam: WpamPhases) -> Vec<Item> {
+fn sshd(a: &CheckArgs, wpam: &WpamPhases) -> Vec<Item> {
     let mut cmd = Command::new(&a.sshd);
     cmd.arg("-T");
     if let Some(f) = &a.sshd_config {

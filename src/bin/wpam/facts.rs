@@ -64,6 +64,30 @@ pub fn log_group() -> &'static str {
     }
 }
 
+/// Where this system's wpam package puts the example config file: the
+/// first that exists of the packages' places (Debian's .deb, the .rpm;
+/// FreeBSD's @sample, pkgsrc's and OpenBSD's examples), else this
+/// platform's.
+pub fn config_example() -> PathBuf {
+    let candidates: &[&str] = if cfg!(target_os = "freebsd") {
+        &["/usr/local/etc/wpam.conf.sample"]
+    } else if cfg!(target_os = "netbsd") {
+        &["/usr/pkg/share/examples/wpam/wpam.conf"]
+    } else if cfg!(target_os = "openbsd") {
+        &["/usr/local/share/examples/wpam/wpam.conf"]
+    } else {
+        &[
+            "/usr/share/doc/wpam/examples/wpam.conf",
+            "/usr/share/doc/wpam/wpam.conf.example",
+        ]
+    };
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(candidates[0]))
+}
+
 /// A user's name, or its number.
 pub fn user_name(uid: u32) -> String {
     // SAFETY: as for group_name.

@@ -4,8 +4,10 @@
 //!   the way the PAM library does, validates wpam's arguments with the
 //!   module's own parser, and checks the files, sshd's effective
 //!   configuration, SELinux and the path to the Werbot API (timed step by
-//!   step with the module's own client); one line per check, exit status 0
-//!   only when every check passes.
+//!   step with the module's own client); one line per check, each ok, a
+//!   warning or a failure. Exit status: 0 every check ok, 1 warnings but no
+//!   failure, 2 at least one failure (`--json` carries `schema_version` 2
+//!   and each check's `severity`).
 //! - `wpam test [--service NAME] USER`: one real PAM transaction on this
 //!   terminal (pam_authenticate, then pam_acct_mgmt), each result by name,
 //!   then the log lines the module wrote meanwhile.
@@ -16,6 +18,10 @@
 //! On OpenBSD the same commands look at the BSD Authentication login style
 //! instead of PAM. A third front-end over the module's code (config parser,
 //! trust loader, HTTPS client): it re-implements none of them.
+//!
+//! A usage error (an unknown option, a missing argument) exits with 64
+//! (EX_USAGE), not clap's 2, which `wpam check` gives a failed check; an
+//! error writing the report exits with 74 (EX_IOERR).
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -46,7 +52,8 @@ use clap::{Args, Parser, Subcommand};
     name = "wpam",
     version,
     about = "Check a wpam setup, or try a login through it, before logging out",
-    after_help = "See wpam(8)."
+    after_help = "Exit status of `wpam check`: 0 every check ok, 1 warnings but no failure, \
+                  2 at least one failure. A usage error exits with 64. See wpam(8)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,7 +63,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check the PAM policy, files, sshd, SELinux and the API path of a
-    /// service; exit status 0 only when every check passes.
+    /// service. Exit status: 0 every check ok, 1 warnings but no failure,
+    /// 2 at least one failure (64: a usage error).
+    #[command(
+        after_help = "Each check is ok (✓), a warning (!: works, with a consequence to know) or a \
+                      failure (✗). Exit status: 0 every check ok, 1 warnings but no failure, 2 at \
+                      least one failure, 64 a usage error. --json: schema_version 2, each check's \
+                      severity (\"ok\", \"warning\", \"failure\"). See wpam(8)."
+    )]
     Check(CheckArgs),
     /// One real login through the service on this terminal:
     /// authenticate, then account management; each PAM result by name.
@@ -85,8 +99,9 @@ pub struct CheckArgs {
     /// The PAM service to check (its policy file's name).
     #[arg(long, default_value = "sshd")]
     pub service: String,
-    /// Print the checks as JSON (stable keys: service, ok, checks[name, ok,
-    /// detail, fix, elapsed_ms]).
+    /// Print the checks as JSON (stable keys: schema_version (2), service,
+    /// severity, ok, checks[name, severity, ok, detail, fix, elapsed_ms];
+    /// severity is ok, warning or failure, ok is false only for a failure).
     #[arg(long)]
     pub json: bool,
     /// Read the PAM policy from this directory only (as pam_start_confdir
@@ -155,8 +170,23 @@ pub struct TestArgs {
     pub user: String,
 }
 
+/// sysexits.h: a usage error, and an error writing the output.
+const EX_USAGE: u8 = 64;
+const EX_IOERR: u8 = 74;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version print to stdout and succeed.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cli.command {
         Command::Check(a) => {
             let (title, items) = check::run(&a);
@@ -172,13 +202,9 @@ fn main() -> ExitCode {
                 .and_then(|()| stdout.flush())
                 .is_err()
             {
-                return ExitCode::from(2);
+                return ExitCode::from(EX_IOERR);
             }
-            if items.iter().all(|i| i.ok) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::from(crate::rules::worst(&items).exit_code())
         }
         #[cfg(not(target_os = "openbsd"))]
         Command::Test(a) => pamtest::run(&a),

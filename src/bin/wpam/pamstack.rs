@@ -101,7 +101,7 @@ impl fmt::Display for Phase {
 }
 
 /// What a module's result does to the stack (Linux-PAM's actions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Ignore,
     Ok,
@@ -113,93 +113,188 @@ pub enum Action {
     Jump(u32),
 }
 
-impl Action {
-    fn parse(s: &str) -> Option<Action> {
-        Some(match s {
-            "ignore" => Action::Ignore,
-            "ok" => Action::Ok,
-            "done" => Action::Done,
-            "bad" => Action::Bad,
-            "die" => Action::Die,
-            "reset" => Action::Reset,
-            n => match n.parse::<u32>() {
-                Ok(j) if j > 0 => Action::Jump(j),
-                _ => return None,
-            },
-        })
-    }
+/// Linux-PAM's return values, by number (`_pam_token_returns`): the names a
+/// bracket control gives them. 1.5 has 32 (`conv_again`, `incomplete`).
+pub const RETURNS: [&str; 32] = [
+    "success",
+    "open_err",
+    "symbol_err",
+    "service_err",
+    "system_err",
+    "buf_err",
+    "perm_denied",
+    "auth_err",
+    "cred_insufficient",
+    "authinfo_unavail",
+    "user_unknown",
+    "maxtries",
+    "new_authtok_reqd",
+    "acct_expired",
+    "session_err",
+    "cred_unavail",
+    "cred_expired",
+    "cred_err",
+    "no_module_data",
+    "conv_err",
+    "authtok_err",
+    "authtok_recover_err",
+    "authtok_lock_busy",
+    "authtok_disable_aging",
+    "try_again",
+    "ignore",
+    "abort",
+    "authtok_expired",
+    "module_unknown",
+    "bad_item",
+    "conv_again",
+    "incomplete",
+];
+pub const PAM_SUCCESS: usize = 0;
+const PAM_PERM_DENIED: usize = 6;
+const PAM_AUTH_ERR: usize = 7;
+const PAM_NEW_AUTHTOK_REQD: usize = 12;
+const PAM_SESSION_ERR: usize = 14;
+const PAM_AUTHTOK_ERR: usize = 20;
+pub const PAM_IGNORE: usize = 25;
+/// Returned to the application to be called again: never a verdict.
+const PAM_INCOMPLETE: usize = 31;
+
+/// A failure: not success, ignore, new_authtok_reqd (a success that asks
+/// for a password change) or incomplete.
+pub fn is_failure(ret: usize) -> bool {
+    !matches!(
+        ret,
+        PAM_SUCCESS | PAM_IGNORE | PAM_NEW_AUTHTOK_REQD | PAM_INCOMPLETE
+    )
 }
 
-/// A line's control, reduced to what wpam needs to know: what happens when
-/// the module succeeds and when it fails (PAM_AUTH_ERR and the like).
+/// A line's control: the action for each return value (Linux-PAM's
+/// `actions[]`; OpenPAM's keywords mapped onto the same table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Control {
-    pub on_success: Action,
-    pub on_failure: Action,
+    actions: [Action; RETURNS.len()],
 }
 
 impl Control {
+    /// Every return value does `a`.
+    pub fn all(a: Action) -> Control {
+        Control {
+            actions: [a; RETURNS.len()],
+        }
+    }
+
+    /// A keyword's table (`pam_handlers.c`): success and new_authtok_reqd
+    /// do `success`, ignore does `ignore` when given, the rest `default`.
+    fn keyword(success: Action, ignore: Option<Action>, default: Action) -> Control {
+        let mut c = Control::all(default);
+        c.actions[PAM_SUCCESS] = success;
+        c.actions[PAM_NEW_AUTHTOK_REQD] = success;
+        if let Some(i) = ignore {
+            c.actions[PAM_IGNORE] = i;
+        }
+        c
+    }
+
     /// A keyword control (`required`...), or a `[value=action ...]` list
-    /// with Linux-PAM's defaults (an unparsable list: everything is `bad`).
+    /// read as Linux-PAM reads it (an unparsable list: everything is `bad`).
     fn parse(word: &str, bracketed: bool, flavor: Flavor) -> Option<Control> {
-        let c = |on_success, on_failure| {
-            Some(Control {
-                on_success,
-                on_failure,
-            })
-        };
         if bracketed {
             return (flavor == Flavor::LinuxPam).then(|| parse_actions(word));
         }
+        use Action::{Bad, Die, Done, Ignore, Ok};
         match word.to_ascii_lowercase().as_str() {
-            "required" => c(Action::Ok, Action::Bad),
-            "requisite" => c(Action::Ok, Action::Die),
-            "optional" => c(Action::Ok, Action::Ignore),
-            "sufficient" => c(Action::Done, Action::Ignore),
+            "required" => Some(Control::keyword(Ok, Some(Ignore), Bad)),
+            "requisite" => Some(Control::keyword(Ok, Some(Ignore), Die)),
+            "optional" => Some(Control::keyword(Ok, None, Ignore)),
+            "sufficient" => Some(Control::keyword(Done, None, Ignore)),
             // OpenPAM: success ends the chain if nothing failed before;
-            // failure is remembered (as required).
-            "binding" if flavor == Flavor::OpenPam => c(Action::Done, Action::Bad),
+            // failure is remembered (as required); PAM_IGNORE is ignored.
+            "binding" if flavor == Flavor::OpenPam => {
+                Some(Control::keyword(Done, Some(Ignore), Bad))
+            }
             _ => None,
         }
     }
 
-    /// A failure of this module fails the stack.
-    pub fn enforces(&self) -> bool {
-        matches!(self.on_failure, Action::Bad | Action::Die)
+    /// What return value `ret` (an index into [`RETURNS`]) does.
+    pub fn action(&self, ret: usize) -> Action {
+        self.actions.get(ret).copied().unwrap_or(Action::Bad)
     }
 
-    /// A success of this module can end the stack before later modules run.
-    pub fn can_end_early(&self) -> bool {
-        matches!(self.on_success, Action::Done)
+    /// Every failure of this module fails the stack (`bad` or `die`).
+    pub fn enforces(&self) -> bool {
+        (0..RETURNS.len())
+            .filter(|&r| is_failure(r))
+            .all(|r| matches!(self.action(r), Action::Bad | Action::Die))
     }
 }
 
+/// `_pam_parse_control` (`pam_misc.c`): `value=action` tokens, each value
+/// the first name of [`RETURNS`] (or `default`) the text starts with,
+/// blanks allowed around `=`; `default` fills the values not set so far;
+/// the values left unset are `bad`. A token it cannot read makes every
+/// value `bad`.
 fn parse_actions(list: &str) -> Control {
-    let mut map: BTreeMap<String, Action> = BTreeMap::new();
-    for pair in list.split_whitespace() {
-        let Some((k, v)) = pair.split_once('=') else {
-            return Control {
-                on_success: Action::Bad,
-                on_failure: Action::Bad,
-            };
+    const ACTIONS: [(&str, Action); 6] = [
+        ("ignore", Action::Ignore),
+        ("ok", Action::Ok),
+        ("done", Action::Done),
+        ("bad", Action::Bad),
+        ("die", Action::Die),
+        ("reset", Action::Reset),
+    ];
+    let bad = Control::all(Action::Bad);
+    let mut set: [Option<Action>; RETURNS.len()] = [None; RETURNS.len()];
+    let mut rest = list;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let Some((ret, name)) = RETURNS
+            .iter()
+            .copied()
+            .chain(["default"])
+            .enumerate()
+            .find(|(_, n)| rest.starts_with(n))
+        else {
+            return bad;
         };
-        match Action::parse(v) {
-            Some(a) => {
-                map.insert(k.to_string(), a);
-            }
-            None => {
-                return Control {
-                    on_success: Action::Bad,
-                    on_failure: Action::Bad,
+        rest = &rest[name.len()..];
+        if rest.is_empty() {
+            return bad;
+        }
+        rest = rest.trim_start();
+        let Some(after) = rest.strip_prefix('=') else {
+            return bad;
+        };
+        rest = after.trim_start();
+        if rest.is_empty() {
+            return bad;
+        }
+        let action = if let Some((w, a)) = ACTIONS.iter().find(|(w, _)| rest.starts_with(w)) {
+            rest = &rest[w.len()..];
+            *a
+        } else {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            match rest[..digits].parse::<i32>() {
+                Ok(n) if n > 0 => {
+                    rest = &rest[digits..];
+                    Action::Jump(n as u32)
                 }
+                _ => return bad,
             }
+        };
+        if ret == RETURNS.len() {
+            for a in set.iter_mut().filter(|a| a.is_none()) {
+                *a = Some(action);
+            }
+        } else {
+            set[ret] = Some(action);
         }
     }
-    let default = map.get("default").copied().unwrap_or(Action::Bad);
-    let get = |k: &str| map.get(k).copied().unwrap_or(default);
     Control {
-        on_success: get("success"),
-        on_failure: get("auth_err"),
+        actions: set.map(|a| a.unwrap_or(Action::Bad)),
     }
 }
 
@@ -221,6 +316,10 @@ pub struct Entry {
     pub level: usize,
     /// Why the library makes this line fail every call, if it does.
     pub broken: Option<String>,
+    /// Linux-PAM's handler for a `substack` line itself: no module, never
+    /// called, but one step of a jump at its level (the substack's lines
+    /// follow it one level deeper).
+    pub substack: bool,
 }
 
 impl Entry {
@@ -512,6 +611,7 @@ impl Loader<'_> {
                 silent: false,
                 level,
                 broken: None,
+                substack: false,
             };
             if first == "@include" {
                 match words.get(1) {
@@ -556,6 +656,12 @@ impl Loader<'_> {
             let lower = control.to_ascii_lowercase();
             if !*bracketed && (lower == "include" || lower == "substack") {
                 let sub = usize::from(lower == "substack");
+                if sub == 1 {
+                    out.push(Entry {
+                        substack: true,
+                        ..entry.clone()
+                    });
+                }
                 match words.get(2) {
                     Some((file, _)) => {
                         match self.load(file, Some(entry.phase), depth + 1, level + sub) {
@@ -579,10 +685,7 @@ impl Loader<'_> {
             if entry.control.is_none() {
                 // Linux-PAM parses an unknown word as an action list, which
                 // fails: every value becomes "bad".
-                entry.control = Some(Control {
-                    on_success: Action::Bad,
-                    on_failure: Action::Bad,
-                });
+                entry.control = Some(Control::all(Action::Bad));
                 entry
                     .broken
                     .get_or_insert_with(|| format!("unknown control {control:?}"));
@@ -619,6 +722,7 @@ impl Loader<'_> {
                 silent: false,
                 level: 0,
                 broken: None,
+                substack: false,
             };
             match words.first().and_then(|w| Phase::parse(w)) {
                 Some(p) => entry.phase = p,
@@ -757,44 +861,439 @@ fn openpam_major() -> Option<u32> {
     }
 }
 
-/// Which of the earlier lines of a phase can end the stack with success
-/// before `at` (an index into that phase's stack) runs: a `sufficient`
-/// module (or `binding`, or `success=done`), or a jump that lands past it.
-/// Returns those lines. `pam_rootok.so` is left out: it lets root (and only
-/// root) through, which is what su's policy is for.
-pub fn skippers(stack: &[Entry], at: usize) -> Vec<&Entry> {
-    let Some(target) = stack.get(at) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (i, e) in stack.iter().enumerate().take(at) {
-        // A substack's "done" ends the substack only.
-        if e.level > target.level {
-            continue;
-        }
-        let Some(c) = e.control else { continue };
-        let name = e.module.rsplit('/').next().unwrap_or(&e.module);
-        if name.split('.').next() == Some("pam_rootok") {
-            continue;
-        }
-        let jumps_over = |a: Action| match a {
-            Action::Jump(n) => {
-                // Counted over the lines of this level that follow.
-                let landed = stack[i + 1..]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, x)| x.level == e.level)
-                    .nth(n as usize - 1)
-                    .map(|(k, _)| i + 1 + k);
-                landed.map_or(true, |l| l > at)
-            }
-            _ => false,
+/// A module's name without directory and suffix (`pam_unix`).
+pub fn module_name(module: &str) -> &str {
+    let base = module.rsplit('/').next().unwrap_or(module);
+    base.split('.').next().unwrap_or(base)
+}
+
+/// What pam_rootok answers in a service: it succeeds when the calling
+/// process's real uid is 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootOk {
+    /// A daemon running as root (sshd, login, a display manager): always,
+    /// whoever logs in.
+    Always,
+    /// A program the user runs, setuid (su, sudo...): only when root runs it.
+    RootCallerOnly,
+    /// Not known for this service: either.
+    Either,
+}
+
+/// What the walk through a stack assumes of its modules (see [`skippers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assume {
+    pub rootok: RootOk,
+    /// wpam may answer PAM_IGNORE (`groups=` set; always in the account
+    /// phase: account_phase=skip, silent local callers).
+    pub wpam_ignores: bool,
+    /// A module of [`asks_a_factor`] answers success or a failure, not
+    /// PAM_IGNORE: it checks the factor it asks for (the question of
+    /// [`without_a_factor`]).
+    pub factors_decide: bool,
+}
+
+/// Services a user runs to become someone else or change an account
+/// (setuid, or run by root only): pam_rootok lets only a root caller
+/// through. The local services of `rules::LOCAL_SERVICES` but login (run by
+/// getty, as root), and the account tools.
+fn root_caller_only(service: &str) -> bool {
+    (service != "login" && crate::rules::LOCAL_SERVICES.contains(&service))
+        || ["passwd", "chsh", "chfn", "chage", "newgrp"].contains(&service)
+}
+
+/// Services of daemons running as root, for which pam_rootok always
+/// succeeds.
+const ROOT_DAEMONS: [&str; 10] = [
+    "login",
+    "gdm-password",
+    "gdm-autologin",
+    "lightdm",
+    "sddm",
+    "xrdp-sesman",
+    "cockpit",
+    "vsftpd",
+    "dovecot",
+    "remote",
+];
+
+impl Assume {
+    pub fn for_service(service: &str, wpam_ignores: bool) -> Assume {
+        let rootok = if root_caller_only(service) {
+            RootOk::RootCallerOnly
+        } else if service.starts_with("sshd") || ROOT_DAEMONS.contains(&service) {
+            RootOk::Always
+        } else {
+            RootOk::Either
         };
-        if c.can_end_early() || jumps_over(c.on_success) {
-            out.push(e);
+        Assume {
+            rootok,
+            wpam_ignores,
+            factors_decide: false,
+        }
+    }
+}
+
+/// A module's return value, as far as the verdict cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ret {
+    Success,
+    /// new_authtok_reqd: a success that asks for a password change (sshd
+    /// takes it from the account phase as success).
+    NewAuthtok,
+    Ignore,
+    Failure,
+}
+
+fn ret_class(ret: usize) -> Ret {
+    match ret {
+        PAM_SUCCESS => Ret::Success,
+        PAM_NEW_AUTHTOK_REQD => Ret::NewAuthtok,
+        PAM_IGNORE => Ret::Ignore,
+        _ => Ret::Failure,
+    }
+}
+
+/// The values a line's module can return: a line the library makes fail
+/// returns PAM_PERM_DENIED; pam_permit succeeds, pam_deny fails, pam_rootok
+/// as [`RootOk`] says, wpam succeeds or fails (or ignores, see [`Assume`]);
+/// any other module may return anything.
+fn returns(e: &Entry, phase: Phase, assume: &Assume) -> Vec<usize> {
+    if e.broken.is_some() {
+        return vec![PAM_PERM_DENIED];
+    }
+    let all = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> {
+        (0..RETURNS.len())
+            .filter(|&r| r != PAM_INCOMPLETE && keep(r))
+            .collect()
+    };
+    match module_name(&e.module) {
+        "pam_permit" => vec![PAM_SUCCESS],
+        "pam_deny" => vec![match phase {
+            Phase::Session => PAM_SESSION_ERR,
+            Phase::Password => PAM_AUTHTOK_ERR,
+            _ => PAM_AUTH_ERR,
+        }],
+        "pam_rootok" => match assume.rootok {
+            RootOk::Always => vec![PAM_SUCCESS],
+            RootOk::RootCallerOnly => vec![PAM_AUTH_ERR],
+            RootOk::Either => vec![PAM_SUCCESS, PAM_AUTH_ERR],
+        },
+        _ if e.is_wpam() => {
+            all(&|r| r == PAM_SUCCESS || is_failure(r) || (r == PAM_IGNORE && assume.wpam_ignores))
+        }
+        _ if assume.factors_decide && asks_a_factor(e) => all(&|r| r != PAM_IGNORE),
+        _ => all(&|_| true),
+    }
+}
+
+/// `_pam_dispatch_aux`'s impression and status, reduced to what decides the
+/// verdict: success needs a positive impression with status PAM_SUCCESS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Impression {
+    Undef,
+    Success,
+    NewAuthtok,
+    /// Positive, but with a status that is not success (`ok` on a failure).
+    OtherStatus,
+    Negative,
+}
+
+/// The index after the lines of `level` that follow `i` (Linux-PAM's
+/// `decision_made`: the rest of this level is skipped).
+fn end_of_level(stack: &[Entry], i: usize, level: usize) -> usize {
+    (i + 1..stack.len())
+        .find(|&j| stack[j].level < level)
+        .unwrap_or(stack.len())
+}
+
+/// A jump of `n` from line `i` at `level`: skips the next `n` handlers of
+/// that level, each with the deeper lines (a substack) after it. Returns
+/// the last line skipped and the steps left (non-zero: a jump past the end
+/// of its level, which Linux-PAM logs as "bad jump in stack" and fails).
+fn jump(stack: &[Entry], i: usize, level: usize, n: u32) -> (usize, u32) {
+    let (mut h, mut n) = (i, n);
+    while n > 0 && h + 1 < stack.len() && stack[h + 1].level >= level {
+        h += 1;
+        while h + 1 < stack.len() && stack[h + 1].level > level {
+            h += 1;
+        }
+        n -= 1;
+    }
+    (h, n)
+}
+
+/// Every way through a phase's stack, walked as Linux-PAM's dispatch loop
+/// walks it (OpenPAM's keywords are mapped onto the same actions, which give
+/// OpenPAM's verdicts), each line's module returning each value it can
+/// ([`returns`]). `ran` is told each line that runs and what it returned,
+/// and carries a tag along the way (None: stop following this way).
+/// Returns the distinct tags of the ways that end in success (for the
+/// account phase, new_authtok_reqd counts too: sshd lets such a login in to
+/// change its password).
+fn walk<T: Copy + Eq + std::hash::Hash>(
+    stack: &[Entry],
+    phase: Phase,
+    assume: &Assume,
+    start: T,
+    ran: &dyn Fn(T, usize, Ret) -> Option<T>,
+) -> Vec<T> {
+    #[derive(Clone, PartialEq, Eq, Hash)]
+    struct State<T> {
+        next: usize,
+        prev_level: usize,
+        imp: Impression,
+        /// The impression on entering each substack level (for `reset`).
+        saved: Vec<Impression>,
+        tag: T,
+    }
+    let mut out: Vec<T> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = vec![State {
+        next: 0,
+        prev_level: 0,
+        imp: Impression::Undef,
+        saved: vec![Impression::Undef; MAX_LEVEL + 2],
+        tag: start,
+    }];
+    while let Some(st) = todo.pop() {
+        if !seen.insert(st.clone()) {
+            continue;
+        }
+        let i = st.next;
+        let Some(e) = stack.get(i) else {
+            let granted = st.imp == Impression::Success
+                || (phase == Phase::Account && st.imp == Impression::NewAuthtok);
+            if granted && !out.contains(&st.tag) {
+                out.push(st.tag);
+            }
+            continue;
+        };
+        let level = e.level.min(MAX_LEVEL + 1);
+        let mut saved = st.saved.clone();
+        if st.prev_level < level {
+            saved[level] = st.imp;
+        }
+        if e.substack {
+            todo.push(State {
+                next: i + 1,
+                prev_level: level,
+                saved,
+                ..st
+            });
+            continue;
+        }
+        let control = e.control.unwrap_or(Control::all(Action::Bad));
+        let mut tried: Vec<(Ret, Action)> = Vec::new();
+        for r in returns(e, phase, assume) {
+            let (ret, action) = (ret_class(r), control.action(r));
+            if tried.contains(&(ret, action)) {
+                continue;
+            }
+            tried.push((ret, action));
+            let Some(tag) = ran(st.tag, i, ret) else {
+                continue;
+            };
+            let (imp, next) = match action {
+                Action::Reset => (saved[level], i + 1),
+                Action::Ok | Action::Done => {
+                    let imp = match st.imp {
+                        Impression::Undef | Impression::Success => match ret {
+                            Ret::Success => Impression::Success,
+                            Ret::NewAuthtok => Impression::NewAuthtok,
+                            _ => Impression::OtherStatus,
+                        },
+                        other => other,
+                    };
+                    if action == Action::Done && imp != Impression::Negative {
+                        (imp, end_of_level(stack, i, level))
+                    } else {
+                        (imp, i + 1)
+                    }
+                }
+                Action::Bad => (Impression::Negative, i + 1),
+                Action::Die => (Impression::Negative, end_of_level(stack, i, level)),
+                Action::Ignore => (st.imp, i + 1),
+                Action::Jump(n) => {
+                    let (h, left) = jump(stack, i, level, n);
+                    let imp = if left > 0 {
+                        Impression::Negative
+                    } else {
+                        st.imp
+                    };
+                    (imp, h + 1)
+                }
+            };
+            todo.push(State {
+                next,
+                prev_level: level,
+                imp,
+                saved: saved.clone(),
+                tag,
+            });
         }
     }
     out
+}
+
+/// The lines before wpam's line `at` that can bring the phase's stack to
+/// success without wpam being asked; empty when there is no such way.
+///
+/// The rule, worked out by walking every way through the stack as the
+/// library does ([`walk`]) and keeping those that end in success without
+/// running `at`; each such way's culprit is the last line before `at` that
+/// ran on it:
+/// - a jump from ANY return value (success, default, ignore, auth_err,
+///   new_authtok_reqd...): Linux-PAM skips the next N handlers of the same
+///   substack level (a substack is one), so a jump of N from line i lands on
+///   the (N+1)th line after it: one that lands exactly on wpam asks wpam,
+///   `[success=1 default=ignore]` right above wpam skips it. A jump records
+///   no verdict, so whether the login then succeeds is up to the lines it
+///   lands on (onto `pam_deny` it fails: no bypass); a jump past the end of
+///   its level fails the stack.
+/// - `done` (`sufficient`, `binding`, `success=done`): ends the level with
+///   the verdict so far: success when this module or an earlier one
+///   succeeded and nothing failed before; `done` on a failure value ends it
+///   failed.
+/// - `die` and `bad` fail the stack (only a later `reset` undoes it); a
+///   substack's `done`/`die` end the substack only and its parent goes on.
+///
+/// pam_rootok succeeds when the caller's real uid is 0: in a daemon's
+/// service (sshd, login) that is every login, so it skips wpam like any
+/// other module; in su's, sudo's (a program the user runs) only a caller
+/// who is already root gets through, and root needs no second factor to
+/// become anyone, so that way is left out.
+pub fn skippers<'a>(
+    stack: &'a [Entry],
+    phase: Phase,
+    at: usize,
+    assume: &Assume,
+) -> Vec<&'a Entry> {
+    if at >= stack.len() {
+        return Vec::new();
+    }
+    let ways = walk(stack, phase, assume, None::<usize>, &|tag, i, _| {
+        if i == at {
+            None
+        } else if i < at {
+            Some(Some(i))
+        } else {
+            Some(tag)
+        }
+    });
+    let mut lines: Vec<usize> = ways.into_iter().flatten().collect();
+    lines.sort_unstable();
+    lines.dedup();
+    lines.into_iter().map(|i| &stack[i]).collect()
+}
+
+/// Whether a failure of wpam's line `at` can still end the phase in success
+/// (its control does not fail the stack, or a later `reset` forgets it).
+pub fn refusal_overridden(stack: &[Entry], phase: Phase, at: usize, assume: &Assume) -> bool {
+    walk(stack, phase, assume, false, &|tag, i, ret| {
+        if i == at {
+            (ret == Ret::Failure).then_some(true)
+        } else {
+            Some(tag)
+        }
+    })
+    .contains(&true)
+}
+
+/// Modules that verify nothing the user knows or holds: they check the
+/// account, the time, the terminal, or set things up. Any module not listed
+/// here (pam_unix, pam_sss, pam_ldap, pam_krb5, pam_winbind, pam_u2f...) is
+/// taken to ask for a factor of its own.
+const NOT_A_FACTOR: [&str; 45] = [
+    "pam_access",
+    "pam_cap",
+    "pam_cracklib",
+    "pam_debug",
+    "pam_deny",
+    "pam_echo",
+    "pam_env",
+    "pam_exec_env",
+    "pam_faildelay",
+    "pam_faillock",
+    "pam_filter",
+    "pam_gnome_keyring",
+    "pam_group",
+    "pam_issue",
+    "pam_keyinit",
+    "pam_kwallet",
+    "pam_kwallet5",
+    "pam_lastlog",
+    "pam_lastlog2",
+    "pam_limits",
+    "pam_listfile",
+    "pam_localuser",
+    "pam_loginuid",
+    "pam_mail",
+    "pam_mkhomedir",
+    "pam_motd",
+    "pam_namespace",
+    "pam_nologin",
+    "pam_permit",
+    "pam_pwquality",
+    "pam_rootok",
+    "pam_securetty",
+    "pam_selinux",
+    "pam_sepermit",
+    "pam_shells",
+    "pam_succeed_if",
+    "pam_systemd",
+    "pam_tally",
+    "pam_tally2",
+    "pam_time",
+    "pam_timestamp",
+    "pam_umask",
+    "pam_warn",
+    "pam_wheel",
+    "pam_xauth",
+];
+
+/// The line's module asks for a factor of its own (a password, a key, a
+/// code of another system): anything but wpam and [`NOT_A_FACTOR`].
+pub fn asks_a_factor(e: &Entry) -> bool {
+    !e.substack
+        && e.broken.is_none()
+        && !e.is_wpam()
+        && !NOT_A_FACTOR.contains(&module_name(&e.module))
+}
+
+/// The ways a login can pass the auth stack without any module of
+/// [`asks_a_factor`] succeeding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WithoutAFactor {
+    /// wpam's code (or an approved push) alone.
+    pub wpam_alone: bool,
+    /// Nothing at all: wpam answered PAM_IGNORE (`groups=`) and the rest
+    /// of the stack let the login through.
+    pub nothing: bool,
+}
+
+pub fn without_a_factor(stack: &[Entry], phase: Phase, assume: &Assume) -> WithoutAFactor {
+    let assume = &Assume {
+        factors_decide: true,
+        ..*assume
+    };
+    // (a factor succeeded, wpam succeeded, wpam ignored)
+    let ways = walk(stack, phase, assume, (false, false, false), &|t, i, ret| {
+        let e = &stack[i];
+        let mut t = t;
+        if ret == Ret::Success && asks_a_factor(e) {
+            t.0 = true;
+        }
+        if e.is_wpam() {
+            t.1 |= ret == Ret::Success;
+            t.2 |= ret == Ret::Ignore;
+        }
+        Some(t)
+    });
+    WithoutAFactor {
+        wpam_alone: ways.iter().any(|&(f, ok, _)| !f && ok),
+        nothing: ways.iter().any(|&(f, ok, ign)| !f && !ok && ign),
+    }
 }
 
 #[cfg(test)]
@@ -876,35 +1375,258 @@ mod tests {
         assert!(auth[3].control.unwrap().enforces());
         // @include reads every type of common-auth: its account line too.
         let acct = p.stack(Phase::Account);
-        assert_eq!(acct.len(), 2, "{acct:?}");
-        assert_eq!(acct[1].level, 1, "substack");
+        // The substack line is a handler of its own, its lines one level deeper.
+        assert_eq!(acct.len(), 3, "{acct:?}");
+        assert!(acct[1].substack && acct[1].level == 0, "{acct:?}");
+        assert_eq!(acct[2].level, 1, "substack");
         assert_eq!(p.from_other, [Phase::Session, Phase::Password]);
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         // The jump over pam_deny does not skip wpam.
-        assert!(skippers(auth, 3).is_empty());
+        assert!(skippers(auth, Phase::Auth, 3, &sshd()).is_empty());
         fs::remove_dir_all(d).ok();
     }
 
+    /// What `wpam check --service sshd` assumes (pam_rootok always succeeds).
+    fn sshd() -> Assume {
+        Assume::for_service("sshd", false)
+    }
+
+    /// The auth stack of `text` (a service file), and wpam's index in it.
+    fn auth_of(tag: &str, files: &[(&str, &str)]) -> (Vec<Entry>, usize) {
+        let d = dir(tag, files);
+        let p = load("svc", std::slice::from_ref(&d), Flavor::LinuxPam).unwrap();
+        fs::remove_dir_all(d).ok();
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        let auth = p.stack(Phase::Auth).to_vec();
+        let at = auth.iter().position(|e| e.is_wpam()).expect("a wpam line");
+        (auth, at)
+    }
+
+    /// The modules of the lines that let the auth stack of `text` succeed
+    /// without wpam.
+    fn skips(text: &str) -> Vec<String> {
+        skips_as(text, &sshd())
+    }
+
+    fn skips_as(text: &str, assume: &Assume) -> Vec<String> {
+        let (auth, at) = auth_of("skip", &[("svc", text)]);
+        skippers(&auth, Phase::Auth, at, assume)
+            .iter()
+            .map(|e| format!("{}:{}", e.module, e.line))
+            .collect()
+    }
+
     #[test]
-    fn sufficient_and_long_jumps_skip_wpam_but_rootok_does_not() {
-        let d = dir(
-            "skip",
+    fn sufficient_and_long_jumps_skip_wpam_but_rootok_does_not_in_su() {
+        let text = "auth sufficient pam_rootok.so\nauth sufficient pam_unix.so\n\
+                    auth [success=2 default=ignore] pam_x.so\nauth required pam_wpam.so\n\
+                    auth optional pam_wpam.so\nauth required pam_permit.so\n";
+        let su = Assume::for_service("su", false);
+        assert_eq!(skips_as(text, &su), ["pam_unix.so:2", "pam_x.so:3"]);
+        // sshd runs as root: pam_rootok lets every login through (and
+        // nothing after it runs).
+        assert_eq!(skips(text), ["pam_rootok.so:1"]);
+    }
+
+    #[test]
+    fn a_jump_of_one_right_above_wpam_skips_it_and_one_landing_on_it_does_not() {
+        // Linux-PAM: a jump of N from line i lands on line i+1+N.
+        assert_eq!(
+            skips(
+                "auth [success=1 default=ignore] pam_succeed_if.so user = root\n\
+                 auth required pam_wpam.so\nauth required pam_permit.so\n"
+            ),
+            ["pam_succeed_if.so:1"]
+        );
+        assert!(skips(
+            "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n\
+             auth required pam_wpam.so\nauth required pam_permit.so\n"
+        )
+        .is_empty());
+        // Two over wpam from two lines above.
+        assert_eq!(
+            skips(
+                "auth [success=2 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n\
+                 auth required pam_wpam.so\nauth required pam_permit.so\n"
+            ),
+            ["pam_unix.so:1"]
+        );
+    }
+
+    #[test]
+    fn every_return_value_counts_not_only_success() {
+        // A failure jumps over wpam: everyone but root skips it.
+        assert_eq!(
+            skips(
+                "auth [success=ok default=1] pam_succeed_if.so user = root\n\
+                 auth required pam_wpam.so\nauth required pam_permit.so\n"
+            ),
+            ["pam_succeed_if.so:1"]
+        );
+        for control in [
+            "[auth_err=1 default=ok]",
+            "[user_unknown=1 default=ok]",
+            "[ignore=1 default=ok]",
+            "[new_authtok_reqd=1 default=ok]",
+        ] {
+            assert_eq!(
+                skips(&format!(
+                    "auth required pam_unix.so\nauth {control} pam_x.so\n\
+                     auth required pam_wpam.so\nauth required pam_permit.so\n"
+                )),
+                ["pam_x.so:2"],
+                "{control}"
+            );
+        }
+        // ignore=done ends the stack, but with status PAM_IGNORE (outside
+        // setcred's frozen chain): a failure.
+        assert!(skips(
+            "auth required pam_unix.so\nauth [ignore=done default=ok] pam_x.so\n\
+             auth required pam_wpam.so\n"
+        )
+        .is_empty());
+        // new_authtok_reqd=done: sshd takes it from the account phase as a
+        // success (the password change follows), not from the auth phase.
+        let text = "auth [success=ok new_authtok_reqd=done default=bad] pam_unix.so\n\
+                    auth required pam_wpam.so\n";
+        assert!(skips(text).is_empty());
+        let (mut acct, at) = auth_of("acct", &[("svc", text)]);
+        for e in &mut acct {
+            e.phase = Phase::Account;
+        }
+        let s = skippers(&acct, Phase::Account, at, &sshd());
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].module, "pam_unix.so");
+        // done on a failure ends it failed, die always: no bypass.
+        assert!(skips(
+            "auth [success=ok auth_err=done default=die] pam_x.so\n\
+             auth required pam_wpam.so\nauth required pam_permit.so\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_jump_onto_pam_deny_or_past_the_end_is_no_bypass() {
+        assert!(skips(
+            "auth [success=ok default=1] pam_x.so\nauth required pam_wpam.so\n\
+             auth requisite pam_deny.so\nauth required pam_permit.so\n"
+        )
+        .is_empty());
+        // "bad jump in stack": Linux-PAM fails it.
+        assert!(
+            skips("auth [success=2 default=ok] pam_x.so\nauth required pam_wpam.so\n").is_empty()
+        );
+    }
+
+    #[test]
+    fn a_substack_is_one_step_of_a_jump_and_its_done_ends_only_itself() {
+        let sub = (
+            "sub",
+            "auth sufficient pam_unix.so\nauth optional pam_y.so\n",
+        );
+        let jump = |n: u32| {
+            let (auth, at) = auth_of(
+                "sub",
+                &[
+                    (
+                        "svc",
+                        &format!(
+                            "auth [success={n} default=ignore] pam_x.so\nauth substack sub\n\
+                             auth required pam_wpam.so\nauth required pam_permit.so\n"
+                        ),
+                    ),
+                    sub,
+                ],
+            );
+            skippers(&auth, Phase::Auth, at, &sshd()).len()
+        };
+        // success=1 skips the substack (its two lines) and lands on wpam;
+        // pam_unix's done inside the substack ends the substack only.
+        assert_eq!(jump(1), 0);
+        // success=2 skips the substack and wpam.
+        assert_eq!(jump(2), 1);
+        let (auth, at) = auth_of(
+            "sub2",
+            &[
+                ("svc", "auth substack sub\nauth required pam_wpam.so\n"),
+                sub,
+            ],
+        );
+        assert!(skippers(&auth, Phase::Auth, at, &sshd()).is_empty());
+        // wpam inside a substack after a sufficient line of that substack.
+        let (auth, at) = auth_of(
+            "sub3",
+            &[
+                ("svc", "auth substack sub\nauth required pam_permit.so\n"),
+                (
+                    "sub",
+                    "auth sufficient pam_unix.so\nauth required pam_wpam.so\n",
+                ),
+            ],
+        );
+        let s = skippers(&auth, Phase::Auth, at, &sshd());
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].module, "pam_unix.so");
+    }
+
+    #[test]
+    fn a_later_reset_forgets_a_refusal() {
+        let (auth, at) = auth_of(
+            "reset",
             &[(
-                "su",
-                "auth sufficient pam_rootok.so\nauth sufficient pam_unix.so\n\
-                 auth [success=2 default=ignore] pam_x.so\nauth required pam_wpam.so\n\
-                 auth optional pam_wpam.so\n",
+                "svc",
+                "auth required pam_wpam.so\nauth [default=reset] pam_x.so\nauth required pam_permit.so\n",
             )],
         );
-        let p = load("su", std::slice::from_ref(&d), Flavor::LinuxPam).unwrap();
-        let auth = p.stack(Phase::Auth);
-        let s: Vec<&str> = skippers(auth, 3)
-            .iter()
-            .map(|e| e.module.as_str())
-            .collect();
-        assert_eq!(s, ["pam_unix.so", "pam_x.so"]);
-        assert!(!auth[4].control.unwrap().enforces());
-        fs::remove_dir_all(d).ok();
+        assert!(refusal_overridden(&auth, Phase::Auth, at, &sshd()));
+        let (auth, at) = auth_of(
+            "noreset",
+            &[(
+                "svc",
+                "auth required pam_wpam.so\nauth required pam_permit.so\n",
+            )],
+        );
+        assert!(!refusal_overridden(&auth, Phase::Auth, at, &sshd()));
+    }
+
+    #[test]
+    fn the_code_alone_and_nothing_at_all() {
+        let ways = |text: &str, ignores: bool| {
+            let (auth, _) = auth_of("factor", &[("svc", text)]);
+            without_a_factor(&auth, Phase::Auth, &Assume::for_service("sshd", ignores))
+        };
+        // Debian's sshd with `# @include common-auth` and wpam alone.
+        let alone = ways("# @include common-auth\nauth required pam_wpam.so\n", false);
+        assert!(alone.wpam_alone && !alone.nothing);
+        // groups= (PAM_IGNORE) with pam_permit after: nothing at all.
+        let w = ways(
+            "auth required pam_wpam.so groups=ops\nauth required pam_permit.so\n",
+            true,
+        );
+        assert!(w.wpam_alone && w.nothing);
+        // Debian's common-auth before wpam: the password is needed.
+        let w = ways(
+            "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\n\
+             auth required pam_permit.so\nauth required pam_wpam.so\n",
+            true,
+        );
+        assert_eq!(w, WithoutAFactor::default());
+        // A password that may fail is no factor.
+        assert!(
+            ways(
+                "auth optional pam_unix.so\nauth required pam_wpam.so\n",
+                false
+            )
+            .wpam_alone
+        );
+        // After wpam, required: needed too.
+        assert!(
+            !ways(
+                "auth required pam_wpam.so\nauth required pam_sss.so\n",
+                false
+            )
+            .wpam_alone
+        );
     }
 
     #[test]
@@ -927,14 +1649,38 @@ mod tests {
 
     #[test]
     fn bracket_controls_by_linux_pam_defaults() {
-        let c = parse_actions("success=ok default=bad");
-        assert!(c.enforces() && !c.can_end_early());
-        let c = parse_actions("success=done default=ignore");
-        assert!(!c.enforces() && c.can_end_early());
-        let c = parse_actions("success=ok auth_err=die default=ignore");
-        assert!(c.enforces());
-        let c = parse_actions("nonsense");
-        assert_eq!(c.on_failure, Action::Bad);
+        let act = |list: &str, ret: &str| {
+            let r = RETURNS.iter().position(|n| *n == ret).unwrap();
+            parse_actions(list).action(r)
+        };
+        assert!(parse_actions("success=ok default=bad").enforces());
+        assert!(!parse_actions("success=done default=ignore").enforces());
+        // Every failure value must fail the stack, not only auth_err.
+        assert!(!parse_actions("success=ok auth_err=die default=ignore").enforces());
+        assert!(parse_actions("success=ok ignore=ignore default=die").enforces());
+        assert_eq!(act("nonsense", "success"), Action::Bad);
+        assert_eq!(act("success=0", "success"), Action::Bad, "no zero jumps");
+        assert_eq!(
+            act("success=okay", "success"),
+            Action::Bad,
+            "garbage after ok"
+        );
+        // Blanks around '=', and no blank needed between tokens.
+        assert_eq!(act("success = ok default=die", "success"), Action::Ok);
+        assert_eq!(act("success=okdefault=die", "auth_err"), Action::Die);
+        // default fills what is unset so far; later values still override.
+        assert_eq!(act("default=ignore success=1", "success"), Action::Jump(1));
+        assert_eq!(act("default=ignore success=1", "auth_err"), Action::Ignore);
+        assert_eq!(
+            act("default=ignore default=bad", "auth_err"),
+            Action::Ignore
+        );
+        // Unset values without a default are bad.
+        assert_eq!(act("success=ok", "ignore"), Action::Bad);
+        let req = Control::parse("required", false, Flavor::LinuxPam).unwrap();
+        assert_eq!(req.action(PAM_IGNORE), Action::Ignore);
+        assert_eq!(req.action(PAM_NEW_AUTHTOK_REQD), Action::Ok);
+        assert!(req.enforces());
     }
 
     #[test]
@@ -955,7 +1701,9 @@ mod tests {
         assert_eq!(auth.len(), 2, "{auth:?}");
         assert_eq!(auth[1].args, ["log_file=/var/log/w p.log", "server_url=a"]);
         assert_eq!(auth[1].line, 3);
-        assert_eq!(skippers(auth, 1).len(), 1);
+        let s = skippers(auth, Phase::Auth, 1, &Assume::for_service("sshd", false));
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].module, "pam_opie.so");
         assert!(p.stack(Phase::Account)[0].control.unwrap().enforces());
         fs::remove_dir_all(d).ok();
     }

@@ -10,13 +10,64 @@ use std::fmt::Write as _;
 #[cfg(not(target_os = "openbsd"))]
 use crate::pamstack::{Entry, Phase, Policy};
 
+/// How bad a check's finding is. The exit status of `wpam check` is the
+/// worst of them ([`Severity::exit_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Nothing to do.
+    Ok,
+    /// Works, but with a consequence the admin should know (and may accept).
+    Warning,
+    /// Logins fail, or get in without what the setup claims.
+    Failure,
+}
+
+impl Severity {
+    /// The name in `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Ok => "ok",
+            Severity::Warning => "warning",
+            Severity::Failure => "failure",
+        }
+    }
+
+    /// The mark in the text report.
+    pub fn mark(self) -> char {
+        match self {
+            Severity::Ok => '✓',
+            Severity::Warning => '!',
+            Severity::Failure => '✗',
+        }
+    }
+
+    /// `wpam check`'s exit status: 0 every check ok, 1 warnings but no
+    /// failure, 2 at least one failure.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Severity::Ok => 0,
+            Severity::Warning => 1,
+            Severity::Failure => 2,
+        }
+    }
+}
+
+/// The worst severity of a report (ok for none).
+pub fn worst(items: &[Item]) -> Severity {
+    items
+        .iter()
+        .map(|i| i.severity)
+        .max()
+        .unwrap_or(Severity::Ok)
+}
+
 /// One line of the report. `name` is stable (scripts key on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub name: String,
-    pub ok: bool,
+    pub severity: Severity,
     pub detail: String,
-    /// What to do, in one sentence; None when `ok`.
+    /// What to do, in one sentence; None when ok.
     pub fix: Option<String>,
     /// For timed steps (the API path).
     pub elapsed_ms: Option<u64>,
@@ -26,7 +77,7 @@ impl Item {
     pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Item {
         Item {
             name: name.into(),
-            ok: true,
+            severity: Severity::Ok,
             detail: detail.into(),
             fix: None,
             elapsed_ms: None,
@@ -40,23 +91,28 @@ impl Item {
     ) -> Item {
         Item {
             name: name.into(),
-            ok: false,
+            severity: Severity::Failure,
             detail: detail.into(),
             fix: Some(fix.into()),
             elapsed_ms: None,
         }
     }
 
-    /// Passes (the exit status stays 0) but says what to change.
+    /// A warning: what it means, and what to change if that is not meant.
     pub fn warn(
         name: impl Into<String>,
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Item {
         Item {
-            fix: Some(fix.into()),
-            ..Item::pass(name, detail)
+            severity: Severity::Warning,
+            ..Item::fail(name, detail, fix)
         }
+    }
+
+    /// Nothing failed (ok or a warning).
+    pub fn passed(&self) -> bool {
+        self.severity != Severity::Failure
     }
 
     pub fn timed(mut self, elapsed: std::time::Duration) -> Item {
@@ -91,23 +147,20 @@ pub fn style_copy_item(copy: &str, copy_bytes: &[u8], packaged_bytes: &[u8]) -> 
     }
 }
 
-/// The report for people: one line per check, ✓ or ✗, the fix under a ✗.
+/// The report for people: one line per check, ✓ ok, ! warning, ✗ failure,
+/// the fix under a warning or a failure, then a summary line.
 pub fn render_text(title: &str, items: &[Item]) -> String {
     let width = items.iter().map(|i| i.name.len()).max().unwrap_or(0);
     let mut out = format!("{title}\n");
     for i in items {
-        let mark = match (i.ok, &i.fix) {
-            (false, _) => '✗',
-            (true, Some(_)) => '!',
-            (true, None) => '✓',
-        };
         let time = i
             .elapsed_ms
             .map(|ms| format!(" ({ms} ms)"))
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{mark} {:<width$}  {}{time}",
+            "{} {:<width$}  {}{time}",
+            i.severity.mark(),
             i.name,
             one_line(&i.detail)
         );
@@ -115,32 +168,41 @@ pub fn render_text(title: &str, items: &[Item]) -> String {
             let _ = writeln!(out, "  {:<width$}  fix: {}", "", one_line(fix));
         }
     }
-    let failed = items.iter().filter(|i| !i.ok).count();
-    let warned = items.iter().filter(|i| i.ok && i.fix.is_some()).count();
-    let _ = if failed == 0 && warned > 0 {
-        writeln!(
-            out,
-            "all {} checks passed ({warned} with a warning)",
-            items.len()
-        )
-    } else if failed == 0 {
-        writeln!(out, "all {} checks passed", items.len())
+    let count = |s: Severity| items.iter().filter(|i| i.severity == s).count();
+    let (failed, warned) = (count(Severity::Failure), count(Severity::Warning));
+    let warnings = match warned {
+        0 => String::new(),
+        1 => " (1 with a warning)".to_string(),
+        n => format!(" ({n} with a warning)"),
+    };
+    let _ = if failed == 0 {
+        writeln!(out, "all {} checks passed{warnings}", items.len())
     } else {
-        writeln!(out, "{failed} of {} checks failed", items.len())
+        writeln!(out, "{failed} of {} checks failed{warnings}", items.len())
     };
     out
 }
 
-/// The report for machines: `{"service", "ok", "checks": [{"name", "ok",
-/// "detail", "fix", "elapsed_ms"}]}`; `fix` and `elapsed_ms` are null when
-/// they do not apply. These keys are stable.
+/// The `--json` schema's version: 2 added `severity` (1 had only `ok`).
+pub const JSON_SCHEMA_VERSION: u32 = 2;
+
+/// The report for machines: `{"schema_version": 2, "service", "severity",
+/// "ok", "checks": [{"name", "severity", "ok", "detail", "fix",
+/// "elapsed_ms"}]}`. `severity` is "ok", "warning" or "failure" (the
+/// top-level one is the worst, and gives the exit status 0, 1 or 2); `ok`
+/// is false only for a failure (as in schema 1, where warnings passed);
+/// `fix` and `elapsed_ms` are null when they do not apply. These keys are
+/// stable.
 pub fn render_json(service: &str, items: &[Item]) -> serde_json::Value {
     serde_json::json!({
+        "schema_version": JSON_SCHEMA_VERSION,
         "service": service,
-        "ok": items.iter().all(|i| i.ok),
+        "severity": worst(items).as_str(),
+        "ok": items.iter().all(Item::passed),
         "checks": items.iter().map(|i| serde_json::json!({
             "name": i.name,
-            "ok": i.ok,
+            "severity": i.severity.as_str(),
+            "ok": i.passed(),
             "detail": i.detail,
             "fix": i.fix,
             "elapsed_ms": i.elapsed_ms,
@@ -307,10 +369,14 @@ pub fn stack_item(service: &str, policy: &Policy) -> Item {
 }
 
 #[cfg(not(target_os = "openbsd"))]
-/// `pam.enforced`: every wpam line fails the stack when wpam fails, and no
-/// earlier line can end the stack before wpam is asked.
-pub fn enforcement_item(policy: &Policy) -> Item {
+/// `pam.enforced`: every wpam line fails the stack when wpam fails (every
+/// failure value of its control is `bad` or `die`, and nothing later forgets
+/// it), and no earlier line can bring the stack to success without wpam
+/// being asked ([`crate::pamstack::skippers`]).
+pub fn enforcement_item(service: &str, policy: &Policy) -> Item {
+    use crate::pamstack::{self, Action, Assume};
     let name = "pam.enforced";
+    let assume = Assume::for_service(service, true);
     let mut ok = Vec::new();
     for phase in [Phase::Auth, Phase::Account] {
         let stack = policy.stack(phase);
@@ -326,20 +392,48 @@ pub fn enforcement_item(policy: &Policy) -> Item {
                     format!("use `{phase} required pam_wpam.so …` at {}", e.place()),
                 );
             }
-            if let Some(s) = crate::pamstack::skippers(stack, i).first() {
+            if let Some(s) = pamstack::skippers(stack, phase, i, &assume).first() {
+                let jumps = s.control.is_some_and(|c| {
+                    (0..pamstack::RETURNS.len()).any(|r| matches!(c.action(r), Action::Jump(_)))
+                });
+                let how = if jumps {
+                    "one of its return values jumps over wpam"
+                } else {
+                    "its success ends the stack"
+                };
+                let rootok = if pamstack::module_name(&s.module) == "pam_rootok" {
+                    format!(
+                        " (pam_rootok succeeds for every login of {service}, which runs as root)"
+                    )
+                } else {
+                    String::new()
+                };
                 return Item::fail(
                     name,
                     format!(
-                        "{} ({} {}) can end the {phase} stack with success before wpam at {} is asked",
+                        "{} ({} {}) can bring the {phase} stack to success without wpam at {} \
+                         being asked: {how}{rootok}",
                         s.place(),
                         s.control_text,
                         s.module,
                         e.place()
                     ),
                     format!(
-                        "make {} `required` (or move wpam above it) so that wpam is always asked",
+                        "move wpam above {0}, or give {0} a control none of whose values jumps \
+                         over wpam or ends the stack (e.g. `required`), so that wpam is always asked",
                         s.place()
                     ),
+                );
+            }
+            if pamstack::refusal_overridden(stack, phase, i, &assume) {
+                return Item::fail(
+                    name,
+                    format!(
+                        "a refusal by wpam at {} can still end the {phase} stack in success \
+                         (a later `reset` forgets it)",
+                        e.place()
+                    ),
+                    "remove the `reset` actions after wpam's line",
                 );
             }
             ok.push(format!("{phase} {}", e.control_text));
@@ -354,33 +448,83 @@ pub fn enforcement_item(policy: &Policy) -> Item {
     }
     Item::pass(
         name,
-        format!("a wpam refusal denies the login ({})", ok.join(", ")),
+        format!(
+            "a wpam refusal denies the login, and no line lets a login past wpam ({})",
+            ok.join(", ")
+        ),
     )
+}
+
+/// What the settings rules ask of the system (`check.rs` answers from it,
+/// the unit tests for it).
+pub trait Lookups {
+    /// getgrnam: whether a group of this name exists.
+    fn group_exists(&self, name: &str) -> Result<bool, String>;
+    /// The fix for a config file the module cannot use ([`config_file_fix`]).
+    fn config_file_fix(&self, path: &str) -> String;
+}
+
+/// A config file the module cannot use: a missing one is made from the
+/// installed example (`example`); an existing one gets root's owner and
+/// mode 0600.
+pub fn config_file_fix(path: &str, missing: bool, example: &str) -> String {
+    if missing {
+        format!(
+            "install -m 0600 -o root -g 0 {example} {path}, then set service_key= (and the \
+             other settings) in it"
+        )
+    } else {
+        format!(
+            "make {path} a regular file owned by root, mode 0600 (chown root:0 {path}; chmod 0600 {path})"
+        )
+    }
+}
+
+/// A log file that does not exist, in a directory that does: the module
+/// creates it root:root 0640 at the first login; this makes it now with the
+/// packages' group. `parent_missing`: the directory must be made first.
+pub fn log_file_create(path: &str, group: &str, parent: Option<&str>) -> String {
+    let file = format!("install -m 0640 -o root -g {group} /dev/null {path}");
+    match parent {
+        Some(d) => format!("install -d -m 0755 -o root -g 0 {d} && {file}"),
+        None => file,
+    }
 }
 
 #[cfg(not(target_os = "openbsd"))]
 /// `pam.args.<phase>`: what `config::parse` says about a wpam line — the
 /// same warnings and errors a login logs — plus the secret on the pam.d line.
-pub fn args_item(name: &str, e: &Entry, parsed: &pam_wpam::config::Parsed) -> Item {
-    settings_item(name, &e.place(), &e.args, parsed)
+pub fn args_item(
+    name: &str,
+    e: &Entry,
+    parsed: &pam_wpam::config::Parsed,
+    sys: &dyn Lookups,
+) -> Item {
+    settings_item(name, &e.place(), &e.args, parsed, sys)
 }
 
 /// [`args_item`] for settings read from `place` (a pam.d line, or OpenBSD's
 /// config file), whose own words are `line_args`.
+///
+/// Then the policy arguments (shown on the line): `unenrolled=allow` is a
+/// warning while logins are tied to Werbot IDs and a failure when none is
+/// (it applies only to tied logins); a `groups=` group that does not exist
+/// ([`Lookups::group_exists`]) is a failure when included (the module denies
+/// every login it would ask) and a warning when excluded (it excludes
+/// nobody).
 pub fn settings_item(
     name: &str,
     place: &str,
     line_args: &[String],
     parsed: &pam_wpam::config::Parsed,
+    sys: &dyn Lookups,
 ) -> Item {
     if let Err(err) = &parsed.config {
         return Item::fail(
             name,
             format!("{}: configuration error: {err}", place),
             match err {
-                pam_wpam::config::ConfigError::ConfigFile { path, .. } => format!(
-                    "make {path} a regular file owned by root, mode 0600 (chown root {path}; chmod 0600 {path})"
-                ),
+                pam_wpam::config::ConfigError::ConfigFile { path, .. } => sys.config_file_fix(path),
                 pam_wpam::config::ConfigError::Missing(k) => {
                     format!("add {k}=… to the pam.d line or the config file")
                 }
@@ -414,6 +558,7 @@ pub fn settings_item(
         );
     }
     let mut detail = format!("{}: valid", place);
+    let mut findings: Vec<(Severity, String, String)> = Vec::new();
     if let Ok(c) = &parsed.config {
         let _ = write!(detail, " (server {}", c.server.endpoint());
         if let Some(p) = &c.proxy {
@@ -432,8 +577,131 @@ pub fn settings_item(
             );
         }
         detail.push(')');
+        let _ = write!(detail, "; {}", policy_text(c));
+        findings = policy_findings(c, sys);
     }
-    Item::pass(name, detail)
+    findings.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let Some(severity) = findings.first().map(|f| f.0) else {
+        return Item::pass(name, detail);
+    };
+    for (_, d, _) in &findings {
+        let _ = write!(detail, "; {d}");
+    }
+    let fix = findings
+        .iter()
+        .map(|(_, _, f)| f.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Item {
+        severity,
+        ..Item::fail(name, detail, fix)
+    }
+}
+
+/// The policy arguments as a login sees them: who is asked, the account
+/// phase, unenrolled users, the remember window, reworded prompts.
+fn policy_text(c: &pam_wpam::config::Config) -> String {
+    use pam_wpam::config::{AccountPhase, Unenrolled};
+    let g = &c.groups;
+    let asks = match (g.include.is_empty(), g.exclude.is_empty()) {
+        (true, true) => "asks every login".to_string(),
+        (false, true) => format!("asks members of {} only", g.include.join(",")),
+        (true, false) => format!("asks every login but members of {}", g.exclude.join(",")),
+        (false, false) => format!(
+            "asks members of {} but not of {}",
+            g.include.join(","),
+            g.exclude.join(",")
+        ),
+    };
+    let mut out = format!(
+        "{asks}; account_phase {}; unenrolled {}; remember {}",
+        match c.account_phase {
+            AccountPhase::Verify => "verify (a U2F push for a login that skipped the auth phase)",
+            AccountPhase::Skip => "skip (logins that skipped the auth phase are not asked)",
+        },
+        match c.unenrolled {
+            Unenrolled::Deny => "deny",
+            Unenrolled::Allow => "allow",
+        },
+        match c.remember {
+            Some(d) => format!(
+                "{} s (a second factor is not asked again within it for the same login, address and service)",
+                d.as_secs()
+            ),
+            None => "off".to_string(),
+        }
+    );
+    if c.prompt_id != pam_wpam::input::PROMPT_ID {
+        let _ = write!(out, "; prompt_id {}", pam_wpam::log::quote(&c.prompt_id));
+    }
+    if c.prompt_code != pam_wpam::input::PROMPT_CODE {
+        let _ = write!(
+            out,
+            "; prompt_code {}",
+            pam_wpam::log::quote(&c.prompt_code)
+        );
+    }
+    if c.second_factor_only {
+        out.push_str("; second_factor_only (the second factor is meant to be the only one)");
+    }
+    out
+}
+
+/// What the policy arguments mean for logins that the admin should hear
+/// of: (severity, what, fix).
+fn policy_findings(
+    c: &pam_wpam::config::Config,
+    sys: &dyn Lookups,
+) -> Vec<(Severity, String, String)> {
+    let mut out = Vec::new();
+    if c.unenrolled == pam_wpam::config::Unenrolled::Allow {
+        if c.werbot_ids.is_empty() && !c.werbot_id_from_login {
+            out.push((
+                Severity::Failure,
+                "unenrolled=allow, but no login is tied to a Werbot ID (no wid. entries, no \
+                 werbot_id_from_login=true): allow applies to tied logins only, so it changes \
+                 nothing here (a typed Werbot ID the server does not know is always denied)"
+                    .to_string(),
+                "tie the logins (wid.<login>=<Werbot ID> in the config file, or \
+                 werbot_id_from_login=true), or remove unenrolled=allow"
+                    .to_string(),
+            ));
+        } else {
+            out.push((
+                Severity::Warning,
+                "unenrolled=allow: rollout mode: a tied login whose Werbot user does not exist \
+                 is admitted without a second factor (a WARN line each)"
+                    .to_string(),
+                "set unenrolled=deny (or remove it) once every tied login's Werbot user exists"
+                    .to_string(),
+            ));
+        }
+    }
+    let named = c.groups.include.iter().map(|g| (g, true));
+    for (g, included) in named.chain(c.groups.exclude.iter().map(|g| (g, false))) {
+        match sys.group_exists(g) {
+            Ok(true) => {}
+            Ok(false) if included => out.push((
+                Severity::Failure,
+                format!(
+                    "groups={g}: there is no group {g} on this system: the module denies every \
+                     login it is asked about"
+                ),
+                format!("correct groups= or create the group {g} (getent group {g})"),
+            )),
+            Ok(false) => out.push((
+                Severity::Warning,
+                format!("groups=!{g}: there is no group {g} on this system: it excludes nobody"),
+                format!("correct groups= or create the group {g} (getent group {g})"),
+            )),
+            Err(e) => out.push((
+                Severity::Warning,
+                format!("groups=: looking up group {g} failed ({e}); the module denies logins while it does"),
+                format!("check the group database (getent group {g})"),
+            )),
+        }
+    }
+    out
 }
 
 // --- sshd -----------------------------------------------------------------------
@@ -472,11 +740,33 @@ impl SshdConfig {
     }
 }
 
-/// Where wpam is, for the sshd checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the sshd checks need to know of the PAM side (or of OpenBSD's
+/// style): where wpam is, and what its lines say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WpamPhases {
     pub auth: bool,
     pub account: bool,
+    /// `account_phase` of the account stack's wpam line.
+    pub account_phase: pam_wpam::config::AccountPhase,
+    /// `groups=!…` of the account stack's wpam line: not asked there.
+    pub account_exempt: Vec<String>,
+    /// The auth stack's ways to success without a first factor; None when
+    /// not known (no auth stack read, OpenBSD).
+    pub first_factor: Option<FirstFactor>,
+    /// `second_factor_only=true` on an auth line: the admin states that the
+    /// second factor is meant to be the only one.
+    pub second_factor_only: bool,
+}
+
+/// The auth stack's first factor (`pamstack::without_a_factor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirstFactor {
+    /// A login passes on wpam's code (or an approved push) alone.
+    pub wpam_alone: bool,
+    /// A login wpam ignores (`groups=`) passes with nothing at all.
+    pub nothing: bool,
+    /// The modules that ask for a factor of their own, with their place.
+    pub modules: Vec<String>,
 }
 
 /// How sshd reaches the second factor.
@@ -490,8 +780,9 @@ pub enum Frontend {
     BsdAuth,
 }
 
-/// `sshd.use_pam`, `sshd.kbd_interactive` and `sshd.key_login`.
-pub fn sshd_items(cfg: &SshdConfig, wpam: WpamPhases, frontend: Frontend) -> Vec<Item> {
+/// `sshd.use_pam`, `sshd.kbd_interactive`, `sshd.key_login` and
+/// `sshd.first_factor`.
+pub fn sshd_items(cfg: &SshdConfig, wpam: &WpamPhases, frontend: Frontend) -> Vec<Item> {
     let mut out = Vec::new();
     if frontend == Frontend::Pam {
         out.push(match cfg.yes("usepam") {
@@ -522,71 +813,115 @@ pub fn sshd_items(cfg: &SshdConfig, wpam: WpamPhases, frontend: Frontend) -> Vec
         Item::pass("sshd.kbd_interactive", "KbdInteractiveAuthentication no")
     });
     out.push(key_login(cfg, wpam, frontend, kbd));
+    if frontend == Frontend::Pam {
+        out.extend(first_factor_item(cfg, wpam, kbd));
+    }
     out
 }
 
-/// Whether a key login also gets the second factor, and through which phase.
-fn key_login(cfg: &SshdConfig, wpam: WpamPhases, frontend: Frontend, kbd: bool) -> Item {
-    let name = "sshd.key_login";
+/// sshd's AuthenticationMethods: each alternative list of methods that
+/// completes a login; empty for `any` (or none set).
+fn method_lists(cfg: &SshdConfig) -> (String, Vec<Vec<String>>) {
     let methods = cfg.get("authenticationmethods").unwrap_or("any");
-    let pubkey = cfg.yes("pubkeyauthentication").unwrap_or(true);
-    // Each alternative list of methods that completes a login.
-    let lists: Vec<Vec<&str>> = if methods.eq_ignore_ascii_case("any") {
+    let lists = if methods.eq_ignore_ascii_case("any") {
         Vec::new()
     } else {
         methods
             .split_whitespace()
-            .map(|l| l.split(',').collect())
+            .map(|l| l.split(',').map(str::to_string).collect())
             .collect()
     };
-    let kbd_in = |l: &Vec<&str>| l.iter().any(|m| m.starts_with("keyboard-interactive"));
+    (format!("AuthenticationMethods {methods}"), lists)
+}
+
+fn is_kbd(m: &str) -> bool {
+    m.starts_with("keyboard-interactive")
+}
+
+/// Whether a key login also gets the second factor, and through which
+/// phase: a key alone runs only the account phase, where wpam
+/// (account_phase=verify) sends a U2F push — or nothing is asked at all.
+/// Either way a warning that names the consequence.
+fn key_login(cfg: &SshdConfig, wpam: &WpamPhases, frontend: Frontend, kbd: bool) -> Item {
+    let name = "sshd.key_login";
+    let (shown, lists) = method_lists(cfg);
+    let pubkey = cfg.yes("pubkeyauthentication").unwrap_or(true);
+    let has_key = |l: &Vec<String>| l.iter().any(|m| m.starts_with("publickey"));
     // A list that logs in with a key and never asks keyboard-interactive.
     let key_only: Option<String> = if lists.is_empty() {
         pubkey.then(|| "publickey".to_string())
     } else {
         lists
             .iter()
-            .find(|l| l.iter().any(|m| m.starts_with("publickey")) && !kbd_in(l))
+            .find(|l| has_key(l) && !l.iter().any(|m| is_kbd(m)))
             .map(|l| l.join(","))
     };
     let both = lists
         .iter()
-        .find(|l| l.iter().any(|m| m.starts_with("publickey")) && kbd_in(l))
+        .find(|l| has_key(l) && l.iter().any(|m| is_kbd(m)))
         .map(|l| l.join(","));
-    let shown = format!("AuthenticationMethods {methods}");
     if !pubkey {
         return Item::pass(
             name,
             format!("{shown}; PubkeyAuthentication no: no key logins"),
         );
     }
+    let require =
+        "require it with `AuthenticationMethods publickey,keyboard-interactive` in sshd_config";
     match (frontend, key_only) {
-        (Frontend::BsdAuth, Some(l)) => Item::fail(
+        (Frontend::BsdAuth, Some(l)) => Item::warn(
             name,
             format!(
-                "{shown}: `{l}` logs in with a key alone, and BSD Authentication has no account phase: no second factor"
+                "{shown}: `{l}` logs in with a key alone, and BSD Authentication has no account \
+                 phase: key-only logins get no second factor"
             ),
-            "set `AuthenticationMethods publickey,keyboard-interactive:bsdauth` in sshd_config",
+            "require it with `AuthenticationMethods publickey,keyboard-interactive:bsdauth` in sshd_config",
         ),
-        (Frontend::Pam, Some(l)) if !wpam.account => Item::fail(
+        (Frontend::Pam, Some(l))
+            if wpam.account
+                && wpam.account_phase == pam_wpam::config::AccountPhase::Verify =>
+        {
+            let exempt = if wpam.account_exempt.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (members of {} are not asked: groups=!{})",
+                    wpam.account_exempt.join(","),
+                    wpam.account_exempt.join(",!")
+                )
+            };
+            Item::warn(
+                name,
+                format!(
+                    "{shown}: `{l}` alone runs only the account phase, where wpam \
+                     (account_phase=verify) asks for a U2F approval: every key-only login (scp, \
+                     rsync, Ansible, root) gets a U2F push for the Werbot user named like the login \
+                     (or its wid. entry){exempt}; automation fails unless excluded with \
+                     groups=!<group> or account_phase=skip{}",
+                    if wpam.auth && kbd {
+                        "; keyboard-interactive logins answer wpam's prompts in the auth phase"
+                    } else {
+                        ""
+                    }
+                ),
+                format!(
+                    "exclude automation accounts with groups=!<group> on the account line, or set \
+                     account_phase=skip and {require}"
+                ),
+            )
+        }
+        (Frontend::Pam, Some(l)) => Item::warn(
             name,
             format!(
-                "{shown}: `{l}` alone: only the account phase runs — wpam is not in the account stack, so a key login gets no second factor"
-            ),
-            "add `account required pam_wpam.so …` to the PAM policy, or set \
-             `AuthenticationMethods publickey,keyboard-interactive` in sshd_config",
-        ),
-        (Frontend::Pam, Some(l)) => Item::pass(
-            name,
-            format!(
-                "{shown}: `{l}` alone runs only the account phase: wpam asks for a U2F approval there \
-                 (Werbot ID = the login name, or its wid. entry){}",
-                if wpam.auth && kbd {
-                    "; keyboard-interactive logins answer wpam's prompts in the auth phase"
+                "{shown}: `{l}` alone runs only the account phase, and {}: key-only logins get no \
+                 second factor",
+                if wpam.account {
+                    "wpam's account_phase=skip asks nothing there"
                 } else {
-                    ""
+                    "wpam is not in the account stack"
                 }
             ),
+            require,
         ),
         (_, None) => match both {
             Some(l) if kbd => Item::pass(
@@ -601,6 +936,83 @@ fn key_login(cfg: &SshdConfig, wpam: WpamPhases, frontend: Frontend, kbd: bool) 
             None => Item::pass(name, format!("{shown}: no login completes with a key alone")),
         },
     }
+}
+
+/// `sshd.first_factor`: when sshd lets PAM alone complete a login
+/// (keyboard-interactive alone, or password, which with UsePAM runs the same
+/// auth stack) and the auth stack asks no first factor besides wpam, the
+/// second factor is the only factor: a failure, unless the admin says so
+/// with `second_factor_only=true` (then a warning that names it). A login
+/// that wpam ignores (`groups=`) and the stack lets through with nothing
+/// is a failure either way.
+fn first_factor_item(cfg: &SshdConfig, wpam: &WpamPhases, kbd: bool) -> Option<Item> {
+    let name = "sshd.first_factor";
+    let ff = wpam.first_factor.as_ref().filter(|_| wpam.auth)?;
+    let (shown, lists) = method_lists(cfg);
+    let password =
+        cfg.yes("passwordauthentication").unwrap_or(true) && cfg.yes("usepam").unwrap_or(false);
+    let by_pam = |m: &str| (is_kbd(m) && kbd) || (m == "password" && password);
+    let pam_alone: Option<String> = if lists.is_empty() {
+        if kbd {
+            Some("keyboard-interactive".into())
+        } else if password {
+            Some("password".into())
+        } else {
+            None
+        }
+    } else {
+        lists
+            .iter()
+            .find(|l| !l.is_empty() && l.iter().all(|m| by_pam(m)))
+            .map(|l| l.join(","))
+    };
+    let Some(l) = pam_alone else {
+        return Some(Item::pass(
+            name,
+            format!("{shown}: no login completes through PAM alone (a key comes first)"),
+        ));
+    };
+    let alone = format!("{shown}: `{l}` alone completes a login, through the PAM auth stack alone");
+    let require = "set `AuthenticationMethods publickey,keyboard-interactive` in sshd_config (a key \
+                   first), or let the auth stack ask for a password too (e.g. `@include common-auth` \
+                   before wpam)";
+    if ff.nothing {
+        return Some(Item::fail(
+            name,
+            format!(
+                "{alone}, and a login that wpam does not ask (outside groups=, PAM_IGNORE) passes \
+                 that stack with no factor at all"
+            ),
+            format!("{require}; or make a login wpam ignores fail the stack (no pam_permit.so after wpam)"),
+        ));
+    }
+    if ff.wpam_alone {
+        let what = "the second factor is the only factor: wpam's code (or an approved push) alone \
+                    logs in, no key, no password";
+        return Some(if wpam.second_factor_only {
+            Item::warn(
+                name,
+                format!("{alone}: {what} — as second_factor_only=true states"),
+                format!("to require more, {require}"),
+            )
+        } else {
+            Item::fail(
+                name,
+                format!("{alone}, and the stack asks nothing else: {what}"),
+                format!(
+                    "{require}; if the code alone is meant, say so with second_factor_only=true"
+                ),
+            )
+        });
+    }
+    Some(Item::pass(
+        name,
+        if ff.modules.is_empty() {
+            format!("{alone}; wpam's answer alone lets no login through")
+        } else {
+            format!("{alone}, which also asks {}", ff.modules.join(", "))
+        },
+    ))
 }
 
 // --- the API ---------------------------------------------------------------------
@@ -810,10 +1222,11 @@ mod tests {
     #[test]
     fn a_local_service_without_local_user_ip_warns() {
         let i = local_user_ip_item("su", None).unwrap();
-        assert!(i.ok && i.fix.as_deref().unwrap_or("").contains("local_user_ip"));
+        assert_eq!(i.severity, Severity::Warning);
+        assert!(i.fix.as_deref().unwrap_or("").contains("local_user_ip"));
         assert!(render_text("t", &[i]).contains("! user_ip"));
         let i = local_user_ip_item("sudo", Some("192.0.2.1".parse().unwrap())).unwrap();
-        assert!(i.ok && i.fix.is_none(), "{i:?}");
+        assert!(i.severity == Severity::Ok && i.fix.is_none(), "{i:?}");
         assert!(local_user_ip_item("sshd", None).is_none());
     }
 
@@ -828,7 +1241,11 @@ mod tests {
             owner: "root:root 0600".into(),
         };
         let i = offline_item("offline", &base).unwrap();
-        assert!(i.ok && i.fix.is_some(), "{}", i.detail);
+        assert!(
+            i.severity == Severity::Warning && i.fix.is_some(),
+            "{}",
+            i.detail
+        );
         assert!(i.detail.contains("skip the second factor during an outage"));
         assert!(render_text("t", &[i]).contains("! offline"));
         let f = OfflineFacts {
@@ -837,17 +1254,17 @@ mod tests {
             ..base
         };
         let i = offline_item("offline", &f).unwrap();
-        assert!(!i.ok && i.detail.contains("admin"), "{}", i.detail);
+        assert!(!i.passed() && i.detail.contains("admin"), "{}", i.detail);
         let f = OfflineFacts {
             secrets: Ok(vec!["root".into(), "admin".into()]),
             ..f
         };
-        assert!(offline_item("offline", &f).unwrap().ok);
+        assert_eq!(offline_item("offline", &f).unwrap().severity, Severity::Ok);
         let f = OfflineFacts {
             secrets: Err("mode 0644".into()),
             ..f
         };
-        assert!(!offline_item("offline", &f).unwrap().ok);
+        assert!(!offline_item("offline", &f).unwrap().passed());
         let none: Vec<String> = vec![];
         let f = OfflineFacts {
             offline_users: &none,
@@ -862,41 +1279,75 @@ mod tests {
     fn cfg(text: &str) -> SshdConfig {
         SshdConfig::parse(text)
     }
-    const BOTH: WpamPhases = WpamPhases {
-        auth: true,
-        account: true,
-    };
-    const AUTH_ONLY: WpamPhases = WpamPhases {
-        auth: true,
-        account: false,
-    };
+
+    /// wpam in auth and account (account_phase=verify), the auth stack
+    /// asking a password too.
+    fn both() -> WpamPhases {
+        WpamPhases {
+            auth: true,
+            account: true,
+            first_factor: Some(FirstFactor {
+                modules: vec!["pam_unix.so (/etc/pam.d/common-auth:17)".into()],
+                ..FirstFactor::default()
+            }),
+            ..WpamPhases::default()
+        }
+    }
+
+    fn auth_only() -> WpamPhases {
+        WpamPhases {
+            account: false,
+            ..both()
+        }
+    }
+
+    /// The shipped Debian template: `# @include common-auth`, wpam alone.
+    fn wpam_alone() -> WpamPhases {
+        WpamPhases {
+            first_factor: Some(FirstFactor {
+                wpam_alone: true,
+                ..FirstFactor::default()
+            }),
+            ..both()
+        }
+    }
 
     fn by_name<'a>(items: &'a [Item], name: &str) -> &'a Item {
         items.iter().find(|i| i.name == name).unwrap()
     }
 
+    const DOCUMENTED: &str =
+        "usepam yes\nkbdinteractiveauthentication yes\npubkeyauthentication yes\n\
+                              authenticationmethods publickey,keyboard-interactive\n";
+
     #[test]
     fn the_documented_sshd_config_passes() {
-        let c = cfg(
-            "usepam yes\nkbdinteractiveauthentication yes\npubkeyauthentication yes\n\
-                     authenticationmethods publickey,keyboard-interactive\n",
+        let items = sshd_items(&cfg(DOCUMENTED), &both(), Frontend::Pam);
+        assert!(
+            items.iter().all(|i| i.severity == Severity::Ok),
+            "{items:?}"
         );
-        let items = sshd_items(&c, BOTH, Frontend::Pam);
-        assert!(items.iter().all(|i| i.ok), "{items:?}");
         assert!(by_name(&items, "sshd.key_login")
             .detail
             .contains("auth phase"));
+        // A key comes first: the code alone is no login, even with wpam alone.
+        let items = sshd_items(&cfg(DOCUMENTED), &wpam_alone(), Frontend::Pam);
+        let f = by_name(&items, "sshd.first_factor");
+        assert!(
+            f.severity == Severity::Ok && f.detail.contains("a key comes first"),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn usepam_no_and_kbd_no_fail_with_their_fix() {
         let c = cfg("usepam no\nkbdinteractiveauthentication no\n");
-        let items = sshd_items(&c, BOTH, Frontend::Pam);
+        let items = sshd_items(&c, &both(), Frontend::Pam);
         let u = by_name(&items, "sshd.use_pam");
-        assert!(!u.ok && u.fix.as_deref().unwrap().contains("UsePAM yes"));
+        assert!(!u.passed() && u.fix.as_deref().unwrap().contains("UsePAM yes"));
         let k = by_name(&items, "sshd.kbd_interactive");
         assert!(
-            !k.ok
+            !k.passed()
                 && k.fix
                     .as_deref()
                     .unwrap()
@@ -904,28 +1355,262 @@ mod tests {
         );
         // The pre-8.7 name counts too.
         let c = cfg("usepam yes\nchallengeresponseauthentication yes\n");
-        assert!(by_name(&sshd_items(&c, BOTH, Frontend::Pam), "sshd.kbd_interactive").ok);
+        let k = sshd_items(&c, &both(), Frontend::Pam);
+        assert_eq!(by_name(&k, "sshd.kbd_interactive").severity, Severity::Ok);
     }
 
     #[test]
-    fn a_key_alone_needs_wpam_in_the_account_stack() {
+    fn a_key_alone_is_a_warning_that_names_its_consequence() {
         let c =
             cfg("usepam yes\nkbdinteractiveauthentication yes\nauthenticationmethods publickey\n");
-        let k = by_name(&sshd_items(&c, AUTH_ONLY, Frontend::Pam), "sshd.key_login").clone();
+        // Not in the account stack: no second factor at all.
+        let k = by_name(
+            &sshd_items(&c, &auth_only(), Frontend::Pam),
+            "sshd.key_login",
+        )
+        .clone();
+        assert_eq!(k.severity, Severity::Warning, "{k:?}");
         assert!(
-            !k.ok && k.detail.contains("only the account phase runs"),
+            k.detail.contains("key-only logins get no second factor")
+                && k.fix
+                    .as_deref()
+                    .unwrap()
+                    .contains("publickey,keyboard-interactive"),
             "{k:?}"
         );
-        let k = by_name(&sshd_items(&c, BOTH, Frontend::Pam), "sshd.key_login").clone();
-        assert!(k.ok && k.detail.contains("account phase"), "{k:?}");
+        // account_phase=skip: the same.
+        let skip = WpamPhases {
+            account_phase: pam_wpam::config::AccountPhase::Skip,
+            ..both()
+        };
+        let k = by_name(&sshd_items(&c, &skip, Frontend::Pam), "sshd.key_login").clone();
+        assert!(
+            k.severity == Severity::Warning && k.detail.contains("account_phase=skip"),
+            "{k:?}"
+        );
+        // account_phase=verify: a push for every key login, automation fails.
+        let k = by_name(&sshd_items(&c, &both(), Frontend::Pam), "sshd.key_login").clone();
+        assert_eq!(k.severity, Severity::Warning, "{k:?}");
+        assert!(
+            k.detail
+                .contains("every key-only login (scp, rsync, Ansible, root) gets a U2F push")
+                && k.detail.contains("groups=!<group> or account_phase=skip"),
+            "{k:?}"
+        );
+        let exempt = WpamPhases {
+            account_exempt: vec!["automation".into()],
+            ..both()
+        };
+        let k = by_name(&sshd_items(&c, &exempt, Frontend::Pam), "sshd.key_login").clone();
+        assert!(k.detail.contains("groups=!automation"), "{k:?}");
         // "any" with keys allowed: the same.
         let c = cfg("usepam yes\nkbdinteractiveauthentication yes\nauthenticationmethods any\n");
-        assert!(!by_name(&sshd_items(&c, AUTH_ONLY, Frontend::Pam), "sshd.key_login").ok);
+        let k = sshd_items(&c, &auth_only(), Frontend::Pam);
+        assert_eq!(by_name(&k, "sshd.key_login").severity, Severity::Warning);
         // OpenBSD has no account phase.
         let c = cfg("kbdinteractiveauthentication yes\nauthenticationmethods any\n");
-        let items = sshd_items(&c, BOTH, Frontend::BsdAuth);
-        assert!(!by_name(&items, "sshd.key_login").ok);
+        let items = sshd_items(&c, &both(), Frontend::BsdAuth);
+        assert_eq!(
+            by_name(&items, "sshd.key_login").severity,
+            Severity::Warning
+        );
         assert!(items.iter().all(|i| i.name != "sshd.use_pam"));
+        assert!(items.iter().all(|i| i.name != "sshd.first_factor"));
+    }
+
+    #[test]
+    fn the_second_factor_as_the_only_factor_fails_unless_stated() {
+        // No AuthenticationMethods, the Debian template: the code alone.
+        let c = cfg("usepam yes\nkbdinteractiveauthentication yes\npasswordauthentication no\n");
+        let f = by_name(
+            &sshd_items(&c, &wpam_alone(), Frontend::Pam),
+            "sshd.first_factor",
+        )
+        .clone();
+        assert_eq!(f.severity, Severity::Failure, "{f:?}");
+        assert!(
+            f.detail.contains("the second factor is the only factor")
+                && f.fix
+                    .as_deref()
+                    .unwrap()
+                    .contains("second_factor_only=true"),
+            "{f:?}"
+        );
+        // A list with keyboard-interactive and nothing that is not PAM.
+        let c = cfg("usepam yes\nkbdinteractiveauthentication yes\n\
+             authenticationmethods publickey,keyboard-interactive keyboard-interactive:pam\n");
+        let f = by_name(
+            &sshd_items(&c, &wpam_alone(), Frontend::Pam),
+            "sshd.first_factor",
+        )
+        .clone();
+        assert!(
+            f.severity == Severity::Failure && f.detail.contains("`keyboard-interactive:pam`"),
+            "{f:?}"
+        );
+        // Password with UsePAM runs the same stack.
+        let c = cfg(
+            "usepam yes\nkbdinteractiveauthentication yes\npasswordauthentication yes\n\
+             authenticationmethods publickey,keyboard-interactive password\n",
+        );
+        let f = by_name(
+            &sshd_items(&c, &wpam_alone(), Frontend::Pam),
+            "sshd.first_factor",
+        )
+        .clone();
+        assert_eq!(f.severity, Severity::Failure, "{f:?}");
+        // Stated: a warning that names it.
+        let stated = WpamPhases {
+            second_factor_only: true,
+            ..wpam_alone()
+        };
+        let f = by_name(&sshd_items(&c, &stated, Frontend::Pam), "sshd.first_factor").clone();
+        assert!(
+            f.severity == Severity::Warning && f.detail.contains("second_factor_only=true"),
+            "{f:?}"
+        );
+        // Logins wpam ignores get in with nothing: a failure even if stated.
+        let nothing = WpamPhases {
+            first_factor: Some(FirstFactor {
+                wpam_alone: true,
+                nothing: true,
+                modules: Vec::new(),
+            }),
+            ..stated
+        };
+        let f = by_name(
+            &sshd_items(&c, &nothing, Frontend::Pam),
+            "sshd.first_factor",
+        )
+        .clone();
+        assert!(
+            f.severity == Severity::Failure && f.detail.contains("no factor at all"),
+            "{f:?}"
+        );
+        // A password module in the stack: fine, and named.
+        let f = by_name(&sshd_items(&c, &both(), Frontend::Pam), "sshd.first_factor").clone();
+        assert!(
+            f.severity == Severity::Ok && f.detail.contains("pam_unix.so"),
+            "{f:?}"
+        );
+    }
+
+    struct Fake;
+    impl Lookups for Fake {
+        fn group_exists(&self, name: &str) -> Result<bool, String> {
+            match name {
+                "broken" => Err("NSS is down".into()),
+                n => Ok(matches!(n, "wheel" | "automation")),
+            }
+        }
+        fn config_file_fix(&self, path: &str) -> String {
+            config_file_fix(path, true, "/usr/share/doc/wpam/examples/wpam.conf")
+        }
+    }
+
+    fn settings(args: &[&str]) -> Item {
+        let mut all = vec![
+            "server_url=https://api.example.com".to_string(),
+            "service_id=s".to_string(),
+            "service_key=k".to_string(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let parsed = pam_wpam::config::parse(&all);
+        settings_item("pam.args.auth", "sshd:1", &[], &parsed, &Fake)
+    }
+
+    #[test]
+    fn policy_arguments_are_shown_and_judged() {
+        let i = settings(&[]);
+        assert_eq!(i.severity, Severity::Ok, "{i:?}");
+        assert!(
+            i.detail.contains("asks every login; account_phase verify")
+                && i.detail.contains("unenrolled deny; remember off"),
+            "{i:?}"
+        );
+        let i = settings(&[
+            "groups=wheel,!automation",
+            "remember=8h",
+            "account_phase=skip",
+        ]);
+        assert_eq!(i.severity, Severity::Ok, "{i:?}");
+        assert!(
+            i.detail
+                .contains("asks members of wheel but not of automation")
+                && i.detail.contains("account_phase skip")
+                && i.detail.contains("remember 28800 s"),
+            "{i:?}"
+        );
+        // Only exclusions: ok.
+        assert_eq!(settings(&["groups=!automation"]).severity, Severity::Ok);
+        // An included group that does not exist: everyone is denied.
+        let i = settings(&["groups=wheel,nosuch"]);
+        assert!(
+            i.severity == Severity::Failure && i.detail.contains("no group nosuch"),
+            "{i:?}"
+        );
+        // An excluded one: excludes nobody.
+        let i = settings(&["groups=!nosuch"]);
+        assert!(
+            i.severity == Severity::Warning && i.detail.contains("excludes nobody"),
+            "{i:?}"
+        );
+        assert_eq!(settings(&["groups=broken"]).severity, Severity::Warning);
+        // unenrolled=allow: a warning with tied logins, a failure without.
+        let i = settings(&["unenrolled=allow", "werbot_id_from_login=true"]);
+        assert!(
+            i.severity == Severity::Warning && i.detail.contains("rollout mode"),
+            "{i:?}"
+        );
+        let i = settings(&["unenrolled=allow"]);
+        assert!(
+            i.severity == Severity::Failure && i.fix.as_deref().unwrap().contains("wid."),
+            "{i:?}"
+        );
+        // Both: the failure wins, both are said.
+        let i = settings(&[
+            "unenrolled=allow",
+            "werbot_id_from_login=true",
+            "groups=nosuch",
+        ]);
+        assert_eq!(i.severity, Severity::Failure);
+        assert!(i.detail.contains("rollout mode") && i.detail.contains("no group nosuch"));
+        assert!(settings(&["second_factor_only=true"])
+            .detail
+            .contains("second_factor_only"));
+    }
+
+    #[test]
+    fn missing_files_get_a_command_that_makes_them() {
+        assert_eq!(
+            config_file_fix(
+                "/etc/security/wpam.conf",
+                true,
+                "/usr/share/doc/wpam/examples/wpam.conf"
+            ),
+            "install -m 0600 -o root -g 0 /usr/share/doc/wpam/examples/wpam.conf \
+             /etc/security/wpam.conf, then set service_key= (and the other settings) in it"
+        );
+        assert!(config_file_fix("/x", false, "/e").contains("chmod 0600 /x"));
+        assert_eq!(
+            log_file_create("/var/log/wpam.log", "adm", None),
+            "install -m 0640 -o root -g adm /dev/null /var/log/wpam.log"
+        );
+        assert!(log_file_create("/l/w.log", "wheel", Some("/l")).starts_with("install -d -m 0755"));
+        // A config file error on the pam.d line gets the same fix.
+        let parsed = pam_wpam::config::parse(&[
+            "server_url=https://a".to_string(),
+            "service_id=s".to_string(),
+            "config=/nonexistent/wpam.conf".to_string(),
+        ]);
+        let i = settings_item("pam.args.auth", "sshd:1", &[], &parsed, &Fake);
+        assert!(
+            i.fix
+                .as_deref()
+                .unwrap()
+                .starts_with("install -m 0600 -o root -g 0 "),
+            "{i:?}"
+        );
     }
 
     #[test]
@@ -978,9 +1663,9 @@ mod tests {
     #[test]
     fn an_old_style_copy_fails_with_the_copy_command() {
         let copy = "/usr/libexec/auth/login_-wpam";
-        assert!(style_copy_item(copy, b"new", b"new").ok);
+        assert_eq!(style_copy_item(copy, b"new", b"new").severity, Severity::Ok);
         let i = style_copy_item(copy, b"old", b"new");
-        assert!(!i.ok);
+        assert_eq!(i.severity, Severity::Failure);
         assert_eq!(
             i.fix.as_deref(),
             Some("install -o root -g auth -m 0555 /usr/local/libexec/auth/login_-wpam /usr/libexec/auth/login_-wpam")
@@ -992,6 +1677,7 @@ mod tests {
         let items = vec![
             Item::pass("a", "fine"),
             Item::fail("b.c", "broken\nline", "fix it").timed(std::time::Duration::from_millis(7)),
+            Item::warn("d", "works, but", "consider"),
         ];
         let t = render_text("title", &items);
         assert!(
@@ -999,13 +1685,30 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("(7 ms)") && t.contains("1 of 2 checks failed"),
+            t.contains("(7 ms)") && t.contains("1 of 3 checks failed (1 with a warning)"),
             "{t}"
         );
+        assert!(t.contains("! d") && t.contains("fix: consider"), "{t}");
         let j = render_json("sshd", &items);
+        assert_eq!(j["schema_version"], 2);
         assert_eq!(j["ok"], false);
+        assert_eq!(j["severity"], "failure");
         assert_eq!(j["checks"][0]["fix"], serde_json::Value::Null);
+        assert_eq!(j["checks"][0]["severity"], "ok");
         assert_eq!(j["checks"][1]["elapsed_ms"], 7);
+        assert_eq!(j["checks"][1]["severity"], "failure");
+        assert_eq!(j["checks"][2]["severity"], "warning");
+        assert_eq!(j["checks"][2]["ok"], true, "a warning passes");
+        assert_eq!(worst(&items).exit_code(), 2);
+        assert_eq!(worst(&items[..1]).exit_code(), 0);
+        assert_eq!(worst(&[items[0].clone(), items[2].clone()]).exit_code(), 1);
+        let t = render_text("t", &[items[0].clone(), items[2].clone()]);
+        assert!(t.contains("all 2 checks passed (1 with a warning)"), "{t}");
+        let j = render_json("sshd", &[items[0].clone(), items[2].clone()]);
+        assert_eq!(
+            (j["severity"].as_str(), j["ok"].as_bool()),
+            (Some("warning"), Some(true))
+        );
         assert_eq!(days_left(86_400 * 10, 0), 10);
         assert_eq!(days_left(-1, 0), -1);
     }
