@@ -203,12 +203,8 @@ fn in_scope(config: &Config, who: &Who, log: &mut Logger) -> Result<(), Outcome>
     let mut member_of = Vec::new();
     let named = config.groups.include.iter().map(|g| (g, true));
     for (name, included) in named.chain(config.groups.exclude.iter().map(|g| (g, false))) {
-        match crate::sys::group_gid(name) {
-            Ok(Some(gid)) => {
-                if ids.contains(&gid) {
-                    member_of.push(name.clone());
-                }
-            }
+        let group = match crate::sys::group(name) {
+            Ok(Some(g)) => g,
             // A typo in an included group would exempt everyone.
             Ok(None) if included => {
                 log.error(&format!(
@@ -218,10 +214,13 @@ fn in_scope(config: &Config, who: &Who, log: &mut Logger) -> Result<(), Outcome>
                 ));
                 return Err(Outcome::ServiceErr);
             }
-            Ok(None) => log.warn(&format!(
-                "groups=: there is no group {} on this system; nobody is excluded by it",
-                quote(name)
-            )),
+            Ok(None) => {
+                log.warn(&format!(
+                    "groups=: there is no group {} on this system; nobody is excluded by it",
+                    quote(name)
+                ));
+                continue;
+            }
             Err(e) => {
                 log.error(&format!(
                     "groups=: looking up group {} failed: {}; denied",
@@ -230,6 +229,9 @@ fn in_scope(config: &Config, who: &Who, log: &mut Logger) -> Result<(), Outcome>
                 ));
                 return Err(Outcome::ServiceErr);
             }
+        };
+        if is_member(&ids, &group, who) {
+            member_of.push(name.clone());
         }
     }
     if config.groups.asks(&member_of) {
@@ -257,6 +259,16 @@ fn remote_key(who: &Who) -> Option<crate::remember::Key<'_>> {
             rhost: &who.rhost,
         },
     )
+}
+
+/// Whether `who` belongs to `group`: by `ids` (getgrouplist), or by the
+/// group's own entry. getgrouplist leaves out, without an error, a source
+/// it could not read (an LDAP or SSSD source, or systemd's, under a setuid
+/// caller's descriptor limit), and "not a member" of an included group is
+/// what skips the factor: the group entry, whose lookup reports its
+/// errors, has a say too.
+fn is_member(ids: &[u32], group: &crate::sys::Group, who: &Who) -> bool {
+    ids.contains(&group.gid) || group.gid == who.gid || group.members.iter().any(|m| m == &who.user)
 }
 
 /// The `remember=` key of this login, when it may be remembered.
@@ -1630,5 +1642,45 @@ mod tests {
             Outcome::Success
         );
         assert_eq!(s.messages, [format!("info: {OFFLINE_ADMITTED_INFO}")]);
+    }
+
+    #[test]
+    fn membership_by_the_group_entry_counts_when_getgrouplist_left_it_out() {
+        let g = crate::sys::Group {
+            gid: 27,
+            members: vec!["bob".into(), "alice".into()],
+        };
+        let w = who();
+        assert!(is_member(&[0], &g, &w), "listed in gr_mem");
+        assert!(is_member(
+            &[27],
+            &crate::sys::Group {
+                members: vec![],
+                ..g.clone()
+            },
+            &w
+        ));
+        let primary = Who { gid: 27, ..who() };
+        assert!(is_member(
+            &[],
+            &crate::sys::Group {
+                members: vec![],
+                ..g.clone()
+            },
+            &primary
+        ));
+        let carol = Who {
+            user: "carol".into(),
+            ..who()
+        };
+        assert!(!is_member(&[0], &g, &carol));
+        assert!(!is_member(
+            &[0],
+            &crate::sys::Group {
+                members: vec!["alice2".into()],
+                ..g
+            },
+            &w
+        ));
     }
 }

@@ -116,8 +116,17 @@ fn not_found<T>(rc: libc::c_int) -> io::Result<Option<T>> {
     }
 }
 
-/// getgrnam_r: the id of the group with this name, None when there is none.
-pub fn group_gid(name: &str) -> io::Result<Option<u32>> {
+/// A group as getgrnam_r gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub gid: u32,
+    /// `gr_mem`: the logins listed as supplementary members.
+    pub members: Vec<String>,
+}
+
+/// getgrnam_r: the group with this name, None when there is none; an
+/// error of the lookup itself (a source that cannot be read) as such.
+pub fn group(name: &str) -> io::Result<Option<Group>> {
     let Ok(c_name) = std::ffi::CString::new(name) else {
         return Ok(None);
     };
@@ -143,13 +152,33 @@ pub fn group_gid(name: &str) -> io::Result<Option<u32>> {
         if found.is_null() {
             return not_found(rc);
         }
-        return Ok(Some(gr.gr_gid));
+        let mut members = Vec::new();
+        let mut p = gr.gr_mem;
+        // SAFETY: gr_mem is a NULL-terminated array of NUL-terminated
+        // strings inside buf, filled by getgrnam_r.
+        unsafe {
+            while !p.is_null() && !(*p).is_null() {
+                members.push(std::ffi::CStr::from_ptr(*p).to_string_lossy().into_owned());
+                p = p.add(1);
+            }
+        }
+        return Ok(Some(Group {
+            gid: gr.gr_gid,
+            members,
+        }));
     }
+}
+
+/// The id of the group with this name (see [`group`]).
+pub fn group_gid(name: &str) -> io::Result<Option<u32>> {
+    group(name).map(|g| g.map(|g| g.gid))
 }
 
 /// getgrouplist: every group the login belongs to, its primary group
 /// `gid` and the supplementary ones of every NSS source (what initgroups
-/// would give its processes).
+/// would give its processes). glibc leaves out, without an error, the
+/// groups of a source it could not read (too few descriptors under a
+/// setuid caller): a group missing here is not proof of non-membership.
 // The casts are no-ops except on macOS, whose ids are ints.
 #[allow(clippy::unnecessary_cast)]
 pub fn group_ids(login: &str, gid: u32) -> io::Result<Vec<u32>> {

@@ -442,7 +442,7 @@ fn first_login_setup_key_and_code_with_an_exempt_automation_group() {
     };
     // users: 0 tied to alice, 1 automation (exempt group), 2 untied (types
     // an ID), 3 tied to a Werbot user that does not exist.
-    let exempt = TestGroup::create(&[&fx.users[1]]);
+    let exempt = TestGroup::create(&[fx.user(1)]);
     let conf = fx.work.0.join("wpam.conf");
     let root = sshd::root();
     let write_conf = |extra: &str| {

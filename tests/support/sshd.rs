@@ -287,16 +287,15 @@ pub struct TestGroup {
 }
 
 impl TestGroup {
-    pub fn create(members: &[&TestUser]) -> TestGroup {
+    /// `members` are login names; root may be one (removed with the group).
+    pub fn create(members: &[&str]) -> TestGroup {
         sweep_leftovers();
         let suffix: String = random_suffix().chars().take(4).collect();
         let name = format!("{GROUP_PREFIX}{}-{suffix}", std::process::id());
         run(root().command("groupadd").arg(&name));
         let group = TestGroup { name };
         for m in members {
-            run(root()
-                .command("usermod")
-                .args(["-aG", &group.name, &m.name]));
+            run(root().command("usermod").args(["-aG", &group.name, m]));
         }
         group
     }
