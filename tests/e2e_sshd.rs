@@ -466,6 +466,24 @@ fn first_login_setup_key_and_code_with_an_exempt_automation_group() {
     };
     write_conf("");
     fx.sshd.pam.set(&shipped_stack(&conf));
+    // The check a new admin runs: no failure on the documented setup.
+    let out = deadline::output(
+        wpam_command()
+            .args(["check", "--json", "--service", &fx.sshd.pam.name])
+            .arg("--sshd-config")
+            .arg(sshd::root().inside(&fx.sshd.config)),
+        Duration::from_secs(60),
+        "wpam check",
+    )
+    .expect("run wpam check");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("wpam check --json");
+    let not_ok: Vec<&serde_json::Value> = v["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["severity"] != "ok")
+        .collect();
+    assert_eq!(out.status.code(), Some(0), "{not_ok:#?}");
     let key = fx.work.0.join("id_ed25519");
     let public = sshd::keygen(&key);
     for u in &fx.users {
@@ -993,15 +1011,27 @@ fn wpam_check_passes_and_wpam_test_logs_in_on_the_documented_setup() {
     )
     .expect("run wpam check");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("wpam check --json");
-    // 0: every check ok, 1: warnings but no failure (key-only logins and the
-    // account phase), 2: a failure.
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{v:#}");
-    let names: Vec<&str> = v["checks"]
+    // This stack asks no password and sshd needs no key (no
+    // AuthenticationMethods): the 6-digit code alone logs in. That is a
+    // failure (exit 2) unless the admin says second_factor_only=true.
+    assert_eq!(out.status.code(), Some(2), "{v:#}");
+    let item = |v: &serde_json::Value, name: &str| {
+        v["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["name"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let failures: Vec<&str> = v["checks"]
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|i| i["severity"] == "failure")
         .filter_map(|i| i["name"].as_str())
         .collect();
+    assert_eq!(failures, ["sshd.first_factor"], "{v:#}");
     for n in [
         "pam.stack",
         "module",
@@ -1009,18 +1039,18 @@ fn wpam_check_passes_and_wpam_test_logs_in_on_the_documented_setup() {
         "sshd.key_login",
         "api.request",
     ] {
-        assert!(names.contains(&n), "{n} in {v:#}");
+        assert!(item(&v, n).is_object(), "{n} in {v:#}");
     }
     // A key login (no AuthenticationMethods): the account phase asks.
-    let key = v["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|i| i["name"] == "sshd.key_login")
-        .and_then(|i| i["detail"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    assert!(key.contains("account phase"), "{key}");
+    let key = item(&v, "sshd.key_login");
+    assert_eq!(key["severity"], "warning", "{key:#}");
+    assert!(
+        key["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("account phase"),
+        "{key:#}"
+    );
 
     // One real login through the same service, answers on stdin.
     let mut child = wpam_command()
