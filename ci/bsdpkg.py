@@ -270,7 +270,11 @@ def freebsd_manifest(art: Path | None) -> tuple[dict, dict, list[Member]]:
     # Lua scripts and messages are read as they are; desc, paths and shell
     # scripts url-decoded (pkg_urlencode).
     manifest["files"] = {pkg_urlencode(f.name): "1$" + hashlib.sha256(f.data).hexdigest() for f in files}
-    manifest["scripts"] = {"post-install": pkg_urlencode(template("freebsd", "post-install"))}
+    manifest["scripts"] = {
+        "post-install": pkg_urlencode(template("freebsd", "post-install")),
+        # A warning while PAM still names the module (packaging/freebsd/pre-deinstall).
+        "pre-deinstall": pkg_urlencode(template("freebsd", "pre-deinstall")),
+    }
     manifest["lua_scripts"] = {"post-install": lua_post, "pre-deinstall": lua_pre}
     manifest["messages"] = [{"message": template("freebsd", "pkg-message")}]
     return compact, manifest, files

@@ -91,6 +91,7 @@ fields = {
     "@URL@": pkg["homepage"],
     "@SRC@": str(stage / "src"),
     "@POST@": script("post_install.sh"),
+    "@PREUN@": script("pre_uninstall.sh"),
     "@POSTUN@": script("post_uninstall.sh"),
 }
 spec = Path("packaging/rpm/wpam.spec.in").read_text()

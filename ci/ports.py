@@ -157,6 +157,9 @@ def freebsd(pk: dict[str, bytes], d: Path) -> None:
     assert "\nEOM\n" not in f"\n{message}\n"
     write(d / "pkg-message", f"[\n{{ message: <<EOM\n{message}\nEOM\n}}\n]\n")
     write(d / "pkg-post-install", bsdpkg.template("freebsd", "post-install"))
+    # The warning while PAM still names the module (the ports tree runs
+    # pkg-pre-deinstall as the package's pre-deinstall script).
+    write(d / "pkg-pre-deinstall", bsdpkg.template("freebsd", "pre-deinstall"))
 
 
 # --- pkgsrc ---------------------------------------------------------------------
@@ -240,6 +243,46 @@ POST-INSTALL)
 	log={LOG_FILE}
 	if [ ! -e "$log" ] && ! {{ (umask 077 && : >>"$log") && chmod {LOG_MODE} "$log" && chown 0:0 "$log"; }}; then
 		echo "wpam: warning: could not create $log (the module creates it when it first logs)" >&2
+	fi
+	;;
+esac
+""",
+    )
+    # ...and its DEINSTALL as a part of +DEINSTALL: the refusal of
+    # packaging/netbsd/DEINSTALL (the framework removes an unchanged config
+    # itself), with the same scanner.
+    refs = (bsdpkg.ROOT / "packaging/common/pam-refs.sh").read_text()
+    write(
+        d / "DEINSTALL",
+        f"""# $NetBSD$
+# wpam: refuse to be removed while a PAM policy still names pam_wpam.so (every
+# login through it would fail once the module is gone, SSH key logins too);
+# not while pkg_add -u replaces it (another wpam-* pkgdb entry). Override:
+# pkg_delete -f wpam, or WPAM_FORCE_REMOVE=1.
+{refs}
+case ${{STAGE}} in
+DEINSTALL)
+	wpam_updating=
+	for wpam_d in "${{PKG_METADATA_DIR%/*}}"/wpam-[0-9]*; do
+		if [ "$wpam_d" != "${{PKG_METADATA_DIR}}" ] && [ -f "$wpam_d/+CONTENTS" ]; then
+			wpam_updating=1
+		fi
+	done
+	wpam_refs=
+	if [ -z "$wpam_updating" ]; then
+		wpam_refs=$(wpam_pam_refs "${{PKG_DESTDIR:-/}}")
+	fi
+	if [ -n "$wpam_refs" ]; then
+		echo "wpam: refusing to remove wpam: PAM still names pam_wpam.so here:" >&2
+		printf '%s\\n' "$wpam_refs" | sed 's/^/    /' >&2
+		echo "wpam: take these lines out first, from a root shell you keep open" >&2
+		echo "wpam: until a new login works, then remove wpam again." >&2
+		if [ "${{WPAM_FORCE_REMOVE:-}}" = 1 ]; then
+			echo "wpam: WPAM_FORCE_REMOVE=1: removing anyway" >&2
+		else
+			echo "wpam: not removed. To remove it anyway: pkg_delete -f wpam" >&2
+			exit 1
+		fi
 	fi
 	;;
 esac

@@ -18,9 +18,20 @@
 #     against the real libpam, dpkg --verify (md5sums), reinstall keeping
 #     the admin's log mode and contents, `apt-get purge` removing the log
 #     file, a hard link or symlink planted at the log's name left untouched
+#   - removal while PAM still names the module, in that root: `apt-get
+#     remove` and `dpkg -r` refused while /etc/pam.d/sshd names pam_wpam.so
+#     (the file and line named, the package and module kept), refused when
+#     pam-auth-update could not take the profile out of a hand-edited
+#     common-auth, allowed with WPAM_FORCE_REMOVE=1 and once the lines are
+#     gone (the enabled profile then taken out by the prerm itself)
 #   - the .rpm installed with `rpm --root` into a scratch copy of that root:
 #     files, modes, %post log file root:adm 0640 (root:root without adm), a
-#     planted hard link at the log's name left untouched
+#     planted hard link at the log's name left untouched; `rpm -e` refused
+#     by %preun while /etc/pam.d/sshd names the module, allowed with
+#     WPAM_FORCE_REMOVE=1, never checked on an upgrade (rpm -U)
+#   - the FreeBSD package through FreeBSD's own pkg (ci/freebsd-pkg.sh, when
+#     built): `pkg delete` over a root whose /etc/pam.d/sshd names the module
+#     prints the pre-deinstall warning naming that line (pkg cannot be stopped)
 #   - tarballs: members, owners, modes, mtimes; install.sh into a DESTDIR
 # Checks that need root are skipped when not root, except under CI=true
 # where they fail. Ends with "N passed, N failed[, N skipped]".
@@ -88,7 +99,8 @@ check "SHA256SUMS matches every artifact in dist/" bash -c "cd '$dist' && sha256
 # --- 1. static checks ----------------------------------------------------------
 scripts=(build-all.sh ci/*.sh packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm packaging/common/install.sh)
 check "shellcheck: build-all.sh, ci/*.sh, maintainer scripts, install.sh" shellcheck "${scripts[@]}"
-check "shellcheck -s sh: rpm %post and %postun scripts" shellcheck -s sh packaging/rpm/post_install.sh packaging/rpm/post_uninstall.sh
+check "shellcheck -s sh: rpm %post, %preun and %postun scripts" shellcheck -s sh packaging/rpm/post_install.sh \
+  packaging/rpm/pre_uninstall.sh packaging/rpm/post_uninstall.sh
 if [ -f Dockerfile ]; then
   if command -v hadolint >/dev/null 2>&1; then
     check "hadolint: Dockerfile" hadolint Dockerfile
@@ -327,6 +339,10 @@ for rpmf in "${rpms[@]}"; do
   check "$b: requires pam, logrotate, libpam.so.0()(64bit)" bash -c "
     r=\$(rpm -qpR '$rpmf' 2>/dev/null); grep -qx pam <<<\"\$r\" && grep -qx logrotate <<<\"\$r\" && grep -q 'libpam.so.0()(64bit)' <<<\"\$r\""
   check "$b: %post scriptlet present" bash -c "rpm -qp --scripts '$rpmf' 2>/dev/null | grep -q 'postinstall scriptlet'"
+  check "$b: %preun scriptlet present: packaging/rpm/pre_uninstall.sh (the refusal while PAM names the module)" bash -c "
+    s=\$(rpm -qp --scripts '$rpmf' 2>/dev/null) && grep -q 'preuninstall scriptlet' <<<\"\$s\" &&
+    grep -q 'refusing to remove wpam: PAM still names pam_wpam.so' <<<\"\$s\" &&
+    grep -q 'wpam_pam_refs()' <<<\"\$s\""
   # The SELinux module: shipped as is, linked by %post, removed by %postun
   # (ci/test-selinux.sh runs both against a real policy store).
   check "$b: %post links the SELinux module (semodule -X 200 -i), %postun removes it on erase" bash -c "
@@ -441,8 +457,10 @@ Components: main
 Description: wpam test repository (throwaway key)
 SignWith: $fpr
 EOF
-  check "reprepro: signed repository with both .debs" bash -c "
-    reprepro -b '$repo' includedeb wpam-test ${debs[*]} >/dev/null 2>&1 &&
+  present_debs=()
+  for deb in "${debs[@]}"; do [ -f "$deb" ] && present_debs+=("$deb"); done
+  check "reprepro: signed repository with the .debs in dist/ (${#present_debs[@]})" bash -c "
+    reprepro -b '$repo' includedeb wpam-test ${present_debs[*]} >/dev/null 2>&1 &&
     test -s '$repo/dists/wpam-test/InRelease' && test -s '$repo/dists/wpam-test/Release.gpg'"
   gpg --batch --export "$fpr" >"$tdir/wpam-test.gpg"
   gpgconf --kill all 2>/dev/null || true
@@ -512,10 +530,57 @@ EOF
   check "installed: dpkg --verify (the package's md5sums) finds every file intact" bash -c "
     out=\$(chroot '$root' dpkg --verify wpam 2>&1); echo \"\$out\"; [ -z \"\$out\" ] &&
     chroot '$root' test -s /var/lib/dpkg/info/wpam.md5sums"
+  # Removal while PAM still names the module: refused (the file and line
+  # named), the package and the module left in place.
+  apt_in_root() { chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive "$@"; }
+  still_installed() {
+    # dpkg -r leaves the selection at deinstall: "deinstall ok installed".
+    # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+    case "$(chroot "$root" dpkg-query -W -f='${Status}' wpam 2>/dev/null)" in
+      *" ok installed") test -f "$root$mod" ;;
+      *) return 1 ;;
+    esac
+  }
+  printf '@include common-auth\nauth required pam_wpam.so config=/etc/security/wpam.conf\n' >"$root/etc/pam.d/sshd"
+  out=$(apt_in_root apt-get remove -y -q wpam 2>&1) && rc=0 || rc=$?
+  if [ "$rc" != 0 ] && grep -q '/etc/pam.d/sshd:2: auth required pam_wpam.so' <<<"$out" && still_installed &&
+    grep -q 'pam_wpam.so config=/etc/security/wpam.conf' "$root/etc/pam.d/common-auth"; then
+    ok "apt-get remove wpam refused while /etc/pam.d/sshd names pam_wpam.so (file and line named; package, module and enabled profile kept)"
+  else
+    bad "apt-get remove wpam refused while /etc/pam.d/sshd names pam_wpam.so (rc $rc)"
+    printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+  fi
+  out=$(chroot "$root" dpkg -r wpam 2>&1) && rc=0 || rc=$?
+  if [ "$rc" != 0 ] && grep -q 'WPAM_FORCE_REMOVE=1' <<<"$out" && still_installed; then
+    ok "dpkg -r wpam refused likewise, and says how to remove anyway"
+  else
+    bad "dpkg -r wpam refused while /etc/pam.d/sshd names pam_wpam.so (rc $rc)"
+    printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+  fi
+  # A hand-edited common-auth (a module line added inside pam-auth-update's
+  # block): pam-auth-update leaves it as it is ("Local modifications"), so
+  # the profile's line stays and the prerm refuses.
+  printf '@include common-auth\n' >"$root/etc/pam.d/sshd"
+  cp -p "$root/etc/pam.d/common-auth" "$tdir/common-auth.saved"
+  sed -i '/^# end of pam-auth-update config/i auth\toptional\tpam_permit.so' "$root/etc/pam.d/common-auth"
+  out=$(apt_in_root apt-get remove -y -q wpam 2>&1) && rc=0 || rc=$?
+  if [ "$rc" != 0 ] && grep -qE '/etc/pam.d/common-auth:[0-9]+: auth.*pam_wpam.so' <<<"$out" && still_installed; then
+    ok "apt-get remove wpam refused when pam-auth-update could not take the profile out of a hand-edited common-auth"
+  else
+    bad "apt-get remove wpam refused when pam-auth-update left the profile in a hand-edited common-auth (rc $rc)"
+    printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+  fi
+  cp -p "$tdir/common-auth.saved" "$root/etc/pam.d/common-auth"
   check "apt-get remove wpam: prerm takes the profile out of common-auth/common-account" bash -c "
     chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q wpam >/dev/null &&
     ! grep -q pam_wpam '$root/etc/pam.d/common-auth' && ! grep -q pam_wpam '$root/etc/pam.d/common-account' &&
     test ! -e '$root$mod' && test -f '$root/var/log/wpam.log'"
+  printf '@include common-auth\nauth required pam_wpam.so config=/etc/security/wpam.conf\n' >"$root/etc/pam.d/sshd"
+  check "WPAM_FORCE_REMOVE=1 apt-get remove wpam removes it although /etc/pam.d/sshd names the module" bash -c "
+    chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wpam >/dev/null &&
+    out=\$(chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive WPAM_FORCE_REMOVE=1 apt-get remove -y -q wpam 2>&1) &&
+    grep -q 'WPAM_FORCE_REMOVE=1: removing anyway' <<<\"\$out\" && test ! -e '$root$mod'"
+  printf '@include common-auth\n' >"$root/etc/pam.d/sshd"
   check "apt-get install + purge wpam: log file and package files gone" bash -c "
     chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wpam >/dev/null &&
     chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q wpam >/dev/null &&
@@ -553,6 +618,25 @@ EOF
     check "$b: rpm -V verifies the installed files" rpm --root "$rpmroot" -V --nodeps wpam
     check "$b: rpm -qf: /var/log/wpam.log belongs to wpam" bash -c "
       [ \"\$(rpm --root '$rpmroot' -qf --qf '%{NAME}' /var/log/wpam.log)\" = wpam ]"
+    # Erase while PAM still names the module: %preun refuses (rpm keeps the
+    # package and its files), not on an upgrade, and WPAM_FORCE_REMOVE=1
+    # removes anyway.
+    mkdir -p "$rpmroot/etc/pam.d"
+    printf 'auth required pam_wpam.so config=/etc/security/wpam.conf\n' >"$rpmroot/etc/pam.d/sshd"
+    out=$(rpm --root "$rpmroot" -e --nodeps wpam 2>&1) && rc=0 || rc=$?
+    if [ "$rc" != 0 ] && grep -q '/etc/pam.d/sshd:1: auth required pam_wpam.so' <<<"$out" &&
+      rpm --root "$rpmroot" -q wpam >/dev/null 2>&1 && test -f "$rpmroot/usr/lib64/security/pam_wpam.so"; then
+      ok "$b: rpm -e refused by %preun while /etc/pam.d/sshd names pam_wpam.so (line named, package and module kept)"
+    else
+      bad "$b: rpm -e refused by %preun while /etc/pam.d/sshd names pam_wpam.so (rc $rc)"
+      printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+    fi
+    check "$b: rpm -U (a reinstall over itself) is not refused: the old %preun runs with \$1 = 1" \
+      rpm --root "$rpmroot" -U --replacepkgs --nodeps --ignorearch "$rpmf"
+    check "$b: WPAM_FORCE_REMOVE=1 rpm -e removes it anyway, then rpm -i again" bash -c "
+      WPAM_FORCE_REMOVE=1 rpm --root '$rpmroot' -e --nodeps wpam && test ! -e '$rpmroot/usr/lib64/security/pam_wpam.so' &&
+      rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf'"
+    rm -f "$rpmroot/etc/pam.d/sshd"
     check "$b: a hard link planted at /var/log/wpam.log before install: its target stays 0600 root:root" bash -c "
       rpm --root '$rpmroot' -e --nodeps wpam && rm -f '$rpmroot/var/log/wpam.log' &&
       printf 'root:*:19000::::::\n' >'$rpmroot/etc/wpam-planted' && chmod 0600 '$rpmroot/etc/wpam-planted' &&
@@ -573,6 +657,52 @@ elif ! is_root; then
   :
 else
   bad "APT/rpm install checks ran (need the debootstrap root and the .deb)"
+fi
+
+# --- 8. the FreeBSD package through FreeBSD's own pkg ------------------------------
+# pkg cannot be stopped by a package script (pkg 2.8.4 libpkg/pkg_delete.c):
+# pre-deinstall warns, naming the lines. The pkg of ci/freebsd-pkg.sh when it
+# is built (tests/freebsd_pkg.rs builds it), as that test runs it: no host
+# configuration, a FreeBSD 14 ABI, installing into a scratch root.
+fpkg=$(WPAM_FREEBSD_PKG_PREFIX=${WPAM_FREEBSD_PKG_PREFIX:-$here/build/freebsd-pkg-2.8.4} \
+  bash -c '[ -x "$WPAM_FREEBSD_PKG_PREFIX/sbin/pkg" ] && echo "$WPAM_FREEBSD_PKG_PREFIX/sbin/pkg"' || true)
+if [ -z "$fpkg" ]; then
+  if [ "${CI:-}" = true ]; then bad "FreeBSD pkg built (ci/freebsd-pkg.sh)"; else skipped "FreeBSD pkg delete warning (no build/freebsd-pkg-2.8.4: ci/freebsd-pkg.sh)"; fi
+else
+  fb=$tdir/freebsd
+  rm -rf "$fb" && mkdir -p "$fb/art" "$fb/out" "$fb/root/var/log" "$fb/root/etc/pam.d"
+  for f in pam_wpam.so wpam; do
+    if [ -f "$dist/freebsd-amd64/$f" ]; then cp "$dist/freebsd-amd64/$f" "$fb/art/"; else printf '\177ELF placeholder\n' >"$fb/art/$f"; fi
+  done
+  fpkgfile=$(VERSION=$VERSION ci/pkg-freebsd.sh "$fb/art" "$fb/out" 2>"$fb/build.log" | tail -n1) || fpkgfile=""
+  fpkg_run() {
+    timeout 120 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$fpkg" -C /dev/null -R /nonexistent \
+      -o ABI=FreeBSD:14:amd64 -o OSVERSION=1402000 -r "$fb/root" "$@" 2>&1
+  }
+  printf 'auth required pam_wpam.so config=/usr/local/etc/wpam.conf\nauth required pam_permit.so\n' >"$fb/root/etc/pam.d/sshd"
+  if [ -z "$fpkgfile" ] || [ ! -f "$fpkgfile" ]; then
+    bad "FreeBSD package built for the pkg test (ci/pkg-freebsd.sh; $fb/build.log)"
+  elif ! out=$(fpkg_run add "$fpkgfile"); then
+    bad "pkg add of the FreeBSD package into a scratch root"
+    printf '%s\n' "$out" | tail -n 10 | sed 's/^/      /'
+  else
+    out=$(fpkg_run delete -y wpam) && rc=0 || rc=$?
+    if [ "$rc" = 0 ] && grep -q 'WARNING: wpam is being removed while PAM still names pam_wpam.so' <<<"$out" &&
+      grep -q '/etc/pam.d/sshd:1: auth required pam_wpam.so' <<<"$out" && [ ! -e "$fb/root/usr/local/lib/pam_wpam.so" ]; then
+      ok "pkg delete wpam (FreeBSD's pkg) warns while /etc/pam.d/sshd names the module, naming the line (pkg removes anyway)"
+    else
+      bad "pkg delete wpam warns while /etc/pam.d/sshd names the module (rc $rc)"
+      printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+    fi
+    printf 'auth required pam_unix.so\n' >"$fb/root/etc/pam.d/sshd"
+    if fpkg_run add "$fpkgfile" >/dev/null && out=$(fpkg_run delete -y wpam) &&
+      ! grep -q 'WARNING: wpam is being removed' <<<"$out"; then
+      ok "pkg delete wpam says nothing when no PAM policy names the module"
+    else
+      bad "pkg delete wpam without PAM lines naming the module"
+      printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+    fi
+  fi
 fi
 
 end=$(date +%s)

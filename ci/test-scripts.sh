@@ -35,7 +35,18 @@
 #      Debian postinst, the rpm %post, FreeBSD's post-install and NetBSD's
 #      +INSTALL (/var/log redirected) against a planted hard link to a
 #      root-owned 0600 file and a planted symlink: neither target changes;
-#      a plain log is repaired on a first install only, never truncated.
+#      a plain log is repaired on a first install only, never truncated;
+#   8. removal while PAM still names the module: every copy of
+#      packaging/common/pam-refs.sh (deb prerm, rpm %preun, FreeBSD
+#      pre-deinstall, NetBSD +DEINSTALL, the pkgsrc port's DEINSTALL) is the
+#      original; the scanner in a scratch root (pam.d, OpenPAM's
+#      /usr/local/etc/pam.d, OpenBSD login.conf; comments and pam-auth-update's
+#      blocks aside); each script over a scratch root naming the module: the
+#      deb prerm, the rpm %preun (erase only) and NetBSD's +DEINSTALL refuse and
+#      name the files and lines, WPAM_FORCE_REMOVE=1 removes, upgrades are not
+#      checked (NetBSD: pkg_add -u's second pkgdb entry); FreeBSD's
+#      pre-deinstall warns (pkg cannot be stopped), not on upgrade
+#      (ci/test-packages.sh runs them through dpkg, rpm and FreeBSD's pkg).
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -572,6 +583,102 @@ else
   expect "deb postinst: runs pam-auth-update --package on configure" "pam-auth-update --package" \
     "$(sort -u "$fake/pam-auth-update.calls" 2>/dev/null)"
 fi
+
+# --- 8. removal while PAM still names the module ---------------------------------------
+snippet=packaging/common/pam-refs.sh
+copy_of() { sed -n '/^# >>> pam-refs.sh/,/^# <<< pam-refs.sh/p' "$1"; }
+for f in packaging/deb/prerm packaging/rpm/pre_uninstall.sh packaging/freebsd/pre-deinstall \
+  packaging/netbsd/DEINSTALL packaging/ports/pkgsrc/security/wpam/DEINSTALL; do
+  if [ -n "$(copy_of "$f")" ] && [ "$(copy_of "$f")" = "$(cat "$snippet")" ]; then
+    ok "$f carries $snippet unchanged"
+  else
+    bad "$f does not carry $snippet as it is (copy it between its >>> and <<< lines)"
+    diff <(cat "$snippet") <(copy_of "$f") | sed 's/^/      /' | head -n 20
+  fi
+done
+refroot=$tmp/refs
+mkdir -p "$refroot/etc/pam.d" "$refroot/usr/local/etc/pam.d"
+{
+  printf 'auth\t[success=1 default=ignore]\tpam_unix.so nullok\n'
+  printf '# here are the per-package modules (the "Primary" block)\n'
+  printf 'auth\trequisite\t\t\tpam_deny.so\n'
+  printf '# and here are more per-package modules (the "Additional" block)\n'
+  printf 'auth\trequired\tpam_wpam.so config=/etc/security/wpam.conf\n'
+  printf '# end of pam-auth-update config\n'
+} >"$refroot/etc/pam.d/common-auth"
+{
+  printf '# auth required pam_wpam.so\n'
+  printf '  #auth required pam_wpam.so\n'
+  printf '@include common-auth\n'
+  printf 'auth [success=done ignore=ignore default=die] pam_wpam.so config=/etc/security/wpam.conf\n'
+} >"$refroot/etc/pam.d/sshd"
+printf 'auth required /usr/pkg/lib/security/pam_wpam.so config=/usr/pkg/etc/wpam.conf\n' \
+  >"$refroot/usr/local/etc/pam.d/sshd"
+printf 'default:\\\n\t:auth-ssh=-wpam:\\\n\t:x=-wpamx:\n# :auth=-wpam:\n' >"$refroot/etc/login.conf"
+refs_of() { sh -c '. "$0"; wpam_pam_refs "$@"' "$here/$snippet" "$@"; }
+expect "pam-refs.sh: finds each policy line naming the module, comments aside" \
+  "/etc/pam.d/common-auth:5: auth	required	pam_wpam.so config=/etc/security/wpam.conf|/etc/pam.d/sshd:4: auth [success=done ignore=ignore default=die] pam_wpam.so config=/etc/security/wpam.conf|/usr/local/etc/pam.d/sshd:1: auth required /usr/pkg/lib/security/pam_wpam.so config=/usr/pkg/etc/wpam.conf|/etc/login.conf:2: 	:auth-ssh=-wpam:\\|" \
+  "$(refs_of "$refroot" | tr '\n' '|')"
+expect "pam-refs.sh managed: leaves pam-auth-update's blocks of common-* to pam-auth-update" \
+  "/etc/pam.d/sshd:4:" "$(refs_of "$refroot" managed | head -n1 | cut -d' ' -f1)"
+expect "pam-refs.sh: nothing under a root without PAM policies" "" "$(refs_of "$tmp/nothing-here")"
+
+# Each removal script over scratch roots: one naming the module, one not.
+cleanroot=$tmp/refs-clean
+mkdir -p "$cleanroot/etc/pam.d" "$tmp/prefix"
+printf 'auth required pam_unix.so\n' >"$cleanroot/etc/pam.d/sshd"
+fakebin=$tmp/removal-bin
+mkdir -p "$fakebin"
+printf '#!/bin/sh\necho "pam-auth-update $*"\n' >"$fakebin/pam-auth-update"
+chmod 0755 "$fakebin/pam-auth-update"
+removal() { # name root [args...]: "rc|output" of that script over that root
+  local name=$1 r=$2 out rc
+  shift 2
+  case $name in
+    deb) sed -e "s|wpam_pam_refs / managed|wpam_pam_refs '$r' managed|" \
+      -e "s|wpam_pam_refs /)|wpam_pam_refs '$r')|" packaging/deb/prerm >"$tmp/removal" ;;
+    rpm) sed "s|wpam_pam_refs /)|wpam_pam_refs '$r')|" packaging/rpm/pre_uninstall.sh >"$tmp/removal" ;;
+    freebsd) cp packaging/freebsd/pre-deinstall "$tmp/removal" ;;
+    netbsd) cp packaging/netbsd/DEINSTALL "$tmp/removal" ;;
+    # pkgsrc runs the port's DEINSTALL inside its own +DEINSTALL, with STAGE set.
+    pkgsrc) cp packaging/ports/pkgsrc/security/wpam/DEINSTALL "$tmp/removal" ;;
+  esac
+  out=$(PATH=$fakebin:$PATH PKG_ROOTDIR=$r PKG_DESTDIR=$r PKG_PREFIX=$tmp/prefix STAGE=DEINSTALL \
+    timeout 30 sh "$tmp/removal" "$@" 2>&1) && rc=0 || rc=$?
+  printf '%s|%s' "$rc" "$out"
+}
+names() { grep -oE '/etc/pam.d/sshd:4:|/usr/local/etc/pam.d/sshd:1:|/etc/login.conf:2:' <<<"$1" | tr '\n' ' '; }
+for case in "deb remove" "rpm 0" "netbsd wpam-0.1.0 DEINSTALL" "pkgsrc wpam-0.1.0 DEINSTALL"; do
+  name=${case%% *}
+  read -r -a args <<<"${case#* }"
+  r=$(removal "$name" "$refroot" "${args[@]}")
+  expect "$name: refuses removal while PAM names the module, naming the files and lines" \
+    "1 /etc/pam.d/sshd:4: /usr/local/etc/pam.d/sshd:1: /etc/login.conf:2: " "${r%%|*} $(names "$r")"
+  r=$(WPAM_FORCE_REMOVE=1 removal "$name" "$refroot" "${args[@]}")
+  expect "$name: WPAM_FORCE_REMOVE=1 removes anyway, and says so" "0 yes" \
+    "${r%%|*} $(grep -q 'WPAM_FORCE_REMOVE=1: removing anyway' <<<"$r" && echo yes)"
+  r=$(removal "$name" "$cleanroot" "${args[@]}")
+  expect "$name: removes when no PAM policy names the module" "0" "${r%%|*}"
+done
+expect "deb: prerm runs pam-auth-update --package --remove wpam once nothing else names the module" \
+  "0|pam-auth-update --package --remove wpam" "$(removal deb "$cleanroot" remove)"
+expect "deb: prerm upgrade checks nothing" "0|" "$(removal deb "$refroot" upgrade 0.2.0-1)"
+expect "rpm: %preun on upgrade (\$1 = 1) checks nothing" "0|" "$(removal rpm "$refroot" 1)"
+# pkg_add -u writes the new version's pkgdb entry before it runs pkg_delete
+# on the old one.
+mkdir -p "$tmp/pkgdb/wpam-0.1.0" "$tmp/pkgdb/wpam-0.2.0"
+: >"$tmp/pkgdb/wpam-0.2.0/+CONTENTS"
+expect "netbsd: +DEINSTALL checks nothing while pkg_add -u replaces the package" "0|" \
+  "$(PKG_METADATA_DIR=$tmp/pkgdb/wpam-0.1.0 removal netbsd "$refroot" wpam-0.1.0 DEINSTALL)"
+r=$(PKG_METADATA_DIR=$tmp/pkgdb/wpam-0.2.0 removal netbsd "$refroot" wpam-0.2.0 DEINSTALL)
+expect "netbsd: ...but refuses a plain pkg_delete (its own pkgdb entry alone)" "1" "${r%%|*}"
+r=$(removal freebsd "$refroot")
+expect "freebsd: pre-deinstall warns (pkg removes anyway), naming the files and lines" \
+  "0 /etc/pam.d/sshd:4: /usr/local/etc/pam.d/sshd:1: /etc/login.conf:2: 1" \
+  "${r%%|*} $(names "$r")$(grep -c 'WARNING: wpam is being removed' <<<"$r")"
+expect "freebsd: pre-deinstall says nothing on an upgrade (PKG_UPGRADE)" "0|" \
+  "$(PKG_UPGRADE=true removal freebsd "$refroot")"
+expect "freebsd: pre-deinstall says nothing when no policy names the module" "0|" "$(removal freebsd "$cleanroot")"
 
 echo "test-scripts: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -286,7 +286,10 @@ fn run_script(script: &str, root: &Path, args: &[&str], prefix: &Path) {
         Command::new("sh")
             .arg(&path)
             .args(args)
-            .env("PKG_PREFIX", prefix),
+            .env("PKG_PREFIX", prefix)
+            // +DEINSTALL reads the PAM policies under PKG_DESTDIR (pkg_delete -P):
+            // the scratch root's, not this host's.
+            .env("PKG_DESTDIR", root),
         SCRIPT_LIMIT,
         &format!("package script {} {args:?}", path.display()),
     )
@@ -443,7 +446,16 @@ fn freebsd_pkg_follows_the_pkg_format() {
             "{phase}: {lua}"
         );
     }
-    assert!(manifest["scripts"].get("pre-deinstall").is_none());
+    // The shell pre-deinstall: the warning while PAM still names the module
+    // (ci/test-scripts.sh runs it; ci/test-packages.sh through pkg itself).
+    assert_eq!(
+        pkg_url_decode(
+            manifest["scripts"]["pre-deinstall"]
+                .as_str()
+                .expect("pre-deinstall")
+        ),
+        std::fs::read_to_string(format!("{ROOT}/packaging/freebsd/pre-deinstall")).expect("script")
+    );
     // pkg url-decodes shell scripts when it reads a manifest (%xx).
     let post = manifest["scripts"]["post-install"]
         .as_str()
