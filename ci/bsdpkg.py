@@ -78,12 +78,22 @@ def template(os_name: str, name: str) -> str:
 
 def sample_config(path: str, extra: str = "", pam: bool = True) -> bytes:
     """The example config for `path`. Without PAM (OpenBSD) the lines about
-    the pam_wpam.so line and pam_wpam(8) go: OpenBSD ships neither (the
-    port's post-patch does the same with sed '/pam_wpam/d')."""
+    the pam_wpam.so line and pam_wpam(8) go, and the block from "# >>> PAM
+    only" to "# <<< PAM only" (groups=, account_phase=: the login style warns
+    about groups= at every login): OpenBSD ships neither (the port's
+    post-patch does the same with sed, ci/ports.py)."""
     text = (ROOT / "packaging/common/wpam.conf.example").read_text()
     text = text.replace("/etc/security/wpam.conf", path)
     if not pam:
-        text = "".join(l for l in text.splitlines(keepends=True) if "pam_wpam" not in l)
+        kept, skipping = [], False
+        for l in text.splitlines(keepends=True):
+            if l.startswith("# >>> PAM only"):
+                skipping = True
+            if not skipping and "pam_wpam" not in l:
+                kept.append(l)
+            if l.startswith("# <<< PAM only"):
+                skipping = False
+        text = "".join(kept)
     return (text + extra).encode()
 
 
