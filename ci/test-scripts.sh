@@ -46,7 +46,11 @@
 #      name the files and lines, WPAM_FORCE_REMOVE=1 removes, upgrades are not
 #      checked (NetBSD: pkg_add -u's second pkgdb entry); FreeBSD's
 #      pre-deinstall warns (pkg cannot be stopped), not on upgrade
-#      (ci/test-packages.sh runs them through dpkg, rpm and FreeBSD's pkg).
+#      (ci/test-packages.sh runs them through dpkg, rpm and FreeBSD's pkg);
+#   9. one configuration style in the docs: no pam_wpam line in the README,
+#      docs/, the man pages, the tarball templates, the package messages and
+#      profile or the ports carries server_url=, service_id=, service_key= or
+#      offline_users= (they belong in the config file).
 set -euo pipefail
 # shellcheck source=lib-err.sh
 . "$(dirname "$0")/lib-err.sh"
@@ -679,6 +683,27 @@ expect "freebsd: pre-deinstall warns (pkg removes anyway), naming the files and 
 expect "freebsd: pre-deinstall says nothing on an upgrade (PKG_UPGRADE)" "0|" \
   "$(PKG_UPGRADE=true removal freebsd "$refroot")"
 expect "freebsd: pre-deinstall says nothing when no policy names the module" "0|" "$(removal freebsd "$cleanroot")"
+
+# --- 9. one configuration style in the docs ------------------------------------------
+# A pam_wpam line (continuation lines joined: "\" in shell and pam.d, "\e" in
+# the man pages) must not carry what belongs in the config file.
+docs=(README.md docs/*.md packaging/man/*.8 packaging/tarball/* packaging/freebsd/pkg-message
+  packaging/netbsd/MESSAGE packaging/openbsd/MESSAGE packaging/deb/wpam.pam-config
+  packaging/common/wpam.conf.example)
+mapfile -t -O "${#docs[@]}" docs < <(git ls-files packaging/ports)
+offending=$(awk '
+  FNR == 1 { held = "" }
+  { line = held $0; held = "" }
+  /(\\|\\e)$/ { held = line; sub(/(\\|\\e)$/, " ", held); next }
+  line ~ /pam_wpam\.so/ && line ~ /(^|[[:space:]])(server_url|service_id|service_key|offline_users)=/ {
+    printf "%s:%d: %s\n", FILENAME, FNR, line
+  }' "${docs[@]}")
+if [ -z "$offending" ]; then
+  ok "docs: no pam_wpam line carries server_url=, service_id=, service_key= or offline_users= (${#docs[@]} files)"
+else
+  bad "docs: pam_wpam lines with settings that belong in the config file:"
+  printf '%s\n' "$offending" | sed 's/^/      /'
+fi
 
 echo "test-scripts: $pass passed, $fail failed"
 [ "$fail" = 0 ]
