@@ -553,9 +553,12 @@ fn account<H: Host, T: Transport>(
         }
         host.info_msg(U2F_INFO);
     }
-    // Named like the login without a tie: the admin's choice of the
-    // reference's rule, not the user's, so it counts as tied.
-    let werbot_id = config.tied_werbot_id(&who.user).unwrap_or(&who.user);
+    // Without a tie, the login name (the reference's rule): not chosen by
+    // the user, but no tie either, so `unenrolled=allow` does not apply.
+    let (werbot_id, source) = match config.tied_werbot_id(&who.user) {
+        Some(id) => (id, IdSource::Tied),
+        None => (who.user.as_str(), IdSource::LoginName),
+    };
     // An offline admission here (a publickey-only login during an outage)
     // needs the offline code too: sshd's account-phase conversation cannot
     // prompt, so there it fails and the login is denied.
@@ -564,7 +567,7 @@ fn account<H: Host, T: Transport>(
         transport,
         log,
         who,
-        (werbot_id, IdSource::Tied),
+        (werbot_id, source),
         &Factor::U2f,
         &mut HostAsk(host),
     );
@@ -574,8 +577,11 @@ fn account<H: Host, T: Transport>(
 /// Where the Werbot ID of a call came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdSource {
-    /// The config (`wid.<login>`, `werbot_id_from_login`) or the login name.
+    /// The config: `wid.<login>` or `werbot_id_from_login`.
     Tied,
+    /// The login name, for want of a tie (the account phase, the OpenBSD
+    /// style): logged in full, but no tie for `unenrolled=allow`.
+    LoginName,
     /// Typed by whoever is at the prompt.
     Typed,
 }
@@ -584,7 +590,7 @@ pub enum IdSource {
 /// the server has shown that it knows it; before that it may be a
 /// password typed at the wrong prompt, so only its start and length.
 fn shown_id(id: &str, source: IdSource, known: bool) -> String {
-    if source == IdSource::Tied || known {
+    if source != IdSource::Typed || known {
         return quote(id);
     }
     let start: String = id.chars().take(2).collect();
@@ -605,25 +611,17 @@ struct Called {
 /// One API check over HTTPS and its decision, logged, with the offline
 /// code asked through `ask` when that decision is an offline admission:
 /// the core shared by the PAM module and the OpenBSD login style (whose
-/// Werbot ID always comes from its config or the login: tied).
+/// Werbot ID comes from its config, [`IdSource::Tied`], or is the login
+/// name, [`IdSource::LoginName`]; never typed).
 pub fn verify(
     config: &Config,
     log: &mut Logger,
     who: &Who,
-    werbot_id: &str,
+    werbot_id: (&str, IdSource),
     factor: &Factor,
     ask: &mut dyn OfflineAsk,
 ) -> Outcome {
-    call(
-        config,
-        &Https { config },
-        log,
-        who,
-        (werbot_id, IdSource::Tied),
-        factor,
-        ask,
-    )
-    .outcome
+    call(config, &Https { config }, log, who, werbot_id, factor, ask).outcome
 }
 
 fn call<T: Transport>(
@@ -1479,9 +1477,32 @@ mod tests {
             auth(&mut s, &server(wrong_code), &tied, false),
             Outcome::AuthErr
         );
-        // The account phase's ID is the login's: allow applies there too.
+        // The account phase of a tied login: allow applies there too (an
+        // untied one: unenrolled_allow_never_admits_an_untied_login_in_the_account_phase).
+        let mut s = Script::new(&[]);
+        let c = config(&tied);
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut Logger::discard(), &who(), false),
+            Outcome::Success
+        );
+    }
+
+    #[test]
+    fn unenrolled_allow_never_admits_an_untied_login_in_the_account_phase() {
+        // No wid.<login>, no werbot_id_from_login: the account phase's ID
+        // is the login name by the reference's fallback, not a tie of the
+        // config. Its Werbot user may well exist under another name (the
+        // ID such users type), so "user not found" is no rollout case.
+        let srv = server(no_such_user);
         let mut s = Script::new(&[]);
         let c = config(&["unenrolled=allow"]);
+        assert_eq!(
+            account(&mut s, &c, &srv, &mut Logger::discard(), &who(), false),
+            Outcome::AuthErr
+        );
+        // Tied by the config: the rollout mode applies.
+        let mut s = Script::new(&[]);
+        let c = config(&["unenrolled=allow", "werbot_id_from_login=true"]);
         assert_eq!(
             account(&mut s, &c, &srv, &mut Logger::discard(), &who(), false),
             Outcome::Success

@@ -1029,3 +1029,18 @@ fn login_service_during_an_outage_asks_for_the_offline_code() {
         "{err}"
     );
 }
+
+#[test]
+fn unenrolled_allow_admits_only_a_tied_login() {
+    // dave has no wid. line and no Werbot user named dave: the style's
+    // fallback to the login name is no tie, so "user not found" denies.
+    let env = Env::new();
+    env.write_conf("unenrolled=allow\n", 0o600);
+    let r = env.respond("dave", "123456");
+    assert!(r.rejected(), "{} log: {}", r.back, env.log_text());
+    // Tied by werbot_id_from_login: the rollout mode admits.
+    env.write_conf("unenrolled=allow\nwerbot_id_from_login=true\n", 0o600);
+    let r = env.respond("dave", "123456");
+    assert!(r.authorized(), "{} log: {}", r.back, env.log_text());
+    assert_eq!(env.server().requests().len(), 2);
+}

@@ -2110,21 +2110,24 @@ fn groups_inclusion_asks_only_members_and_an_unknown_group_denies_everyone() {
     assert_logged(&env, &["ERROR", "no group \"wpam-pilto\""]);
 }
 
+/// An account stack of wpam (without PAM_RHOST: `local_user_ip`) and
+/// pam_permit: what a key-only login's account phase runs.
+fn account_stack(env: &Env, extra: &str) -> ServiceDir {
+    let m = pamdrv::module_path();
+    let args = env.args(&format!("{LOCAL} {extra}"));
+    ServiceDir::new(
+        "acct",
+        &[
+            format!("account required {} {args}", m.display()),
+            "account required pam_permit.so".to_string(),
+        ],
+    )
+}
+
 #[test]
 fn account_phase_skip_asks_nothing_and_verify_still_pushes() {
     let env = Env::new(Options::default());
-    let m = pamdrv::module_path();
-    let m = m.display();
-    let stack = |extra: &str| {
-        let args = env.args(&format!("{LOCAL} {extra}"));
-        ServiceDir::new(
-            "acct",
-            &[
-                format!("account required {m} {args}"),
-                "account required pam_permit.so".to_string(),
-            ],
-        )
-    };
+    let stack = |extra: &str| account_stack(&env, extra);
     // bob's push is denied: under verify the key-only login fails...
     let mut pam = Pam::start(&stack(""), "bob", None, vec![]);
     assert_eq!(pam.acct_mgmt(0), PAM_AUTH_ERR);
@@ -2169,6 +2172,27 @@ fn unenrolled_allow_admits_a_tied_login_and_never_a_typed_id() {
     );
     assert_eq!(l.auth, PAM_AUTH_ERR);
     assert_eq!(env.api_requests(), 4);
+}
+
+#[test]
+fn unenrolled_allow_never_admits_the_account_phase_of_an_untied_login() {
+    // A key-only login (account phase alone) of erin, who has no Werbot
+    // user named erin. Without a tie in the config her Werbot ID is what
+    // she types in the auth phase; the login name the account phase falls
+    // back to is no tie, and "user not found" for it is no rollout case.
+    let env = Env::new(Options::default());
+    let stack = |extra: &str| account_stack(&env, extra);
+    let mut pam = Pam::start(&stack("unenrolled=allow"), "erin", None, vec![]);
+    assert_eq!(pam.acct_mgmt(0), PAM_AUTH_ERR);
+    // Tied by werbot_id_from_login: admitted, as the README's row says.
+    let mut pam = Pam::start(
+        &stack("unenrolled=allow werbot_id_from_login=true"),
+        "erin",
+        None,
+        vec![],
+    );
+    assert_eq!(pam.acct_mgmt(0), PAM_SUCCESS);
+    assert_eq!(env.api_requests(), 2);
 }
 
 #[test]

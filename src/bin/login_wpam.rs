@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use pam_wpam::bsdauth::{self, Invocation, Service};
 use pam_wpam::config::DEFAULT_LOG_FILE;
 use pam_wpam::decision::Outcome;
-use pam_wpam::flow::{self, ConvFailure, OfflineAsk, Who};
+use pam_wpam::flow::{self, ConvFailure, IdSource, OfflineAsk, Who};
 use pam_wpam::input::{self, Factor};
 use pam_wpam::log::{quote, Logger};
 use pam_wpam::tty;
@@ -443,6 +443,13 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
         }
     }
     let wid = bsdauth::werbot_id_for(&inv.user, &settings.werbot_ids);
+    // The login name without a wid. line or werbot_id_from_login is no tie:
+    // unenrolled=allow does not apply to it.
+    let source = if settings.werbot_ids.contains_key(&inv.user) || config.werbot_id_from_login {
+        IdSource::Tied
+    } else {
+        IdSource::LoginName
+    };
     let who = Who {
         user: inv.user.clone(),
         // Only groups= reads it, which the style does not apply (see above).
@@ -456,7 +463,14 @@ fn verify(inv: &Invocation, answer: &[u8], mut tty: Option<&mut Terminal>) -> bo
         Some(t) => OfflineSource::Terminal(t),
         None => OfflineSource::SameAnswer(answer),
     };
-    flow::verify(&config, &mut log, &who, wid, &factor, &mut offline) == Outcome::Success
+    flow::verify(
+        &config,
+        &mut log,
+        &who,
+        (wid, source),
+        &factor,
+        &mut offline,
+    ) == Outcome::Success
 }
 
 /// Where an offline user's code comes from during an outage, when
