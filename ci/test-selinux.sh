@@ -17,10 +17,15 @@
 #     (wpam_conf_t), creates the state directory in etc_t (named transition
 #     to wpam_state_t) and uses its files; the module lets no domain create
 #     any other type, nor setattr, relabel, link, rmdir or execute anything;
+#   - remember= and the kept Werbot IDs (src/remember.rs): sshd_t creates
+#     /run/wpam in var_run_t (named transition to wpam_state_t) and
+#     creates, reads, renames over, unlinks, stats and lists its files;
 #   - the store's file_contexts label /var/log/wpam.log and its rotations
 #     wpam_log_t, /etc/security/wpam.conf and wpam-offline wpam_conf_t,
-#     wpam-offline.state and its files wpam_state_t, and leave /etc/security
-#     etc_t (selabel_lookup);
+#     wpam-offline.state and its files wpam_state_t, /run/wpam and
+#     /var/run/wpam and their files wpam_state_t (also under RHEL 8/9's
+#     `/run /var/run` alias, a subs_dist of the test's), and leave
+#     /etc/security etc_t and /run var_run_t (selabel_lookup);
 #   - in a second store that HAS sshd_session_t (declared by a small CIL
 #     module of the test's, as OpenSSH >= 9.8 policies do), the module's
 #     sshd_session_t block and its boolean are linked in;
@@ -171,10 +176,12 @@ allow $d var_log_t:dir { add_name search write }; [ $b ]:True
 allow $d wpam_conf_t:file { getattr open read }; [ $b ]:True
 allow $d wpam_log_t:file { append create getattr open }; [ $b ]:True
 allow $d etc_t:dir { add_name search write }; [ $b ]:True
+allow $d var_run_t:dir { add_name search write }; [ $b ]:True
 allow $d wpam_state_t:dir { add_name create getattr open read remove_name search write }; [ $b ]:True
 allow $d wpam_state_t:file { create getattr lock open read rename unlink write }; [ $b ]:True
 type_transition $d var_log_t:file wpam_log_t wpam.log;
 type_transition $d etc_t:dir wpam_state_t wpam-offline.state;
+type_transition $d var_run_t:dir wpam_state_t wpam;
 EOF
   done
   # The policy's own `allow file_type self:filesystem associate`, written
@@ -205,9 +212,9 @@ rules() { /usr/bin/python3 "$here/ci/selinux-rules.py" "$@"; }
 domains_in_force() { rules "$@" | awk '{print $2}' | LC_ALL=C sort -u | tr '\n' ' '; }
 defaults_ok() {
   local r
-  r=$(rules "$pol") && [ "$(grep -c '^allow sshd_t ' <<<"$r")" = 9 ] && ! grep -q local_login_t <<<"$r"
+  r=$(rules "$pol") && [ "$(grep -c '^allow sshd_t ' <<<"$r")" = 10 ] && ! grep -q local_login_t <<<"$r"
 }
-check "defaults: sshd_t's nine rules in force, local_login_t's not" defaults_ok
+check "defaults: sshd_t's ten rules in force, local_login_t's not" defaults_ok
 check "setsebool wpam_permit_sshd off: none in force" \
   test "$(domains_in_force "$pol" wpam_permit_sshd=off)" = ""
 check "wpam_permit_local_login on: local_login_t's rules in force (and sshd_t's)" \
@@ -221,20 +228,32 @@ check "the name transition: sshd_t creating wpam.log in var_log_t makes it wpam_
   sesearch '$pol' -T -s sshd_t -t var_log_t -c file -D wpam_log_t | grep -q '\"\\?wpam.log\"\\?;'"
 check "the name transition: sshd_t creating the directory wpam-offline.state in etc_t makes it wpam_state_t" bash -c "
   sesearch '$pol' -T -s sshd_t -t etc_t -c dir -D wpam_state_t | grep -q '\"\\?wpam-offline.state\"\\?;'"
-# What offline codes need (src/offline.rs), each in force by default for
-# sshd_t: read the secrets file (wpam_conf_t); mkdir the state directory in
-# /etc/security; in it, create/flock the lock, read the state, create the
-# temp file, rename it over the state (unlink of the replaced file), remove
-# a stale temp file, open the directory to fsync it.
-offline_ok() {
-  local r
-  r=$(rules "$pol") &&
-    grep -qx 'allow sshd_t wpam_conf_t:file { getattr open read };' <<<"$r" &&
-    grep -qx 'allow sshd_t etc_t:dir { add_name search write };' <<<"$r" &&
-    grep -qx 'allow sshd_t wpam_state_t:dir { add_name create getattr open read remove_name search write };' <<<"$r" &&
-    grep -qx 'allow sshd_t wpam_state_t:file { create getattr lock open read rename unlink write };' <<<"$r"
+# Each rule in force by default for sshd_t (ci/selinux-rules.py).
+sshd_in_force() { # rule...: "TYPE:CLASS { PERMS }"
+  local r x
+  r=$(rules "$pol") || return 1
+  for x in "$@"; do
+    grep -qxF "allow sshd_t $x;" <<<"$r" || { echo "not in force: allow sshd_t $x;"; return 1; }
+  done
 }
-check "offline codes: sshd_t may read the secrets and create and use the state directory and its files" offline_ok
+state_dir='wpam_state_t:dir { add_name create getattr open read remove_name search write }'
+state_file='wpam_state_t:file { create getattr lock open read rename unlink write }'
+# What offline codes need (src/offline.rs): read the secrets file
+# (wpam_conf_t); mkdir the state directory in /etc/security; in it,
+# create/flock the lock, read the state, create the temp file, rename it
+# over the state (unlink of the replaced file), remove a stale temp file,
+# open the directory to fsync it.
+check "offline codes: sshd_t may read the secrets and create and use the state directory and its files" \
+  sshd_in_force 'wpam_conf_t:file { getattr open read }' 'etc_t:dir { add_name search write }' "$state_dir" "$state_file"
+check "the name transition: sshd_t creating the directory wpam in var_run_t (/run) makes it wpam_state_t" bash -c "
+  sesearch '$pol' -T -s sshd_t -t var_run_t -c dir -D wpam_state_t | grep -q '\"\\?wpam\"\\?;'"
+# What remember= and the kept Werbot IDs need (src/remember.rs): mkdir
+# /run/wpam (search, write, add_name in /run), stat it; in it create the
+# temp file, rename it over a grant or kept ID (unlink of the replaced
+# file), read, unlink, and list the directory (open, read) and stat the
+# entries (getattr) to sweep stale conn-* files.
+check "remember=: sshd_t may create /run/wpam in var_run_t and create, read, rename over, unlink, stat and list its files" \
+  sshd_in_force 'var_run_t:dir { add_name search write }' "$state_dir" "$state_file"
 check "no rule of the module lets a login domain create any type but wpam_log_t and wpam_state_t" bash -c "
   ! grep -E '^allow ' <<<\"\$1\" | grep -E '[{ ]create[ }]' | grep -vE ' (wpam_log_t|wpam_state_t):'" _ "$added"
 check "the module grants no setattr, relabel, link, rmdir, reparent, mounton or execute" bash -c "
@@ -252,13 +271,37 @@ for f in /etc/security/wpam-offline.state /etc/security/wpam-offline.state/state
   /etc/security/wpam-offline.state/state.tmp /etc/security/wpam-offline.state/lock; do
   check "file_contexts: $f is wpam_state_t" test "$(label "$f")" = system_u:object_r:wpam_state_t:s0
 done
+# remember=: a grant (40-hex SHA-1), a kept ID (conn-<40 hex>) and their
+# temp files (<name>.<pid>.tmp), under /run and its alias /var/run.
+hex=0123456789abcdef0123456789abcdef01234567
+remember_paths=(/run/wpam "/run/wpam/$hex" "/run/wpam/conn-$hex" "/run/wpam/$hex.4242.tmp"
+  "/run/wpam/conn-$hex.4242.tmp" /var/run/wpam "/var/run/wpam/conn-$hex")
+for f in "${remember_paths[@]}"; do
+  check "file_contexts: $f is wpam_state_t" test "$(label "$f")" = system_u:object_r:wpam_state_t:s0
+done
+# RHEL 8 and 9 (Fedora < 40) alias the other way, `/run /var/run`: a
+# lookup of /run/wpam is one of /var/run/wpam there. The same file_contexts
+# with that subs_dist (selabel_lookup -f reads FILE.subs_dist).
+el9fc=$tdir/el9-alias/file_contexts
+mkdir -p "${el9fc%/*}" && cp "$fc" "$el9fc" && printf '/run /var/run\n' >"$el9fc.subs_dist"
+el9_ok() {
+  local f
+  for f in "${remember_paths[@]}"; do
+    [ "$(selabel_lookup -b file -f "$el9fc" -k "$f" 2>&1 | sed -n 's/^Default context: //p')" = \
+      system_u:object_r:wpam_state_t:s0 ] || { echo "$f"; return 1; }
+  done
+}
+check "file_contexts under RHEL 8/9's /run -> /var/run alias: /run/wpam, /var/run/wpam and their files are wpam_state_t" el9_ok
+rm -rf "${el9fc%/*}"
 others_ok() {
   [ "$(label /var/log/messages)" = system_u:object_r:var_log_t:s0 ] &&
     [ "$(label /etc/security)" = system_u:object_r:etc_t:s0 ] &&
     [ "$(label /etc/security/limits.conf)" = system_u:object_r:etc_t:s0 ] &&
-    [ "$(label /etc/security/wpam-offline.bak)" = system_u:object_r:etc_t:s0 ]
+    [ "$(label /etc/security/wpam-offline.bak)" = system_u:object_r:etc_t:s0 ] &&
+    [ "$(label /run | cut -d: -f3)" = var_run_t ] &&
+    [ -z "$(label /run/wpam2)" ] # Debian: /run/.* is <<none>>
 }
-check "file_contexts: /var/log/messages stays var_log_t; /etc/security (the transition's etc_t), limits.conf and wpam-offline.bak etc_t" others_ok
+check "file_contexts: /var/log/messages stays var_log_t; /etc/security (the transition's etc_t), limits.conf and wpam-offline.bak etc_t; /run var_run_t (the transition's); /run/wpam2 unlabelled" others_ok
 
 check "semodule -X 200 -r wpam: the policy's rules are the base policy's again" bash -c "
   timeout 600 semodule -p '$s1' -s default -n -X 200 -r wpam >/dev/null 2>&1 &&
@@ -282,12 +325,13 @@ check "sshd_session_t: boolean wpam_permit_sshd_session on by default" bash -c "
 # In functions (pipefail): `grep >/dev/null`, not `grep -q`, after sesearch,
 # which a -q that stops reading early could kill with SIGPIPE (a failure).
 session_ok() {
-  [ "$(rules "$pol2" | grep -c '^allow sshd_session_t ')" = 9 ] &&
+  [ "$(rules "$pol2" | grep -c '^allow sshd_session_t ')" = 10 ] &&
     sesearch "$pol2" -A -s sshd_session_t -t http_port_t -c tcp_socket -p name_connect | grep wpam_permit_sshd_session >/dev/null &&
     sesearch "$pol2" -T -s sshd_session_t -t var_log_t -c file -D wpam_log_t | grep wpam >/dev/null &&
-    sesearch "$pol2" -T -s sshd_session_t -t etc_t -c dir -D wpam_state_t | grep wpam-offline.state >/dev/null
+    sesearch "$pol2" -T -s sshd_session_t -t etc_t -c dir -D wpam_state_t | grep wpam-offline.state >/dev/null &&
+    sesearch "$pol2" -T -s sshd_session_t -t var_run_t -c dir -D wpam_state_t | grep -E '"?wpam"?;' >/dev/null
 }
-check "sshd_session_t: the same nine rules as sshd_t, in force by default" session_ok
+check "sshd_session_t: the same ten rules as sshd_t, in force by default" session_ok
 check "sshd_session_t: wpam_permit_sshd_session off leaves sshd_t's rules alone" \
   test "$(domains_in_force "$pol2" wpam_permit_sshd_session=off)" = "sshd_t "
 rm -rf "$s2" "$base"
