@@ -192,47 +192,37 @@ fn in_scope(config: &Config, who: &Who, log: &mut Logger) -> Result<(), Outcome>
     if !config.groups.is_set() {
         return Ok(());
     }
-    let ids = crate::sys::group_ids(&who.user, who.gid).map_err(|e| {
-        log.error(&format!(
-            "groups=: listing the groups of {} failed: {}; denied",
-            quote(&who.user),
-            crate::sys::describe("getgrouplist", &e)
-        ));
-        Outcome::ServiceErr
-    })?;
-    let mut member_of = Vec::new();
-    let named = config.groups.include.iter().map(|g| (g, true));
-    for (name, included) in named.chain(config.groups.exclude.iter().map(|g| (g, false))) {
-        let group = match crate::sys::group(name) {
-            Ok(Some(g)) => g,
-            // A typo in an included group would exempt everyone.
-            Ok(None) if included => {
-                log.error(&format!(
-                    "groups=: there is no group {} on this system; denied (correct groups= \
-                     in the config)",
-                    quote(name)
-                ));
-                return Err(Outcome::ServiceErr);
-            }
-            Ok(None) => {
-                log.warn(&format!(
-                    "groups=: there is no group {} on this system; nobody is excluded by it",
-                    quote(name)
-                ));
-                continue;
-            }
-            Err(e) => {
-                log.error(&format!(
-                    "groups=: looking up group {} failed: {}; denied",
-                    quote(name),
-                    crate::sys::describe("getgrnam_r", &e)
-                ));
-                return Err(Outcome::ServiceErr);
-            }
-        };
-        if is_member(&ids, &group, who) {
-            member_of.push(name.clone());
+    // Under su or sudo, the user who started it can make an NSS source
+    // unreadable (a descriptor or memory limit), and getgrouplist drops such
+    // a source without an error: a member of an included group would look
+    // like a non-member and skip the factor. The lookups run in a root
+    // child whose limits are put back, as the API call does.
+    let found = if crate::isolate::wanted() && !config.groups.include.is_empty() {
+        log.debug("groups=: membership looked up in a root child (setuid caller)");
+        let deadline = std::time::Instant::now() + config.timeout;
+        crate::isolate::run_raw(
+            || encode_membership(&membership(config, &who.user, who.gid)),
+            deadline,
+            64 * 1024,
+        )
+        .map_err(|e| format!("groups=: {e}; denied"))
+        .and_then(|m| {
+            decode_membership(&m)
+                .ok_or_else(|| "groups=: garbled answer of the lookup's child; denied".to_string())
+        })
+        .and_then(|r| r)
+    } else {
+        membership(config, &who.user, who.gid)
+    };
+    let (member_of, warnings) = match found {
+        Ok(f) => f,
+        Err(e) => {
+            log.error(&e);
+            return Err(Outcome::ServiceErr);
         }
+    };
+    for w in &warnings {
+        log.warn(w);
     }
     if config.groups.asks(&member_of) {
         return Ok(());
@@ -246,6 +236,92 @@ fn in_scope(config: &Config, who: &Who, log: &mut Logger) -> Result<(), Outcome>
         }
     ));
     Err(Outcome::Ignore)
+}
+
+/// Which of the `groups=` groups `login` belongs to, and warnings to log;
+/// Err with the line to log when it cannot be told (the login is denied).
+type Membership = Result<(Vec<String>, Vec<String>), String>;
+
+fn membership(config: &Config, login: &str, gid: u32) -> Membership {
+    let ids = crate::sys::group_ids(login, gid).map_err(|e| {
+        format!(
+            "groups=: listing the groups of {} failed: {}; denied",
+            quote(login),
+            crate::sys::describe("getgrouplist", &e)
+        )
+    })?;
+    let (mut member_of, mut warnings) = (Vec::new(), Vec::new());
+    let named = config.groups.include.iter().map(|g| (g, true));
+    for (name, included) in named.chain(config.groups.exclude.iter().map(|g| (g, false))) {
+        let group = match crate::sys::group(name) {
+            Ok(Some(g)) => g,
+            // A typo in an included group would exempt everyone.
+            Ok(None) if included => {
+                return Err(format!(
+                    "groups=: there is no group {} on this system; denied (correct groups= \
+                     in the config)",
+                    quote(name)
+                ))
+            }
+            Ok(None) => {
+                warnings.push(format!(
+                    "groups=: there is no group {} on this system; nobody is excluded by it",
+                    quote(name)
+                ));
+                continue;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "groups=: looking up group {} failed: {}; denied",
+                    quote(name),
+                    crate::sys::describe("getgrnam_r", &e)
+                ))
+            }
+        };
+        if is_member(&ids, &group, login, gid) {
+            member_of.push(name.clone());
+        }
+    }
+    Ok((member_of, warnings))
+}
+
+/// `M` then `m NAME` / `w TEXT` lines, or `E` then the error line. Group
+/// names are printable ASCII (config.rs); log lines hold no newline.
+fn encode_membership(m: &Membership) -> Zeroizing<Vec<u8>> {
+    let text = match m {
+        Ok((member_of, warnings)) => {
+            let mut t = String::from("M");
+            for g in member_of {
+                t.push_str(&format!("\nm {g}"));
+            }
+            for w in warnings {
+                t.push_str(&format!("\nw {}", w.replace('\n', " ")));
+            }
+            t
+        }
+        Err(e) => format!("E{}", e.replace('\n', " ")),
+    };
+    Zeroizing::new(text.into_bytes())
+}
+
+fn decode_membership(b: &[u8]) -> Option<Membership> {
+    let text = std::str::from_utf8(b).ok()?;
+    if let Some(e) = text.strip_prefix('E') {
+        return Some(Err(e.to_string()));
+    }
+    let mut lines = text.split('\n');
+    if lines.next()? != "M" {
+        return None;
+    }
+    let (mut member_of, mut warnings) = (Vec::new(), Vec::new());
+    for l in lines {
+        match l.split_at_checked(2)? {
+            ("m ", g) => member_of.push(g.to_string()),
+            ("w ", w) => warnings.push(w.to_string()),
+            _ => return None,
+        }
+    }
+    Some(Ok((member_of, warnings)))
 }
 
 /// The state key of a remote login: a remote IP address and a plain
@@ -267,8 +343,8 @@ fn remote_key(who: &Who) -> Option<crate::remember::Key<'_>> {
 /// caller's descriptor limit), and "not a member" of an included group is
 /// what skips the factor: the group entry, whose lookup reports its
 /// errors, has a say too.
-fn is_member(ids: &[u32], group: &crate::sys::Group, who: &Who) -> bool {
-    ids.contains(&group.gid) || group.gid == who.gid || group.members.iter().any(|m| m == &who.user)
+fn is_member(ids: &[u32], group: &crate::sys::Group, login: &str, gid: u32) -> bool {
+    ids.contains(&group.gid) || group.gid == gid || group.members.iter().any(|m| m == login)
 }
 
 /// The `remember=` key of this login, when it may be remembered.
@@ -1671,37 +1747,35 @@ mod tests {
             gid: 27,
             members: vec!["bob".into(), "alice".into()],
         };
-        let w = who();
-        assert!(is_member(&[0], &g, &w), "listed in gr_mem");
-        assert!(is_member(
-            &[27],
-            &crate::sys::Group {
-                members: vec![],
-                ..g.clone()
-            },
-            &w
-        ));
-        let primary = Who { gid: 27, ..who() };
-        assert!(is_member(
-            &[],
-            &crate::sys::Group {
-                members: vec![],
-                ..g.clone()
-            },
-            &primary
-        ));
-        let carol = Who {
-            user: "carol".into(),
-            ..who()
+        let none = crate::sys::Group {
+            members: vec![],
+            ..g.clone()
         };
-        assert!(!is_member(&[0], &g, &carol));
-        assert!(!is_member(
-            &[0],
-            &crate::sys::Group {
-                members: vec!["alice2".into()],
-                ..g
-            },
-            &w
-        ));
+        assert!(is_member(&[0], &g, "alice", 0), "listed in gr_mem");
+        assert!(is_member(&[27], &none, "alice", 0), "by getgrouplist");
+        assert!(is_member(&[], &none, "alice", 27), "the primary group");
+        assert!(!is_member(&[0], &g, "carol", 0));
+        let other = crate::sys::Group {
+            members: vec!["alice2".into()],
+            ..g
+        };
+        assert!(!is_member(&[0], &other, "alice", 0));
+    }
+
+    #[test]
+    fn membership_crosses_the_pipe_intact_and_garbage_is_refused() {
+        for m in [
+            Ok((
+                vec!["wheel".to_string(), "ops".into()],
+                vec!["a warn".to_string()],
+            )),
+            Ok((vec![], vec![])),
+            Err("groups=: there is no group \"x\"; denied".to_string()),
+        ] {
+            assert_eq!(decode_membership(&encode_membership(&m)), Some(m));
+        }
+        for bad in [&b""[..], b"X", b"M\nz wheel", b"M\nm", b"\xff"] {
+            assert_eq!(decode_membership(bad), None, "{bad:?}");
+        }
     }
 }

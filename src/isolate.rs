@@ -85,6 +85,42 @@ where
     }
 }
 
+/// Runs `work` in a root child (as [`run`] does the API call) and returns
+/// the bytes it produced, at most `cap`; Err says why there are none.
+pub fn run_raw<F>(work: F, deadline: Instant, cap: usize) -> Result<Zeroizing<Vec<u8>>, String>
+where
+    F: FnOnce() -> Zeroizing<Vec<u8>>,
+{
+    // SAFETY: as in `run`.
+    let spawned = unsafe {
+        fork::spawn(|_| match take_root() {
+            Ok(()) => {
+                let mut m = Zeroizing::new(vec![b'O']);
+                m.extend_from_slice(&work());
+                m
+            }
+            Err(e) => Zeroizing::new(format!("E{e}").into_bytes()),
+        })
+    };
+    let mut child = spawned.map_err(|e| crate::sys::describe("fork of a child process", &e))?;
+    let read = child.read_until(deadline + GRACE, cap + 1);
+    let exit = child.finish(read.is_ok());
+    match read {
+        Ok(m) => match m.split_first() {
+            Some((b'O', rest)) => Ok(Zeroizing::new(rest.to_vec())),
+            Some((b'E', e)) => Err(String::from_utf8_lossy(e).into_owned()),
+            _ => Err(format!(
+                "its child process ended without an answer ({exit})"
+            )),
+        },
+        Err(ReadError::Deadline(_)) => Err(format!(
+            "its child process did not answer by the deadline ({exit})"
+        )),
+        Err(ReadError::Oversized) => Err("oversized answer from its child process".into()),
+        Err(ReadError::Io(e)) => Err(crate::sys::describe("reading its child process", &e)),
+    }
+}
+
 /// In the child: root's ids everywhere, out of the terminal's session, and
 /// the limits and scheduling its user may have set put back.
 fn take_root() -> Result<(), String> {
