@@ -48,6 +48,10 @@ if command -v semodule >/dev/null 2>&1; then
 			if [ -d /etc/security/wpam-offline.state ] && [ ! -L /etc/security/wpam-offline.state ]; then
 				restorecon -RF /etc/security/wpam-offline.state || :
 			fi
+			# remember= grants and kept Werbot IDs (wpam_state_t).
+			if [ -d /run/wpam ] && [ ! -L /run/wpam ]; then
+				restorecon -RF /run/wpam || :
+			fi
 		fi
 	else
 		echo "wpam: semodule could not install the SELinux policy module /usr/share/selinux/packages/wpam.cil;" >&2

@@ -18,6 +18,9 @@ if [ "$1" = 0 ] && command -v semodule >/dev/null 2>&1; then
 		if [ -d /etc/security/wpam-offline.state ] && [ ! -L /etc/security/wpam-offline.state ]; then
 			restorecon -RF /etc/security/wpam-offline.state || :
 		fi
+		if [ -d /run/wpam ] && [ ! -L /run/wpam ]; then
+			restorecon -RF /run/wpam || :
+		fi
 	fi
 fi
 exit 0
