@@ -152,6 +152,7 @@ snapshot() {
 }
 snapshot >"$work/before.sha" || die "snapshot"
 pid_now() { in_c cat /run/sshd.pid </dev/null; }
+host() { in_c "$@" </dev/null; }
 wpam_installed() { in_c rpm -q wpam </dev/null >/dev/null 2>&1; }
 repo_files="dnf repository"
 
@@ -186,7 +187,7 @@ in_c cat /etc/pam.d/sshd >"$work/pam-sshd" </dev/null || die "cat /etc/pam.d/ssh
 # The wpam auth line right after the password-auth substack (pam_unix asks
 # the password first), the role's marker comments aside.
 next=$(grep -vE '^\s*#' "$work/pam-sshd" | grep -A1 -E '^auth\s+substack\s+password-auth' | tail -n1)
-[[ "$next" == "auth     required pam_wpam.so "* ]] ||
+[[ "$next" == "auth     [success=done ignore=ignore default=die] pam_wpam.so config=/etc/security/wpam.conf" ]] ||
   { cat "$work/pam-sshd" >&2; die "the wpam auth line does not follow 'auth substack password-auth'"; }
 [ "$(pid_now)" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
 wpam_check_passes "$work/check.log" in_c wpam check --service sshd </dev/null || die "wpam check after the role"
@@ -194,6 +195,7 @@ ok "first run: changed=$changed; $got from the repository wpam (gpgcheck, repo_g
 
 # --- 4. logins through the reloaded sshd --------------------------------------------------
 steps_logins
+steps_enabled
 
 # --- 5. idempotent ---------------------------------------------------------------------------
 steps_idempotent

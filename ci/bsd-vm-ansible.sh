@@ -249,14 +249,14 @@ EOF
 	"http://127.0.0.1:$rel_port" "$files/wpam-archive-keyring.gpg" "$work/release-cache" "$user" <<'PY'
 import json, sys
 out, os_, api, ca, key, version, url, keyring, cache, user = sys.argv[1:11]
-config = "service_key=%s\n" % key
-if os_ == "OpenBSD":  # the style asks no Werbot ID: the login is tied to one
-    config += "wid.%s=alice@example.com\n" % user
+wid = {user: "alice@example.com"} if os_ == "OpenBSD" else {}  # the style asks no Werbot ID: the login is tied to one
 json.dump({
     "wpam_server_url": api,
     "wpam_service_id": "ans-bsd-01",
-    "wpam_pam_args": "offline_users=root",
-    "wpam_config_content": config,
+    "wpam_service_key": key,
+    "wpam_offline_users": ["root"],
+    "wpam_werbot_id_from_login": False,
+    "wpam_wid": wid,
     "wpam_ca_pem": open(ca).read(),
     "wpam_version": version,
     "wpam_release_url": url,

@@ -156,10 +156,15 @@ out, api, ca, key, repo, keyring = sys.argv[1:7]
 v = {
     "wpam_server_url": api,
     "wpam_service_id": "ans-web-01",
-    "wpam_pam_args": "offline_users=root",
-    "wpam_config_content": "service_key=%s\n" % key,
+    "wpam_service_key": key,
+    "wpam_offline_users": ["root"],
+    # The logins type their Werbot ID (the dev API maps ansuser to every
+    # demo user): the prompts steps_logins answers.
+    "wpam_werbot_id_from_login": False,
     "wpam_ca_pem": open(ca).read(),
     "wpam_pages_url": repo,
+    # The timed revert: short enough for the test to wait for it.
+    "wpam_revert_after": 60,
     # sshd here is not run by a service manager: the reload is its SIGHUP.
     "wpam_sshd_reload_command": ["/bin/sh", "-c", 'kill -HUP "$(cat /run/sshd.pid)"'],
 }
@@ -206,22 +211,34 @@ playbook() {
 
 # The checks both tests make, in the same order: the caller defines snapshot
 # (the sha256sum lines of the files the role touches), pid_now (sshd's pid
-# now) and login_report, and sets sshd_pid, $work/before.sha and say (the
-# prefix of its ok lines).
+# now), host (runs a command on the host) and login_report, and sets
+# sshd_pid, $work/before.sha and say (the prefix of its ok lines).
+revert_dir=/var/lib/wpam-ansible/revert
 #
 # steps_refusals: a candidate that fails `wpam check` and a reload that
 # fails both leave PAM and sshd as they were.
 steps_refusals() {
+  # Ansible's own login would need a second factor (AuthenticationMethods
+  # with keyboard-interactive) and is in no excluded group: refused before
+  # anything is touched (not even the package).
+  run_playbook own-login -e "wpam_ansible_login=$user" -e wpam_sshd_authentication_methods=publickey,keyboard-interactive &&
+    die "the role went on although Ansible's own login would need a second factor"
+  grep -q "refused before touching .*Ansible logs in as $user, which would need a second factor" "$work/$tag-own-login.log" ||
+    { tail -n 40 "$work/$tag-own-login.log" >&2; die "own login: refused for another reason"; }
+  wpam_installed && die "own login: the package was installed before the refusal"
+  snapshot | cmp -s - "$work/before.sha" || die "own login: files changed"
+  ok "${say}Ansible's own login would need a second factor (not in wpam-exempt): refused before anything is touched"
   # A candidate that fails `wpam check` (here: a service key the API
-  # refuses) must stop the role before PAM or sshd change.
-  run_playbook wrong-key -e '{"wpam_config_content": "service_key=ans-wrong-key\n"}' &&
+  # refuses) must stop the role before the config, PAM or sshd change.
+  run_playbook wrong-key -e '{"wpam_service_key": "ans-wrong-key"}' &&
     die "the role went on with a service key the API refuses"
   grep -q 'api.request' "$work/$tag-wrong-key.log" || { tail -n 40 "$work/$tag-wrong-key.log" >&2; die "wrong key: not stopped by wpam check"; }
-  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$' "$work/before.sha") \
-    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*)$') || die "wrong key: PAM or sshd files changed"
+  cmp -s <(grep -E ' (etc/pam\.d/sshd|etc/ssh/.*|etc/security/.*)$' "$work/before.sha") \
+    <(snapshot | grep -E ' (etc/pam\.d/sshd|etc/ssh/.*|etc/security/.*)$') || die "wrong key: config, PAM or sshd files changed"
+  host grep -rqs ans-wrong-key /etc/security && die "wrong key: the refused key is on disk"
   [ "$(pid_now)" = "$sshd_pid" ] || die "wrong key: sshd restarted"
   login_ok password - - || { login_report; die "wrong key: password login afterwards"; }
-  ok "${say}a key the API refuses: the role stops at the candidate's wpam check, PAM and sshd untouched, logins as before"
+  ok "${say}a key the API refuses: the role stops at the candidate's wpam check (candidate wpam.conf), config, PAM and sshd untouched, the key nowhere on disk"
   # A failure after the files were put in place (here: the reload) puts
   # the previous files back.
   run_playbook reload-fails -e '{"wpam_sshd_reload_command": ["/bin/false"]}' &&
@@ -248,11 +265,63 @@ steps_logins() {
   ok "${say}login: password, Werbot ID, TOTP code -> in (through the reloaded sshd)"
 }
 
+# steps_enabled: on the host where wpam is on: a key rotation to a key the
+# API refuses leaves the old key in place and logins working; a change whose
+# fresh connection fails is reverted by the timed revert, within a bounded
+# wait; the stop after the canaries.
+steps_enabled() {
+  local deadline
+  run_playbook rotate-wrong -e '{"wpam_service_key": "ans-wrong-key"}' &&
+    die "enabled host: the role went on with a service key the API refuses"
+  grep -q 'api.request' "$work/$tag-rotate-wrong.log" || { tail -n 40 "$work/$tag-rotate-wrong.log" >&2; die "enabled host, wrong key: not stopped by wpam check"; }
+  host grep -q "^service_key=$key\$" /etc/security/wpam.conf || die "enabled host, wrong key: the old key is not in wpam.conf"
+  host grep -rqs ans-wrong-key /etc/security && die "enabled host, wrong key: the refused key is on disk"
+  login_ok keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP)" ||
+    { login_report; die "enabled host, wrong key: login afterwards"; }
+  ok "${say}enabled host, a key rotation to a key the API refuses: stopped at the candidate, the old key in wpam.conf, logins work"
+
+  # Commit confirmed: a change (an sshd setting, so sshd is reloaded) whose
+  # fresh connection fails (simulated: the probe over it fails) is not
+  # cancelled; the host puts the previous files back and reloads by itself.
+  snapshot >"$work/pre-revert.sha"
+  run_playbook revert -e '{"wpam_sshd_extra_settings": ["MaxAuthTries 5"], "wpam_login_probe": ["/bin/false"]}' &&
+    die "the role went on although the fresh connection failed"
+  grep -q 'the host puts the previous.*files back and reloads sshd by itself' "$work/$tag-revert.log" ||
+    { tail -n 40 "$work/$tag-revert.log" >&2; die "revert: not stopped at the fresh connection"; }
+  host grep -rqs 'MaxAuthTries 5' /etc/ssh || die "revert: the change was not put in place (nothing to revert)"
+  host test -e "$revert_dir/armed" || die "revert: the timed revert is not armed"
+  deadline=$(($(date +%s) + 150))
+  until host test -e "$revert_dir/reverted"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { host cat "$revert_dir/revert.log" >&2; die "revert: not reverted within 150 s"; }
+    sleep 2
+  done
+  snapshot | cmp -s - "$work/pre-revert.sha" || { snapshot | diff "$work/pre-revert.sha" - >&2; die "revert: files differ from before the change"; }
+  host grep -q 'reverted, sshd reload exit status 0' "$revert_dir/revert.log" || { host cat "$revert_dir/revert.log" >&2; die "revert: sshd not reloaded"; }
+  host test -e "$revert_dir/saved" && die "revert: the saved files (the old key) are still there"
+  login_ok keyboard-interactive alice@example.com "$(totp JBSWY3DPEHPK3PXP)" || { login_report; die "revert: login afterwards"; }
+  ok "${say}a change whose fresh connection fails: reverted by the host's timer ($(($(date +%s) - deadline + 150)) s), files as before, sshd reloaded, logins work"
+  host rm -f "$revert_dir/reverted"
+
+  # The stop after the canaries: a host of the fleet outside the canaries
+  # is not touched without wpam_rollout_confirmed=true.
+  printf '[wpam_fleet]
+fleet-only ansible_host=/nonexistent ansible_connection=community.general.chroot
+' >"$work/$tag-fleet.ini"
+  run_playbook gate -i "$work/$tag-fleet.ini" && die "the fleet play ran without wpam_rollout_confirmed"
+  grep -q 'the canaries are done; the rest of the fleet waits' "$work/$tag-gate.log" || { tail -n 40 "$work/$tag-gate.log" >&2; die "gate: not stopped by the gate"; }
+  grep -q '^PLAY \[The fleet, in batches\]' "$work/$tag-gate.log" && die "gate: the fleet play started"
+  grep -qE "^$name *: ok=[0-9]+ *changed=0 *unreachable=0 *failed=0" "$work/$tag-gate.log" || { tail -n 20 "$work/$tag-gate.log" >&2; die "gate: the canary did not pass"; }
+  ok "${say}the canaries pass, then the run stops before the fleet (wpam_rollout_confirmed unset)"
+}
+
 # steps_idempotent: the playbook again and --check again change nothing.
 steps_idempotent() {
   playbook present-again
   [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$tag-present-again.log" >&2; die "the second run changed $changed task(s)"; }
-  ok "${say}second run: changed=0"
+  grep -q "TASK \[wpam : Fresh connection: Ansible's own login still gets in\]" "$work/$tag-present-again.log" || die "second run: no fresh connection"
+  host test -e "$revert_dir/armed" && die "second run: the timed revert is still armed"
+  host test -e "$revert_dir/saved" && die "second run: the saved files are still there"
+  ok "${say}second run: changed=0; fresh connection, then the timed revert cancelled"
   playbook check-steady --check --diff
   [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$tag-check-steady.log" >&2; die "--check after the run reports $changed change(s)"; }
   grep -qE 'all [0-9]+ checks passed' "$work/$tag-check-steady.log" || die "--check did not run wpam check on the candidate"
@@ -271,7 +340,10 @@ steps_rollback() {
   diff -u "$work/before.sha" "$work/after.sha" >&2 || die "files differ from before the role"
   [ "$(pid_now)" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
   login_ok password - - || { login_report; die "password login after the rollback"; }
-  ok "${say}wpam_state=absent: changed=$changed; package removed; PAM, sshd, $repo_files, config files as before; password login works"
+  host sh -c 'ls /etc/security/wpam.conf* 2>/dev/null; grep -l pam_wpam /etc/pam.d/* 2>/dev/null' | grep . &&
+    die "wpam.conf, its backups (the service key) or PAM files naming the module left after the rollback"
+  host test -e "${revert_dir%/*}" && die "the revert job's directory (saved files) left after the rollback"
+  ok "${say}wpam_state=absent: changed=$changed; package removed; PAM, sshd, $repo_files, config files as before, no backup holding the key; password login works"
   playbook absent-again -e wpam_state=absent
   [ "$changed" = 0 ] || { grep -E '^changed:' "$work/$tag-absent-again.log" >&2; die "absent again changed $changed task(s)"; }
   ok "${say}wpam_state=absent again: changed=0"

@@ -13,13 +13,20 @@
 #      made by `ci/release.sh --dry-run` when absent) served on loopback, the
 #      development Werbot API on loopback, and the root's own sshd on a
 #      loopback port;
-#   4. deploy/ansible/site.yml (canary play, then the fleet play) against the
-#      root (connection community.general.chroot): installs wpam from the
-#      repository with the key pinned by its SHA-256, config from a variable,
-#      PAM and sshd changes checked by `sshd -t` and `wpam check` before and
-#      after they are put in place, sshd reloaded (SIGHUP);
+#   4. deploy/ansible/site.yml (canary play, the stop, the fleet play) against
+#      the root (connection community.general.chroot): refused before
+#      anything when Ansible's own login would need a second factor; a key
+#      the API refuses stops at the candidate (nothing on disk, the package
+#      aside); then installs wpam from the repository with the key pinned by
+#      its SHA-256, wpam.conf from the role's variables, config, CA, PAM and
+#      sshd changes checked as candidates by `sshd -t` and `wpam check`
+#      before and after they are put in place, sshd reloaded (SIGHUP), a
+#      fresh connection, the timed revert cancelled;
 #   5. logins through that sshd with the real ssh client: password, Werbot
-#      ID, the right TOTP code -> in; a wrong code -> refused;
+#      ID, the right TOTP code -> in; a wrong code -> refused; then on the
+#      enabled root: a key rotation to a refused key leaves the old key and
+#      logins; a change whose fresh connection fails is reverted by the
+#      host's timer (bounded wait); the run stops after the canaries;
 #   6. the playbook again: nothing changed; the service key appears in no
 #      output (no_log);
 #   7. wpam_state=absent: PAM, sshd, APT and config files byte for byte as
@@ -155,6 +162,7 @@ run_suite() {
   tar -xf "$root_tar" -C "$root"
   mount -t proc proc "$root/proc" && mounted+=("$root/proc")
   in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
+  host() { in_root "$@"; }
   in_root dpkg -s wpam >/dev/null 2>&1 && die "the cached root already has wpam"
   mkdir -p "$root/run/sshd"
   user=ansuser
@@ -203,13 +211,20 @@ run_suite() {
   [[ "$got" == *" install ok installed" ]] || die "wpam: $got"
   grep -q "$repo/apt stable/main" <<<"$(in_root apt-cache policy wpam)" || die "wpam was not installed from the repository"
   [ "$(stat -c '%U:%G %a' "$root/etc/security/wpam.conf")" = "root:root 600" ] || die "wpam.conf is not root:root 0600"
-  grep -q 'auth     required pam_wpam.so' "$root/etc/pam.d/sshd" || die "no wpam auth line in /etc/pam.d/sshd"
+  grep -qx 'auth     \[success=done ignore=ignore default=die\] pam_wpam.so config=/etc/security/wpam.conf' "$root/etc/pam.d/sshd" ||
+    die "no wpam auth line (the shipped template's, config= only) in /etc/pam.d/sshd"
+  grep -q '^account.*pam_wpam' "$root/etc/pam.d/sshd" && die "a wpam account line with account_phase=skip"
+  grep -qx 'account_phase=skip' "$root/etc/security/wpam.conf" || die "wpam.conf: no account_phase=skip"
+  grep -qx 'groups=!wpam-exempt' "$root/etc/security/wpam.conf" || die "wpam.conf: no groups=!wpam-exempt"
   [ "$(cat "$root/run/sshd.pid")" = "$sshd_pid" ] || die "sshd was restarted (pid changed), not reloaded"
   wpam_check_passes "$work/check.log" in_root wpam check --service sshd || die "wpam check after the role"
   ok "$suite: first run: changed=$changed; wpam $got from $repo; wpam check passes"
 
   # --- 5. logins through the reloaded sshd -------------------------------------------------
   steps_logins
+
+  # --- 5b. on the enabled host: key rotation refused, timed revert, the stop after the canaries
+  steps_enabled
 
   # --- 6. idempotent -------------------------------------------------------------------------
   steps_idempotent
