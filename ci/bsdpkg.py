@@ -144,14 +144,14 @@ def artifact(art: Path, name: str) -> bytes:
 
 FREEBSD_PREFIX = "/usr/local"
 # The package's ABI: pkg matches it as an fnmatch pattern against the host's
-# (libpkg utils.c is_valid_abi). The majors we build for and test (13, 14,
-# 15), not "*": a future major (16) refuses it rather than install a module
-# nobody loaded there.
-FREEBSD_ABI = "FreeBSD:1[3-5]:amd64"
+# (libpkg utils.c is_valid_abi). The supported majors we build for and test
+# (14, 15; 13 reached its end of life on 2026-04-30), not "*": a future major
+# (16) refuses it rather than install a module nobody loaded there.
+FREEBSD_ABI = "FreeBSD:1[45]:amd64"
 # The legacy arch field, the same majors.
-FREEBSD_ARCH = "freebsd:1[3-5]:x86:64"
+FREEBSD_ARCH = "freebsd:1[45]:x86:64"
 # The ABIs the release publishes a repository for (ci/freebsd-repo.sh).
-FREEBSD_REPO_ABIS = ("FreeBSD:13:amd64", "FreeBSD:14:amd64", "FreeBSD:15:amd64")
+FREEBSD_REPO_ABIS = ("FreeBSD:14:amd64", "FreeBSD:15:amd64")
 
 
 @dataclass

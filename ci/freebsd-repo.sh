@@ -3,8 +3,8 @@
 # own pkg (ci/freebsd-pkg.sh builds it for this host):
 #
 #   SITE/freebsd/<major>/amd64/   the repository for FreeBSD:<major>:amd64,
-#                                 major 13, 14 and 15 (the ABIs we support;
-#                                 the package's ABI FreeBSD:1[3-5]:amd64 fits them):
+#                                 major 14 and 15 (the ABIs we support;
+#                                 the package's ABI FreeBSD:1[45]:amd64 fits them):
 #       All/wpam-<v>.pkg          the package (and those of earlier releases
 #                                 already under All/: ci/publish-release.sh seed)
 #       meta.conf, data.pkg, packagesite.pkg   `pkg repo`'s catalogue, signed
@@ -36,7 +36,7 @@ pkgfile=${1:?$usage}
 site=${2:?$usage}
 key=${3:?$usage}
 url=${4:?$usage}
-majors=(13 14 15)
+majors=(14 15)
 arch=amd64
 log() { printf 'freebsd-repo: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -67,7 +67,7 @@ cat >"$out/wpam.conf" <<EOF
 # wpam's FreeBSD package repository ($url/freebsd).
 # Save as /usr/local/etc/pkg/repos/wpam.conf, the key $url/freebsd/wpam.pub
 # as /usr/local/etc/pkg/keys/wpam.pub, then: pkg install wpam
-# pkg expands \${VERSION_MAJOR} and \${ARCH} to this host's (FreeBSD 13, 14, 15; amd64).
+# pkg expands \${VERSION_MAJOR} and \${ARCH} to this host's (FreeBSD 14, 15; amd64).
 wpam: {
   url: "$url/freebsd/\${VERSION_MAJOR}/\${ARCH}",
   signature_type: "pubkey",

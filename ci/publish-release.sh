@@ -79,9 +79,14 @@ seed() {
 
 # FreeBSD: pkg itself checks the published catalogue's signature (update) and
 # every package's checksum against it (fetch -a); only what it fetched is kept.
+# Only the majors ci/freebsd-repo.sh still publishes are carried: a major
+# dropped there (13, after its end of life on 2026-04-30) leaves the site
+# with its packages rather than stay as an All/ without a catalogue.
 freebsd_carry() { # checkout site files -> prints how many were carried
-  local checkout=$1 site=$2 files=$3 pkg d major t n=0 f name mine
+  local checkout=$1 site=$2 files=$3 pkg d major t n=0 f name mine majors
   if ! compgen -G "$checkout/freebsd/*/*/All/*" >/dev/null; then echo 0; return 0; fi
+  majors=$(sed -n 's/^majors=(\([0-9 ]*\))$/\1/p' "$here/ci/freebsd-repo.sh")
+  [ -n "$majors" ] || die "no majors=(...) line in ci/freebsd-repo.sh"
   pkg=$("$here/ci/freebsd-pkg.sh")
   t=$(mktemp -d "${TMPDIR:-/tmp}/wpam-carry.XXXXXX")
   for d in "$checkout"/freebsd/*/*; do
@@ -90,6 +95,13 @@ freebsd_carry() { # checkout site files -> prints how many were carried
     if [ "$(basename "$d")" != amd64 ] || ! [[ $major =~ ^[0-9]+$ ]]; then
       die "freebsd/${d#"$checkout"/freebsd/}: not a repository of ours (planted?)"
     fi
+    case " $majors " in
+      *" $major "*) ;;
+      *)
+        log "freebsd/$major/amd64: FreeBSD $major is no longer published (ci/freebsd-repo.sh: $majors), not carried"
+        continue
+        ;;
+    esac
     mkdir -p "$t/$major/repos" "$t/$major/root/var/log"
     printf 'wpam: { url: "file://%s", signature_type: "pubkey", pubkey: "%s", enabled: yes }\n' \
       "$d" "$files/wpam-freebsd-repo.pub" >"$t/$major/repos/wpam.conf"

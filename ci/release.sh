@@ -20,7 +20,7 @@
 #             by-hash/SHA256/ (with the earlier releases' indexes)
 #       rpm/  *.rpm (x86_64, aarch64), repodata/ (createrepo_c),
 #             repodata/repomd.xml.asc, wpam.repo
-#       freebsd/  <major>/amd64/ for FreeBSD 13, 14, 15: All/*.pkg and
+#       freebsd/  <major>/amd64/ for FreeBSD 14, 15: All/*.pkg and
 #             pkg repo's catalogue signed with an RSA key (ci/freebsd-repo.sh),
 #             wpam.pub, wpam.conf (/usr/local/etc/pkg/repos/wpam.conf)
 #       wpam-archive-keyring.{gpg,asc}, index.html
@@ -453,6 +453,19 @@ if [ "$dry" = 1 ]; then
     { cat "$tmp/refuse.log" >&2; die "seed failed on a remote without gh-pages"; }
   grep -q 'no gh-pages branch yet' "$tmp/refuse.log" || die "seed: no 'no gh-pages branch yet' for a remote without it"
   ok "a remote without gh-pages is a new branch"
+  # A FreeBSD major no longer published (13, end of life 2026-04-30) is left
+  # behind, not carried as an All/ without a catalogue (issue 24).
+  variant && mkdir -p "$tmp/refuse/freebsd/13/amd64/All" &&
+    printf 'stale\n' >"$tmp/refuse/freebsd/13/amd64/All/wpam-0.0.1.pkg"
+  to_remote "$tmp/refuse" "$tmp/refuse.git"
+  rm -rf "$tmp/scratch" && mkdir -p "$tmp/scratch/files" && cp -p "$files"/* "$tmp/scratch/files/"
+  WPAM_PAGES_REMOTE=$tmp/refuse.git seed "$tmp/scratch/site" "$tmp/scratch/co" "$keyring" \
+    "$tmp/scratch/files" "$tmp/scratch/adopted" 2>"$tmp/refuse.log" ||
+    { cat "$tmp/refuse.log" >&2; die "seed failed on gh-pages holding freebsd/13"; }
+  ! [ -e "$tmp/scratch/site/freebsd/13" ] || die "seed carried freebsd/13, a major no longer published"
+  grep -q 'freebsd/13/amd64: FreeBSD 13 is no longer published' "$tmp/refuse.log" ||
+    { cat "$tmp/refuse.log" >&2; die "seed did not say it left freebsd/13 behind"; }
+  ok "seed leaves freebsd/13 (no longer published) behind"
   rm -rf "$tmp/refuse" "$tmp/refuse.git" "$tmp/scratch" "$tmp/s1" "$tmp/c1" "$tmp/s2" "$tmp/c2" "$tmp/empty.git"
 fi
 phase "keep the packages of earlier releases (gh-pages)"

@@ -347,12 +347,14 @@ fn freebsd_pkg_follows_the_pkg_format() {
     assert_eq!(manifest["prefix"], "/usr/local");
 
     let abi = manifest["abi"].as_str().expect("abi");
-    for host in ["FreeBSD:13:amd64", "FreeBSD:14:amd64", "FreeBSD:15:amd64"] {
+    for host in ["FreeBSD:14:amd64", "FreeBSD:15:amd64"] {
         assert!(pkg_accepts_abi(abi, host), "{abi} vs {host}");
     }
-    // Only the majors we build for and test: not an older one, not the next.
+    // Only the supported majors we build for and test: not 13 (end of life
+    // 2026-04-30) or an older one, not the next.
     for host in [
         "FreeBSD:12:amd64",
+        "FreeBSD:13:amd64",
         "FreeBSD:16:amd64",
         "FreeBSD:14:aarch64",
         "FreeBSD:14:i386",
@@ -363,8 +365,9 @@ fn freebsd_pkg_follows_the_pkg_format() {
     assert_eq!(compact["abi"], manifest["abi"]);
     // pkg add asks for IGNORE_OSVERSION when the package's FreeBSD_version
     // annotation is newer than the running system (PLATFORMS.md: libpkg
-    // pkg_add.c): none, or no newer than 13.0-RELEASE (1300139), the oldest
-    // system the package's ABI FreeBSD:1[3-5]:amd64 is meant for.
+    // pkg_add.c): none, or no newer than 13.0-RELEASE (1300139): the
+    // sysroot it is built against, older than 14.0 (1400097), the oldest
+    // system the package's ABI FreeBSD:1[45]:amd64 is meant for.
     for m in [&manifest, &compact] {
         if let Some(v) = m["annotations"].get("FreeBSD_version") {
             let v: u64 = v.as_str().and_then(|v| v.parse().ok()).expect("number");

@@ -11,7 +11,7 @@
 //!   this host's own /var/log and /usr/local are not touched (with -r, pkg
 //!   runs the package's scripts on this host with PKG_ROOTDIR=ROOT);
 //! - `pkg install wpam` from the signed repository over HTTP on loopback,
-//!   for FreeBSD 13, 14 and 15 (amd64), with the repository configuration
+//!   for FreeBSD 14 and 15 (amd64), with the repository configuration
 //!   the release publishes; a repository signed by another key, an unsigned
 //!   one and a package changed after signing are refused.
 //!
@@ -44,7 +44,6 @@ const STEP_LIMIT: Duration = Duration::from_secs(180);
 const SERVER_LIFETIME: Duration = Duration::from_secs(900);
 /// The ABIs the release publishes a repository for, with an OSVERSION each.
 const ABIS: &[(&str, &str)] = &[
-    ("FreeBSD:13:amd64", "1305000"),
     ("FreeBSD:14:amd64", "1402000"),
     ("FreeBSD:15:amd64", "1500000"),
 ];
@@ -481,7 +480,7 @@ fn pkg_reads_our_package_as_bsdpkg_meant() {
         "Name           : wpam".to_string(),
         format!("Version        : {VERSION}"),
         "Origin         : security/wpam".to_string(),
-        "Architecture   : FreeBSD:1[3-5]:amd64".to_string(),
+        "Architecture   : FreeBSD:1[45]:amd64".to_string(),
         "Prefix         : /usr/local".to_string(),
         "Licenses       : MIT".to_string(),
     ] {
@@ -589,17 +588,23 @@ fn pkg_add_into_a_scratch_root_then_check_and_delete() {
     let p = Pkg::new(&bin, &dir.join("root"));
     let host_before = host_state();
 
-    // The package names the majors it was tested on: pkg on a future one
-    // refuses it (the ABI FreeBSD:*:amd64 once let it in).
-    let mut next = Pkg::new(&bin, &dir.join("root-16"));
-    next.abi = "FreeBSD:16:amd64";
-    next.osversion = "1600000";
-    let refused = next.run(&["add", file]);
-    assert!(
-        !refused.status.success(),
-        "pkg add on FreeBSD 16 accepted the package"
-    );
-    assert!(!next.at("/usr/local/lib/pam_wpam.so").exists());
+    // The package names the supported majors it was tested on: pkg on a
+    // future one refuses it (the ABI FreeBSD:*:amd64 once let it in), and so
+    // does pkg on 13, out of support since 2026-04-30 (FreeBSD:1[3-5] let it in).
+    for (abi, osversion) in [
+        ("FreeBSD:16:amd64", "1600000"),
+        ("FreeBSD:13:amd64", "1305000"),
+    ] {
+        let mut other = Pkg::new(&bin, &dir.join(format!("root-{}", &abi[8..10])));
+        other.abi = abi;
+        other.osversion = osversion;
+        let refused = other.run(&["add", file]);
+        assert!(
+            !refused.status.success(),
+            "pkg add on {abi} accepted the package"
+        );
+        assert!(!other.at("/usr/local/lib/pam_wpam.so").exists());
+    }
 
     let out = p.ok(&["add", file]);
     assert_eq!(
@@ -784,7 +789,7 @@ fn pkg_install_from_the_signed_repository() {
     assert!(
         served
             .iter()
-            .any(|s| s.starts_with("200 /freebsd/13/amd64/All/wpam-")),
+            .any(|s| s.starts_with("200 /freebsd/15/amd64/All/wpam-")),
         "{served:?}"
     );
 

@@ -339,7 +339,8 @@ fn freebsd_module_is_a_freebsd_openpam_module() {
         ],
     );
     // Symbol versions no newer than FreeBSD 13's libc (FBSD_1.6): the
-    // FreeBSD:1[3-5]:amd64 package ABI must hold for 13, 14 and 15.
+    // FreeBSD:1[45]:amd64 package ABI holds for 14 and 15 (FBSD_1.6 is
+    // older than 14's FBSD_1.7).
     for l in e.versions.lines() {
         if let Some(v) = l.split("Name: FBSD_1.").nth(1) {
             let minor: u32 = v
