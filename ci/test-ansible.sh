@@ -225,6 +225,11 @@ run_suite() {
 
   # --- 5b. on the enabled host: key rotation refused, timed revert, the stop after the canaries
   steps_enabled
+  # The timed revert script as the role renders it (lint.sh skips templates).
+  revert_sh=$root/var/lib/wpam-ansible/revert/revert.sh
+  [ -s "$revert_sh" ] || die "$suite: no rendered $revert_sh"
+  shellcheck -s sh "$revert_sh" || die "$suite: shellcheck of the rendered revert script"
+  log "ok   $suite: shellcheck of the rendered revert script"
 
   # --- 6. idempotent -------------------------------------------------------------------------
   steps_idempotent
