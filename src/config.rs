@@ -721,19 +721,24 @@ fn parse_groups(v: Option<&str>) -> Result<Groups, ConfigError> {
 
 /// `600`, `600s`, `30m`, `8h`: 1 s to [`MAX_REMEMBER`].
 pub fn parse_remember(v: &str) -> Option<Duration> {
+    span(
+        v,
+        &[("h", 3_600_000), ("m", 60_000), ("s", 1000)],
+        MAX_REMEMBER,
+    )
+}
+
+/// A number with one of `units` (suffix, milliseconds; tried in order, so
+/// `ms` before `s`) or none (seconds), from 1 ms to `max`.
+fn span(v: &str, units: &[(&str, u64)], max: Duration) -> Option<Duration> {
     let v = v.trim();
-    let (num, unit) = if let Some(n) = v.strip_suffix('h') {
-        (n, 3600)
-    } else if let Some(n) = v.strip_suffix('m') {
-        (n, 60)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1)
-    } else {
-        (v, 1)
-    };
+    let (num, unit_ms) = units
+        .iter()
+        .find_map(|(suffix, ms)| v.strip_suffix(suffix).map(|n| (n, *ms)))
+        .unwrap_or((v, 1000));
     let n: u64 = num.trim().parse().ok()?;
-    let d = Duration::from_secs(n.checked_mul(unit)?);
-    (!d.is_zero() && d <= MAX_REMEMBER).then_some(d)
+    let d = Duration::from_millis(n.checked_mul(unit_ms)?);
+    (!d.is_zero() && d <= max).then_some(d)
 }
 
 /// A prompt: printable text (spaces included), at most [`MAX_PROMPT`] bytes.
@@ -850,19 +855,7 @@ fn bool_arg(key: &str, value: Option<&str>, warnings: &mut Vec<String>) -> bool 
 
 /// Seconds as a bare integer or with a unit: `10`, `10s`, `1500ms`, `2m`.
 pub fn parse_duration(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    let (num, unit_ms) = if let Some(n) = v.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = v.strip_suffix('m') {
-        (n, 60_000)
-    } else {
-        (v, 1000)
-    };
-    let n: u64 = num.trim().parse().ok()?;
-    let d = Duration::from_millis(n.checked_mul(unit_ms)?);
-    (!d.is_zero() && d <= MAX_TIMEOUT).then_some(d)
+    span(v, &[("ms", 1), ("s", 1000), ("m", 60_000)], MAX_TIMEOUT)
 }
 
 fn duration_arg(
