@@ -1,9 +1,12 @@
 #!/bin/sh
 # Runs INSIDE an OpenBSD VM (.github/workflows/bsd.yml): installs the package
-# built on Linux with pkg_add (unsigned: -D unsigned), enables the style for a
-# login class in /etc/login.conf, and authenticates through BSD
-# Authentication the three ways its callers do (ci/bsdauth-client.c, built
-# with the base compiler):
+# built on Linux with pkg_add, signed (ci/openbsd-vm-packages.sh, as
+# ci/sign-openbsd.sh signs a release) and checked by pkg_add against the
+# throwaway key put in /etc/signify -- never with -D unsigned: the unsigned
+# package and one signed by a key not in /etc/signify must be refused. Then it
+# enables the style for a login class in /etc/login.conf, and authenticates
+# through BSD Authentication the three ways its callers do
+# (ci/bsdauth-client.c, built with the base compiler):
 #   - sshd's keyboard-interactive "bsdauth" device: auth_userchallenge(3)
 #     with type auth-ssh, then auth_userresponse(3);
 #   - login(1): auth_verify(3) runs the style with -s login on a terminal
@@ -17,14 +20,27 @@
 #     styles' errormsg).
 # Every run that is expected to succeed also shows the style's pledge(2)
 # and unveil(2) allow what it does (a violation aborts it: refused).
+# Then `pkg_add -u` to the next revision (update/wpam-<v>p1.tgz, whose style
+# has other bytes) must replace the style BSD Authentication runs
+# (/usr/libexec/auth/login_-wpam: its SHA-256 is the new package's, mode and
+# group unchanged) and a login must go through the new one (issue 24, item 8).
 # It prints whether the CPU has IBT (then the kernel enforces endbr64 on the
-# style, which carries no PT_OPENBSD_NOBTCFI) and the style's program headers.
-# Usage: sh ci/bsd-vm-openbsd.sh dist/openbsd-amd64/wpam-<version>.tgz
+# style, which carries no PT_OPENBSD_NOBTCFI), the style's program headers,
+# DT_NEEDED and this release's library versions (for @wantlib).
+# Usage: sh ci/bsd-vm-openbsd.sh SIGNED-DIR UNSIGNED-PKG
+#   SIGNED-DIR    ci/openbsd-vm-packages.sh's output: wpam-<v>.tgz,
+#                 update/wpam-<v>p1.tgz, update/login_-wpam.sha256,
+#                 wpam-throwaway-pkg.pub
+#   UNSIGNED-PKG  dist/openbsd-amd64/wpam-<v>.tgz (must be refused)
 # Needs (prepare step): pkg_add rust
 set -eu
 # shellcheck disable=SC1091 # checked on its own
 . "$(dirname "$0")/bsd-vm-lib.sh"
-pkgfile=${1:?usage: ci/bsd-vm-openbsd.sh wpam-<version>.tgz}
+signed=${1:?usage: ci/bsd-vm-openbsd.sh SIGNED-DIR UNSIGNED-PKG}
+unsigned=${2:?usage: ci/bsd-vm-openbsd.sh SIGNED-DIR UNSIGNED-PKG}
+keyname="wpam-throwaway-pkg"
+pkgfile=$(ls "$signed"/wpam-*.tgz)
+update=$(ls "$signed"/update/wpam-*.tgz)
 
 log "OpenBSD $(uname -r) on $(sysctl -n hw.model)"
 # identcpu.c prints IBT among cpu0's feature flags when the CPU has it; the
@@ -34,8 +50,24 @@ if grep -qw IBT /var/run/dmesg.boot; then
 else
 	log "CPU without IBT (or not shown to this VM): IBT not enforced in this run"
 fi
-log "pkg_add -D unsigned $pkgfile"
-pkg_add -D unsigned -v "$pkgfile" || fail "pkg_add"
+# pkg_add checks signatures unless told not to (-D unsigned, which this job
+# never passes): the unsigned package, and the signed one while its key is not
+# in /etc/signify, are refused and install nothing.
+expect_pkg_refused() {
+	if pkg_add -v "$1" </dev/null >/tmp/pkg_add.out 2>&1; then
+		cat /tmp/pkg_add.out
+		fail "pkg_add installed $2"
+	fi
+	cat /tmp/pkg_add.out
+	! pkg_info -e 'wpam-*' >/dev/null 2>&1 || fail "pkg_add refused $2 but wpam is installed"
+	log "ok   pkg_add refuses $2"
+}
+expect_pkg_refused "$unsigned" "the unsigned package"
+rm -f "/etc/signify/$keyname.pub"
+expect_pkg_refused "$pkgfile" "a package signed by a key not in /etc/signify"
+install -m 0644 "$signed/$keyname.pub" "/etc/signify/$keyname.pub"
+log "pkg_add $pkgfile (signed; key /etc/signify/$keyname.pub)"
+pkg_add -v "$pkgfile" </dev/null || fail "pkg_add of the signed package"
 pkg_info -L wpam
 pkg_check -F wpam 2>/dev/null || true
 style=/usr/libexec/auth/login_-wpam
@@ -43,14 +75,18 @@ style=/usr/libexec/auth/login_-wpam
 owner=$(stat -f '%Lp %Su %Sg' "$style")
 [ "$owner" = "555 root auth" ] || fail "$style is $owner, want 555 root auth"
 log "ok   $style 0555 root:auth"
-# The package's own copy sits in a directory like base's /usr/libexec/auth.
-pkgdir=$(stat -f '%Lp %Su %Sg' /usr/local/libexec/auth)
-[ "$pkgdir" = "750 root auth" ] || fail "/usr/local/libexec/auth is $pkgdir, want 750 root auth"
-log "ok   /usr/local/libexec/auth 0750 root:auth"
+# An ordinary file of the package (not a @sample copy): pkg_info lists it.
+pkg_info -L wpam | grep -qx "$style" || fail "pkg_info -L wpam does not list $style"
+log "ok   $style is a file of the package"
+authdir=$(stat -f '%Lp %Su %Sg' /usr/libexec/auth)
+[ "$authdir" = "750 root auth" ] || fail "/usr/libexec/auth is $authdir, want 750 root auth (base's mtree)"
+[ ! -e /usr/local/libexec/auth ] || fail "/usr/local/libexec/auth exists (no second copy of the style)"
 readelf -lW "$style" | sed -n '/^Program Headers/,/^$/p' || :
-# The style's DT_NEEDED (zig's stubs: no versions) and this release's
-# versions of those libraries, for a future @wantlib (packaging/openbsd/README.md).
-readelf -dW "$style" | grep NEEDED || :
+# The binaries' DT_NEEDED, the package's @wantlib lines (one per versioned
+# DT_NEEDED: none while zig's unversioned stubs are linked) and this
+# release's versions of those libraries (docs/bsd-loaders.md, "@wantlib").
+readelf -dW "$style" /usr/local/bin/wpam | grep NEEDED || :
+grep '^@wantlib' /var/db/pkg/wpam-*/+CONTENTS || log "no @wantlib in the package"
 ls /usr/lib/libc.so.* /usr/lib/libpthread.so.* /usr/lib/libc++abi.so.* \
 	/usr/lib/libm.so.* /usr/lib/libutil.so.* 2>/dev/null || :
 readelf -nW "$style" || :
@@ -115,6 +151,22 @@ expect_ok "wpam check (login.conf, style, config, API)" check_passes "$wpam" che
 expect_ok "wpam test: TOTP through BSD Authentication" wpam_test alice "$(totp_now)"
 expect_fail "wpam test: wrong TOTP code" wpam_test alice 000000
 expect_fail "wpam test: no answer (end of input)" "$wpam" test alice </dev/null
+
+# pkg_add -u: the style that runs is replaced by the next revision's.
+before=$(sha256 -q "$style")
+want=$(cat "$signed/update/login_-wpam.sha256")
+[ "$before" != "$want" ] || fail "the update package's style has the installed bytes"
+log "pkg_add -u wpam from $(dirname "$update") (PKG_PATH)"
+env PKG_PATH="$(cd "$(dirname "$update")" && pwd)/" pkg_add -u -v wpam </dev/null || fail "pkg_add -u"
+pkg_info -e "$(basename "$update" .tgz)" >/dev/null || fail "$(basename "$update" .tgz) is not installed after pkg_add -u"
+after=$(sha256 -q "$style")
+[ "$after" = "$want" ] || fail "after pkg_add -u, $style has SHA-256 $after (before: $before), want the update's $want"
+owner=$(stat -f '%Lp %Su %Sg' "$style")
+[ "$owner" = "555 root auth" ] || fail "after pkg_add -u, $style is $owner, want 555 root auth"
+log "ok   pkg_add -u replaced $style ($before -> $after), 0555 root:auth"
+expect_ok "TOTP through the updated style" bsdauth alice "$(totp_now)"
+expect_ok "wpam check after the update" check_passes "$wpam" check --no-sshd
+
 stop_dev_api
 expect_ok "wpam check with the API down fails (exit 2)" check_fails "$wpam" check --no-sshd
 expect_ok "offline user with the API down" bsdauth olivia 123456
@@ -128,5 +180,5 @@ pkg_delete wpam >/tmp/pkg_delete.out 2>&1 || { cat /tmp/pkg_delete.out; fail "pk
 cat /tmp/pkg_delete.out
 # +UNDISPLAY: login.conf may still name the style pkg_delete just removed.
 grep -q 'login.conf' /tmp/pkg_delete.out || fail "pkg_delete did not show +UNDISPLAY"
-[ ! -e "$style" ] || fail "$style left behind (unchanged @sample copy)"
+[ ! -e "$style" ] || fail "$style left behind by pkg_delete"
 log "OpenBSD: all checks passed"

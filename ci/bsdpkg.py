@@ -13,7 +13,9 @@ the environment. Prints the path of the package it wrote.
   netbsd   wpam-<v>.tgz  pkgsrc binary package: gzip'ed ustar, +CONTENTS,
            +COMMENT, +DESC first, payload in +CONTENTS order
   openbsd  wpam-<v>.tgz  OpenBSD package: gzip'ed ustar, +CONTENTS first
-           (@sha/@size/@ts per file), unsigned (pkg_add -D unsigned)
+           (@sha/@size/@ts per file, @wantlib from versioned DT_NEEDED),
+           the style a plain file in /usr/libexec/auth; unsigned here
+           (ci/sign-openbsd.sh signs it as pkg_sign does)
 
 Determinism: every entry has mtime SOURCE_DATE_EPOCH, uid/gid 0 (OpenBSD's
 login style: group auth, gid 11, as its packing list says), fixed modes and
@@ -29,6 +31,7 @@ import json
 import lzma
 import os
 import re
+import struct
 import sys
 import tarfile
 from dataclasses import dataclass
@@ -372,10 +375,79 @@ def openbsd_man() -> bytes:
     return (ROOT / "packaging/openbsd/login_-wpam.8").read_bytes()
 
 
+# The style goes where BSD Authentication runs it (auth_subr.c: only
+# _PATH_AUTHPROG, /usr/libexec/auth/), as an ordinary file of the package: so
+# pkg_add -u replaces it and pkg_delete removes it like any other file. A
+# packing list names no absolute file: `@cwd` sets the directory of what
+# follows (OpenBSD::PackingElement::Object::compute_fullname refuses
+# "Absolute name forbidden"), and the archive member is the name as listed.
+OPENBSD_AUTH_DIR = "/usr/libexec/auth"
+
+# DT_NEEDED of the OpenBSD binaries -> @wantlib lines (what pkg_create writes
+# from a port's WANTLIB, checked by pkg_add against the host's libraries).
+ELF_PT_LOAD, ELF_PT_DYNAMIC = 1, 2
+ELF_DT_NULL, ELF_DT_NEEDED, ELF_DT_STRTAB = 0, 1, 5
+
+
+def elf_needed(data: bytes) -> list[str]:
+    """The DT_NEEDED names of an ELF64 little-endian file, in order; [] for
+    anything else (the package tests' placeholder bytes)."""
+    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return []
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    loads, dyn = [], None
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz, _, _ = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
+        if p_type == ELF_PT_LOAD:
+            loads.append((p_vaddr, p_offset, p_filesz))
+        elif p_type == ELF_PT_DYNAMIC:
+            dyn = (p_offset, p_filesz)
+    if dyn is None:
+        return []
+
+    def file_offset(vaddr: int) -> int:
+        for v, o, n in loads:
+            if v <= vaddr < v + n:
+                return o + vaddr - v
+        sys.exit(f"bsdpkg: DT_STRTAB 0x{vaddr:x} is in no PT_LOAD")
+
+    needed, strtab = [], None
+    for off in range(dyn[0], dyn[0] + dyn[1], 16):
+        tag, val = struct.unpack_from("<qQ", data, off)
+        if tag == ELF_DT_NULL:
+            break
+        if tag == ELF_DT_NEEDED:
+            needed.append(val)
+        elif tag == ELF_DT_STRTAB:
+            strtab = val
+    if strtab is None:
+        return []
+    base = file_offset(strtab)
+    return [data[base + n : data.index(b"\0", base + n)].decode() for n in needed]
+
+
+def openbsd_wantlib(binaries: list[bytes]) -> list[str]:
+    """`@wantlib NAME.MAJOR.MINOR` for every versioned DT_NEEDED
+    (libNAME.so.MAJOR.MINOR) of the binaries, sorted. An unversioned name (libc.so, as zig's stub libraries are named)
+    gives none: a @wantlib must be what the binary records, and the majors
+    of each release come from its lib/*/shlib_version (docs/bsd-loaders.md,
+    "@wantlib")."""
+    out = set()
+    for b in binaries:
+        for name in elf_needed(b):
+            m = re.fullmatch(r"lib(.+)\.so\.(\d+)\.(\d+)", name)
+            if m:
+                out.add(f"@wantlib {m.group(1)}.{m.group(2)}.{m.group(3)}")
+            elif not re.fullmatch(r"lib.+\.so", name):
+                sys.exit(f"bsdpkg: DT_NEEDED {name}: neither libNAME.so nor libNAME.so.MAJOR.MINOR")
+    return sorted(out)
+
+
 def openbsd(art: Path, out: Path) -> Path:
     v, ts = version(), epoch()
     style = Member(
-        "libexec/auth/login_-wpam",
+        "login_-wpam",
         artifact(art, "login_-wpam"),
         0o555,
         gname="auth",
@@ -412,22 +484,10 @@ def openbsd(art: Path, out: Path) -> Path:
         *sums(display, False),
         "+UNDISPLAY",
         *sums(undisplay, False),
+        *openbsd_wantlib([cmd.data, style.data]),
         "@cwd /usr/local",
         "@bin " + cmd.name,
         *sums(cmd),
-        # root:auth 0750 as base's /usr/libexec/auth (mtree), and as ports
-        # set it: else any user could run the packaged copy of the style.
-        "@mode 0750",
-        "@group auth",
-        "libexec/auth/",
-        "@mode 0555",
-        "@bin " + style.name,
-        *sums(style),
-        # pkg_add copies it where BSD Authentication looks (only there), and
-        # pkg_delete removes that copy while it is unchanged.
-        "@sample /usr/libexec/auth/login_-wpam",
-        "@mode",
-        "@group",
         "@man " + man.name,
         *sums(man),
         "@man " + cmd_man.name,
@@ -438,9 +498,19 @@ def openbsd(art: Path, out: Path) -> Path:
         "@mode 0600",
         "@sample /etc/wpam.conf",
         "@mode",
+        # The style itself, root:auth 0555 (docs/bsd-loaders.md, "Install
+        # mode"); base's /usr/libexec/auth (root:auth 0750, mtree) is not
+        # listed: the package neither creates nor removes it.
+        f"@cwd {OPENBSD_AUTH_DIR}",
+        "@mode 0555",
+        "@group auth",
+        "@bin " + style.name,
+        *sums(style),
+        "@mode",
+        "@group",
     ]
     contents = Member("+CONTENTS", ("\n".join(plist) + "\n").encode())
-    members = [contents, desc, display, undisplay, cmd, style, man, cmd_man, conf]
+    members = [contents, desc, display, undisplay, cmd, man, cmd_man, conf, style]
     return write(out, f"wpam-{v}.tgz", gz(tar_bytes(members, tarfile.USTAR_FORMAT, ts)))
 
 

@@ -16,6 +16,8 @@ pkgs=("${build_pkgs[@]}"
   # package checks (ci/test-packages.sh, ci/reproducible-check.sh)
   lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
   shellcheck
+  # OpenBSD package signatures, signify -Sz/-Vz (ci/sign-openbsd.sh)
+  signify-openbsd
   # FreeBSD's pkg, built for this host (ci/freebsd-pkg.sh), and the repository key
   build-essential m4 libarchive-dev libssl-dev liblzma-dev zlib1g-dev libbz2-dev
   libbsd-dev libattr1-dev libacl1-dev openssl

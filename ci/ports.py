@@ -295,12 +295,19 @@ esac
 
 def openbsd_plist(pk: dict[str, bytes]) -> list[str]:
     """Our OpenBSD package's packing list as a port's pkg/PLIST: without the
-    lines pkg_create writes itself (@name, @comment pkgpath, @arch, @cwd,
-    +DESC/+DISPLAY and the @sha/@size/@ts of each file)."""
+    lines pkg_create writes itself (@name, @comment pkgpath, @arch, the
+    first @cwd (${PREFIX}), @wantlib (from WANTLIB), +DESC/+DISPLAY and the
+    @sha/@size/@ts of each file). A later @cwd stays: the style's
+    /usr/libexec/auth, outside ${PREFIX}."""
     out = []
+    cwds = 0
     for line in pk["+CONTENTS"].decode().splitlines():
         word = line.split(" ", 1)[0]
-        if word in ("@name", "@arch", "@cwd", "@sha", "@size", "@ts") or line.startswith("@comment pkgpath="):
+        if word == "@cwd":
+            cwds += 1
+            if cwds == 1:
+                continue
+        elif word in ("@name", "@arch", "@wantlib", "@sha", "@size", "@ts") or line.startswith("@comment pkgpath="):
             continue
         if not line.startswith("+"):
             out.append(line)
@@ -310,7 +317,7 @@ def openbsd_plist(pk: dict[str, bytes]) -> list[str]:
 def openbsd(pk: dict[str, bytes], d: Path) -> None:
     v = bsdpkg.version()
     plist = openbsd_plist(pk)
-    assert "@bin libexec/auth/login_-wpam" in plist, plist
+    assert plist.index("@cwd /usr/libexec/auth") < plist.index("@bin login_-wpam"), plist
     lines = [
         HEADER.rstrip("\n"),
         "",
@@ -344,8 +351,8 @@ def openbsd(pk: dict[str, bytes], d: Path) -> None:
         f"\tcat ${{WRKSRC}}/packaging/openbsd/wpam.conf.extra >>${{WRKSRC}}/{EXAMPLE_CONF}",
         "",
         "do-install:",
-        "\t${INSTALL_PROGRAM_DIR} ${PREFIX}/libexec/auth",
-        "\t${INSTALL_PROGRAM} ${MODCARGO_TARGET_DIR}/release/login_-wpam ${PREFIX}/libexec/auth/",
+        "\t${INSTALL_PROGRAM_DIR} ${DESTDIR}/usr/libexec/auth",
+        "\t${INSTALL_PROGRAM} ${MODCARGO_TARGET_DIR}/release/login_-wpam ${DESTDIR}/usr/libexec/auth/",
         "\t${INSTALL_PROGRAM} ${MODCARGO_TARGET_DIR}/release/wpam ${PREFIX}/bin/",
         "\t${INSTALL_MAN} ${WRKSRC}/packaging/openbsd/login_-wpam.8 ${PREFIX}/man/man8/",
         "\t${INSTALL_MAN} ${WRKSRC}/packaging/man/wpam.8 ${PREFIX}/man/man8/",

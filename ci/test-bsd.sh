@@ -8,7 +8,9 @@
 #      each BSD loader's rules on the built objects: NetBSD's two PT_LOAD,
 #      FreeBSD rtld, OpenBSD's exec_elf.c note/PIE rules and endbr64 at
 #      every indirect-branch target (tests/bsd_loaders.rs), package formats
-#      and OpenPAM's module search (tests/bsd_packages.rs), FreeBSD's own pkg
+#      and OpenPAM's module search, the OpenBSD package's @wantlib against
+#      its binaries' DT_NEEDED and its signify signature (ci/sign-openbsd.sh)
+#      (tests/bsd_packages.rs), FreeBSD's own pkg
 #      over the package and its signed repository (tests/freebsd_pkg.rs), the
 #      ports recipes (tests/ports.rs), the OpenBSD
 #      login style over a socketpair against the dev API (tests/login_style.rs);
@@ -76,6 +78,7 @@ else
 fi
 if shellcheck ci/bsd-vm-freebsd.sh ci/bsd-vm-freebsd-port.sh ci/bsd-vm-netbsd.sh ci/bsd-vm-openbsd.sh ci/bsd-vm-lib.sh \
   ci/pkg-freebsd.sh ci/pkg-netbsd.sh ci/pkg-openbsd.sh ci/test-bsd.sh ci/openbsd-link.sh \
+  ci/sign-openbsd.sh ci/openbsd-vm-packages.sh \
   ci/freebsd-pkg.sh ci/freebsd-repo.sh packaging/netbsd/INSTALL packaging/netbsd/DEINSTALL &&
   shellcheck -s sh packaging/freebsd/post-install; then
   log "ok   shellcheck (VM scripts, package hooks, install scripts)"

@@ -27,6 +27,8 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
 
 #[path = "support/deadline.rs"]
 mod deadline;
+#[path = "support/elf.rs"]
+mod elf;
 
 struct Entry {
     name: String,
@@ -742,11 +744,16 @@ fn openbsd_tgz_follows_the_package_format() {
         );
         assert_eq!(lines[i + 2], format!("@size {}", e.data.len()), "{file}");
         if !file.starts_with('+') {
-            assert_eq!(cwd, "/usr/local", "{file}");
+            let want_cwd = if file == "login_-wpam" {
+                "/usr/libexec/auth"
+            } else {
+                "/usr/local"
+            };
+            assert_eq!(cwd, want_cwd, "{file}");
             assert_eq!(lines[i + 3], format!("@ts {EPOCH}"), "{file}");
             assert_eq!(e.mtime, EPOCH);
         }
-        if file == "libexec/auth/login_-wpam" {
+        if file == "login_-wpam" {
             // secure_path() (lib/libc/gen/auth_subr.c) runs a style only if it
             // is a regular file owned by root and not group/other-writable.
             // Not setuid or setgid: sshd, login and su (setuid root) run it
@@ -761,7 +768,15 @@ fn openbsd_tgz_follows_the_package_format() {
             assert_eq!(e.uid, 0);
             assert_eq!(e.gname, "auth");
             assert_eq!(e.data, style);
-            assert!(lines[i + 4..].contains(&"@sample /usr/libexec/auth/login_-wpam"));
+            // An ordinary file where BSD Authentication runs it (only
+            // /usr/libexec/auth), so pkg_add -u replaces it: a @sample copy
+            // is made once and then kept, and the old style would go on
+            // running after every update (issue 24, item 8).
+            assert_eq!(l.split_once(' '), Some(("@bin", "login_-wpam")));
+            assert!(
+                !lines.iter().any(|l| l.starts_with("@sample") && l.contains("login_-wpam")),
+                "the style is a @sample"
+            );
         } else if !file.starts_with('+') {
             // A special mode or owner must be annotated: everything else is plain.
             assert_eq!((mode, group), ("", ""), "{file}");
@@ -782,22 +797,58 @@ fn openbsd_tgz_follows_the_package_format() {
     for needle in ["/etc/login.conf", "-wpam", "cap_mkdb"] {
         assert!(undisplay.contains(needle), "+UNDISPLAY lacks {needle}");
     }
-    // The package's own copy of the style sits in a directory only root and
-    // group auth may enter, as base's /usr/libexec/auth (root:auth 0750):
-    // a 0755 directory would let any user run it.
-    let dir_at = lines
-        .iter()
-        .position(|l| *l == "libexec/auth/")
-        .expect("libexec/auth/ listed");
-    let before: Vec<&str> = lines[..dir_at]
-        .iter()
-        .rev()
-        .take_while(|l| l.starts_with("@mode") || l.starts_with("@group"))
-        .copied()
-        .collect();
+    // The only @sample is the config; base's /usr/libexec/auth (root:auth
+    // 0750 in mtree) is neither listed (pkg_delete would try to remove it)
+    // nor duplicated under /usr/local.
+    let samples: Vec<&&str> = lines.iter().filter(|l| l.starts_with("@sample")).collect();
+    assert_eq!(samples, [&"@sample /etc/wpam.conf"]);
     assert!(
-        before.contains(&"@mode 0750") && before.contains(&"@group auth"),
-        "libexec/auth/ is not 0750 root:auth: {before:?}"
+        !lines
+            .iter()
+            .any(|l| l.contains("libexec/auth") && *l != "@cwd /usr/libexec/auth"),
+        "a libexec/auth entry besides @cwd: {lines:?}"
+    );
+    assert!(lines.contains(&"@cwd /usr/libexec/auth"));
+    // The @mode/@group of the style end with it: nothing after inherits them.
+    let style_at = lines.iter().position(|l| *l == "@bin login_-wpam").unwrap();
+    assert_eq!(&lines[style_at + 4..], ["@mode", "@group"]);
+
+    // @wantlib: one line `NAME.MAJOR.MINOR` per versioned DT_NEEDED
+    // (libNAME.so.MAJOR.MINOR) of the binaries, as pkg_create writes them,
+    // and none else. An unversioned DT_NEEDED (libc.so: zig's stubs) has no
+    // @wantlib: there is no version for pkg_add to check
+    // (docs/bsd-loaders.md, "@wantlib").
+    let wantlib: BTreeSet<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("@wantlib "))
+        .map(str::to_string)
+        .collect();
+    let mut want = BTreeSet::new();
+    for bin in ["bin/wpam", "login_-wpam"] {
+        let Ok(e) = elf::Elf::parse(by_name[bin].data.clone()) else {
+            // Placeholder bytes (no dist/): no DT_NEEDED to compare.
+            assert!(std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"), "{bin} is not ELF");
+            continue;
+        };
+        for n in e.needed() {
+            let (lib, ver) = n
+                .split_once(".so")
+                .unwrap_or_else(|| panic!("{bin}: DT_NEEDED {n} is no libNAME.so[.M.m]"));
+            let lib = lib.strip_prefix("lib").expect("libNAME");
+            match ver.strip_prefix('.').map(|v| v.split('.').collect::<Vec<_>>()) {
+                None if ver.is_empty() => {}
+                Some(v) if v.len() == 2 && v.iter().all(|x| x.parse::<u32>().is_ok()) => {
+                    want.insert(format!("{lib}.{}.{}", v[0], v[1]));
+                }
+                _ => panic!("{bin}: DT_NEEDED {n} is no libNAME.so[.MAJOR.MINOR]"),
+            }
+        }
+    }
+    assert_eq!(wantlib, want, "@wantlib lines are not the binaries' DT_NEEDED");
+    let cwd_at = lines.iter().position(|l| l.starts_with("@cwd")).unwrap();
+    assert!(
+        lines.iter().enumerate().all(|(i, l)| !l.starts_with("@wantlib") || i < cwd_at),
+        "@wantlib after @cwd"
     );
 
     let display = String::from_utf8(by_name["+DISPLAY"].data.clone()).expect("utf-8");
@@ -810,6 +861,104 @@ fn openbsd_tgz_follows_the_package_format() {
     ] {
         assert!(display.contains(needle), "+DISPLAY lacks {needle}");
     }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// ci/sign-openbsd.sh signs as pkg_sign(1) does: `signify -Sz` puts the
+/// signature into the gzip header (comment "verify with NAME.pub", NAME
+/// ending in -pkg, what pkg_add's `signify -Vz -t pkg` looks up in
+/// /etc/signify), over the same tar; signify -Vz accepts it with that key
+/// and refuses it with another; signing twice gives the same bytes; an
+/// already signed package and a key name without -pkg are refused.
+#[test]
+fn openbsd_package_is_signed_as_pkg_sign_does() {
+    let signify = "signify-openbsd";
+    if Command::new(signify).arg("-h").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "signify-openbsd missing (ci/install-deps.sh installs it)"
+        );
+        eprintln!("skip: {signify} not installed (apt-get install signify-openbsd)");
+        return;
+    }
+    let dir = tmp("obsd-sign");
+    let (tgz, _) = build("openbsd", &dir);
+    let pkg = dir.join(format!("openbsd-amd64/wpam-{VERSION}.tgz"));
+    let sign = |args: &[&Path]| {
+        deadline::output(
+            Command::new(format!("{ROOT}/ci/sign-openbsd.sh")).args(args),
+            SCRIPT_LIMIT,
+            "ci/sign-openbsd.sh",
+        )
+        .expect("run ci/sign-openbsd.sh")
+    };
+    let keys = dir.join("keys");
+    let out = sign(&[Path::new("--throwaway"), &keys, &pkg]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let signed = std::fs::read(&pkg).expect("signed package");
+    // gzip header with FCOMMENT (0x10): the signify block, then the same
+    // tar as the unsigned package.
+    assert_eq!(&signed[..4], b"\x1f\x8b\x08\x10");
+    let end = 10 + signed[10..].iter().position(|&b| b == 0).expect("comment NUL");
+    let comment = String::from_utf8(signed[10..end].to_vec()).expect("comment");
+    let mut lines = comment.lines();
+    assert_eq!(
+        lines.next(),
+        Some("untrusted comment: verify with wpam-throwaway-pkg.pub")
+    );
+    assert!(comment.contains("\nkey=wpam-throwaway-pkg.sec\n"), "{comment}");
+    assert!(comment.contains("\nalgorithm=SHA512/256\n"), "{comment}");
+    assert_eq!(gunzip(&signed), gunzip(&tgz), "the signed package holds another tar");
+    let pubkey = keys.join("wpam-throwaway-pkg.pub");
+    let verify = |key: &Path| {
+        Command::new(signify)
+            .args(["-V", "-z", "-q", "-p"])
+            .arg(key)
+            .arg("-x")
+            .arg(&pkg)
+            .args(["-m", "/dev/null"])
+            .status()
+            .expect("signify -Vz")
+            .success()
+    };
+    assert!(verify(&pubkey), "signify -Vz refuses the signed package");
+    // Another key of the same name is refused.
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let st = Command::new(signify)
+        .args(["-G", "-n", "-p"])
+        .arg(other.join("wpam-throwaway-pkg.pub"))
+        .arg("-s")
+        .arg(other.join("wpam-throwaway-pkg.sec"))
+        .status()
+        .expect("signify -G");
+    assert!(st.success());
+    assert!(!verify(&other.join("wpam-throwaway-pkg.pub")), "another key verifies");
+    // Signed again: refused (the header already holds a signature).
+    let again = sign(&[Path::new("--throwaway"), &dir.join("keys2"), &pkg]);
+    assert!(!again.status.success(), "an already signed package was signed again");
+    assert_eq!(std::fs::read(&pkg).unwrap(), signed, "a refused run changed the package");
+    // SECKEY PUBKEY form: the same key and bytes give the same signed file
+    // (signify -n: no time stamp); a public key not named *-pkg is refused.
+    std::fs::write(&pkg, &tgz).unwrap();
+    let sec = other.join("wpam-throwaway-pkg.sec");
+    let opub = other.join("wpam-throwaway-pkg.pub");
+    let a = sign(&[&sec, &opub, &pkg]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let first = std::fs::read(&pkg).unwrap();
+    std::fs::write(&pkg, &tgz).unwrap();
+    assert!(sign(&[&sec, &opub, &pkg]).status.success());
+    assert_eq!(std::fs::read(&pkg).unwrap(), first, "signing is not deterministic");
+    std::fs::write(&pkg, &tgz).unwrap();
+    let badname = other.join("wpam.pub");
+    std::fs::copy(&opub, &badname).unwrap();
+    let bad = sign(&[&sec, &badname, &pkg]);
+    assert!(!bad.status.success(), "a key not named *-pkg was accepted");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("does not end in -pkg"));
+    // A secret key that is not the public key's half fails the verification.
+    let wrong = sign(&[&sec, &pubkey, &pkg]);
+    assert!(!wrong.status.success(), "signed with a key PUBKEY does not verify");
+    assert_eq!(std::fs::read(&pkg).unwrap(), tgz, "a failed signing changed the package");
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -270,9 +270,13 @@ fn plists_are_what_our_packages_install() {
             .position(|l| *l == s)
             .unwrap_or_else(|| panic!("OpenBSD pkg/PLIST lacks {s:?}"))
     };
-    assert!(at("@mode 0555") < at("@bin libexec/auth/login_-wpam"));
-    assert!(at("@group auth") < at("@bin libexec/auth/login_-wpam"));
-    assert!(at("@bin libexec/auth/login_-wpam") < at("@sample /usr/libexec/auth/login_-wpam"));
+    // The style: an ordinary file in /usr/libexec/auth (outside
+    // ${PREFIX}, hence its own @cwd), root:auth 0555, never a @sample.
+    assert!(at("@cwd /usr/libexec/auth") < at("@mode 0555"));
+    assert!(at("@mode 0555") < at("@bin login_-wpam"));
+    assert!(at("@group auth") < at("@bin login_-wpam"));
+    assert!(!plist.contains("@sample /usr/libexec/auth"));
+    assert!(!plist.contains("@wantlib"), "WANTLIB makes the port's @wantlib");
     assert!(at("@mode 0600") < at("@sample /etc/wpam.conf"));
     let contents = String::from_utf8(obsd[0].1.clone()).expect("+CONTENTS");
     for l in &lines {
