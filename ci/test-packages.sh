@@ -28,7 +28,8 @@
 #     files, modes, %post log file root:adm 0640 (root:root without adm), a
 #     planted hard link at the log's name left untouched; `rpm -e` refused
 #     by %preun while /etc/pam.d/sshd names the module, allowed with
-#     WPAM_FORCE_REMOVE=1, never checked on an upgrade (rpm -U)
+#     WPAM_FORCE_REMOVE=1, never checked on an upgrade (rpm -U); `rpm -e`
+#     keeps the log file and its contents (%ghost %config(noreplace))
 #   - the FreeBSD package through FreeBSD's own pkg (ci/freebsd-pkg.sh, when
 #     built): `pkg delete` over a root whose /etc/pam.d/sshd names the module
 #     prints the pre-deinstall warning naming that line (pkg cannot be stopped)
@@ -326,9 +327,9 @@ for rpmf in "${rpms[@]}"; do
   check "$b: LICENSE is not a %doc file (kept by rpm --excludedocs)" bash -c "
     ! rpm -qpd '$rpmf' 2>/dev/null | grep -q /usr/share/licenses/wpam/LICENSE"
   # File flags (rpm's fflags: c config, d doc, g ghost, l license, n noreplace).
-  check "$b: LICENSE is %license, /var/log/wpam.log %ghost (owned, never installed over)" bash -c "
+  check "$b: LICENSE is %license, /var/log/wpam.log %ghost %config(noreplace) (owned, never installed over, kept by rpm -e)" bash -c "
     f=\$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' '$rpmf' 2>/dev/null) &&
-    grep -qx 'l /usr/share/licenses/wpam/LICENSE' <<<\"\$f\" && grep -qx 'g /var/log/wpam.log' <<<\"\$f\""
+    grep -qx 'l /usr/share/licenses/wpam/LICENSE' <<<\"\$f\" && grep -qx 'cng /var/log/wpam.log' <<<\"\$f\""
   check "$b: owns its directories /usr/share/doc/wpam and /usr/share/licenses/wpam" bash -c "
     l=\$(rpm -qpl '$rpmf' 2>/dev/null) &&
     grep -qx /usr/share/doc/wpam <<<\"\$l\" && grep -qx /usr/share/licenses/wpam <<<\"\$l\""
@@ -637,6 +638,18 @@ EOF
       WPAM_FORCE_REMOVE=1 rpm --root '$rpmroot' -e --nodeps wpam && test ! -e '$rpmroot/usr/lib64/security/pam_wpam.so' &&
       rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf'"
     rm -f "$rpmroot/etc/pam.d/sshd"
+    # The auth log is the admin's audit record: rpm -e leaves it, with its
+    # contents and mode (as dpkg -r does; only a purge removes the .deb's),
+    # and a later install keeps it as it is.
+    check "$b: rpm -e keeps /var/log/wpam.log (contents, root:adm 0640), a reinstall keeps it too" bash -c "
+      echo '2026-01-01T00:00:00Z INFO audit line' >>'$rpmroot/var/log/wpam.log' &&
+      rpm --root '$rpmroot' -e --nodeps wpam && test ! -e '$rpmroot/usr/lib64/security/pam_wpam.so' &&
+      grep -qx '2026-01-01T00:00:00Z INFO audit line' '$rpmroot/var/log/wpam.log' &&
+      [ \"\$(stat -c '%a %U:%G' '$rpmroot/var/log/wpam.log')\" = '640 root:adm' ] &&
+      ! ls '$rpmroot'/var/log/wpam.log.rpm* 2>/dev/null &&
+      rpm --root '$rpmroot' -i --nodeps --ignorearch '$rpmf' &&
+      grep -qx '2026-01-01T00:00:00Z INFO audit line' '$rpmroot/var/log/wpam.log' &&
+      rpm --root '$rpmroot' -V --nodeps wpam"
     check "$b: a hard link planted at /var/log/wpam.log before install: its target stays 0600 root:root" bash -c "
       rpm --root '$rpmroot' -e --nodeps wpam && rm -f '$rpmroot/var/log/wpam.log' &&
       printf 'root:*:19000::::::\n' >'$rpmroot/etc/wpam-planted' && chmod 0600 '$rpmroot/etc/wpam-planted' &&
