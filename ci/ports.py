@@ -232,18 +232,19 @@ def pkgsrc(pk: dict[str, bytes], d: Path) -> None:
     write(d / "MESSAGE", f"{rule}\n$NetBSD$\n\n{bsdpkg.template('netbsd', 'MESSAGE').rstrip()}\n{rule}\n")
     # pkgsrc runs the package's INSTALL as a part of its own +INSTALL
     # (STAGE is POST-INSTALL after the files are in place); the config file
-    # is the framework's (CONF_FILES_PERMS above).
+    # is the framework's (CONF_FILES_PERMS above). The log file's step is
+    # packaging/netbsd/INSTALL's own, copied between its >>> and <<< lines.
+    netbsd_install = (bsdpkg.ROOT / "packaging/netbsd/INSTALL").read_text()
+    log_step = re.search(r"^# >>> log-file.*?^# <<< log-file\n", netbsd_install, re.M | re.S)
+    assert log_step, "packaging/netbsd/INSTALL: no '# >>> log-file' ... '# <<< log-file' block"
+    assert f"wpam_log={LOG_FILE}\n" in log_step.group(0) and f"chmod {LOG_MODE} " in log_step.group(0)
     write(
         d / "INSTALL",
         f"""# $NetBSD$
 # wpam: the log file {LOG_FILE}, root:wheel {LOG_MODE}, never truncated.
-# One that cannot be made is a warning: the module creates it when it first logs.
-case ${{STAGE}} in
+{log_step.group(0)}case ${{STAGE}} in
 POST-INSTALL)
-	log={LOG_FILE}
-	if [ ! -e "$log" ] && ! {{ (umask 077 && : >>"$log") && chmod {LOG_MODE} "$log" && chown 0:0 "$log"; }}; then
-		echo "wpam: warning: could not create $log (the module creates it when it first logs)" >&2
-	fi
+	wpam_log_file
 	;;
 esac
 """,

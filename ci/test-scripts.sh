@@ -32,9 +32,11 @@
 #   7. install.sh into a DESTDIR for each platform: existing directories
 #      keep their modes (OpenBSD's /usr/libexec/auth 0750, Ubuntu's /var/log
 #      0775), missing ones are made; and the log-file step of install.sh, the
-#      Debian postinst, the rpm %post, FreeBSD's post-install and NetBSD's
-#      +INSTALL (/var/log redirected) against a planted hard link to a
-#      root-owned 0600 file and a planted symlink: neither target changes;
+#      Debian postinst, the rpm %post, FreeBSD's post-install, NetBSD's
+#      +INSTALL and the pkgsrc port's INSTALL (/var/log redirected) against a
+#      planted hard link to a root-owned 0600 file (refused with a warning),
+#      one swapped in between the log's creation and its chmod (a chown
+#      that swaps it in), and a planted symlink: no target changes;
 #      a plain log is repaired on a first install only, never truncated;
 #   8. removal while PAM still names the module: every copy of
 #      packaging/common/pam-refs.sh (deb prerm, rpm %preun, FreeBSD
@@ -523,6 +525,9 @@ else
       freebsd) PKG_ROOTDIR=$r timeout 30 sh packaging/freebsd/post-install 2>&1 ;;
       netbsd) sed "s|/var/log/|$r/var/log/|g" packaging/netbsd/INSTALL >"$r/script" &&
         PKG_PREFIX=$r/prefix timeout 30 sh "$r/script" wpam-0 POST-INSTALL 2>&1 ;;
+      # pkgsrc runs the port's INSTALL inside its own +INSTALL, with STAGE set.
+      pkgsrc) sed "s|/var/log/|$r/var/log/|g" packaging/ports/pkgsrc/security/wpam/INSTALL >"$r/script" &&
+        STAGE=POST-INSTALL timeout 30 sh "$r/script" 2>&1 ;;
       deb) sed "s|/var/log/|$r/var/log/|g" packaging/deb/postinst >"$r/script" &&
         PATH=$fake/bin:$PATH timeout 30 sh "$r/script" configure "$@" 2>&1 ;;
       # The log-file part only: the SELinux part would load a policy
@@ -532,7 +537,16 @@ else
         timeout 30 sh "$r/script" "$@" 2>&1 ;;
     esac
   }
-  for name in install.sh deb rpm freebsd netbsd; do
+  # A chown that, once it has changed the new log file's owner, swaps a hard
+  # link to $RACE_TARGET in at its name: what someone who can write
+  # /var/log could do between the script's chown and its chmod.
+  racebin=$tmp/race-bin
+  mkdir -p "$racebin"
+  # shellcheck disable=SC2016 # the stand-in's own $ expansions
+  printf '#!/bin/sh\n%s "$@" || exit\nfor a; do f=$a; done\ncase $f in */wpam.log) rm -f "$f" && ln "$RACE_TARGET" "$f" ;; esac\n' \
+    "$(command -v chown)" >"$racebin/chown"
+  chmod 0755 "$racebin/chown"
+  for name in install.sh deb rpm freebsd netbsd pkgsrc; do
     first=""
     [ "$name" = rpm ] && first=1
     # A hard link to a root-owned 0600 file (the /etc/shadow of the issue).
@@ -545,6 +559,17 @@ else
     out=$(log_step "$name" "$r" $first) || bad "$name: failed: $out"
     expect "$name: a hard link to a root-owned 0600 file at the log's name: the file keeps 0600 root:root" \
       "600 root:root " "$(modes "$r/etc/shadow")"
+    expect "$name: ...and it warns that it leaves the hard link alone" "1" \
+      "$(grep -c 'is not a plain file with one link.*leaving it alone' <<<"$out")"
+    # The same hard link swapped in after the log file was created.
+    r=$tmp/race-$name
+    mkdir -p "$r/var/log" "$r/etc" "$r/prefix/share/examples/wpam"
+    : >"$r/prefix/share/examples/wpam/wpam.conf"
+    echo 'root:*:19000::::::' >"$r/etc/shadow"
+    chmod 0600 "$r/etc/shadow" && chown 0:0 "$r/etc/shadow"
+    out=$(PATH=$racebin:$PATH RACE_TARGET=$r/etc/shadow log_step "$name" "$r" $first) || bad "$name: failed: $out"
+    expect "$name: a hard link swapped in between creating the log and its chmod: the file keeps 0600 root:root" \
+      "600 root:root 2" "$(modes "$r/etc/shadow")$(stat -c %h "$r/etc/shadow")"
     # A symlink to it.
     r=$tmp/sl-$name
     mkdir -p "$r/var/log" "$r/etc" "$r/prefix/share/examples/wpam"

@@ -183,7 +183,12 @@ elif [ ! -e "$log" ]; then
 	# noclobber: fails rather than write through whatever appeared there.
 	run sh -c 'umask 077 && set -C && : >"$1"' sh "$log"
 	[ "$asroot" = 1 ] && run chown -h "root:$loggrp" "$log"
-	run chmod 0640 "$log"
+	# Checked again just before the mode change: a link swapped in since.
+	if log_is_ours "$log"; then
+		run chmod 0640 "$log"
+	else
+		echo "install.sh: warning: $log is not a plain file with one link any more; leaving it alone" >&2
+	fi
 elif ! log_is_ours "$log"; then
 	echo "install.sh: warning: $log is not a plain file with one link ($(nlinks "$log") links); leaving it alone" >&2
 else

@@ -20,8 +20,9 @@ log_is_ours() {
 if [ -L "$log" ]; then
 	echo "wpam: warning: $log is a symlink; leaving it alone" >&2
 elif [ ! -e "$log" ]; then
-	# noclobber: fails rather than write through whatever appeared there.
-	{ (umask 077 && set -C && : >"$log") && chown -h "root:$group" "$log" && chmod 0640 "$log"; } ||
+	# noclobber: fails rather than write through whatever appeared there;
+	# checked again before the mode change: a link swapped in since.
+	{ (umask 077 && set -C && : >"$log") && chown -h "root:$group" "$log" && log_is_ours "$log" && chmod 0640 "$log"; } ||
 		echo "wpam: warning: could not create $log" >&2
 elif [ "${1:-1}" != 1 ]; then
 	:
