@@ -15,11 +15,13 @@ endif
 help: ## this list
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
-deps: ## install the Debian packages the build and tests need (apt-get, as root)
+deps: ## install the Debian packages the build and tests need (apt-get, as root), and the pinned Rust (rust-toolchain.toml)
 	@ci/install-deps.sh
+	@ci/rust-toolchain.sh ensure
 
 deps-build: ## only what building the module and `make demo` need (libpam0g-dev, ...)
 	@ci/install-deps.sh build
+	@ci/rust-toolchain.sh ensure
 
 build: deps-build ## release build of the module and the wpam command: target/release/libpam_wpam.so, wpam
 	$(CARGO) build --release --locked
@@ -53,7 +55,9 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 	$(CARGO) build --release --locked --example bench
 	tests/support/with-test-users.sh ./target/release/examples/bench
 
-test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-roots test-selinux test-dist release-dry-run test-ansible test-bsd ## every test this machine can run
+# The root suites (sshd, su, DNS) run once, in test-dist, against the module
+# that ships; test-e2e runs them against the debug build while developing.
+test: deps lint-rust lint-ci test-unit demo test-packages test-roots test-selinux test-dist release-dry-run test-ansible test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"
 
 # The test targets run one after another even under `make -j`: the e2e tests
@@ -61,10 +65,12 @@ test: deps lint-rust lint-ci test-unit test-e2e demo test-packages test-roots te
 .NOTPARALLEL:
 
 .PHONY: test-dist
-test-dist: nextest ## the libpam suite and, as root, the setuid su attacks against the module that ships (dist/linux-amd64/pam_wpam.so, release profile)
-	@test -f dist/linux-amd64/pam_wpam.so || { echo "test-dist: no dist/linux-amd64/pam_wpam.so (make build-linux)" >&2; exit 1; }
-	WPAM_TEST_MODULE=$(CURDIR)/dist/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test pam
-	WPAM_TEST_MODULE=$(CURDIR)/dist/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test su --run-ignored ignored-only --test-threads 1
+# WPAM_DIST: another dist/ tree, e.g. the release build's artifacts (release.yml).
+WPAM_DIST ?= $(CURDIR)/dist
+test-dist: deps nextest ## the libpam and lifecycle suites and, as root, the setuid su attacks, DNS and the real sshd against the module that ships (dist/linux-amd64/pam_wpam.so, release profile)
+	@test -f $(WPAM_DIST)/linux-amd64/pam_wpam.so || { echo "test-dist: no $(WPAM_DIST)/linux-amd64/pam_wpam.so (make build-linux)" >&2; exit 1; }
+	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test pam --test lifecycle
+	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test su --test dns --test e2e_sshd --run-ignored ignored-only --test-threads 1
 
 # --- SELinux (ci/test-selinux.sh; the Fedora/Rocky jobs are ci.yml's selinux-rpm) --
 .PHONY: test-selinux

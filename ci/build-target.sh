@@ -57,7 +57,10 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 
-toolchain=stable
+# The pinned release (rust-toolchain.toml), never whatever "stable" is here:
+# the release image builds with the same one.
+toolchain=$("$here/ci/rust-toolchain.sh" name)
+"$here/ci/rust-toolchain.sh" ensure
 pam=none
 case "$target" in
   linux-amd64) triple=x86_64-unknown-linux-gnu; zbtriple=$triple.2.17; ztarget=x86_64-linux-gnu.2.17; pam=linux; soname=libpam.so.0 ;;

@@ -84,6 +84,8 @@ case "$step" in
       rm -rf "$(dirname "$ri")"
       PATH=$HOME/.cargo/bin:$PATH
     fi
+    # the release rust-toolchain.toml pins, whatever stable is today
+    ci/rust-toolchain.sh ensure
     rustup component add rustfmt clippy >&2
     if [ -n "${GITHUB_PATH:-}" ]; then
       echo "$HOME/.cargo/bin" >>"$GITHUB_PATH"

@@ -23,7 +23,10 @@
 #     (the file and line named, the package and module kept), refused when
 #     pam-auth-update could not take the profile out of a hand-edited
 #     common-auth, allowed with WPAM_FORCE_REMOVE=1 and once the lines are
-#     gone (the enabled profile then taken out by the prerm itself)
+#     gone (the enabled profile then taken out by the prerm itself); a
+#     removal stopped after the prerm took the profile out (prerm failing,
+#     or undone for a conflicting package whose preinst fails) puts it back
+#     (postinst abort-remove)
 #   - the .rpm installed with `rpm --root` into a scratch copy of that root:
 #     files, modes, %post log file root:adm 0640 (root:root without adm), a
 #     planted hard link at the log's name left untouched; `rpm -e` refused
@@ -572,6 +575,46 @@ EOF
     printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
   fi
   cp -p "$tdir/common-auth.saved" "$root/etc/pam.d/common-auth"
+  # A removal that does not go ahead after the prerm took the enabled profile
+  # out: dpkg runs `postinst abort-remove`, which must put it back (else the
+  # second factor is silently off while wpam stays installed). First the
+  # prerm failing after pam-auth-update did its work (a pam-auth-update
+  # earlier in PATH that fails on --remove), then dpkg undoing the removal
+  # of wpam in favour of a conflicting package whose preinst fails
+  # (`postinst abort-remove in-favour`; Debian Policy 6.6).
+  enabled_again() { # profile line back in common-auth, the prerm's note gone
+    still_installed && grep -q 'pam_wpam.so config=/etc/security/wpam.conf' "$root/etc/pam.d/common-auth" &&
+      test ! -e "$root/var/lib/wpam"
+  }
+  printf '#!/bin/sh\n/usr/sbin/pam-auth-update "$@" || exit\ncase " $* " in *" --remove "*) echo "test: --remove fails" >&2; exit 1 ;; esac\n' \
+    >"$root/usr/local/sbin/pam-auth-update"
+  chmod 0755 "$root/usr/local/sbin/pam-auth-update"
+  out=$(chroot "$root" /usr/bin/env PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin dpkg -r wpam 2>&1) && rc=0 || rc=$?
+  rm -f "$root/usr/local/sbin/pam-auth-update"
+  if [ "$rc" != 0 ] && grep -q 'the pam-auth-update profile is enabled again' <<<"$out" && enabled_again; then
+    ok "dpkg -r wpam with a prerm failing after it took the enabled profile out: postinst abort-remove enables it again"
+  else
+    bad "dpkg -r wpam, prerm failing after pam-auth-update --remove: postinst abort-remove enables the profile again (rc $rc)"
+    printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+  fi
+  conflictor=$tdir/wpam-conflictor
+  rm -rf "$conflictor" && mkdir -p "$conflictor/DEBIAN"
+  printf 'Package: wpam-conflictor\nVersion: 1\nArchitecture: all\nMaintainer: test <test@wpam.invalid>\nConflicts: wpam\nReplaces: wpam\nDescription: replaces wpam; its preinst fails\n' \
+    >"$conflictor/DEBIAN/control"
+  printf '#!/bin/sh\necho "wpam-conflictor: preinst fails on purpose" >&2\nexit 1\n' >"$conflictor/DEBIAN/preinst"
+  chmod 0755 "$conflictor/DEBIAN/preinst"
+  dpkg-deb -b --root-owner-group "$conflictor" "$root/tmp/wpam-conflictor.deb" >/dev/null
+  out=$(chroot "$root" dpkg -i /tmp/wpam-conflictor.deb 2>&1) && rc=0 || rc=$?
+  rm -f "$root/tmp/wpam-conflictor.deb"
+  # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+  if [ "$rc" != 0 ] && grep -q 'will remove wpam in favour of wpam-conflictor' <<<"$out" &&
+    grep -q 'the pam-auth-update profile is enabled again' <<<"$out" && enabled_again &&
+    [ "$(chroot "$root" dpkg-query -W -f='${Status}' wpam-conflictor 2>/dev/null)" = "install ok not-installed" ]; then
+    ok "removal of wpam in favour of a conflicting package undone (its preinst failed): postinst abort-remove in-favour enables the profile again"
+  else
+    bad "removal in favour of a conflicting package undone: postinst abort-remove in-favour enables the profile again (rc $rc)"
+    printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+  fi
   check "apt-get remove wpam: prerm takes the profile out of common-auth/common-account" bash -c "
     chroot '$root' /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q wpam >/dev/null &&
     ! grep -q pam_wpam '$root/etc/pam.d/common-auth' && ! grep -q pam_wpam '$root/etc/pam.d/common-account' &&

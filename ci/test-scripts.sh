@@ -528,7 +528,7 @@ else
       # pkgsrc runs the port's INSTALL inside its own +INSTALL, with STAGE set.
       pkgsrc) sed "s|/var/log/|$r/var/log/|g" packaging/ports/pkgsrc/security/wpam/INSTALL >"$r/script" &&
         STAGE=POST-INSTALL timeout 30 sh "$r/script" 2>&1 ;;
-      deb) sed "s|/var/log/|$r/var/log/|g" packaging/deb/postinst >"$r/script" &&
+      deb) sed -e "s|/var/log/|$r/var/log/|g" -e "s|/var/lib/wpam|$r/var/lib/wpam|g" packaging/deb/postinst >"$r/script" &&
         PATH=$fake/bin:$PATH timeout 30 sh "$r/script" configure "$@" 2>&1 ;;
       # The log-file part only: the SELinux part would load a policy
       # module into this machine's SELinux (make test-selinux tests it).
@@ -665,7 +665,7 @@ removal() { # name root [args...]: "rc|output" of that script over that root
   shift 2
   case $name in
     deb) sed -e "s|wpam_pam_refs / managed|wpam_pam_refs '$r' managed|" \
-      -e "s|wpam_pam_refs /)|wpam_pam_refs '$r')|" packaging/deb/prerm >"$tmp/removal" ;;
+      -e "s|wpam_pam_refs /)|wpam_pam_refs '$r')|" -e "s|/var/lib/wpam|$r/var/lib/wpam|g" packaging/deb/prerm >"$tmp/removal" ;;
     rpm) sed "s|wpam_pam_refs /)|wpam_pam_refs '$r')|" packaging/rpm/pre_uninstall.sh >"$tmp/removal" ;;
     freebsd) cp packaging/freebsd/pre-deinstall "$tmp/removal" ;;
     netbsd) cp packaging/netbsd/DEINSTALL "$tmp/removal" ;;
