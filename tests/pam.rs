@@ -310,6 +310,20 @@ fn api_down_admits_offline_user_and_refuses_others() {
     assert!(log.contains(" INFO ") && log.contains("offline"), "{log}");
 }
 
+#[test]
+fn offline_users_match_the_login_name_exactly() {
+    // Unix login names are case-sensitive: "ALICE" or "Alice" listed is not
+    // alice, nor is a prefix or a longer name.
+    let mut env = Env::new(Options::default());
+    env.stop_server();
+    let code = env.code();
+    for list in ["ALICE", "Alice", "alic", "alice2", "alice@example.com"] {
+        let l = env.totp(&format!("offline_users={list}"), &code);
+        assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{list}: {}", env.log_text());
+    }
+    assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
+}
+
 /// What a loaded 2-core machine may add to a module timeout.
 const SLACK: Duration = Duration::from_secs(6);
 
@@ -353,6 +367,22 @@ fn assert_denied_even_offline(opts: Options) {
     assert_eq!(env.api_requests(), 1, "the request must have been sent");
     assert_logged(&env, &[" WARN ", "denied"]);
     assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
+}
+
+#[test]
+fn only_the_exact_status_success_grants_even_for_an_offline_user() {
+    // Another case, a longer word that contains it, padding: each a refusal
+    // the server answered (never an outage), for an offline user too.
+    for status in [
+        "Success",
+        "SUCCESS",
+        "unsuccessful",
+        "successful",
+        " success",
+        "success ",
+    ] {
+        assert_denied_even_offline(with_fault(Fault::Status(status.into())));
+    }
 }
 
 #[test]
@@ -488,6 +518,31 @@ fn insecure_skip_verify_accepts_a_wrong_name_and_warns() {
     let l = env.totp("insecure_skip_verify=true", &env.code());
     assert_eq!(l.auth, PAM_SUCCESS);
     assert!(env.log_text().contains("WARN") && env.log_text().contains("NOT verified"));
+}
+
+#[test]
+fn insecure_skip_verify_false_refuses_a_wrong_name() {
+    // The default, said explicitly: a certificate for another name is a
+    // failed handshake, so the request (code included) is never sent.
+    let opts = Options {
+        cert_names: vec!["wrong.example".into()],
+        ..Options::default()
+    };
+    let env = Env::new(opts);
+    for args in ["insecure_skip_verify=false", ""] {
+        let l = env.totp(args, &env.code());
+        assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{args}: {}", env.log_text());
+    }
+    assert_eq!(
+        env.api_requests(),
+        0,
+        "a request went to a wrong-name server"
+    );
+    assert!(
+        !env.log_text().contains("NOT verified"),
+        "{}",
+        env.log_text()
+    );
 }
 
 #[test]
@@ -722,16 +777,26 @@ fn config_file_holds_the_service_key() {
         0,
     );
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
-    // Readable by others: refused, and said why.
-    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let l = login(
-        &dir,
-        "alice",
-        None,
-        vec![Answer::text(ALICE), Answer::text(env.code())],
-        0,
+    // Readable or writable by its group or others: refused before any
+    // request, and said why.
+    let asked = env.api_requests();
+    for mode in [0o644, 0o640, 0o604, 0o620, 0o602, 0o660] {
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        // (never sent: any code will do)
+        let l = login(
+            &dir,
+            "alice",
+            None,
+            vec![Answer::text(ALICE), Answer::text("123456")],
+            0,
+        );
+        assert_eq!(l.auth, PAM_SERVICE_ERR, "mode {mode:o}: {}", env.log_text());
+    }
+    assert_eq!(
+        env.api_requests(),
+        asked,
+        "a request with a readable config"
     );
-    assert_eq!(l.auth, PAM_SERVICE_ERR);
     assert!(env.log_text().contains("chmod 0600"));
 }
 
@@ -984,6 +1049,22 @@ fn a_ca_file_that_is_a_device_or_huge_is_a_service_error_at_once() {
     assert_eq!(env.api_requests(), 0);
     assert_logged(&env, &["ERROR", "not a regular file"]);
     assert_logged(&env, &["ERROR", "larger than"]);
+}
+
+#[test]
+fn an_empty_login_name_is_denied_before_any_request() {
+    // PAM_USER set to "" (not NULL: no prompt): no login, nothing to ask
+    // about, even with a valid ID and code typed and the API up.
+    let env = Env::new(Options::default());
+    let code = env.code();
+    for extra in ["", "offline_users=alice", "werbot_id_from_login=true"] {
+        let l = env.login(extra, "", &[ALICE.as_bytes(), code.as_bytes()]);
+        assert_ne!(l.auth, PAM_SUCCESS, "{extra}: {}", env.log_text());
+        assert_ne!(l.auth, PAM_IGNORE, "{extra}: {}", env.log_text());
+    }
+    assert_eq!(env.api_requests(), 0, "{}", env.log_text());
+    // Said as what it is, not as an unknown login.
+    assert_logged(&env, &["WARN", "no user name from the application; denied"]);
 }
 
 #[test]
@@ -1269,13 +1350,13 @@ fn secrets_do_not_survive_in_freed_memory() {
     }
 }
 
-#[test]
-fn a_connection_refused_by_a_security_policy_is_a_local_error() {
-    // SELinux on RHEL refuses sshd's connect with EACCES, a firewall OUTPUT
-    // rule with EPERM: this host's doing, never an outage.
+/// alice (an offline user) logs in while every connect fails with one of
+/// `errnos` (a seccomp filter in a child): a local error each time, never
+/// an outage, and nothing reaches the API. Returns the env for its log.
+fn connects_failing_with(errnos: &[i32]) -> Env {
     let env = Env::new(Options::default());
     let dir = env.service("offline_users=alice");
-    for errno in [libc::EACCES, libc::EPERM] {
+    for &errno in errnos {
         let how = child::How {
             connect_errno: Some(errno),
             ..child::How::default()
@@ -1290,11 +1371,105 @@ fn a_connection_refused_by_a_security_policy_is_a_local_error() {
         );
     }
     assert_eq!(env.api_requests(), 0);
+    env
+}
+
+#[test]
+fn a_connection_refused_by_a_security_policy_is_a_local_error() {
+    // SELinux on RHEL refuses sshd's connect with EACCES, a firewall OUTPUT
+    // rule with EPERM: this host's doing, never an outage.
+    let env = connects_failing_with(&[libc::EACCES, libc::EPERM]);
     assert_logged(
         &env,
         &["ERROR", "local error", "Permission denied", "SELinux"],
     );
     assert_logged(&env, &["ERROR", "Operation not permitted", "SELinux"]);
+}
+
+/// A loopback listener whose accept queue is full and never served: Linux
+/// drops further SYNs (tcp_conn_request: sk_acceptq_is_full), so a connect
+/// to it waits until the client gives up — a real TCP connect timeout,
+/// without a firewall. Returns the port and what must stay open.
+fn silent_listener() -> (u16, std::os::fd::OwnedFd, Vec<std::net::TcpStream>) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns; the
+    // sockaddr is a zeroed sockaddr_in filled in below.
+    let (fd, port) = unsafe {
+        let raw = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(raw >= 0, "socket: {}", std::io::Error::last_os_error());
+        let fd = std::os::fd::OwnedFd::from_raw_fd(raw);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let sp = &mut sa as *mut libc::sockaddr_in as *mut libc::sockaddr;
+        assert_eq!(libc::bind(raw, sp, len), 0, "bind");
+        assert_eq!(libc::listen(raw, 0), 0, "listen");
+        let mut got = len;
+        assert_eq!(libc::getsockname(raw, sp, &mut got), 0, "getsockname");
+        (fd, u16::from_be(sa.sin_port))
+    };
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => held.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return (port, fd, held),
+            Err(e) => panic!("filling the accept queue: {e}"),
+        }
+    }
+    panic!(
+        "the accept queue of a backlog-0 listener never filled ({} connections)",
+        held.len()
+    );
+}
+
+#[test]
+fn a_connect_that_times_out_is_an_outage_never_a_refusal() {
+    let env = Env::new(Options::default());
+    let (port, _listener, _held) = silent_listener();
+    let dir = |extra: &str| {
+        let args = env.args(extra).replace(
+            &format!("server_url={}", env.addr),
+            &format!("server_url=127.0.0.1:{port}"),
+        );
+        ServiceDir::wpam("it", &pamdrv::module_path(), &args)
+    };
+    let answers = || vec![Answer::text(ALICE), Answer::text(env.code())];
+    let t = Instant::now();
+    let l = login(&dir(""), "alice", Some("192.0.2.10"), answers(), 0);
+    assert_eq!(l.auth, PAM_AUTHINFO_UNAVAIL, "{}", env.log_text());
+    // It waited for its deadline (timeout=2): a timeout, not a refusal.
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2) + SLACK,
+        "{:?}",
+        t.elapsed()
+    );
+    let l = login(
+        &dir("offline_users=alice"),
+        "alice",
+        Some("192.0.2.10"),
+        answers(),
+        0,
+    );
+    assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    assert_logged(&env, &[" INFO ", "admitted as offline user"]);
+    assert_eq!(env.api_requests(), 0);
+}
+
+#[test]
+fn an_address_this_host_cannot_use_is_a_local_error_never_an_outage() {
+    // No IPv6 here, no local address for the route: when every address is
+    // unusable the request could never leave this host, which an attacker
+    // who controls its configuration must not turn into offline admission.
+    let env = connects_failing_with(&[libc::EADDRNOTAVAIL, libc::EAFNOSUPPORT]);
+    assert_logged(&env, &["ERROR", "no usable address for the API"]);
+    assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
 }
 
 // --- rows and shapes a stricter or differently shaped server brings --------

@@ -182,6 +182,9 @@ pub enum Fault {
     /// HTTP 200 with a successful answer padded to exactly this many bytes (the body
     /// cap's boundary).
     Size(usize),
+    /// HTTP 200, well-formed JSON whose `status` is this text (`"Success"`,
+    /// `"unsuccessful"`…): only the exact `"success"` may grant.
+    Status(String),
 }
 
 impl FromStr for Fault {
@@ -225,6 +228,10 @@ impl FromStr for Fault {
                 if let Some(secs) = t.strip_prefix("slow:") {
                     return Ok(Fault::Slow(parse_secs(secs)?));
                 }
+                // The status keeps its case (`t` is lowercased).
+                if t.starts_with("status:") {
+                    return Ok(Fault::Status(s.trim()["status:".len()..].to_string()));
+                }
                 if let Some(n) = t.strip_prefix("size:") {
                     return n
                         .parse()
@@ -234,7 +241,7 @@ impl FromStr for Fault {
                 Err(format!(
                     "invalid fault {s:?}: expected 500, nonjson, huge, slow, slow:SECONDS, \
                      reset, stall-handshake, drop-handshake:DELAY:LIMIT, trickle-handshake:SECONDS, \
-                     trickle-answer:SECONDS, stall-body, bad-length, redirect or size:BYTES"
+                     trickle-answer:SECONDS, stall-body, bad-length, redirect, size:BYTES or status:TEXT"
                 ))
             }
         }
@@ -266,6 +273,7 @@ impl fmt::Display for Fault {
             Fault::BadLength => f.write_str("bad-length"),
             Fault::Redirect => f.write_str("redirect"),
             Fault::Size(n) => write!(f, "size:{n}"),
+            Fault::Status(text) => write!(f, "status:{text}"),
         }
     }
 }
@@ -1836,6 +1844,12 @@ fn run_fault(mut conn: Conn, inner: &Inner, fault: &Fault) -> Option<Conn> {
             conn.finish();
             None
         }
+        Fault::Status(text) => {
+            let body = api_json(text, "", "totp", &Value::Null);
+            let _ = conn.respond(200, &[], body.as_bytes());
+            conn.finish();
+            None
+        }
         Fault::BadLength => {
             let body = api_json("success", "", "totp", &Value::Null);
             let head = format!(
@@ -2758,12 +2772,17 @@ mod unit_tests {
         assert_eq!("reset".parse::<Fault>(), Ok(Fault::Reset));
         assert!("teapot".parse::<Fault>().is_err());
         assert!("slow:-1".parse::<Fault>().is_err());
+        assert_eq!(
+            "status:Success".parse::<Fault>(),
+            Ok(Fault::Status("Success".into()))
+        );
         for f in [
             Fault::Status500,
             Fault::NonJson,
             Fault::Huge,
             Fault::Slow(Duration::from_secs(3)),
             Fault::Reset,
+            Fault::Status("unsuccessful".into()),
         ] {
             assert_eq!(f.to_string().parse::<Fault>(), Ok(f.clone()));
         }
