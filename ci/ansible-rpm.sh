@@ -30,9 +30,8 @@
 # What this cannot show: SELinux enforcing (the runner's kernel has none;
 # ci/selinux-rpm.sh checks the policy module) and a service manager (no
 # systemd in the container: the reload is wpam_sshd_reload_command, SIGHUP,
-# not `systemctl reload sshd`). The key the package signatures were checked
-# with stays in the rpm database after the rollback (rpm -e gpg-pubkey is
-# the admin's call).
+# not `systemctl reload sshd`). The rollback also takes the repository key
+# out of the rpm database (rpm_key absent) and out of /etc/pki/rpm-gpg.
 #
 # Usage: ci/ansible-rpm.sh IMAGE
 # Needs: docker, python3 with venv, ssh, and the dev API built on the host:
@@ -147,7 +146,7 @@ ok "before the role: password login works"
 # The files the role touches, and those it must leave as they were; taken
 # after the setup above (host keys, user, authselect).
 snapshot() {
-  in_c sh -c 'cd / && find etc/pam.d etc/ssh etc/security etc/yum.repos.d -type f ! -name "*~" -print0 |
+  in_c sh -c 'cd / && find etc/pam.d etc/ssh etc/security etc/yum.repos.d etc/pki/rpm-gpg -type f ! -name "*~" -print0 |
     LC_ALL=C sort -z | xargs -0 sha256sum' </dev/null
 }
 snapshot >"$work/before.sha" || die "snapshot"
@@ -179,7 +178,7 @@ grep -qx wpam <<<"$from" || die "wpam was installed from '$from', not from the r
 # Spaces around = or not: the file is the module's to format.
 in_c cat /etc/yum.repos.d/wpam.repo </dev/null | sed 's/^\([a-z_]*\) *= */\1=/' >"$work/wpam.repo" ||
   die "no /etc/yum.repos.d/wpam.repo"
-for l in "baseurl=$repo/rpm" "gpgcheck=1" "repo_gpgcheck=1" "gpgkey=$repo/wpam-archive-keyring.asc"; do
+for l in "baseurl=$repo/rpm" "gpgcheck=1" "repo_gpgcheck=1" "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-wpam"; do
   grep -qxF "$l" "$work/wpam.repo" || { cat "$work/wpam.repo" >&2; die "wpam.repo: no '$l'"; }
 done
 [ "$(in_c stat -c '%U:%G %a' /etc/security/wpam.conf </dev/null)" = "root:root 600" ] || die "wpam.conf is not root:root 0600"
@@ -201,7 +200,11 @@ steps_enabled
 steps_idempotent
 
 # --- 6. rollback -----------------------------------------------------------------------------
+pubkeys() { in_c rpm -q gpg-pubkey --qf '%{SUMMARY}\n' </dev/null 2>/dev/null || true; }
+grep -q 'wpam release dry run' <<<"$(pubkeys)" || die "the repository key is not in the rpm database"
 steps_rollback
+grep -q 'wpam release dry run' <<<"$(pubkeys)" && die "the rollback left the repository key in the rpm database"
+ok "rollback: the repository key is out of the rpm database"
 
 log "$image done in $(($(date +%s) - t0)) s"
 echo "ansible-rpm: $passed passed, 0 failed"

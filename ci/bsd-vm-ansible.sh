@@ -115,12 +115,17 @@ OpenBSD)
 	;;
 *) fail "not a BSD this script knows: $os" ;;
 esac
-# The role calls gpgv; GnuPG 2 installs it as gpgv2 on some systems.
-if ! command -v gpgv >/dev/null; then
-	g=$(command -v gpgv2) || fail "neither gpgv nor gpgv2 after installing GnuPG"
-	ln -s "$g" "$work/bin/gpgv"
-fi
-gpgv --version | head -n1
+# The role calls gpgv and gpg (the key's fingerprint); GnuPG 2 installs
+# them as gpgv2 and gpg2 on some systems.
+for t in gpgv gpg; do
+	if ! command -v "$t" >/dev/null; then
+		g=$(command -v "${t}2") || fail "neither $t nor ${t}2 after installing GnuPG"
+		ln -s "$g" "$work/bin/$t"
+	fi
+	"$t" --version | head -n1
+done
+fpr=$(gpg --batch --homedir "$(mktemp -d)" --with-colons --show-keys "$files/wpam-archive-keyring.gpg" | awk -F: '$1 == "fpr" { print $10; exit }')
+[ -n "$fpr" ] || fail "no primary key fingerprint in $files/wpam-archive-keyring.gpg"
 ansible-playbook --version || fail "ansible-playbook does not run"
 # Its interpreter: the Python the modules run with (the controller is the host).
 py=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v ansible-playbook)" | awk '{ print $1 }')
@@ -246,9 +251,9 @@ wpam_canary
 ansible_become=false
 EOF
 "$py" - "$work/vars.json" "$os" "$DEV_ADDR" "$DEV_STATE/ca.pem" "$key" "$version" \
-	"http://127.0.0.1:$rel_port" "$files/wpam-archive-keyring.gpg" "$work/release-cache" "$user" <<'PY'
+	"http://127.0.0.1:$rel_port" "$files/wpam-archive-keyring.gpg" "$work/release-cache" "$user" "$fpr" <<'PY'
 import json, sys
-out, os_, api, ca, key, version, url, keyring, cache, user = sys.argv[1:11]
+out, os_, api, ca, key, version, url, keyring, cache, user, fpr = sys.argv[1:12]
 wid = {user: "alice@example.com"} if os_ == "OpenBSD" else {}  # the style asks no Werbot ID: the login is tied to one
 json.dump({
     "wpam_server_url": api,
@@ -261,6 +266,7 @@ json.dump({
     "wpam_version": version,
     "wpam_release_url": url,
     "wpam_release_keyring": keyring,
+    "wpam_repo_key_fingerprint": fpr,
     "wpam_release_cache": cache,
 }, open(out, "w"))
 PY

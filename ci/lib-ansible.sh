@@ -146,13 +146,23 @@ dev_api() {
   ca=${ready##* ca=}
 }
 
+# key_fpr FILE: the fingerprint of the first primary key in an OpenPGP key
+# file (what README.md gives users to pin as wpam_repo_key_fingerprint).
+key_fpr() {
+  local home rc=0
+  home=$(mktemp -d)
+  gpg --batch --homedir "$home" --with-colons --show-keys "$1" 2>/dev/null | awk -F: '$1 == "fpr" { print $10; exit }' || rc=$?
+  rm -rf "$home"
+  return "$rc"
+}
+
 # write_vars OUT [KEYRING]: the role's variables for the dev API ($api, $ca,
 # $key) and the repository at $repo, as JSON; with KEYRING, the APT key's
 # SHA-256 pinned.
 write_vars() {
-  python3 - "$1" "$api" "$ca" "$key" "$repo" "${2:-}" <<'PY'
+  python3 - "$1" "$api" "$ca" "$key" "$repo" "${2:-}" "$(key_fpr "$site/wpam-archive-keyring.gpg")" <<'PY'
 import hashlib, json, sys
-out, api, ca, key, repo, keyring = sys.argv[1:7]
+out, api, ca, key, repo, keyring, fpr = sys.argv[1:8]
 v = {
     "wpam_server_url": api,
     "wpam_service_id": "ans-web-01",
@@ -170,6 +180,8 @@ v = {
 }
 if keyring:
     v["wpam_repo_key_sha256"] = hashlib.sha256(open(keyring, "rb").read()).hexdigest()
+if fpr:
+    v["wpam_repo_key_fingerprint"] = fpr
 json.dump(v, open(out, "w"))
 PY
 }
@@ -215,19 +227,34 @@ playbook() {
 # sshd_pid, $work/before.sha and say (the prefix of its ok lines).
 revert_dir=/var/lib/wpam-ansible/revert
 #
+# refused_untouched RUN PATTERN WHAT ARGS...: site.yml with ARGS fails, its
+# log says PATTERN, and the host is as before (no package, no file changed).
+refused_untouched() {
+  local run=$1 pattern=$2 what=$3
+  shift 3
+  run_playbook "$run" "$@" && die "$run: the role went on ($what)"
+  grep -q "$pattern" "$work/$tag-$run.log" ||
+    { tail -n 40 "$work/$tag-$run.log" >&2; die "$run: refused for another reason"; }
+  wpam_installed && die "$run: the package was installed before the refusal"
+  snapshot | cmp -s - "$work/before.sha" || die "$run: files changed"
+  ok "${say}$what: refused before anything is touched"
+}
+#
 # steps_refusals: a candidate that fails `wpam check` and a reload that
 # fails both leave PAM and sshd as they were.
 steps_refusals() {
   # Ansible's own login would need a second factor (AuthenticationMethods
   # with keyboard-interactive) and is in no excluded group: refused before
   # anything is touched (not even the package).
-  run_playbook own-login -e "wpam_ansible_login=$user" -e wpam_sshd_authentication_methods=publickey,keyboard-interactive &&
-    die "the role went on although Ansible's own login would need a second factor"
-  grep -q "refused before touching .*Ansible logs in as $user, which would need a second factor" "$work/$tag-own-login.log" ||
-    { tail -n 40 "$work/$tag-own-login.log" >&2; die "own login: refused for another reason"; }
-  wpam_installed && die "own login: the package was installed before the refusal"
-  snapshot | cmp -s - "$work/before.sha" || die "own login: files changed"
-  ok "${say}Ansible's own login would need a second factor (not in wpam-exempt): refused before anything is touched"
+  refused_untouched own-login "refused before touching .*Ansible logs in as $user, which would need a second factor" \
+    "Ansible's own login would need a second factor (not in wpam-exempt)" \
+    -e "wpam_ansible_login=$user" -e wpam_sshd_authentication_methods=publickey,keyboard-interactive
+  # A repository key whose primary is not the pinned one (here: the pin of
+  # another key) is refused on the controller: the host gets no key, no
+  # source and no package.
+  refused_untouched other-key "wpam_repo_key_fingerprint pins 0123456789ABCDEF0123456789ABCDEF01234567: not trusting it" \
+    "a repository key that is not the pinned primary (checked on the controller)" \
+    -e wpam_repo_key_fingerprint=0123456789ABCDEF0123456789ABCDEF01234567
   # A candidate that fails `wpam check` (here: a service key the API
   # refuses) must stop the role before the config, PAM or sshd change.
   run_playbook wrong-key -e '{"wpam_service_key": "ans-wrong-key"}' &&

@@ -300,7 +300,7 @@ with_facts "$work/facts-rocky9" timeout 900 "$venv/bin/ansible-playbook" -v -i "
   { tail -n 60 "$work/rocky9-check.log" >&2; die "RedHat: site.yml --check --diff"; }
 grep -q "$key" "$work/rocky9-check.log" && die "RedHat --check: the service key is in the output"
 grep -q 'TASK \[wpam : The wpam dnf repository' "$work/rocky9-check.log" || die "RedHat --check: the RedHat task file did not run"
-for want in 'gpgcheck = 1' 'repo_gpgcheck = 1' "baseurl = $repo/rpm" "gpgkey = $repo/wpam-archive-keyring.asc"; do
+for want in 'gpgcheck = 1' 'repo_gpgcheck = 1' "baseurl = $repo/rpm" "gpgkey = file:///etc/pki/rpm-gpg/RPM-GPG-KEY-wpam"; do
   grep -qF "+$want" "$work/rocky9-check.log" || { tail -n 60 "$work/rocky9-check.log" >&2; die "RedHat --check: the repository diff lacks '$want'"; }
 done
 grep -q 'wpam is not installed yet' "$work/rocky9-check.log" || die "RedHat --check: no note that wpam check waits for the real run"
@@ -340,11 +340,12 @@ for os in FreeBSD NetBSD OpenBSD; do
   NetBSD) pkg=wpam-$version-netbsd-amd64.tgz ;;
   OpenBSD) pkg=wpam-$version-openbsd-amd64.tgz ;;
   esac
-  fetch() { # RUN URL: fetch.yml against the root, its log in $work/$host-RUN.log
+  fetch() { # RUN URL [FINGERPRINT]: fetch.yml against the root, its log in $work/$host-RUN.log
     rm -rf "$work/cache-$host-$1" "$root/var/tmp/$pkg"
     with_facts "$work/facts-$host" env ANSIBLE_ROLES_PATH="$here/deploy/ansible/roles" \
       timeout 600 "$venv/bin/ansible-playbook" -v -i "$work/$host.ini" "$work/fetch.yml" \
       -e "wpam_version=$version wpam_release_url=$2 wpam_release_keyring=$files/wpam-archive-keyring.gpg" \
+      -e "wpam_repo_key_fingerprint=${3:-$(key_fpr "$files/wpam-archive-keyring.gpg")}" \
       -e "wpam_release_cache=$work/cache-$host-$1" >"$work/$host-$1.log" 2>&1
   }
   fetch good "$good" || { tail -n 40 "$work/$host-good.log" >&2; die "$os: fetch-release.yml with the signed release"; }
@@ -366,6 +367,9 @@ for os in FreeBSD NetBSD OpenBSD; do
   fetch sums "$rel" && die "$os: a SHA256SUMS whose signature does not match was accepted"
   grep -q 'BAD signature' "$work/$host-sums.log" ||
     { tail -n 30 "$work/$host-sums.log" >&2; die "$os: changed SHA256SUMS: refused for another reason"; }
+  fetch other-key "$good" 0123456789ABCDEF0123456789ABCDEF01234567 && die "$os: a release keyring that is not the pinned key was accepted"
+  grep -q 'not trusting it' "$work/$host-other-key.log" ||
+    { tail -n 30 "$work/$host-other-key.log" >&2; die "$os: other keyring: refused for another reason"; }
   [ -e "$root/var/tmp/$pkg" ] && die "$os: a refused package reached the host"
   ok "$os: fetch-release: the signed package copied to the host (root:wheel 0600, its SHA-256); changed bytes and a broken signature refused on the controller"
 done
