@@ -71,6 +71,13 @@ test-dist: deps nextest ## the libpam and lifecycle suites and, as root, the set
 	@test -f $(WPAM_DIST)/linux-amd64/pam_wpam.so || { echo "test-dist: no $(WPAM_DIST)/linux-amd64/pam_wpam.so (make build-linux)" >&2; exit 1; }
 	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test pam --test lifecycle
 	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test su --test dns --test e2e_sshd --run-ignored ignored-only --test-threads 1
+	@# The panic guard on the release profile: the same build with the test
+	@# trigger kept (feature test-panic-trigger), which dist/ must not have.
+	@grep -A12 '^\[profile.release\]' Cargo.toml | grep -qx 'panic = "unwind"' || { echo 'test-dist: [profile.release] must say panic = "unwind" (the guard catches panics)' >&2; exit 1; }
+	@! grep -q 'panic=abort' ci/build-target.sh build-all.sh .cargo/config.toml 2>/dev/null || { echo "test-dist: a build script sets panic=abort" >&2; exit 1; }
+	@! grep -qa 'debug_panic=1' $(WPAM_DIST)/linux-amd64/pam_wpam.so || { echo "test-dist: the shipped module keeps the debug_panic trigger" >&2; exit 1; }
+	$(CARGO) build --release --locked --lib --features test-panic-trigger --target-dir target/panic-trigger
+	WPAM_REQUIRE_PANIC_TRIGGER=1 WPAM_TEST_MODULE=$(CURDIR)/target/panic-trigger/release/libpam_wpam.so $(CARGO) nextest run --locked --test pam -E 'test(a_panic_is_system_err_and_prints_nothing_on_stderr)'
 
 # --- SELinux (ci/test-selinux.sh; the Fedora/Rocky jobs are ci.yml's selinux-rpm) --
 .PHONY: test-selinux

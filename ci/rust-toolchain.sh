@@ -8,6 +8,8 @@
 # already that release: a module built by another compiler is not the one
 # the release tests and publishes.
 set -euo pipefail
+# shellcheck source=lib-err.sh
+. "$(dirname "$0")/lib-err.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 channel=$(sed -n 's/^channel = "\([^"]*\)"$/\1/p' "$here/rust-toolchain.toml")
 [ -n "$channel" ] || { echo "rust-toolchain: no channel in rust-toolchain.toml" >&2; exit 1; }
@@ -19,7 +21,7 @@ esac
 if command -v rustup >/dev/null; then
   if ! rustup run "$channel" rustc --version >/dev/null 2>&1; then
     echo "rust-toolchain: rustup toolchain install $channel (rust-toolchain.toml)" >&2
-    timeout 900 rustup toolchain install "$channel" --profile minimal -c rustfmt -c clippy >&2
+    timeout 900 rustup toolchain install --no-self-update "$channel" --profile minimal -c rustfmt -c clippy >&2
   fi
 fi
 have=$(cd "$here" && rustc --version) || { echo "rust-toolchain: no rustc" >&2; exit 1; }

@@ -264,8 +264,9 @@ unsafe fn guarded(
         // SAFETY: forwarded from PAM.
         let owned = unsafe { args(argc, argv) };
         let args: Vec<&str> = owned.iter().map(|a| a.as_str()).collect();
-        // The test suite's way to prove the panic guard (debug builds only).
-        #[cfg(debug_assertions)]
+        // The test suite's way to prove the panic guard (debug builds, and
+        // the release build of feature test-panic-trigger; never shipped).
+        #[cfg(any(debug_assertions, feature = "test-panic-trigger"))]
         if args.contains(&"debug_panic=1") {
             #[allow(clippy::panic)]
             {

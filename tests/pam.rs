@@ -1197,10 +1197,17 @@ fn child_login_entry() {
 #[test]
 fn a_panic_is_system_err_and_prints_nothing_on_stderr() {
     // Under su, stderr is the user's terminal and RUST_BACKTRACE theirs.
-    // The trigger exists in debug builds only; the module that ships (make
-    // test-dist) has none, so there is nothing to run there.
+    // The trigger exists in debug builds and in the release build of
+    // feature test-panic-trigger, which make test-dist runs this test
+    // against with WPAM_REQUIRE_PANIC_TRIGGER=1; the module that ships has
+    // none, so there is nothing to run against it.
     let module = std::fs::read(pamdrv::module_path()).expect("read the module");
     if !module.windows(13).any(|w| w == b"debug_panic=1") {
+        assert!(
+            std::env::var_os("WPAM_REQUIRE_PANIC_TRIGGER").is_none(),
+            "WPAM_REQUIRE_PANIC_TRIGGER: {} has no debug_panic trigger",
+            pamdrv::module_path().display()
+        );
         eprintln!("SKIPPED: this module is a release build without the debug_panic trigger");
         return;
     }
