@@ -774,7 +774,9 @@ fn openbsd_tgz_follows_the_package_format() {
             // running after every update (issue 24, item 8).
             assert_eq!(l.split_once(' '), Some(("@bin", "login_-wpam")));
             assert!(
-                !lines.iter().any(|l| l.starts_with("@sample") && l.contains("login_-wpam")),
+                !lines
+                    .iter()
+                    .any(|l| l.starts_with("@sample") && l.contains("login_-wpam")),
                 "the style is a @sample"
             );
         } else if !file.starts_with('+') {
@@ -827,7 +829,10 @@ fn openbsd_tgz_follows_the_package_format() {
     for bin in ["bin/wpam", "login_-wpam"] {
         let Ok(e) = elf::Elf::parse(by_name[bin].data.clone()) else {
             // Placeholder bytes (no dist/): no DT_NEEDED to compare.
-            assert!(std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"), "{bin} is not ELF");
+            assert!(
+                std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
+                "{bin} is not ELF"
+            );
             continue;
         };
         for n in e.needed() {
@@ -835,7 +840,10 @@ fn openbsd_tgz_follows_the_package_format() {
                 .split_once(".so")
                 .unwrap_or_else(|| panic!("{bin}: DT_NEEDED {n} is no libNAME.so[.M.m]"));
             let lib = lib.strip_prefix("lib").expect("libNAME");
-            match ver.strip_prefix('.').map(|v| v.split('.').collect::<Vec<_>>()) {
+            match ver
+                .strip_prefix('.')
+                .map(|v| v.split('.').collect::<Vec<_>>())
+            {
                 None if ver.is_empty() => {}
                 Some(v) if v.len() == 2 && v.iter().all(|x| x.parse::<u32>().is_ok()) => {
                     want.insert(format!("{lib}.{}.{}", v[0], v[1]));
@@ -844,10 +852,16 @@ fn openbsd_tgz_follows_the_package_format() {
             }
         }
     }
-    assert_eq!(wantlib, want, "@wantlib lines are not the binaries' DT_NEEDED");
+    assert_eq!(
+        wantlib, want,
+        "@wantlib lines are not the binaries' DT_NEEDED"
+    );
     let cwd_at = lines.iter().position(|l| l.starts_with("@cwd")).unwrap();
     assert!(
-        lines.iter().enumerate().all(|(i, l)| !l.starts_with("@wantlib") || i < cwd_at),
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| !l.starts_with("@wantlib") || i < cwd_at),
         "@wantlib after @cwd"
     );
 
@@ -894,21 +908,36 @@ fn openbsd_package_is_signed_as_pkg_sign_does() {
     };
     let keys = dir.join("keys");
     let out = sign(&[Path::new("--throwaway"), &keys, &pkg]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let signed = std::fs::read(&pkg).expect("signed package");
     // gzip header with FCOMMENT (0x10): the signify block, then the same
     // tar as the unsigned package.
     assert_eq!(&signed[..4], b"\x1f\x8b\x08\x10");
-    let end = 10 + signed[10..].iter().position(|&b| b == 0).expect("comment NUL");
+    let end = 10
+        + signed[10..]
+            .iter()
+            .position(|&b| b == 0)
+            .expect("comment NUL");
     let comment = String::from_utf8(signed[10..end].to_vec()).expect("comment");
     let mut lines = comment.lines();
     assert_eq!(
         lines.next(),
         Some("untrusted comment: verify with wpam-throwaway-pkg.pub")
     );
-    assert!(comment.contains("\nkey=wpam-throwaway-pkg.sec\n"), "{comment}");
+    assert!(
+        comment.contains("\nkey=wpam-throwaway-pkg.sec\n"),
+        "{comment}"
+    );
     assert!(comment.contains("\nalgorithm=SHA512/256\n"), "{comment}");
-    assert_eq!(gunzip(&signed), gunzip(&tgz), "the signed package holds another tar");
+    assert_eq!(
+        gunzip(&signed),
+        gunzip(&tgz),
+        "the signed package holds another tar"
+    );
     let pubkey = keys.join("wpam-throwaway-pkg.pub");
     let verify = |key: &Path| {
         Command::new(signify)
@@ -933,11 +962,21 @@ fn openbsd_package_is_signed_as_pkg_sign_does() {
         .status()
         .expect("signify -G");
     assert!(st.success());
-    assert!(!verify(&other.join("wpam-throwaway-pkg.pub")), "another key verifies");
+    assert!(
+        !verify(&other.join("wpam-throwaway-pkg.pub")),
+        "another key verifies"
+    );
     // Signed again: refused (the header already holds a signature).
     let again = sign(&[Path::new("--throwaway"), &dir.join("keys2"), &pkg]);
-    assert!(!again.status.success(), "an already signed package was signed again");
-    assert_eq!(std::fs::read(&pkg).unwrap(), signed, "a refused run changed the package");
+    assert!(
+        !again.status.success(),
+        "an already signed package was signed again"
+    );
+    assert_eq!(
+        std::fs::read(&pkg).unwrap(),
+        signed,
+        "a refused run changed the package"
+    );
     // SECKEY PUBKEY form: the same key and bytes give the same signed file
     // (signify -n: no time stamp); a public key not named *-pkg is refused.
     std::fs::write(&pkg, &tgz).unwrap();
@@ -948,7 +987,11 @@ fn openbsd_package_is_signed_as_pkg_sign_does() {
     let first = std::fs::read(&pkg).unwrap();
     std::fs::write(&pkg, &tgz).unwrap();
     assert!(sign(&[&sec, &opub, &pkg]).status.success());
-    assert_eq!(std::fs::read(&pkg).unwrap(), first, "signing is not deterministic");
+    assert_eq!(
+        std::fs::read(&pkg).unwrap(),
+        first,
+        "signing is not deterministic"
+    );
     std::fs::write(&pkg, &tgz).unwrap();
     let badname = other.join("wpam.pub");
     std::fs::copy(&opub, &badname).unwrap();
@@ -957,8 +1000,15 @@ fn openbsd_package_is_signed_as_pkg_sign_does() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("does not end in -pkg"));
     // A secret key that is not the public key's half fails the verification.
     let wrong = sign(&[&sec, &pubkey, &pkg]);
-    assert!(!wrong.status.success(), "signed with a key PUBKEY does not verify");
-    assert_eq!(std::fs::read(&pkg).unwrap(), tgz, "a failed signing changed the package");
+    assert!(
+        !wrong.status.success(),
+        "signed with a key PUBKEY does not verify"
+    );
+    assert_eq!(
+        std::fs::read(&pkg).unwrap(),
+        tgz,
+        "a failed signing changed the package"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 

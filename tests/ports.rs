@@ -276,7 +276,10 @@ fn plists_are_what_our_packages_install() {
     assert!(at("@mode 0555") < at("@bin login_-wpam"));
     assert!(at("@group auth") < at("@bin login_-wpam"));
     assert!(!plist.contains("@sample /usr/libexec/auth"));
-    assert!(!plist.contains("@wantlib"), "WANTLIB makes the port's @wantlib");
+    assert!(
+        !plist.contains("@wantlib"),
+        "WANTLIB makes the port's @wantlib"
+    );
     assert!(at("@mode 0600") < at("@sample /etc/wpam.conf"));
     let contents = String::from_utf8(obsd[0].1.clone()).expect("+CONTENTS");
     for l in &lines {
