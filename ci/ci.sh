@@ -52,7 +52,7 @@ export PATH
 
 log() { printf 'ci: %s\n' "$*" >&2; }
 
-step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|gate TAG|release-tools|release|publish|release-dry-run|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT|bsd-release-files DIR}
+step=${1:?usage: ci/ci.sh setup|fmt|clippy|test|deny|lint|build|gate TAG|release-tools|release|publish|release-dry-run|tested-as-shipped|same-as-tested DIR|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT|bsd-release-files DIR}
 shift
 case "$step" in
   setup)
@@ -129,6 +129,26 @@ case "$step" in
     command -v gh >/dev/null || { log "gh is missing (apt-get install gh)"; exit 1; }
     ;;
   release-dry-run) ci/release.sh --dry-run "$@" ;;
+  tested-as-shipped)
+    # Shipped = tested (release.yml): the libpam, lifecycle, su, DNS and
+    # real-sshd suites (make test-dist) and the package checks run against
+    # dist/ exactly as the build job made it (WPAM_TEST_NO_BUILD: never
+    # rebuilt here); what was tested is recorded for the release job, which
+    # publishes only those bytes (ci/ci.sh same-as-tested).
+    (cd dist && sha256sum --quiet -c SHA256SUMS) || { log "dist/ is not what its SHA256SUMS lists"; exit 1; }
+    WPAM_TEST_NO_BUILD=1 make test-packages
+    make test-dist
+    mkdir -p build/tested-as-shipped
+    cp dist/SHA256SUMS build/tested-as-shipped/SHA256SUMS
+    log "tested: $(wc -l <dist/SHA256SUMS) files of dist/ (build/tested-as-shipped/SHA256SUMS)"
+    ;;
+  same-as-tested)
+    dir=${1:?usage: ci/ci.sh same-as-tested DIR}
+    sums=$(realpath "$dir/SHA256SUMS")
+    cmp "$sums" dist/SHA256SUMS || { log "dist/SHA256SUMS is not the one the tested-as-shipped job tested"; exit 1; }
+    (cd dist && sha256sum --quiet -c "$sums") || { log "dist/ differs from what was tested"; exit 1; }
+    log "dist/ is byte for byte what the tested-as-shipped job tested"
+    ;;
   same-as-dist)
     dir=${1:?usage: ci/ci.sh same-as-dist DIR}
     n=0
