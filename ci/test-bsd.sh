@@ -4,7 +4,7 @@
 #      ./build-all.sh --no-docker <bsd targets> when missing, unless
 #      WPAM_BSD_NO_BUILD=1: then the ELF checks skip and the package format
 #      tests package placeholder bytes);
-#   2. cargo tests: OpenPAM constants + ELF checks (tests/openpam_constants.rs),
+#   2. cargo tests (nextest, with its time limits): OpenPAM constants + ELF checks (tests/openpam_constants.rs),
 #      each BSD loader's rules on the built objects: NetBSD's two PT_LOAD,
 #      FreeBSD rtld, OpenBSD's exec_elf.c note/PIE rules and endbr64 at
 #      every indirect-branch target (tests/bsd_loaders.rs), package formats
@@ -50,7 +50,10 @@ start=$(date +%s)
 # Under CI=true the packages must be made of the real objects in dist/
 # (make test builds them first), never of placeholder bytes.
 [ "${CI:-}" != true ] || export WPAM_REQUIRE_DIST=1
-if cargo test --locked --test openpam_constants --test bsd_loaders --test bsd_packages --test freebsd_pkg --test ports --test login_style; then
+# nextest: each test under the limits of .config/nextest.toml (a hung
+# pkg or loader check is killed and reported, never waited on).
+make --no-print-directory nextest >&2
+if cargo nextest run --locked --test openpam_constants --test bsd_loaders --test bsd_packages --test freebsd_pkg --test ports --test login_style; then
   log "ok   cargo tests ($(($(date +%s) - start)) s)"
 else
   failed+=(cargo-test)
