@@ -2,8 +2,11 @@
 # with every input pinned, so that building it again gives the same tools:
 #   - the base image by digest (the tag says which one it was);
 #   - Debian packages from snapshot.debian.org at the base image's date, not
-#     the live archive (the snapshot's Release files are past their
-#     Valid-Until: check-valid-until=no; their signatures are still checked);
+#     the live archive, over https (see the RUN below for the one bootstrap
+#     step over http); the snapshot's Release files are past their
+#     Valid-Until by design (a fixed date is what is asked for, so the
+#     freeze attack Valid-Until bounds is moot here): Check-Valid-Until: no,
+#     their signatures still checked against debian-archive-keyring;
 #   - rustup-init by version and SHA-256, the toolchains by version (rustup
 #     checks them against the channel's manifest);
 #   - PyPI tools by version and wheel SHA-256 (ci/requirements-cross.txt,
@@ -35,10 +38,24 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Debian packages: the list lives in ci/install-deps.sh (one source of truth);
 # their versions are those of the snapshot (no per-package pins needed).
 COPY ci/install-deps.sh /tmp/ci/install-deps.sh
+# The slim base image has no CA certificates, so apt cannot speak https yet:
+# one bootstrap step fetches ca-certificates (and openssl, which it needs)
+# from the same snapshot over http. That is safe for integrity: apt checks
+# InRelease's signature (debian-archive-keyring, in the image) and every
+# index's and .deb's hash against it, so http can only withhold or delay,
+# not alter. Then the sources switch to https, the lists are fetched anew
+# and everything else, install-deps.sh's packages included, comes over TLS
+# (confidentiality of what is installed, and no downgrade to an older
+# snapshot by a network attacker). Both steps pin the same snapshot date.
 # hadolint ignore=DL3008
 RUN rm -f /etc/apt/sources.list /etc/apt/sources.list.d/* \
- && printf 'Types: deb\nURIs: http://snapshot.debian.org/archive/debian/%s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\nCheck-Valid-Until: no\n\nTypes: deb\nURIs: http://snapshot.debian.org/archive/debian-security/%s\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\nCheck-Valid-Until: no\n' \
-      "${DEBIAN_SNAPSHOT}" "${DEBIAN_SNAPSHOT}" >/etc/apt/sources.list.d/snapshot.sources \
+ && snapshot_sources() { printf 'Types: deb\nURIs: %s://snapshot.debian.org/archive/debian/%s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\nCheck-Valid-Until: no\n\nTypes: deb\nURIs: %s://snapshot.debian.org/archive/debian-security/%s\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\nCheck-Valid-Until: no\n' \
+      "$1" "${DEBIAN_SNAPSHOT}" "$1" "${DEBIAN_SNAPSHOT}" >/etc/apt/sources.list.d/snapshot.sources; } \
+ && snapshot_sources http \
+ && apt-get -o Acquire::Retries=5 update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && snapshot_sources https \
+ && rm -rf /var/lib/apt/lists/* \
  && apt-get -o Acquire::Retries=5 update \
  && apt-get install -y --no-install-recommends curl make gcc libc6-dev python3 \
  && /tmp/ci/install-deps.sh \

@@ -2,7 +2,7 @@
 """Which packages of the published site (a gh-pages checkout) the next release
 may carry over, and only those (ci/publish-release.sh seed).
 
-usage: ci/pages-carry.py CHECKOUT SITE KEYRING FILES ADOPTED
+usage: ci/pages-carry.py [--all] CHECKOUT SITE KEYRING FILES ADOPTED
 
 Anyone who can push to gh-pages could plant a file there; the release job
 signs whatever its indexes list. So nothing is carried because it is there:
@@ -22,6 +22,16 @@ file is refused loudly, not skipped. Re-running a release (same version):
     re-run signs nothing anew and the version keeps its bytes.
 Carried files are copied into SITE (apt/pool/..., rpm/). Exit status 1 with
 "pages-carry: refused: ..." on the first problem.
+
+--all (ci/apt-refresh.sh, which re-publishes the whole checkout): every file
+of CHECKOUT must be vouched for, or the site is refused: the APT and RPM files
+by the signatures above (Release by Release.gpg, every file a signed Release or
+repomd.xml lists by its hash), the keyring files by being KEYRING (the
+committed one), and only these by name and form, as nothing here can verify
+them: .nojekyll (empty), index.html, rpm/wpam.repo (gpgcheck and repo_gpgcheck
+on, the key from the site), freebsd/wpam.{pub,conf} and freebsd/<major>/amd64/
+{meta,meta.conf,data.pkg,packagesite.pkg,All/wpam-<v>.pkg} (FreeBSD's pkg verifies
+those against the pinned key on every client and at the next release).
 """
 import gzip
 import hashlib
@@ -36,6 +46,7 @@ import xml.etree.ElementTree as ET
 SUITE, COMP = "stable", "main"
 DEB = re.compile(r"^wpam_[0-9][A-Za-z0-9.+~]*-[0-9][A-Za-z0-9.+~]*_(amd64|arm64)\.deb$")
 RPM = re.compile(r"^wpam-[0-9][A-Za-z0-9.+~]*-[0-9][A-Za-z0-9.+~]*\.(x86_64|aarch64)\.rpm$")
+VOUCHED = set()  # paths under CHECKOUT that a signature (or KEYRING) vouches for
 NS = {"r": "http://linux.duke.edu/metadata/repo", "c": "http://linux.duke.edu/metadata/common"}
 
 
@@ -108,6 +119,13 @@ def apt(checkout, site, keyring, files):
         if not good:
             refuse(f"apt/dists/{SUITE}/InRelease does not verify with this release's keys:\n{err}")
         release = open(out, encoding="utf-8").read()
+    VOUCHED.add(os.path.relpath(inrelease, checkout))
+    plain = os.path.join(dists, "Release")
+    if os.path.exists(plain) or os.path.exists(plain + ".gpg"):
+        good, err = gpgv(keyring, plain + ".gpg", plain)
+        if not good:
+            refuse(f"apt/dists/{SUITE}/Release.gpg does not verify Release with this release's keys:\n{err}")
+        VOUCHED.update(os.path.relpath(p, checkout) for p in (plain, plain + ".gpg"))
     sums, cur = {}, None
     for line in release.splitlines():
         if not line.startswith((" ", "\t")):
@@ -118,13 +136,14 @@ def apt(checkout, site, keyring, files):
             sums[p] = (int(size), h)
     allowed = {}
     for p, (size, h) in sums.items():
-        if not re.fullmatch(rf"{COMP}/binary-[a-z0-9]+/Packages", p):
-            continue
         full = os.path.join(dists, p)
         if not os.path.exists(full):
             continue
-        if (os.path.getsize(full), sha256(full)) != (size, h):
+        if os.path.islink(full) or (os.path.getsize(full), sha256(full)) != (size, h):
             refuse(f"apt/dists/{SUITE}/{p} does not match the signed Release")
+        VOUCHED.add(os.path.relpath(full, checkout))
+        if not re.fullmatch(rf"{COMP}/binary-[a-z0-9]+/Packages", p):
+            continue
         for s in open(full, encoding="utf-8").read().split("\n\n"):
             f = dict(line.split(": ", 1) for line in s.splitlines() if ": " in line)
             if f.get("Package") == "wpam" and "Filename" in f:
@@ -143,6 +162,7 @@ def apt(checkout, site, keyring, files):
         if os.path.exists(mine) and sha256(mine) != allowed[rel][1]:
             refuse(f"{name} was published with other bytes: a version is never rebuilt, bump it")
         n += carry(p, os.path.join(site, "apt", rel))
+        VOUCHED.add(os.path.relpath(p, checkout))
     # Old indexes by hash: the name is the content's SHA256.
     for p in files_under(dists) if os.path.isdir(dists) else []:
         rel = os.path.relpath(p, dists)
@@ -152,6 +172,7 @@ def apt(checkout, site, keyring, files):
         if os.path.islink(p) or sha256(p) != m.group(1):
             refuse(f"apt/dists/{SUITE}/{rel}: content does not match its hash name")
         carry(p, os.path.join(site, "apt", "dists", SUITE, rel))
+        VOUCHED.add(os.path.relpath(p, checkout))
     log(f"APT: InRelease verified, {len(allowed)} indexed wpam packages, {n} carried")
     return n
 
@@ -167,7 +188,14 @@ def rpm(checkout, site, keyring, files, adopted):
     good, err = gpgv(keyring, repomd + ".asc", repomd)
     if not good:
         refuse(f"rpm/repodata/repomd.xml.asc does not verify with this release's keys:\n{err}")
+    VOUCHED.update(os.path.relpath(p, checkout) for p in (repomd, repomd + ".asc"))
     root = ET.parse(repomd).getroot()
+    for d in root.findall("r:data", NS):
+        loc = os.path.join(rpm_dir, d.find("r:location", NS).get("href"))
+        ck = d.find("r:checksum", NS)
+        if ck is not None and ck.get("type") == "sha256" and os.path.isfile(loc) and not os.path.islink(loc) \
+                and sha256(loc) == ck.text:
+            VOUCHED.add(os.path.relpath(loc, checkout))
     prim = root.find("r:data[@type='primary']", NS)
     if prim is None:
         refuse("repomd.xml has no primary data")
@@ -196,16 +224,58 @@ def rpm(checkout, site, keyring, files, adopted):
             with open(adopted, "a") as f:
                 f.write(name + "\n")
         n += carry(p, os.path.join(site, "rpm", name))
+        VOUCHED.add(os.path.relpath(p, checkout))
     log(f"RPM: repomd.xml verified, {len(allowed)} listed wpam packages, {n} carried")
     return n
 
 
+BY_NAME = re.compile(r"^(\.nojekyll|index\.html|rpm/wpam\.repo|freebsd/wpam\.(pub|conf)|"
+                     r"freebsd/[0-9]+/amd64/(meta|meta\.conf|data\.pkg|packagesite\.pkg|All/wpam-[0-9][A-Za-z0-9.,_]*\.pkg))$")
+
+
+def everything_vouched(checkout, keyring):
+    """--all: no file of the checkout that nothing vouches for."""
+    with open(keyring, "rb") as f:
+        ring = f.read()
+    for name in ("wpam-archive-keyring.gpg", "wpam-archive-keyring.asc"):
+        p = os.path.join(checkout, name)
+        if not os.path.isfile(p) or os.path.islink(p):
+            continue
+        data = open(p, "rb").read()
+        if name.endswith(".asc"):
+            data = subprocess.run(["gpg", "--batch", "--dearmor"], input=data, stdout=subprocess.PIPE).stdout
+        if data != ring:
+            refuse(f"{name} is not the committed keyring (planted?)")
+        VOUCHED.add(name)
+    for p in sorted(files_under(checkout)):
+        rel = os.path.relpath(p, checkout)
+        if rel.split(os.sep)[0] == ".git" or rel in VOUCHED:
+            continue
+        if BY_NAME.match(rel) and not os.path.islink(p):
+            if rel == ".nojekyll" and os.path.getsize(p):
+                refuse(".nojekyll is not empty (planted?)")
+            if rel == "rpm/wpam.repo":
+                t = open(p, encoding="utf-8", errors="replace").read()
+                if not all(re.search(rf"^{k}$", t, re.M) for k in
+                           ("gpgcheck=1", "repo_gpgcheck=1", r"gpgkey=https://[^\s]+/wpam-archive-keyring\.asc")):
+                    refuse("rpm/wpam.repo does not check signatures with the site's keyring (planted?)")
+            continue
+        refuse(f"{rel}: vouched for by no signed index nor the committed keyring (planted?): not re-published")
+    log(f"every file of the site is vouched for ({len(VOUCHED)} by signature)")
+
+
 def main():
-    if len(sys.argv) != 6:
+    args = sys.argv[1:]
+    every = args[:1] == ["--all"]
+    if every:
+        args = args[1:]
+    if len(args) != 5:
         sys.exit(__doc__)
-    checkout, site, keyring, files, adopted = sys.argv[1:6]
+    checkout, site, keyring, files, adopted = args
     open(adopted, "w").close()
     n = apt(checkout, site, keyring, files) + rpm(checkout, site, keyring, files, adopted)
+    if every:
+        everything_vouched(checkout, keyring)
     print(n)
 
 

@@ -6,6 +6,11 @@
 #   TAG   the pushed tag (v<version>)
 #   MAIN  the branch releases come from (default origin/main, fetched first
 #         when the remote "origin" exists)
+#   On success prints the tag's commit (the only line on stdout): the gate
+#   job's output "sha", which every later job compares with what it checked
+#   out (below), so a tag moved or re-pushed after the gate is not built.
+# usage: ci/release-gate.sh --check-head SHA
+#   fails unless `git rev-parse HEAD` is SHA (the commit the gate verified).
 # Checks, each fatal:
 #   - TAG is v<version> with <version> Cargo.toml's at the tag's commit;
 #   - TAG is an annotated tag (a tag object that names itself TAG), not a
@@ -27,6 +32,13 @@ die() { log "refused: $*"; exit 1; }
 tag=${1:?usage: ci/release-gate.sh TAG [MAIN]}
 tag=${tag#refs/tags/}
 main=${2:-origin/main}
+if [ "$tag" = --check-head ]; then
+  want=${2:?usage: ci/release-gate.sh --check-head SHA}
+  head=$(git rev-parse HEAD) || die "no git checkout here (install git before actions/checkout in a container)"
+  [ "$head" = "$want" ] || die "HEAD is $head, not $want, the commit the gate verified (a tag moved after the gate?)"
+  log "ok   HEAD is $want, the commit the gate verified"
+  exit 0
+fi
 mode=${WPAM_TAG_VERIFY:-$([ "${GITHUB_ACTIONS:-}" = true ] && echo github || echo gpg)}
 
 if git remote get-url origin >/dev/null 2>&1; then
@@ -57,3 +69,4 @@ case "$mode" in
   *) die "WPAM_TAG_VERIFY=$mode (github or gpg)" ;;
 esac
 log "ok   $tag: annotated, signed ($mode), on $main, Cargo.toml $version"
+echo "$commit"

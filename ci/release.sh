@@ -58,14 +58,20 @@
 #   - every package and tarball has its SBOM, naming its SHA-256, the
 #     dependencies and the toolchain; each Linux/BSD module carries
 #     cargo-auditable's dependency section (.dep-v0).
+# The signing subkey must be one the committed public keyring (keys/) carries
+# under the primary keys/wpam-archive-keyring.fpr names (README.md quotes
+# it); that keyring is what is published and what gh-pages is checked with.
 # The dry run also rehearses what only a publish does, against a local bare
-# repository standing for gh-pages: a previous release (signed with the
-# throwaway key) carried over; planted or tampered files (a foreign .deb, a
+# repository standing for gh-pages: a subkey rotation (the previous release
+# signed by the throwaway primary's old subkey, this run and the refresh by
+# its new one, a keyring lacking the new one refused) carried over; planted or tampered files (a foreign .deb, a
 # wpam .deb no index lists, other bytes under an indexed name, an InRelease
 # of another key, an RPM, a FreeBSD package) each refused; an unreadable
 # remote fails loudly; the pages pushed; a re-run keeps every package's bytes
 # and refuses other bytes; ci/apt-refresh.sh re-signs with a later
-# Valid-Until and refuses an index changed on gh-pages.
+# Valid-Until, refuses an index changed on gh-pages, a planted file and a key
+# in its environment, and its --check-expiry alarm fails on a Release too
+# close to its Valid-Until.
 #
 # Usage: ci/release.sh [--dry-run] [--no-build] [--skip-chroot]
 #   --dry-run      everything but GitHub, signed with a throwaway primary key
@@ -73,15 +79,19 @@
 #   --no-build     use dist/ as it is; by default a dist/ that lacks an
 #                  artifact is built with ./build-all.sh first
 #   --skip-chroot  skip the apt install check (no root / no debootstrap)
-# Environment (the secrets go into 0600 files and out of the environment
-# before anything runs):
-#   WPAM_SIGNING_KEY             the armored secret signing subkey (required
+# Environment (the secrets as files, each 0600, written by a step of their
+# own; a secret's value in the environment itself is refused):
+#   WPAM_SIGNING_KEY_FILE        the armored secret signing subkey (required
 #                                without --dry-run; docs/release.md)
-#   WPAM_SIGNING_KEY_PASSPHRASE  its passphrase, if any
-#   WPAM_ARCHIVE_KEYS_EXTRA      armored public keys published beside it (a
-#                                rotation's next key; docs/release.md)
-#   WPAM_PKG_SIGNING_KEY         the FreeBSD repository's RSA private key, PEM,
+#   WPAM_SIGNING_KEY_PASSPHRASE_FILE  its passphrase, if any
+#   WPAM_PKG_SIGNING_KEY_FILE    the FreeBSD repository's RSA private key, PEM,
 #                                unencrypted (required without --dry-run)
+#   WPAM_KEYS_DIR                the committed public keyring, default keys/:
+#                                wpam-archive-keyring.asc (the primary with
+#                                every subkey: what is published, and what
+#                                every signature on gh-pages is checked with)
+#                                and wpam-archive-keyring.fpr (its primary's
+#                                fingerprint, quoted by README.md)
 #   GITHUB_REPOSITORY            where gh-pages is read from (seed)
 #   WPAM_PAGES_URL               default https://werbot.github.io/wpam
 #   WPAM_APT_VALID_DAYS          the Release's Valid-Until, in days (21)
@@ -147,39 +157,37 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The secrets go into 0600 files of the run's temp dir and out of the
-# environment before anything else runs: apt-get, cargo, pkg's build and every
-# other child of this script never see them.
+# The secrets come as 0600 files (.github/workflows/release.yml writes them in
+# a step of their own, with shell builtins only): a secret's value in this
+# process's environment would stay in /proc/<pid>/environ of it and of every
+# child (apt-get, cargo, pkg's build) whatever `unset` does, so one there is
+# refused. (docs/release.md, "The secrets reach the signing step as files".)
 mkdir -m 0700 "$tmp/secrets"
-keyfile=$tmp/secrets/signing-key.asc
-passfile=$tmp/secrets/passphrase
-pkgkey=$tmp/secrets/pkg-signing-key.pem
-(
-  umask 077
-  if [ -n "${WPAM_SIGNING_KEY:-}" ]; then printf '%s\n' "$WPAM_SIGNING_KEY" >"$keyfile"; fi
-  printf '%s' "${WPAM_SIGNING_KEY_PASSPHRASE:-}" >"$passfile"
-  if [ -n "${WPAM_PKG_SIGNING_KEY:-}" ]; then printf '%s\n' "$WPAM_PKG_SIGNING_KEY" >"$pkgkey"; fi
-)
-unset WPAM_SIGNING_KEY WPAM_SIGNING_KEY_PASSPHRASE WPAM_PKG_SIGNING_KEY
+keyfile=$(secret_file WPAM_SIGNING_KEY_FILE optional) || die "$keyfile"
+passfile=$(secret_file WPAM_SIGNING_KEY_PASSPHRASE_FILE optional) || die "$passfile"
+pkgkey=$(secret_file WPAM_PKG_SIGNING_KEY_FILE optional) || die "$pkgkey"
+if [ -z "$passfile" ] || [ "$dry" = 1 ]; then passfile=$tmp/secrets/passphrase && : >"$passfile"; fi
+if [ "$dry" = 1 ]; then keyfile=$tmp/secrets/signing-key.asc pkgkey=$tmp/secrets/pkg-signing-key.pem; fi
+keys_dir=${WPAM_KEYS_DIR:-$here/keys}
 # No token here either: publishing (ci/ci.sh publish) is the step that has it.
 unset GH_TOKEN GITHUB_TOKEN
-if [ "$dry" = 1 ]; then rm -f "$keyfile" "$pkgkey" && : >"$passfile"; fi
 
 if [ "$dry" = 0 ] && [ -n "${GITHUB_REF_NAME:-}" ] && [ "$GITHUB_REF_NAME" != "v$VERSION" ]; then
   die "the tag $GITHUB_REF_NAME is not v$VERSION (Cargo.toml's version)"
 fi
 
 # The dry run's stand-in for gh-pages: a previous release (an older wpam
-# .deb, made here with dpkg-deb) signed with this run's key.
-make_prev_site() { # DIR
-  local d=$tmp/prev-deb
-  rm -rf "$1" "$d"
-  mkdir -p "$d/DEBIAN" "$d/usr/share/doc/wpam" "$1/apt/pool/$component/w/wpam"
+# .deb, made here with dpkg-deb) signed by SIGN-COMMAND (the old subkey).
+make_prev_site() { # DIR SIGN-COMMAND...
+  local d=$tmp/prev-deb dir=$1
+  shift
+  rm -rf "$dir" "$d"
+  mkdir -p "$d/DEBIAN" "$d/usr/share/doc/wpam" "$dir/apt/pool/$component/w/wpam"
   printf 'Package: wpam\nVersion: 0.0.1-1\nArchitecture: amd64\nMaintainer: wpam dry run <wpam-dry-run@example.invalid>\nDescription: wpam dry-run fixture (an earlier release)\n' >"$d/DEBIAN/control"
   echo "fixture" >"$d/usr/share/doc/wpam/README"
-  SOURCE_DATE_EPOCH=1 dpkg-deb --root-owner-group -Zgzip --build "$d" "$1/apt/pool/$component/w/wpam/wpam_0.0.1-1_amd64.deb" >/dev/null
-  apt_indexes "$1/apt"
-  apt_release "$1/apt" 21 "${gpg_sign[@]}"
+  SOURCE_DATE_EPOCH=1 dpkg-deb --root-owner-group -Zgzip --build "$d" "$dir/apt/pool/$component/w/wpam/wpam_0.0.1-1_amd64.deb" >/dev/null
+  apt_indexes "$dir/apt"
+  apt_release "$dir/apt" 21 "$@"
 }
 to_remote() { # SRC BARE: BARE becomes a repository whose gh-pages is SRC
   local w=$tmp/to-remote
@@ -340,63 +348,86 @@ EOF
 # signing subkey is exported, as `gpg --export-secret-subkeys SUBKEY!` does
 # for the real one.
 if [ "$dry" = 1 ]; then
-  log "dry run: a throwaway primary key (certify) and signing subkey for this run"
+  # The rotation of docs/release.md rehearsed: the primary got a first signing
+  # subkey ("old", which signed the previous release: the gh-pages fixture),
+  # then a second ("new"), committed (the public keyring in keys/) before it
+  # signs; this run signs with the new one, and the site the old one signed
+  # must still verify, for the release (seed) and the weekly refresh.
+  log "dry run: a throwaway primary key (certify), an old and a new signing subkey (a rotation)"
   og() { GNUPGHOME=$tmp/gnupg-offline gpg --batch "$@"; }
+  subkeys_of() { og --with-colons --list-keys "$1" | awk -F: '$1 == "sub" { on = 1; next } on && $1 == "fpr" { print $10; on = 0 }'; }
   mkdir -m 0700 "$tmp/gnupg-offline"
   og --pinentry-mode loopback --passphrase '' \
     --quick-gen-key "wpam release dry run <wpam-dry-run@example.invalid>" rsa3072 cert 2d 2>/dev/null
   dry_primary=$(og --with-colons --list-keys | awk -F: '/^fpr:/ { print $10; exit }')
   og --pinentry-mode loopback --passphrase '' --quick-add-key "$dry_primary" rsa3072 sign 2d 2>/dev/null
-  dry_sub=$(og --with-colons --list-keys "$dry_primary" | awk -F: '$1 == "sub" { on = 1; next } on && $1 == "fpr" { print $10; exit }')
+  old_sub=$(subkeys_of "$dry_primary")
+  mkdir -p "$tmp/keys-before" "$tmp/keys"
+  og --armor --export "$dry_primary" >"$tmp/keys-before/wpam-archive-keyring.asc"
+  (umask 077 && og --armor --export-secret-subkeys "$old_sub!" >"$tmp/secrets/old-subkey.asc")
+  og --pinentry-mode loopback --passphrase '' --quick-add-key "$dry_primary" rsa3072 sign 2d 2>/dev/null
+  dry_sub=$(subkeys_of "$dry_primary" | grep -vx "$old_sub")
+  og --armor --export "$dry_primary" >"$tmp/keys/wpam-archive-keyring.asc"
+  for d in keys keys-before; do printf '# the throwaway primary of the dry run\n%s\n' "$dry_primary" >"$tmp/$d/wpam-archive-keyring.fpr"; done
   (umask 077 && og --armor --export-secret-subkeys "$dry_sub!" >"$keyfile" && cp "$keyfile" "$tmp/secrets/dry-subkey.asc")
   GNUPGHOME=$tmp/gnupg-offline gpgconf --kill all >/dev/null 2>&1 || true
+  # The old subkey, as the CI secret held it before the rotation.
+  mkdir -m 0700 "$tmp/gnupg-old"
+  GNUPGHOME=$tmp/gnupg-old gpg --batch --import "$tmp/secrets/old-subkey.asc" 2>/dev/null
+  old_sign=(env GNUPGHOME="$tmp/gnupg-old" gpg --batch --yes --pinentry-mode loopback --passphrase '' --local-user "$old_sub!")
+  keys_dir=$tmp/keys
 else
-  [ -s "$keyfile" ] || die "WPAM_SIGNING_KEY (armored secret signing subkey) is not set"
+  [ -s "$keyfile" ] || die "WPAM_SIGNING_KEY_FILE (the armored secret signing subkey) is not set"
+  [ -s "$pkgkey" ] || die "WPAM_PKG_SIGNING_KEY_FILE (the FreeBSD repository's RSA key, PEM) is not set"
 fi
-gpg --batch --import "$keyfile" 2>/dev/null || die "WPAM_SIGNING_KEY does not import"
-rm -f "$keyfile"
+gpg --batch --import "$keyfile" 2>/dev/null || die "the signing key ($keyfile) does not import"
+[ "$dry" = 0 ] || rm -f "$keyfile"
 fprs=$(key_fprs) || die "signing key: $fprs"
 read -r primary fpr <<<"$fprs"
 ok "signing subkey $fpr of primary $primary (primary secret not present)"
 gpg_sign=(gpg --batch --yes --pinentry-mode loopback --passphrase-file "$passfile" --local-user "$fpr!")
-# The keyring users install: the primary with every subkey (a rotation
-# publishes the next subkey beside the current one before it signs), plus
-# WPAM_ARCHIVE_KEYS_EXTRA (armored public keys: a next primary, during a
-# primary rotation). Every key in it must be valid (none expired or revoked).
-if [ -n "${WPAM_ARCHIVE_KEYS_EXTRA:-}" ]; then
-  printf '%s\n' "$WPAM_ARCHIVE_KEYS_EXTRA" | gpg --batch --import 2>/dev/null || die "WPAM_ARCHIVE_KEYS_EXTRA does not import"
-fi
-gpg --batch --export-options export-minimal --export >"$site/wpam-archive-keyring.gpg"
-gpg --batch --export-options export-minimal --armor --export >"$site/wpam-archive-keyring.asc"
+# The keyring users install, and the one every signature is checked with: the
+# committed one (keys/: the primary with every subkey, a rotation's next
+# subkey or primary committed before it signs), checked against its committed
+# fingerprint file, which README.md quotes. Every key in it must be valid
+# (none expired or revoked).
+r=$(trusted_keyring "$keys_dir" "$primary" "$fpr" "$site/wpam-archive-keyring.gpg") || die "$r"
+cp "$keys_dir/wpam-archive-keyring.asc" "$site/wpam-archive-keyring.asc"
 bad_keys=$(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | awk -F: '$1 == "pub" && $2 ~ /[erd]/ { print $5 }')
 [ -z "$bad_keys" ] || die "the keyring would publish expired or revoked primary keys: $bad_keys"
 cp -p "$site/wpam-archive-keyring.gpg" "$site/wpam-archive-keyring.asc" "$files/"
-ok "keyring exported: $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^pub:') primary key(s), $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^sub:') subkey(s)"
-# The README carries the primary's fingerprint, committed, so a user compares
-# the downloaded keyring with something that does not come from the same
-# origin. A release signs only with a key whose primary is that one.
+ok "keyring $keys_dir/wpam-archive-keyring.asc: $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^pub:') primary key(s), $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^sub:') subkey(s), the signing one among them"
+# README.md quotes the committed fingerprint (the line after its marker), so
+# a user compares the downloaded keyring with something that does not come
+# from the same origin.
 readme_fpr() { # README -> the fingerprint after the marker line, spaces removed
   awk '/^<!-- wpam-release-key /{ getline; sub(/^[[:space:]]*Key fingerprint = /, ""); gsub(/[[:space:]]/, ""); print; exit }' "$1"
 }
-readme_matches() { [ "$(readme_fpr "$1")" = "$primary" ]; }
 if [ "$dry" = 1 ]; then
-  [[ $(readme_fpr README.md) =~ ^([0-9A-F]{40}|\(.*\))$ ]] || die "README.md has no fingerprint line after its wpam-release-key marker"
-  readme_matches README.md && die "README.md names the throwaway key?"
-  ok "the committed README's fingerprint is not this key's: a real release with this key would stop"
-  sed "/^<!-- wpam-release-key /{n;s/.*/    Key fingerprint = $(sed 's/.\{4\}/& /g; s/ $//' <<<"$primary")/}" README.md >"$tmp/README.md"
-  readme_matches "$tmp/README.md" || die "README fingerprint check refuses the right key"
-  ok "a README naming this primary passes the check (as grouped by gpg)"
+  if r=$(trusted_keyring "$here/keys" "$primary" "$fpr" "$tmp/committed.gpg"); then
+    die "the committed keys/ accept the throwaway key?"
+  fi
+  ok "the committed keys/ refuse this key (a real release with it would stop): $r"
+  if r=$(trusted_keyring "$tmp/keys-before" "$primary" "$fpr" "$tmp/before.gpg"); then
+    die "a committed keyring without the new subkey accepted it"
+  fi
+  grep -q "is not a valid signing subkey of $primary" <<<"$r" || die "keyring without the new subkey refused for another reason: $r"
+  ok "a new subkey signs only once the committed keyring carries it"
+  printf '%s0\n' "${primary:0:39}" >"$tmp/keys-other.fpr"
+  mkdir -p "$tmp/keys-other" && cp "$tmp/keys/wpam-archive-keyring.asc" "$tmp/keys-other/" && mv "$tmp/keys-other.fpr" "$tmp/keys-other/wpam-archive-keyring.fpr"
+  if r=$(trusted_keyring "$tmp/keys-other" "$primary" "$fpr" "$tmp/other.gpg"); then
+    die "a fingerprint file naming another primary accepted the keyring"
+  fi
+  grep -q 'are not those' <<<"$r" || die "fingerprint file naming another key refused for another reason: $r"
+  ok "a keyring whose primary the committed fingerprint file does not name is refused"
 else
-  readme_matches README.md || die "README.md's release key fingerprint ($(readme_fpr README.md)) is not $primary, the primary of WPAM_SIGNING_KEY"
-  ok "README.md names $primary"
+  grep -qx "$(readme_fpr README.md)" <<<"$(release_fprs "$keys_dir/wpam-archive-keyring.fpr")" ||
+    die "README.md's release key fingerprint ($(readme_fpr README.md)) is not one keys/wpam-archive-keyring.fpr names"
+  ok "README.md quotes $(readme_fpr README.md), the committed primary"
 fi
 printf '\nSigning key: primary %s, signing subkey %s\n' "$primary" "$fpr" >>"$notes"
 # The FreeBSD repository's key: pkg signs with RSA keys, not OpenPGP ones.
-if [ "$dry" = 1 ]; then
-  (umask 077 && openssl genrsa -out "$pkgkey" 4096 2>/dev/null)
-else
-  [ -s "$pkgkey" ] || die "WPAM_PKG_SIGNING_KEY (the FreeBSD repository's RSA key, PEM) is not set"
-fi
+if [ "$dry" = 1 ]; then (umask 077 && openssl genrsa -out "$pkgkey" 4096 2>/dev/null); fi
 openssl pkey -in "$pkgkey" -pubout -out "$files/wpam-freebsd-repo.pub" 2>/dev/null ||
   die "the FreeBSD repository key is not a private key openssl reads"
 pkgkey_sha256=$(sha256sum "$files/wpam-freebsd-repo.pub" | cut -d' ' -f1)
@@ -416,8 +447,36 @@ if [ "$dry" = 1 ]; then
   phase "dry run: rehearse carrying gh-pages over (local remote)"
   export WPAM_PAGES_REMOTE=$tmp/pages.git
   fx=$tmp/fixture
-  make_prev_site "$fx/site"
+  make_prev_site "$fx/site" "${old_sign[@]}"
   to_remote "$fx/site" "$tmp/pages.git"
+  gpg --batch --dearmor <"$tmp/keys/wpam-archive-keyring.asc" >"$tmp/keys.gpg"
+  signer() { gpgv --keyring "$tmp/keys.gpg" "$1" 2>&1 | sed -n 's/.*using RSA key //p'; }
+  [ "$(signer "$fx/site/apt/dists/$suite/InRelease")" = "$old_sub" ] ||
+    die "the fixture's InRelease is not signed by the old subkey"
+  # The weekly refresh after the rotation: the new subkey re-signs the site the
+  # old one signed, checked against the committed keyring (before, against a
+  # keyring exported from the new subkey only, this failed every week).
+  refresh() { # SITE CHECKOUT [env...]: ci/apt-refresh.sh with the new subkey
+    local s=$1 c=$2
+    shift 2
+    env WPAM_SIGNING_KEY_FILE="$tmp/secrets/dry-subkey.asc" WPAM_KEYS_DIR="$tmp/keys" "$@" ci/apt-refresh.sh "$s" "$c"
+  }
+  refresh "$tmp/rot/site" "$tmp/rot/co" 2>"$tmp/refresh.log" ||
+    { cat "$tmp/refresh.log" >&2; die "ci/apt-refresh.sh with the new subkey refused the site the old one signed"; }
+  [ "$(signer "$tmp/rot/site/apt/dists/$suite/InRelease")" = "$dry_sub" ] ||
+    die "the refreshed InRelease is not signed by the new subkey"
+  ok "rotation: apt-refresh with the new subkey verifies the site the old one signed and re-signs it"
+  if refresh "$tmp/rot/site2" "$tmp/rot/co2" WPAM_KEYS_DIR="$tmp/keys-before" >"$tmp/refresh.log" 2>&1; then
+    die "apt-refresh signed with a subkey the committed keyring lacks"
+  fi
+  grep -q 'is not a valid signing subkey' "$tmp/refresh.log" || { cat "$tmp/refresh.log" >&2; die "apt-refresh failed for another reason"; }
+  ok "rotation: apt-refresh refuses a subkey the committed keyring does not carry yet"
+  if refresh "$tmp/rot/site3" "$tmp/rot/co3" WPAM_SIGNING_KEY="$(cat "$tmp/secrets/dry-subkey.asc")" >"$tmp/refresh.log" 2>&1; then
+    die "apt-refresh took the signing key from the environment"
+  fi
+  grep -q 'WPAM_SIGNING_KEY is set in the environment' "$tmp/refresh.log" || { cat "$tmp/refresh.log" >&2; die "apt-refresh failed for another reason"; }
+  ok "apt-refresh refuses a signing key in its environment (files only)"
+  rm -rf "$tmp/rot"
   expect_refused() { # what why: gh-pages made of $tmp/refuse must be refused, saying why
     local what=$1 why=$2 work=$tmp/refuse
     to_remote "$work" "$tmp/refuse.git"
@@ -893,8 +952,9 @@ if [ "$chroot_check" = 1 ]; then
   # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
   got=$(in_root dpkg-query -W -f='${Version} ${Status}' wpam)
   [[ "$got" == "$VERSION-"*" install ok installed" ]] || die "wpam installed as: $got"
-  module=$(in_root dpkg -L wpam | grep -E '^/usr/lib/[^/]+-linux-gnu/security/pam_wpam\.so$' || true)
-  if [ -z "$module" ] || [ ! -f "$croot$module" ]; then die "no /usr/lib/<triplet>/security/pam_wpam.so installed"; fi
+  # (/lib/<triplet>/security: where libpam looks on merged and unmerged /usr alike)
+  module=$(in_root dpkg -L wpam | grep -E '^(/usr)?/lib/[^/]+-linux-gnu/security/pam_wpam\.so$' || true)
+  if [ -z "$module" ] || [ ! -f "$croot$module" ]; then die "no /lib/<triplet>/security/pam_wpam.so installed"; fi
   grep -q "$url/apt $suite/$component" <<<"$(in_root apt-cache policy wpam)" || die "wpam not from the repository"
   ok "apt-get install wpam: $got, $module"
 fi
@@ -945,8 +1005,8 @@ if [ "$dry" = 1 ]; then
   # The weekly re-signing (ci/apt-refresh.sh, apt-refresh.yml) of what was
   # just pushed: new dates, the same indexes, then pushed on top.
   rf=$tmp/refresh
-  WPAM_SIGNING_KEY=$(cat "$tmp/secrets/dry-subkey.asc") WPAM_APT_VALID_DAYS=30 \
-    ci/apt-refresh.sh "$rf/site" "$rf/checkout" 2>"$tmp/refresh.log" || { cat "$tmp/refresh.log" >&2; die "ci/apt-refresh.sh failed"; }
+  refresh "$rf/site" "$rf/checkout" WPAM_APT_VALID_DAYS=30 2>"$tmp/refresh.log" ||
+    { cat "$tmp/refresh.log" >&2; die "ci/apt-refresh.sh failed"; }
   until_of() { date -u -d "$(sed -n 's/^Valid-Until: //p' "$1")" +%s; }
   [ "$(until_of "$rf/site/apt/dists/$suite/Release")" -gt "$(until_of "$site/apt/dists/$suite/Release")" ] ||
     die "ci/apt-refresh.sh did not move Valid-Until"
@@ -956,12 +1016,30 @@ if [ "$dry" = 1 ]; then
   printf '\nPackage: wpam\nVersion: 9.9.9-1\nArchitecture: amd64\nFilename: pool/main/w/wpam/wpam_9.9.9-1_amd64.deb\nSize: 1\nSHA256: %064d\n' 0 \
     >>"$tmp/refuse/apt/dists/$suite/$component/binary-amd64/Packages"
   to_remote "$tmp/refuse" "$tmp/refuse.git"
-  if WPAM_PAGES_REMOTE=$tmp/refuse.git WPAM_SIGNING_KEY=$(cat "$tmp/secrets/dry-subkey.asc") \
-    ci/apt-refresh.sh "$rf/site2" "$rf/checkout2" >"$tmp/refresh.log" 2>&1; then
+  if refresh "$rf/site2" "$rf/checkout2" WPAM_PAGES_REMOTE="$tmp/refuse.git" >"$tmp/refresh.log" 2>&1; then
     die "ci/apt-refresh.sh re-signed a Packages index changed on gh-pages"
   fi
   grep -q 'does not match the signed Release' "$tmp/refresh.log" || { cat "$tmp/refresh.log" >&2; die "apt-refresh failed for another reason"; }
   ok "apt-refresh refuses to re-sign an index changed on gh-pages"
+  # A file nothing vouches for, planted beside what the refresh just pushed:
+  # the refresh re-publishes the whole site, so it must refuse, not carry it.
+  rm -rf "$tmp/refuse" && cp -a "$rf/site" "$tmp/refuse" && touch "$tmp/refuse/.nojekyll"
+  echo '<script src="https://evil.example.invalid/x.js"></script>' >"$tmp/refuse/download.html"
+  to_remote "$tmp/refuse" "$tmp/refuse.git"
+  if refresh "$rf/site3" "$rf/checkout3" WPAM_PAGES_REMOTE="$tmp/refuse.git" >"$tmp/refresh.log" 2>&1; then
+    die "ci/apt-refresh.sh re-published a planted download.html"
+  fi
+  grep -q 'download.html: vouched for by no signed index' "$tmp/refresh.log" || { cat "$tmp/refresh.log" >&2; die "apt-refresh failed for another reason"; }
+  ok "apt-refresh refuses a planted file (download.html) rather than re-publish it"
+  # The alarm (apt-refresh.yml, job valid-until): the Release as served, 20
+  # days ahead: enough for 10, an error for 30.
+  WPAM_KEYS_DIR=$tmp/keys ci/apt-refresh.sh --check-expiry "$url" 10 2>"$tmp/expiry.log" ||
+    { cat "$tmp/expiry.log" >&2; die "apt-refresh --check-expiry failed on a fresh Release"; }
+  if WPAM_KEYS_DIR=$tmp/keys ci/apt-refresh.sh --check-expiry "$url" 30 >"$tmp/expiry.log" 2>&1; then
+    die "apt-refresh --check-expiry passed a Release expiring within 30 days"
+  fi
+  grep -q 'the published APT Release expires in 2[01] days' "$tmp/expiry.log" || { cat "$tmp/expiry.log" >&2; die "--check-expiry failed for another reason"; }
+  ok "apt-refresh --check-expiry: fine at 10 days, fails loudly within 30 ($(grep -m1 -o 'expires in [0-9]* days' "$tmp/expiry.log"))"
   log "would push $site to gh-pages, then create release v$VERSION as a draft with $(find "$files" -type f | wc -l) files and publish it"
 else
   # Publishing is a step of its own (ci/ci.sh publish), the only one that

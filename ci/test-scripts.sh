@@ -12,8 +12,10 @@
 #      only (Debian 12), one-line only, both, none, an Ubuntu runner's,
 #      WPAM_DEBIAN_MIRROR; and on this machine;
 #   4. ci/release-gate.sh in a throwaway repository with a throwaway key: a
-#      signed annotated tag on main passes; lightweight, unsigned, signed by
-#      an unknown key, off main, or not Cargo.toml's version are refused;
+#      signed annotated tag on main passes and prints its commit, which
+#      --check-head accepts and refuses once another commit is checked out;
+#      lightweight, unsigned, signed by an unknown key, off main, or not
+#      Cargo.toml's version are refused;
 #   5. ci/publish-release.sh publish against a local bare gh-pages remote and
 #      a stand-in for `gh` that keeps releases in a directory (GitHub itself
 #      only the release job reaches): the pages are pushed before the release
@@ -23,10 +25,15 @@
 #      leftover draft is replaced;
 #   6. the release inputs: build-all.sh with WPAM_BUILD=docker and no engine
 #      stops before building; release.yml: no cache, persist-credentials:
-#      false on every checkout, the signing secrets only in the signing step
-#      and the token only in the publish step, the environment only for a
-#      gated tag, WPAM_BUILD=docker, provenance attested; the Dockerfile's
-#      base image by digest, snapshot.debian.org, rustup-init's checksum (and
+#      false on every checkout, the secrets (release.yml, apt-refresh.yml)
+#      only in steps that write them into 0600 files with bash builtins, the
+#      signing step given the files, the token and contents: write only in
+#      the publish job, id-token: write only in the attest job (no checkout,
+#      no run), the gate's commit compared with HEAD by every job that checks
+#      out, apt-refresh's Valid-Until alarm, the environment only for a
+#      gated tag, WPAM_BUILD=docker; the Dockerfile's base image by digest,
+#      snapshot.debian.org over https (http only to fetch ca-certificates
+#      first), rustup-init's checksum (and
 #      ci/ci.sh setup's); pip installs only with hashes, one for every pinned
 #      Python tool;
 #   7. install.sh into a DESTDIR for each platform: existing directories
@@ -256,7 +263,7 @@ else
   }
   gate() { # tag -> "<status>|<last line>"
     local out rc=0
-    out=$(cd "$r" && WPAM_TAG_VERIFY=gpg "$here/ci/release-gate.sh" "$1" main 2>&1) || rc=$?
+    out=$(cd "$r" && WPAM_TAG_VERIFY=gpg "$here/ci/release-gate.sh" "$1" main 2>&1 >"$tmp/gate.sha") || rc=$?
     printf '%s|%s' "$rc" "$(tail -n1 <<<"$out")"
   }
   refused() { # what tag reason
@@ -267,6 +274,13 @@ else
   newrepo && gg tag -s -m v1.2.3 v1.2.3
   expect "release gate: a signed annotated v1.2.3 on main passes" \
     "0|release-gate: ok   v1.2.3: annotated, signed (gpg), on main, Cargo.toml 1.2.3" "$(gate refs/tags/v1.2.3)"
+  # The commit it verified, for the later jobs to compare with their checkout.
+  expect "release gate: prints the tag's commit (its job's output sha)" "$(git -C "$r" rev-parse 'v1.2.3^{commit}')" "$(cat "$tmp/gate.sha")"
+  head_is() { (cd "$r" && "$here/ci/release-gate.sh" --check-head "$1" 2>&1) && echo pass || echo fail; }
+  expect "release gate --check-head: HEAD is the verified commit" pass "$(head_is "$(cat "$tmp/gate.sha")" | tail -n1)"
+  gg checkout --quiet side
+  expect "release gate --check-head: another commit checked out is refused" fail "$(head_is "$(cat "$tmp/gate.sha")" | tail -n1)"
+  gg checkout --quiet main
   newrepo && gg tag v1.2.3
   refused "a lightweight tag" v1.2.3 "not an annotated tag"
   newrepo && gg tag -a -m v1.2.3 v1.2.3
@@ -439,19 +453,63 @@ step_of() { # job-text pattern: the step (from "- " to the next "- " at its inde
     END { if (hit && !done) print buf }' <<<"$1"
 }
 rel=.github/workflows/release.yml
+refresh_wf=.github/workflows/apt-refresh.yml
 # shellcheck disable=SC2034 # used by the checks below, through eval
-r_job=$(job "$rel" release)
+r_job=$(job "$rel" release) a_job=$(job "$rel" attest) p_job=$(job "$rel" publish)
+steps_with() { # workflow pattern: every step (any job) holding pattern, each ending in a NUL
+  awk -v pat="$2" '
+    function flush() { if (hit) printf "%s%c", buf, 0; buf = ""; hit = 0 }
+    /^      - / { flush(); buf = $0; hit = index($0, pat) > 0; next }
+    /^  [A-Za-z0-9_-]+:$/ { flush(); next }
+    buf != "" { buf = buf "\n" $0; if (index($0, pat)) hit = 1 }
+    END { flush() }' "$1"
+}
+# A secret may reach only a step that writes it into a 0600 file with shell
+# builtins (bash; umask and printf into $RUNNER_TEMP, nothing else): then no
+# process but that step's own short-lived shell has it in its environ.
+secrets_only_to_files() { # workflow
+  local st n=0 body
+  while IFS= read -r -d '' st; do
+    n=$((n + 1))
+    grep -q '^        shell: bash$' <<<"$st" || return 1
+    ! grep -q '^        uses:' <<<"$st" || return 1
+    body=$(awk '/^        run: \|$/ { on = 1; next } on && /^          / { print; next } on { exit }' <<<"$st")
+    grep -qx '          umask 077' <<<"$body" || return 1
+    ! grep -vxE "          (umask 077|printf '%s(\\\\n)?' \"\\\$WPAM_[A-Z_]+\" >\"\\\$RUNNER_TEMP/wpam-[a-z.-]+\")" <<<"$body" | grep -q . || return 1
+    ! grep -q 'secrets\.' <<<"$(sed -n '/^        run:/,$p' <<<"$st")" || return 1
+  done < <(steps_with "$1" 'secrets.')
+  [ "$n" -gt 0 ]
+}
+# Every job that checks the repository out first compares HEAD with the commit
+# the gate verified.
+# shellcheck disable=SC2016 # the workflow's text, not this shell's expansions
+head_checked() { # workflow job
+  local j
+  j=$(job "$1" "$2")
+  grep -q 'uses: actions/checkout@' <<<"$j" && grep -q 'run: ci/release-gate.sh --check-head "$GATE_SHA"' <<<"$j" &&
+    grep -q 'GATE_SHA: ${{ needs.gate.outputs.sha }}' <<<"$j" &&
+    [ "$(grep -n 'uses: actions/checkout@' <<<"$j" | head -n1 | cut -d: -f1)" -lt "$(grep -n 'run: ci/release-gate.sh --check-head' <<<"$j" | cut -d: -f1)" ]
+}
 checks_wf=(
   "release.yml: no actions/cache|! grep -q 'actions/cache' $rel"
   "release.yml: every checkout has persist-credentials: false|[ \"\$(grep -c 'uses: actions/checkout@' $rel)\" = \"\$(grep -c 'persist-credentials: false' $rel)\" ]"
   "release.yml: the environment only on the job gated on a signed tag|[ \"\$(grep -c 'environment: release' $rel)\" = 1 ] && grep -q \"if: needs.gate.outputs.publish == 'true'\" <<<\"\$r_job\" && grep -q 'environment: release' <<<\"\$r_job\""
   "release.yml: the gate publishes only on a tag push|grep -q 'if \\[ \"\$EVENT\" = push \\] && \\[ \"\$REF_TYPE\" = tag \\]; then' $rel"
   "release.yml: the signing secrets in one step, without the token|[ \"\$(grep -c 'secrets.WPAM_' $rel)\" = 3 ] && [ \"\$(step_of \"\$r_job\" 'secrets.WPAM_SIGNING_KEY }}' | grep -c 'secrets.WPAM_')\" = 3 ] && ! grep -q GH_TOKEN <<<\"\$(step_of \"\$r_job\" 'secrets.WPAM_SIGNING_KEY }}')\""
-  "release.yml: the token in the publish step, without the secrets|grep -q 'ci/ci.sh publish' <<<\"\$(step_of \"\$r_job\" 'GH_TOKEN')\" && ! grep -q 'secrets\\.' <<<\"\$(step_of \"\$r_job\" 'GH_TOKEN')\""
+  "release.yml: the secrets only into 0600 files (bash builtins umask, printf; nothing else runs with them)|secrets_only_to_files $rel"
+  "apt-refresh.yml: the secrets only into 0600 files (bash builtins umask, printf; nothing else runs with them)|secrets_only_to_files $refresh_wf"
+  "release.yml: the signing step gets the key files, and a last step removes them|grep -q 'export WPAM_SIGNING_KEY_FILE=\$RUNNER_TEMP/wpam-signing-key.asc' <<<\"\$(step_of \"\$r_job\" 'WPAM_SIGNING_KEY_FILE=')\" && grep -q 'if: always()' <<<\"\$(step_of \"\$r_job\" 'rm -f \"\$RUNNER_TEMP/wpam-signing-key.asc\"')\""
+  "release.yml: the token only in the publish job's publish step, without the secrets|[ \"\$(grep -c 'GH_TOKEN: \${{ github.token }}' $rel)\" = 2 ] && grep -q 'ci/ci.sh publish' <<<\"\$(step_of \"\$p_job\" 'GH_TOKEN')\" && ! grep -q 'secrets\\.' <<<\"\$p_job\" && ! grep -q 'GH_TOKEN' <<<\"\$r_job\""
+  "release.yml: contents: write only in the publish job|[ \"\$(grep -c '^ *contents: write' $rel)\" = 1 ] && grep -q 'contents: write' <<<\"\$p_job\""
+  "release.yml: id-token: write only in the attest job, which checks nothing out and runs nothing of ours|[ \"\$(grep -c '^ *id-token: write' $rel)\" = 1 ] && grep -q 'id-token: write' <<<\"\$a_job\" && ! grep -qE 'actions/checkout|run:' <<<\"\$a_job\" && grep -q 'uses: actions/attest-build-provenance@[0-9a-f]\\{40\\}' <<<\"\$a_job\""
+  "release.yml: attest after the release job, publish after attest|grep -q 'needs: \\[gate, release\\]' <<<\"\$a_job\" && grep -q 'needs: \\[gate, release, attest\\]' <<<\"\$p_job\""
+  "release.yml: the gate outputs the commit it verified|grep -q 'sha=\$(ci/ci.sh gate \"\$GITHUB_REF\")' $rel && grep -q 'sha: \${{ steps.gate.outputs.sha }}' $rel"
+  "release.yml: build, dry-run, release and publish compare HEAD with the gate's commit|head_checked $rel build && head_checked $rel dry-run && head_checked $rel release && head_checked $rel publish"
+  "apt-refresh.yml: the alarm job checks Valid-Until whatever the refresh did|grep -q 'ci/apt-refresh.sh --check-expiry https://' <<<\"\$(job $refresh_wf valid-until)\" && grep -q 'if: always()' <<<\"\$(job $refresh_wf valid-until)\" && ! grep -q 'secrets\\.' <<<\"\$(job $refresh_wf valid-until)\""
   "release.yml: the build job forces the pinned image (WPAM_BUILD: docker)|grep -q 'WPAM_BUILD: docker' <<<\"\$(job $rel build)\""
-  "release.yml: build provenance attested (attest-build-provenance, id-token: write)|grep -q 'uses: actions/attest-build-provenance@[0-9a-f]\\{40\\}' <<<\"\$r_job\" && grep -q 'id-token: write' <<<\"\$r_job\""
   "Dockerfile: base image by digest|grep -qE '^FROM [^ ]+@sha256:[0-9a-f]{64}\$' Dockerfile"
   "Dockerfile: Debian packages from snapshot.debian.org, not the live archive|grep -q 'snapshot.debian.org/archive/debian/' Dockerfile && grep -q 'rm -f /etc/apt/sources.list /etc/apt/sources.list.d/\\*' Dockerfile"
+  "Dockerfile: snapshot over https; http only to fetch ca-certificates first|[ \"\$(grep -oE 'snapshot_sources https?|apt-get install[^&\\\\]*' Dockerfile | tr -s ' ' | tr '\\n' ';')\" = 'snapshot_sources http;apt-get install -y --no-install-recommends ca-certificates ;snapshot_sources https;apt-get install -y --no-install-recommends curl make gcc libc6-dev python3 ;' ] && ! grep -q 'URIs: http://' Dockerfile"
   "Dockerfile: rustup-init checked against its SHA-256|grep -qE '^ARG RUSTUP_INIT_SHA256=[0-9a-f]{64}\$' Dockerfile && grep -q 'sha256sum -c' Dockerfile"
   "ci.sh setup: rustup-init by version and SHA-256, no script piped from sh.rustup.rs|! grep -v '^[[:space:]]*#' ci/ci.sh | grep -q 'sh.rustup.rs' && grep -q 'sha256sum -c' ci/ci.sh"
   "setup-cross.sh: pip only with --require-hashes|! grep -E 'pip install' ci/setup-cross.sh | grep -v -- '--require-hashes' | grep -q ."
