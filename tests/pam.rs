@@ -703,6 +703,40 @@ fn hostile_werbot_ids_are_refused_without_a_call() {
 }
 
 #[test]
+fn hostile_login_name_and_rhost_reach_the_log_escaped_never_as_lines() {
+    // The typed ID above is never logged whole (so its forgery check alone
+    // could not fail); the login name and PAM_RHOST are logged, from the
+    // application and the network: a newline there must not start a line.
+    let env = Env::new(Options::default());
+    let forged = "\n2026-01-01T00:00:00Z INFO forged";
+    let dir = env.service("");
+    let l = login(
+        &dir,
+        &format!("mallory{forged}"),
+        Some(&format!("192.0.2.7{forged}\r")),
+        vec![Answer::text(ALICE), Answer::text("123456")],
+        0,
+    );
+    assert_ne!(l.auth, PAM_SUCCESS);
+    assert_eq!(env.api_requests(), 0);
+    let log = env.log_text();
+    // Positive control: both values were logged, escaped.
+    assert!(
+        log.contains(r"mallory\n2026-01-01T00:00:00Z INFO forged"),
+        "the login name was not logged: {log}"
+    );
+    assert!(
+        log.contains(r"192.0.2.7\n2026-01-01T00:00:00Z INFO forged\r"),
+        "PAM_RHOST was not logged: {log}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "{log}"
+    );
+    assert!(!log.contains('\r'), "{log}");
+}
+
+#[test]
 fn account_phase_alone_asks_u2f_for_the_login_name() {
     let env = Env::new(Options::default());
     let dir = env.service(LOCAL);
