@@ -74,6 +74,9 @@ release_fprs() { # FPRFILE: the primary fingerprints it names, upper case, one a
   [ -f "$1" ] || return 0
   sed -e 's/#.*//' -e 's/[[:space:]]//g' "$1" | grep -E '^[0-9A-Fa-f]{40}$' | tr a-f A-F || true
 }
+readme_fpr() { # README: the fingerprint on the line after its wpam-release-key marker, spaces removed
+  awk '/^<!-- wpam-release-key /{ getline; sub(/^[[:space:]]*Key fingerprint = /, ""); gsub(/[[:space:]]/, ""); print; exit }' "$1"
+}
 # trusted_keyring DIR PRIMARY SUBKEY OUT: OUT becomes DIR's committed keyring
 # (binary), after checking that its primaries are exactly those DIR's .fpr file
 # names, PRIMARY one of them, and SUBKEY a valid signing subkey of PRIMARY in

@@ -399,10 +399,7 @@ cp -p "$site/wpam-archive-keyring.gpg" "$site/wpam-archive-keyring.asc" "$files/
 ok "keyring $keys_dir/wpam-archive-keyring.asc: $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^pub:') primary key(s), $(gpg --batch --with-colons --show-keys "$site/wpam-archive-keyring.gpg" | grep -c '^sub:') subkey(s), the signing one among them"
 # README.md quotes the committed fingerprint (the line after its marker), so
 # a user compares the downloaded keyring with something that does not come
-# from the same origin.
-readme_fpr() { # README -> the fingerprint after the marker line, spaces removed
-  awk '/^<!-- wpam-release-key /{ getline; sub(/^[[:space:]]*Key fingerprint = /, ""); gsub(/[[:space:]]/, ""); print; exit }' "$1"
-}
+# from the same origin (readme_fpr: ci/lib-release.sh).
 if [ "$dry" = 1 ]; then
   if r=$(trusted_keyring "$here/keys" "$primary" "$fpr" "$tmp/committed.gpg"); then
     die "the committed keys/ accept the throwaway key?"
