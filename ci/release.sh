@@ -86,6 +86,10 @@
 #   WPAM_SIGNING_KEY_PASSPHRASE_FILE  its passphrase, if any
 #   WPAM_PKG_SIGNING_KEY_FILE    the FreeBSD repository's RSA private key, PEM,
 #                                unencrypted (required without --dry-run)
+#   WPAM_OPENBSD_PKG_KEY_FILE    the signify secret key (no passphrase) of the
+#                                OpenBSD package, public half committed as
+#                                packaging/openbsd/wpam-1-pkg.pub (required
+#                                without --dry-run)
 #   WPAM_KEYS_DIR                the committed public keyring, default keys/:
 #                                wpam-archive-keyring.asc (the primary with
 #                                every subkey: what is published, and what
@@ -166,6 +170,7 @@ mkdir -m 0700 "$tmp/secrets"
 keyfile=$(secret_file WPAM_SIGNING_KEY_FILE optional) || die "$keyfile"
 passfile=$(secret_file WPAM_SIGNING_KEY_PASSPHRASE_FILE optional) || die "$passfile"
 pkgkey=$(secret_file WPAM_PKG_SIGNING_KEY_FILE optional) || die "$pkgkey"
+obsdkey=$(secret_file WPAM_OPENBSD_PKG_KEY_FILE optional) || die "$obsdkey"
 if [ -z "$passfile" ] || [ "$dry" = 1 ]; then passfile=$tmp/secrets/passphrase && : >"$passfile"; fi
 if [ "$dry" = 1 ]; then keyfile=$tmp/secrets/signing-key.asc pkgkey=$tmp/secrets/pkg-signing-key.pem; fi
 keys_dir=${WPAM_KEYS_DIR:-$here/keys}
@@ -279,6 +284,19 @@ done < <(expected)
 while read -r f name; do
   cp -p "$dist/$f" "$files/$name"
 done < <(bsd_packages)
+# OpenBSD's package signed as pkg_sign does (signify -Sz, ci/sign-openbsd.sh),
+# so pkg_add checks it with the key in /etc/signify; the copy here, dist/
+# stays as built and tested. The dry run signs with a throwaway key; a
+# release with the secret key WPAM_OPENBSD_PKG_KEY_FILE whose public half is
+# committed as packaging/openbsd/wpam-1-pkg.pub (packaging/openbsd/README.md).
+obsd_pkg=$files/wpam-$VERSION-openbsd-amd64.tgz
+if [ "$dry" = 1 ]; then
+  ci/sign-openbsd.sh --throwaway "$tmp/openbsd-key" "$obsd_pkg" || die "signing the OpenBSD package"
+else
+  [ -n "$obsdkey" ] || die "WPAM_OPENBSD_PKG_KEY_FILE (the signify secret key of OpenBSD's package) is not set"
+  ci/sign-openbsd.sh "$obsdkey" packaging/openbsd/wpam-1-pkg.pub "$obsd_pkg" || die "signing the OpenBSD package"
+fi
+ok "OpenBSD package signed with signify (pkg_add verifies it; -D unsigned no longer needed)"
 ok "collected $(find "$files" -type f | wc -l) artifacts"
 
 # --- release notes -----------------------------------------------------------------
