@@ -52,10 +52,12 @@ if [ "$what" != rpm ]; then
 # .deb: the module is already stripped by the release profile (and for arm64
 # the host strip could not read it): --no-strip keeps the exact bytes.
 # Multi-Arch: foreign, not same: /usr/bin/wpam differs per architecture, so
-# two architectures' packages cannot be installed side by side (cargo-deb
-# still puts the module in the multiarch directory).
+# two architectures' packages cannot be installed side by side. The variant
+# (Cargo.toml) puts the module in /lib/<triplet>/security, libpam-modules'
+# own directory in bookworm (found there on every release, merged /usr or
+# not).
 rm -f "$dist/wpam_${version}-"*"_$arch.deb"
-cargo deb --no-build --no-strip --target "$triple" --multiarch=foreign \
+cargo deb --no-build --no-strip --target "$triple" --multiarch=foreign --variant "$arch" \
   --output "$dist/" >&2
 # cargo-deb writes no md5sums (dpkg --verify, debsums): added here.
 ci/deb-md5sums.py "$dist/wpam_${version}-1_$arch.deb" >&2

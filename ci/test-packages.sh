@@ -249,7 +249,7 @@ deb_expected() { # arch triplet
   cat <<EOF
 -rw-r--r-- root/root ./etc/logrotate.d/wpam
 -rwxr-xr-x root/root ./usr/bin/wpam
--rw-r--r-- root/root ./usr/lib/$2/security/pam_wpam.so
+-rw-r--r-- root/root ./lib/$2/security/pam_wpam.so
 -rw-r--r-- root/root ./usr/share/doc/wpam/README.md
 -rw-r--r-- root/root ./usr/share/doc/wpam/changelog.Debian.gz
 -rw-r--r-- root/root ./usr/share/doc/wpam/copyright
@@ -269,7 +269,7 @@ for deb in "${debs[@]}"; do
     lintian --fail-on error,warning --tag-display-limit 0 "$deb"
   actual=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {sub(/^0\/0$/, "root/root", $2); print $1, $2, $6}' | LC_ALL=C sort)
   if [ "$actual" = "$(deb_expected "$arch" "$triplet" | LC_ALL=C sort)" ]; then
-    ok "$b: dpkg-deb -c: exactly the expected files, modes and owners (module 0644 in /usr/lib/$triplet/security)"
+    ok "$b: dpkg-deb -c: exactly the expected files, modes and owners (module 0644 in /lib/$triplet/security, bookworm libpam-modules' own)"
   else
     bad "$b: dpkg-deb -c layout"
     diff <(deb_expected "$arch" "$triplet" | LC_ALL=C sort) <(printf '%s\n' "$actual") | sed 's/^/      /'
@@ -286,7 +286,7 @@ for deb in "${debs[@]}"; do
     (cd \"\$x\" && md5sum --quiet -c \"\$x.sums\"); r=\$?; rm -rf \"\$x\" \"\$x.sums\"; exit \$r"
   check "$b: conffiles: only /etc/logrotate.d/wpam" bash -c "[ \"\$(dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles)\" = /etc/logrotate.d/wpam ]"
   check "$b: module inside is byte-identical to dist/linux-$arch/pam_wpam.so" bash -c "
-    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/lib/$triplet/security/pam_wpam.so | cmp - '$dist/linux-$arch/pam_wpam.so'"
+    dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./lib/$triplet/security/pam_wpam.so | cmp - '$dist/linux-$arch/pam_wpam.so'"
   check "$b: /usr/bin/wpam inside is byte-identical to dist/linux-$arch/wpam" bash -c "
     dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/bin/wpam | cmp - '$dist/linux-$arch/wpam'"
   check "$b: man pages inside pass mandoc -Tlint" bash -c "
@@ -392,7 +392,7 @@ for t in "${targets[@]}"; do
   rm -rf "$stage" && mkdir -p "$stage/x" "$stage/root"
   tar -xzf "$tb" -C "$stage/x"
   case "$t" in
-    linux-amd64) want_path=usr/lib/x86_64-linux-gnu/security/pam_wpam.so bin_path=usr/bin/wpam ;; # Debian host
+    linux-amd64) want_path=lib/x86_64-linux-gnu/security/pam_wpam.so bin_path=usr/bin/wpam ;; # Debian host, as the .deb
     linux-arm64) want_path="" bin_path="" ;;
     freebsd-*) want_path=usr/local/lib/pam_wpam.so bin_path=usr/local/bin/wpam ;;
     netbsd-*) want_path=usr/pkg/lib/security/pam_wpam.so bin_path=usr/pkg/bin/wpam ;;
@@ -471,7 +471,7 @@ EOF
 
   fresh_root
   triplet=x86_64-linux-gnu
-  mod=/usr/lib/$triplet/security/pam_wpam.so
+  mod=/lib/$triplet/security/pam_wpam.so
   mkdir -p "$root/srv/repo" "$root/etc/apt/keyrings"
   cp -a "$repo/dists" "$repo/pool" "$root/srv/repo/"
   install -m 0644 "$tdir/wpam-test.gpg" "$root/etc/apt/keyrings/wpam-test.gpg"
@@ -495,7 +495,8 @@ EOF
   snapshot >"$tdir/after.lst"
   check "install: pam-auth-update --package left /etc/pam.d/common-* as they were (profile off)" \
     diff "$tdir/pam-before.sum" <(pam_sums)
-  pkgfiles=$(chroot "$root" dpkg -L wpam | LC_ALL=C sort)
+  # As find sees them: /lib is /usr/lib in this (merged /usr) root.
+  pkgfiles=$(chroot "$root" dpkg -L wpam | while read -r f; do chroot "$root" readlink -f "$f"; done | LC_ALL=C sort)
   changed=$(diff "$tdir/before.lst" "$tdir/after.lst" | sed -n 's/^[<>] \([^ ]*\) .*/\1/p' | LC_ALL=C sort -u |
     grep -vxF -f <(printf '%s\n' "$pkgfiles" /var/log/wpam.log) |
     grep -vE '^(/etc/pam\.d/common-[a-z-]+|/var/lib/pam/[a-z-]+)$' || true)
@@ -518,6 +519,19 @@ EOF
     test -f '$root/usr/share/man/man8/pam_wpam.8.gz' && test -f '$root/usr/share/man/man8/wpam.8.gz' &&
     test -f '$root/etc/logrotate.d/wpam' && test -f '$root/usr/share/pam-configs/wpam'"
   check "installed: /etc/pam.d untouched (common-auth has no pam_wpam)" bash -c "! grep -rq pam_wpam '$root/etc/pam.d'"
+  # Up to 0.1.0 the .deb had the module in /usr/lib/<triplet>/security, the
+  # same file as /lib/<triplet>/security here: dpkg must not delete it as
+  # the old path's file when the new package moves it (either way).
+  oldlayout=$tdir/wpam-usr-lib
+  rm -rf "$oldlayout" && dpkg-deb -R "${debs[0]}" "$oldlayout" && mkdir -p "$oldlayout/usr/lib/$triplet" &&
+    mv "$oldlayout/lib/$triplet/security" "$oldlayout/usr/lib/$triplet/" && rm -rf "${oldlayout:?}/lib" &&
+    dpkg-deb -b --root-owner-group "$oldlayout" "$root/tmp/wpam-usr-lib.deb" >/dev/null
+  cp "${debs[0]}" "$root/tmp/wpam-new.deb"
+  check "dpkg -i over a .deb with the module in /usr/lib/$triplet/security (and back): the module stays, dpkg -L names $mod" bash -c "
+    chroot '$root' dpkg -i /tmp/wpam-usr-lib.deb && test -f '$root/usr/lib/$triplet/security/pam_wpam.so' &&
+    chroot '$root' dpkg -i /tmp/wpam-new.deb && test -f '$root$mod' && cmp '$root$mod' '$dist/linux-amd64/pam_wpam.so' &&
+    chroot '$root' dpkg -L wpam | grep -qx '$mod' && chroot '$root' dpkg --verify wpam"
+  rm -rf "$oldlayout" "$root/tmp/wpam-usr-lib.deb" "$root/tmp/wpam-new.deb"
   # Auth phase only: in common-account, cron, at, systemd --user and a
   # cached sudo would each send a U2F push for the login name.
   check "pam-auth-update --enable wpam adds it to common-auth only, not common-account" bash -c "

@@ -13,6 +13,11 @@
 #            accepted, wrong code refused, an outage (connection refused)
 #            admitting the offline user only; each asserted on pamtester's
 #            result AND the module's log line; then apt-get purge.
+#   nomerge  Debian 12 amd64 without merged /usr (mmdebstrap's no-merged-usr
+#            hook): the .deb's module in libpam-modules' own directory
+#            (/lib/x86_64-linux-gnu/security, dpkg -L), and the same pamtester
+#            logins with the module named `pam_wpam.so`, without a path, as
+#            /etc/pam.d and the pam-auth-update profile name it.
 #
 # Roots come from mmdebstrap --variant=minbase with only the packages the
 # tests need, cached as tarballs in WPAM_ROOTS_CACHE (default
@@ -26,7 +31,7 @@
 #
 # Environment: WPAM_TEST_NO_BUILD=1 (use dist/ as it is), WPAM_DEBIAN_MIRROR
 # (ci/lib-apt.sh), WPAM_ROOTS_CACHE, WPAM_ROOTS_DIR (default build/roots),
-# WPAM_ROOTS_ONLY=trixie|arm64 (one part, for development).
+# WPAM_ROOTS_ONLY=trixie|arm64|nomerge (one part, for development).
 set -uo pipefail
 # shellcheck source=lib-apt.sh
 . "$(dirname "$0")/lib-apt.sh"
@@ -123,10 +128,12 @@ in_root() { # DIR command...: a clean environment, as apt and dpkg expect
     DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"
 }
 
-# cached_root SUITE ARCH PACKAGES: prints the cached minbase tarball, building it once.
+# cached_root SUITE ARCH PACKAGES [MMDEBSTRAP-OPTION]: prints the cached
+# minbase tarball, building it once (the option, a hook directory, is a part
+# of the cache key).
 cached_root() {
-  local suite=$1 arch=$2 pkgs=$3 key tar mirror
-  key=$(printf '%s\n' "$suite" "$arch" "$pkgs" minbase | sha256sum | cut -c1-12)
+  local suite=$1 arch=$2 pkgs=$3 opt=${4:-} key tar mirror
+  key=$(printf '%s\n' "$suite" "$arch" "$pkgs" minbase ${opt:+"$opt"} | sha256sum | cut -c1-12)
   tar=$cache/$suite-$arch-$key.tar
   if [ -f "$tar" ] && [ -s "$tar" ]; then
     echo "$tar"
@@ -139,7 +146,7 @@ cached_root() {
   # mmdebstrap's format detection needs; --format says it anyway).
   local part=${tar%.tar}.part.tar
   rm -rf "$part"
-  if timeout 1500 mmdebstrap --variant=minbase --format=tar --architectures="$arch" --include="$pkgs" \
+  if timeout 1500 mmdebstrap --variant=minbase --format=tar --architectures="$arch" --include="$pkgs" ${opt:+"$opt"} \
     "$suite" "$part" "$mirror" >"$tdir/mmdebstrap-$suite-$arch.log" 2>&1; then
     mv "$part" "$tar" && echo "$tar"
   else
@@ -328,12 +335,24 @@ arm64() {
   check "arm64: installed module is AArch64 and resolves against the root's libpam (ldd -r)" bash -c "
     readelf -h '$r$mod' | grep -q 'Machine: *AArch64' &&
     out=\$(timeout 120 chroot '$r' ldd -r '$mod' 2>&1); echo \"\$out\"; ! grep -qE 'not found|undefined symbol' <<<\"\$out\""
-  check "arm64: build the dev API and TOTP helper (host, amd64)" \
+  api_logins "$r" arm64 "$mod" "under qemu "
+  apt_purge_wpam "$r" arm64 "$mod"
+  remove_root "$r"
+}
+
+# api_logins ROOT LABEL MODULE [WHERE]: pamtester in ROOT logging in through
+# MODULE (a path, or the bare name libpam looks up in its directory) against
+# the development Werbot API on the host's loopback: TOTP accepted, wrong
+# code refused, an outage (connection refused) admitting the offline user
+# only; each asserted on pamtester's result AND the module's log line.
+api_logins() {
+  local r=$1 label=$2 mod=$3 where=${4:-}
+  check "$label: build the dev API and TOTP helper (host, amd64)" \
     nice -n 10 cargo build --release --locked --example werbot-dev-server --example totp
   chroot "$r" useradd -m -K UID_MIN=42000 -K UID_MAX=42999 rootsalice >/dev/null 2>&1
   chroot "$r" useradd -m -K UID_MIN=42000 -K UID_MAX=42999 rootsolivia >/dev/null 2>&1
   if ! start_api "$r/tmp/roots-api"; then
-    bad "arm64: the development Werbot API started on loopback"
+    bad "$label: the development Werbot API started on loopback"
     return
   fi
   # As the README sets it up: the service key in a root-only file.
@@ -343,22 +362,46 @@ arm64() {
   local code wrong
   code=$(target/release/examples/totp "$ALICE_SECRET")
   wrong=$(printf '%06d' $(((10#$code + 1) % 1000000)))
-  expect ok "arm64: pamtester: TOTP accepted through the installed module" \
+  expect ok "$label: pamtester: TOTP accepted through the installed module ($mod)" \
     "method=totp access granted" "$r" rootsalice alice@example.com "$code"
-  expect refused "arm64: pamtester: wrong TOTP code" "method=totp access denied" "$r" rootsalice alice@example.com "$wrong"
-  check "arm64: the API got the logins from the module under qemu (2 requests)" bash -c "
+  expect refused "$label: pamtester: wrong TOTP code" "method=totp access denied" "$r" rootsalice alice@example.com "$wrong"
+  check "$label: the API got the logins from the module ${where}(2 requests)" bash -c "
     [ \"\$(wc -l <'$r/tmp/roots-api/requests.jsonl')\" = 2 ]"
   # An outage is a failure to deliver: nothing listens on the port any more.
   stop_api
   local port=${api_url##*:}
   args="${args/server_url=$api_url/server_url=127.0.0.1:$port} offline_users=rootsolivia"
   printf 'auth required %s %s\naccount required %s %s\n' "$mod" "$args" "$mod" "$args" >"$r/etc/pam.d/wpam-roots"
-  expect ok "arm64: pamtester: API down (connection refused), offline user admitted" \
+  expect ok "$label: pamtester: API down (connection refused), offline user admitted" \
     "admitted as offline user" "$r" rootsolivia olivia@example.com 123456
-  expect refused "arm64: pamtester: API down, a user not named offline" \
+  expect refused "$label: pamtester: API down, a user not named offline" \
     "denied (not an offline user)" "$r" rootsalice alice@example.com "$code"
   rm -f "$r/etc/pam.d/wpam-roots" "$r/etc/security/wpam-roots.conf"
-  apt_purge_wpam "$r" arm64 "$mod"
+}
+
+# --- bookworm without merged /usr ----------------------------------------------
+# A Debian 12 system upgraded from one without merged /usr: /lib is a real
+# directory, and libpam looks for a module named without a path only in its
+# compiled-in directory, /lib/x86_64-linux-gnu/security (where bookworm's
+# libpam-modules has pam_unix.so). The .deb must put pam_wpam.so there, or
+# `auth required pam_wpam.so` (the README's line, the pam-auth-update profile)
+# fails every login with "Module is unknown".
+nomerge() {
+  local tar r=$tdir/nomerge pamdir=/lib/x86_64-linux-gnu/security
+  if ! tar=$(cached_root bookworm amd64 pamtester --hook-dir=/usr/share/mmdebstrap/hooks/no-merged-usr); then
+    bad "nomerge: mmdebstrap a Debian 12 root without merged /usr (log: $tdir/mmdebstrap-bookworm-amd64.log)"
+    return
+  fi
+  check "nomerge: fresh root from $(basename "$tar")" fresh_root nomerge "$tar" || return
+  check "nomerge: /lib and /usr/lib are separate directories; libpam-modules' pam_unix.so is in $pamdir" bash -c "
+    [ ! -L '$r/lib' ] && [ -d '$r/lib' ] && [ ! -L '$r/usr/lib/x86_64-linux-gnu' ] &&
+    chroot '$r' dpkg -L libpam-modules | grep -qx '$pamdir/pam_unix.so' && test -f '$r$pamdir/pam_unix.so'"
+  apt_install_wpam "$r" nomerge
+  check "nomerge: the .deb put pam_wpam.so in libpam-modules' directory $pamdir (dpkg -L wpam)" bash -c "
+    chroot '$r' dpkg -L wpam | grep -qx '$pamdir/pam_wpam.so' && test -f '$r$pamdir/pam_wpam.so'"
+  # By name, as /etc/pam.d and the pam-auth-update profile name it.
+  api_logins "$r" nomerge pam_wpam.so
+  apt_purge_wpam "$r" nomerge "$pamdir/pam_wpam.so"
   remove_root "$r"
 }
 
@@ -366,10 +409,12 @@ case "$only" in
   "")
     trixie
     arm64
+    nomerge
     ;;
   trixie) trixie ;;
   arm64) arm64 ;;
-  *) bad "WPAM_ROOTS_ONLY=$only: trixie or arm64" ;;
+  nomerge) nomerge ;;
+  *) bad "WPAM_ROOTS_ONLY=$only: trixie, arm64 or nomerge" ;;
 esac
 cleanup
 rm -rf "$repo" "$GNUPGHOME"

@@ -13,7 +13,9 @@
 # PAMDIR (override the module directory).
 #
 # Directories (see pam_wpam(8)):
-#   Debian/Ubuntu  /usr/lib/<triplet>/security     (multiarch, from dpkg-architecture)
+#   Debian/Ubuntu  /lib/<triplet>/security         (multiarch, from dpkg-architecture;
+#                  the .deb's, bookworm libpam-modules' own: the one libpam
+#                  searches with /usr not merged, /usr/lib/... where it is)
 #   RHEL/Fedora    /usr/lib64/security
 #   other Linux    the directory holding pam_unix.so
 #   FreeBSD        /usr/local/lib                   (OpenPAM searches it for bare names)
@@ -59,11 +61,11 @@ fi
 
 linux_pamdir() {
 	if command -v dpkg-architecture >/dev/null 2>&1; then
-		echo "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/security"
+		echo "/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/security"
 		return
 	fi
 	if [ -r /etc/debian_version ] && command -v gcc >/dev/null 2>&1; then
-		echo "/usr/lib/$(gcc -print-multiarch)/security"
+		echo "/lib/$(gcc -print-multiarch)/security"
 		return
 	fi
 	for d in /usr/lib64/security /lib64/security \
