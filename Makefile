@@ -147,7 +147,7 @@ reproducible-check: deps ## build twice in two directories and compare modules, 
 	ci/reproducible-check.sh
 
 .PHONY: test-roots
-test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10) and pamtester in an arm64 Debian 12 root (qemu), each with the .deb apt-installed (ci/test-roots.sh)
+test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10), pamtester in an arm64 Debian 12 root (qemu) and in an amd64 Debian 12 root without merged /usr (the module named without a path), each with the .deb apt-installed (ci/test-roots.sh)
 	ci/test-roots.sh
 
 test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
