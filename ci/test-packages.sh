@@ -479,7 +479,7 @@ EOF
   echo "deb [signed-by=/etc/apt/keyrings/wpam-test.gpg] file:/srv/repo wpam-test main" >"$root/etc/apt/sources.list"
   rm -f "$root"/etc/apt/sources.list.d/*
   check "apt-get update: local repository signature verified" bash -c "
-    out=\$(chroot '$root' apt-get update 2>&1); echo \"\$out\"; ! grep -qiE 'NO_PUBKEY|not signed|^W:|^E:' <<<\"\$out\""
+    out=\$(chroot '$root' apt-get update 2>&1); rc=\$?; echo \"\$out\"; [ \$rc = 0 ] && ! grep -qiE 'NO_PUBKEY|not signed|^W:|^E:' <<<\"\$out\""
   snapshot() { # every non-directory outside the volatile apt/dpkg state, with size/mtime/mode/owner
     chroot "$root" find / -xdev \( -path /proc -o -path /var/lib/dpkg -o -path /var/lib/apt \
       -o -path /var/cache -o -path /var/log/apt -o -path /var/log/dpkg.log -o -path /srv/repo \
@@ -507,11 +507,13 @@ EOF
     while read -r c; do printf '      %s\n' "$c"; done <<<"$changed"
   fi
   check "installed: $mod, 0644 root:root" bash -c "[ \"\$(stat -c '%a %U:%G' '$root$mod')\" = '644 root:root' ]"
+  # ldd's own status counts: a negated grep alone would pass when ldd
+  # itself fails ("not a dynamic executable").
   check "installed: module resolves every symbol against the real libpam/libc (ldd -r)" bash -c "
-    out=\$(chroot '$root' ldd -r '$mod' 2>&1); echo \"\$out\"; ! grep -qE 'not found|undefined symbol' <<<\"\$out\""
+    out=\$(chroot '$root' ldd -r '$mod' 2>&1); rc=\$?; echo \"\$out\"; [ \$rc = 0 ] && ! grep -qE 'not found|undefined symbol' <<<\"\$out\""
   check "installed: /usr/bin/wpam 0755 root:root, resolves against the real libpam (ldd -r) and runs" bash -c "
     [ \"\$(stat -c '%a %U:%G' '$root/usr/bin/wpam')\" = '755 root:root' ] &&
-    out=\$(chroot '$root' ldd -r /usr/bin/wpam 2>&1); echo \"\$out\"; ! grep -qE 'not found|undefined symbol' <<<\"\$out\" &&
+    out=\$(chroot '$root' ldd -r /usr/bin/wpam 2>&1); rc=\$?; echo \"\$out\"; [ \$rc = 0 ] && ! grep -qE 'not found|undefined symbol' <<<\"\$out\" &&
     chroot '$root' /usr/bin/wpam --version | grep -qx 'wpam $VERSION'"
   check "installed: /var/log/wpam.log root:adm 0640, empty" bash -c "
     [ \"\$(stat -c '%a %U:%G %s' '$root/var/log/wpam.log')\" = '640 root:adm 0' ]"

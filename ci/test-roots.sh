@@ -209,7 +209,7 @@ apt_install_wpam() {
   echo "deb [signed-by=/etc/apt/keyrings/wpam-roots.gpg] file:/srv/repo wpam-roots main" >"$r/etc/apt/sources.list"
   rm -f "$r"/etc/apt/sources.list.d/*
   check "$label: apt-get update verifies the repository's signature" bash -c "
-    out=\$(timeout 300 chroot '$r' apt-get update 2>&1); echo \"\$out\"; ! grep -qiE 'NO_PUBKEY|not signed|^W:|^E:' <<<\"\$out\""
+    out=\$(timeout 300 chroot '$r' apt-get update 2>&1); rc=\$?; echo \"\$out\"; [ \$rc = 0 ] && ! grep -qiE 'NO_PUBKEY|not signed|^W:|^E:' <<<\"\$out\""
   check "$label: apt-get install wpam" in_root "$r" apt-get install -y -q wpam
   check "$label: wpam $VERSION installed, /usr/bin/wpam runs there" bash -c "
     chroot '$r' dpkg -s wpam | grep -qx 'Version: ${VERSION}-1' &&
@@ -334,7 +334,7 @@ arm64() {
   [ -f "$r$mod" ] || { bad "arm64: no $mod after install"; return; }
   check "arm64: installed module is AArch64 and resolves against the root's libpam (ldd -r)" bash -c "
     readelf -h '$r$mod' | grep -q 'Machine: *AArch64' &&
-    out=\$(timeout 120 chroot '$r' ldd -r '$mod' 2>&1); echo \"\$out\"; ! grep -qE 'not found|undefined symbol' <<<\"\$out\""
+    out=\$(timeout 120 chroot '$r' ldd -r '$mod' 2>&1); rc=\$?; echo \"\$out\"; [ \$rc = 0 ] && ! grep -qE 'not found|undefined symbol' <<<\"\$out\""
   api_logins "$r" arm64 "$mod" "under qemu "
   apt_purge_wpam "$r" arm64 "$mod"
   remove_root "$r"
