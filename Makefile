@@ -167,3 +167,32 @@ lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolin
 
 release-dry-run: deps ## the release job minus publishing (throwaway key), then it verifies its output; reuses dist/, builds it if incomplete
 	ci/release.sh --dry-run
+
+# --- fuzzing (fuzz/, cargo-fuzz + libFuzzer) ----------------------------------
+# Not part of `make test` (a minute per target); ci.yml's `fuzz` job runs it.
+# The stable replay of fuzz/corpus and fuzz/regressions is tests/fuzz_corpus.rs,
+# which `make test` runs. libFuzzer's sanitizer flags need a nightly: the dated
+# one of the OpenBSD build (WPAM_NIGHTLY in ci/setup-cross.sh).
+.PHONY: fuzz
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
+FUZZ_NIGHTLY ?= $(shell sed -n 's/^WPAM_NIGHTLY=$${WPAM_NIGHTLY:-\(nightly-[0-9-]*\)}$$/\1/p' ci/setup-cross.sh)
+FUZZ_TARGETS := wire config input pamstack bsdauth connect_answer
+fuzz: deps-build ## each fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (default 60) from the checked-in corpus; fails on a crash, a panic, a hang (5 s) or OOM (cargo-fuzz, pinned)
+	@test -n "$(FUZZ_NIGHTLY)" || { echo "fuzz: no WPAM_NIGHTLY in ci/setup-cross.sh" >&2; exit 1; }
+	@rustup run $(FUZZ_NIGHTLY) rustc --version >/dev/null 2>&1 || rustup toolchain install $(FUZZ_NIGHTLY) --profile minimal
+	@$(CARGO) fuzz --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' || { \
+		echo "fuzz: installing cargo-fuzz $(CARGO_FUZZ_VERSION) (cargo install --locked)"; \
+		$(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION); }
+	$(CARGO) +$(FUZZ_NIGHTLY) fuzz build
+	@# libFuzzer adds what it finds to its first corpus directory: a copy, so
+	@# that fuzz/corpus stays the seeds. A crash is saved under fuzz/artifacts/.
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		run=fuzz/target/run-corpus/$$t; rm -rf "$$run"; mkdir -p "$$run"; \
+		seeds=(fuzz/corpus/$$t); [ ! -d fuzz/regressions/$$t ] || seeds+=(fuzz/regressions/$$t); \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(CARGO) +$(FUZZ_NIGHTLY) fuzz run $$t "$$run" "$${seeds[@]}" -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+			|| { echo "fuzz: $$t FAILED: the input is in fuzz/artifacts/$$t/; fix, then add it to fuzz/regressions/$$t/" >&2; exit 1; }; \
+	done
+	@echo "fuzz: every target ran $(FUZZ_SECONDS) s without a crash"

@@ -401,15 +401,7 @@ pub fn tunnel(
             Err(e) => return Err(io_failure(e)),
         }
     }
-    let status_line = answer
-        .split(|&b| b == b'\n')
-        .next()
-        .map(|l| String::from_utf8_lossy(l).trim().to_string())
-        .unwrap_or_default();
-    let code = status_line
-        .strip_prefix("HTTP/1.")
-        .and_then(|r| r.get(2..5))
-        .and_then(|c| c.parse::<u16>().ok());
+    let (status_line, code) = connect_answer(&answer);
     match code {
         Some(200) => Ok(()),
         Some(407) => Err(CallError::Local(format!(
@@ -430,6 +422,22 @@ pub fn tunnel(
             ),
         )),
     }
+}
+
+/// The proxy's CONNECT answer head (read by [`tunnel`] up to its blank
+/// line): its status line, trimmed, and the status code when that line is
+/// `HTTP/1.x NNN`. Pure, for the fuzz target `connect_answer`.
+pub fn connect_answer(head: &[u8]) -> (String, Option<u16>) {
+    let status_line = head
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .unwrap_or_default();
+    let code = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|r| r.get(2..5))
+        .and_then(|c| c.parse::<u16>().ok());
+    (status_line, code)
 }
 
 /// A TLS failure during the handshake: the server's side (certificate,

@@ -39,6 +39,7 @@ mod pamtest;
 #[cfg_attr(target_os = "openbsd", allow(dead_code))]
 mod rules;
 mod run;
+mod services;
 mod term;
 
 use std::io::Write;

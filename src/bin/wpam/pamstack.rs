@@ -35,6 +35,10 @@ use std::path::{Path, PathBuf};
 const MAX_FILE: u64 = 1 << 20;
 /// Linux-PAM's PAM_SUBSTACK_MAX_LEVEL (and a bound for OpenPAM's includes).
 const MAX_LEVEL: usize = 16;
+/// Files read for one service in all (includes of includes; a real policy
+/// reads about ten): the depth bound alone lets a file that includes itself
+/// twice be read 2^16 times, and the walks over the stacks grow with them.
+const MAX_LOADS: usize = 64;
 
 /// Which PAM library's rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -544,6 +548,8 @@ struct Loader<'a> {
     flavor: Flavor,
     dirs: &'a [PathBuf],
     problems: Vec<String>,
+    /// Files read so far (bounded by [`MAX_LOADS`]).
+    loads: usize,
 }
 
 impl Loader<'_> {
@@ -568,6 +574,12 @@ impl Loader<'_> {
         if depth >= MAX_LEVEL {
             return Err(format!("{name}: more than {MAX_LEVEL} levels of includes"));
         }
+        if self.loads >= MAX_LOADS {
+            return Err(format!(
+                "{name}: more than {MAX_LOADS} files included in all"
+            ));
+        }
+        self.loads += 1;
         let path = self
             .locate(name)
             .ok_or_else(|| format!("{name}: not found in {}", self.dirs_text()))?;
@@ -782,6 +794,7 @@ pub fn load(service: &str, dirs: &[PathBuf], flavor: Flavor) -> Result<Policy, S
         flavor,
         dirs,
         problems: Vec::new(),
+        loads: 0,
     };
     let mut policy = Policy::default();
     let own = match loader.locate(service) {
@@ -895,10 +908,10 @@ pub struct Assume {
 
 /// Services a user runs to become someone else or change an account
 /// (setuid, or run by root only): pam_rootok lets only a root caller
-/// through. The local services of `rules::LOCAL_SERVICES` but login (run by
+/// through. The local services of `services::LOCAL_SERVICES` but login (run by
 /// getty, as root), and the account tools.
 fn root_caller_only(service: &str) -> bool {
-    (service != "login" && crate::rules::LOCAL_SERVICES.contains(&service))
+    (service != "login" && super::services::LOCAL_SERVICES.contains(&service))
         || ["passwd", "chsh", "chfn", "chage", "newgrp"].contains(&service)
 }
 
@@ -1074,6 +1087,10 @@ fn walk<T: Copy + Eq + std::hash::Hash>(
         if st.prev_level < level {
             saved[level] = st.imp;
         }
+        // Impressions saved for deeper levels are never read again (a way
+        // back into a level saves anew): forgotten, so that ways differing
+        // only there are one state, not exponentially many.
+        saved[level + 1..].fill(Impression::Undef);
         if e.substack {
             todo.push(State {
                 next: i + 1,
@@ -1384,6 +1401,27 @@ mod tests {
         // The jump over pam_deny does not skip wpam.
         assert!(skippers(auth, Phase::Auth, 3, &sshd()).is_empty());
         fs::remove_dir_all(d).ok();
+    }
+
+    #[test]
+    fn a_file_that_includes_itself_twice_is_read_a_bounded_number_of_times() {
+        // 16 levels of two includes each would be 2^16 reads (found by the
+        // fuzz target pamstack: fuzz/regressions/pamstack/).
+        for (flavor, text) in [
+            (Flavor::LinuxPam, "auth include svc\n@include svc\n"),
+            (Flavor::OpenPam, "auth include svc\nauth include svc\n"),
+        ] {
+            let d = dir("twice", &[("svc", text)]);
+            let p = load("svc", std::slice::from_ref(&d), flavor).unwrap();
+            fs::remove_dir_all(d).ok();
+            assert!(
+                p.problems
+                    .iter()
+                    .any(|e| e.contains(&format!("more than {MAX_LOADS} files included"))),
+                "{:?}",
+                p.problems
+            );
+        }
     }
 
     /// What `wpam check --service sshd` assumes (pam_rootok always succeeds).

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::services::LOCAL_SERVICES;
+
 #[cfg(not(target_os = "openbsd"))]
 use crate::pamstack::{Entry, Phase, Policy};
 
@@ -1089,21 +1091,6 @@ pub const CERT_WARN_DAYS: i64 = 14;
 pub fn days_left(not_after_unix: i64, now_unix: i64) -> i64 {
     (not_after_unix - now_unix).div_euclid(86_400)
 }
-
-/// PAM services whose logins have no remote host (PAM_RHOST): the console,
-/// su, sudo, runuser, polkit. `wpam check` of such a service looks for
-/// `local_user_ip`.
-pub const LOCAL_SERVICES: [&str; 9] = [
-    "login",
-    "su",
-    "su-l",
-    "sudo",
-    "sudo-i",
-    "runuser",
-    "runuser-l",
-    "polkit-1",
-    "doas",
-];
 
 /// `user_ip`: a service without a remote host sends an empty userIP unless
 /// `local_user_ip` is set, and the server refuses an empty userIP under

@@ -1,0 +1,7 @@
+//! Fuzz target `bsdauth`: see `checks::bsdauth` (fuzz/checks.rs).
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::bsdauth(data));

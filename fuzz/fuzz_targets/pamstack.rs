@@ -1,0 +1,7 @@
+//! Fuzz target `pamstack`: see `checks::pamstack` (fuzz/checks.rs).
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::pamstack(data));
