@@ -44,7 +44,8 @@ pub struct Decision {
 }
 
 /// What a decision rests on: the flow remembers only a server's grant,
-/// re-asks an ID the server did not know, and tells the user of a refusal.
+/// keeps a typed ID for a retry only once the server knew it, and tells
+/// the user of a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Basis {
     /// The server answered `success`.
@@ -55,8 +56,6 @@ pub enum Basis {
     Offline,
     /// The server answered, and not with a success.
     Refused {
-        /// Its reason says there is no such Werbot user.
-        id_unknown: bool,
         /// Its reason is one TRASA gives only after it found the user.
         id_known: bool,
     },
@@ -129,7 +128,6 @@ fn on(basis: Basis, d: Decision) -> Decision {
 
 fn refused(reason: &str) -> Basis {
     Basis::Refused {
-        id_unknown: reason == USER_NOT_FOUND,
         id_known: AFTER_USER_LOOKUP.contains(&reason),
     }
 }

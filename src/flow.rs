@@ -531,7 +531,7 @@ fn authenticate<H: Host, T: Transport>(
     if source == IdSource::Typed {
         // Kept for a retry only once the server knew it, and only while
         // the login has not succeeded.
-        let retry = matches!(called.basis, Some(Basis::Refused { id_known: true, .. }));
+        let retry = matches!(called.basis, Some(Basis::Refused { id_known: true }));
         keep_id(host, config, who, log, retry.then_some(werbot_id.as_str()));
     }
     finish(host, config, log, who, &called, silent)
@@ -774,10 +774,7 @@ fn call<T: Transport>(
         admit_unenrolled: config.unenrolled == Unenrolled::Allow && source == IdSource::Tied,
     };
     let d = decide(&result, ctx);
-    let known = matches!(
-        d.basis,
-        Basis::Granted | Basis::Refused { id_known: true, .. }
-    );
+    let known = matches!(d.basis, Basis::Granted | Basis::Refused { id_known: true });
     let prefix = format!("wID={} method={method}", shown_id(werbot_id, source, known));
     match (&config.offline_secrets, &result) {
         // Only an undelivered request admits offline (the table's rule).
