@@ -16,6 +16,8 @@
 mod devserver;
 #[path = "support/pamdrv.rs"]
 mod pamdrv;
+#[path = "support/socket.rs"]
+mod socket;
 #[path = "support/sshd.rs"]
 mod sshd;
 
@@ -293,7 +295,10 @@ fn documented_stack_totp_u2f_and_offline_mode() {
     fx.assert_healthy("an unanswered U2F push");
 
     // API down: the offline user is admitted (with any code), the other is not.
-    let closed = format!("127.0.0.1:{}", sshd::free_port());
+    // Bound and never listened on: refused until the test ends (a port
+    // that was merely free could be taken meanwhile).
+    let (port, _held) = socket::bound_port(false);
+    let closed = format!("127.0.0.1:{port}");
     fx.configure(&closed, &fx.api.ca_path(), &format!("offline_users={u1}"));
     let o = fx.kbdint(1, ALICE, wrong_code().as_bytes());
     assert!(o.logged_in(), "offline user, API down: {o:?}");

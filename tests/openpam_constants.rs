@@ -121,6 +121,11 @@ fn header_tables_differ_where_it_matters() {
 fn linux_pam_table_matches_the_installed_header() {
     let header = Path::new("/usr/include/security/_pam_types.h");
     let Ok(text) = std::fs::read_to_string(header) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} not installed (libpam0g-dev, ci/install-deps.sh), and CI=true forbids skipping",
+            header.display()
+        );
         eprintln!("skipped: {} not installed (libpam0g-dev)", header.display());
         return;
     };
@@ -201,6 +206,12 @@ fn installed_targets() -> String {
 /// (no LIBPAMSYS_IMPL): its cfg lines.
 fn libpam_sys_cfg(triple: &str) -> Option<String> {
     if !installed_targets().lines().any(|t| t == triple) {
+        // make test-bsd built every target first: there, a missing one is
+        // a broken setup, not a reason to check nothing.
+        assert!(
+            std::env::var_os("WPAM_REQUIRE_BSD_ARTIFACTS").is_none(),
+            "rust target {triple} not installed after the BSD builds (ci/setup-cross.sh)"
+        );
         eprintln!("skipped {triple}: rust target not installed (ci/setup-cross.sh adds it)");
         return None;
     }

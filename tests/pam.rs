@@ -12,6 +12,8 @@ mod devserver;
 mod pamdrv;
 #[path = "support/proxy.rs"]
 mod proxy;
+#[path = "support/socket.rs"]
+mod socket;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -33,6 +35,8 @@ const LOCAL: &str = "local_user_ip=127.0.0.1";
 /// A dev server, a log file and a service directory, all removed on drop.
 struct Env {
     server: Option<Running>,
+    /// After stop_server: the socket that keeps the new address refused.
+    held: Option<std::os::fd::OwnedFd>,
     addr: String,
     ca: PathBuf,
     dir: PathBuf,
@@ -63,6 +67,7 @@ impl Env {
         Env {
             addr: server.server_url(),
             server: Some(server),
+            held: None,
             ca,
             log: dir.join("wpam.log"),
             dir,
@@ -89,9 +94,18 @@ impl Env {
         self.server.as_ref().expect("server running")
     }
 
+    /// Stops the server and points the module at a port that refuses every
+    /// connection for the rest of the test: bound by this process, never
+    /// listened on. (The stopped server's own port, once freed, could be
+    /// taken by another test's server on this busy machine.)
     fn stop_server(&mut self) {
         if let Some(s) = self.server.take() {
+            let url = s.server_url();
+            let path = url.find('/').map_or("", |i| &url[i..]).to_string();
             s.stop();
+            let (port, fd) = socket::bound_port(false);
+            self.addr = format!("127.0.0.1:{port}{path}");
+            self.held = Some(fd);
         }
     }
 
@@ -138,7 +152,9 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        self.stop_server();
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -240,8 +256,22 @@ fn u2f_approved_succeeds_after_an_info_message() {
 fn u2f_approved_after_a_delay_succeeds_within_u2f_timeout() {
     // carol approves after 2 s: a wide margin for a loaded machine.
     let env = Env::new(Options::default());
+    let start = Instant::now();
     let l = env.login("u2f_timeout=15", "carol", &[b"carol@example.com", b""]);
     assert_eq!(l.auth, PAM_SUCCESS, "{}", env.log_text());
+    // The module waited for the approval, which comes 2 s after the push.
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let reqs = env.server().requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let j = reqs[0].json.as_ref().expect("json");
+    assert_eq!(
+        (j["tfaMethod"].as_str(), j["wID"].as_str()),
+        (Some("U2F"), Some("carol@example.com"))
+    );
 }
 
 #[test]
@@ -296,6 +326,17 @@ fn silent_flag_suppresses_the_u2f_message() {
         "{:?}",
         l.events
     );
+    // Still asked both questions, and admitted on the server's U2F answer.
+    let prompts = l
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Prompt { .. }))
+        .count();
+    assert_eq!(prompts, 2, "{:?}", l.events);
+    let reqs = env.server().requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let j = reqs[0].json.as_ref().expect("json");
+    assert_eq!(j["tfaMethod"].as_str(), Some("U2F"));
 }
 
 #[test]
@@ -554,6 +595,16 @@ fn unknown_werbot_user_is_auth_err() {
         &[b"nobody@example.com", b"123456"],
     );
     assert_eq!(l.auth, PAM_AUTH_ERR);
+    // Denied on the server's word, not before asking (offline_users names
+    // alice: a refusal must not be taken for an outage either).
+    let reqs = env.server().requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let j = reqs[0].json.as_ref().expect("json");
+    assert_eq!(j["wID"].as_str(), Some("nobody@example.com"));
+    assert_logged(
+        &env,
+        &["WARN", "access denied", r#"reason="user not found""#],
+    );
 }
 
 #[test]
@@ -789,6 +840,8 @@ fn setcred_succeeds_so_a_wpam_only_stack_opens_sessions() {
         vec![Answer::text(ALICE), Answer::text(env.code())],
     );
     assert_eq!(pam.authenticate(0), PAM_SUCCESS);
+    // The authentication was wpam's: the code went to the server.
+    assert_eq!(env.api_requests(), 1);
     assert_eq!(pam.setcred(0), PAM_SUCCESS);
 }
 
@@ -1371,6 +1424,14 @@ fn secrets_do_not_survive_in_freed_memory() {
     };
     let run = child::login_in_child(&dir, "alice", &[ALICE, &code], how);
     assert_eq!(run.auth, Some(PAM_SUCCESS), "{run:?}\n{}", env.log_text());
+    // The secrets were really used: the key and the code went to the server.
+    let reqs = env.server().requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let j = reqs[0].json.as_ref().expect("json");
+    assert_eq!(
+        (j["serviceKey"].as_str(), j["totpCode"].as_str()),
+        (Some(key.as_str()), Some(code.as_str()))
+    );
     let report = std::fs::read_to_string(&out).expect("scanner report");
     let scanned: u64 = report
         .lines()
@@ -1432,24 +1493,7 @@ fn a_connection_refused_by_a_security_policy_is_a_local_error() {
 /// to it waits until the client gives up — a real TCP connect timeout,
 /// without a firewall. Returns the port and what must stay open.
 fn silent_listener() -> (u16, std::os::fd::OwnedFd, Vec<std::net::TcpStream>) {
-    use std::os::fd::FromRawFd;
-    // SAFETY: plain socket calls on a descriptor this function owns; the
-    // sockaddr is a zeroed sockaddr_in filled in below.
-    let (fd, port) = unsafe {
-        let raw = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        assert!(raw >= 0, "socket: {}", std::io::Error::last_os_error());
-        let fd = std::os::fd::OwnedFd::from_raw_fd(raw);
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let sp = &mut sa as *mut libc::sockaddr_in as *mut libc::sockaddr;
-        assert_eq!(libc::bind(raw, sp, len), 0, "bind");
-        assert_eq!(libc::listen(raw, 0), 0, "listen");
-        let mut got = len;
-        assert_eq!(libc::getsockname(raw, sp, &mut got), 0, "getsockname");
-        (fd, u16::from_be(sa.sin_port))
-    };
+    let (port, fd) = socket::bound_port(true);
     let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
     let mut held = Vec::new();
     for _ in 0..8 {
