@@ -248,6 +248,37 @@ pub struct Parsed {
     pub log_file: PathBuf,
 }
 
+/// Every key an admin may set (the `match` of `Raw::set` below, and its
+/// `wid.` prefix as `wid.<login>`): docs/admin.md's table and pam_wpam(8)
+/// list exactly these (tests/docs_keys.rs). Not `debug_panic`, the test
+/// suite's panic trigger.
+pub const KEYS: &[&str] = &[
+    "server_url",
+    "service_id",
+    "service_key",
+    "config",
+    "offline_users",
+    "offline_secrets",
+    "timeout",
+    "u2f_timeout",
+    "ca_file",
+    "insecure_skip_verify",
+    "debug",
+    "log_file",
+    "local_user_ip",
+    "proxy",
+    "wid.<login>",
+    "werbot_id_from_login",
+    "groups",
+    "account_phase",
+    "unenrolled",
+    "remember",
+    "remember_dir",
+    "prompt_id",
+    "prompt_code",
+    "second_factor_only",
+];
+
 /// Values as strings, before typing. Later sources override earlier ones.
 #[derive(Default)]
 struct Raw {
@@ -1197,6 +1228,46 @@ mod tests {
         assert!(!c.insecure_skip_verify && !c.debug);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w.iter().any(|m| m.contains("insecure_skip_verify")));
+    }
+
+    /// KEYS and the parser agree: each entry is known to `Raw::set`, a
+    /// misspelt one is not, and every key name the parser matches on is in
+    /// KEYS (read from `Raw::set`'s own text, so a new arm without a KEYS
+    /// entry fails here).
+    #[test]
+    fn keys_is_the_parsers_table() {
+        let unknown = |k: &str| {
+            [true, false].iter().all(|&line| {
+                Raw::default()
+                    .set(k, "alice@example.com", line)
+                    .is_some_and(|w| w.starts_with("unknown argument"))
+            })
+        };
+        for k in KEYS {
+            let k = k.replace("<login>", "root");
+            assert!(!unknown(&k), "{k}: in KEYS but unknown to the parser");
+            assert!(unknown(&format!("x{k}")), "x{k}: known to the parser");
+        }
+        let src = include_str!("config.rs");
+        let body = &src[src.find("    fn set(&mut self").unwrap()..];
+        let body = &body[..body.find("\n    }\n}").unwrap()];
+        let mut matched: Vec<String> = body
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(String::from)
+            .filter(|k| {
+                let name =
+                    |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.".contains(&b);
+                !k.is_empty() && k.bytes().all(name) && k != "debug_panic"
+            })
+            .map(|k| if k == "wid." { "wid.<login>".into() } else { k })
+            .collect();
+        matched.sort();
+        matched.dedup();
+        let mut keys: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        assert_eq!(matched, keys, "Raw::set's key names and KEYS differ");
     }
 
     #[test]
