@@ -2,7 +2,7 @@
 # Runs INSIDE a FreeBSD VM (.github/workflows/bsd.yml): installs wpam with
 # `pkg install wpam` from the signed repository the runner made with
 # ci/freebsd-repo.sh and serves over HTTP (`ci/ci.sh serve`), following the
-# README's steps with the runner's address for werbot.github.io; first checks
+# docs/packaging.md's steps with the runner's address for werbot.github.io; first checks
 # that pkg refuses that repository under another key. Then PAM logins through
 # pamtester against the development Werbot API: TOTP, wrong code, U2F,
 # offline user, bad config; then pkg delete.

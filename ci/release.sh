@@ -42,7 +42,7 @@
 #     Release's hashes match the indexes; Release has a Valid-Until 1 to 60
 #     days ahead, Acquire-By-Hash and every index under by-hash/SHA256/;
 #   - `apt-get update && apt-get install wpam` from the APT repository,
-#     served over HTTP on loopback with the README's exact sources line,
+#     served over HTTP on loopback with docs/packaging.md's exact sources line,
 #     inside a copy of a clean Debian 12 root (ci/test-packages.sh's cached
 #     debootstrap root when present, else one built and cached here); apt
 #     must fetch the indexes by hash, and refuse the repository when
@@ -868,7 +868,7 @@ else
   log "warn  dnf not available: the wpam.repo check is skipped"
 fi
 
-# FreeBSD's pkg, as the README has a FreeBSD host do it: the key and
+# FreeBSD's pkg, as docs/packaging.md has a FreeBSD host do it: the key and
 # wpam.conf fetched from the site (only the address, and where the key is kept
 # here, differ), then `pkg install wpam` into a scratch root for each ABI;
 # under another key the repository must be refused.
@@ -937,7 +937,7 @@ if [ "$chroot_check" = 1 ]; then
   if mount -t proc proc "$croot/proc" 2>/dev/null; then mounted+=("$croot/proc"); fi
   # Only the wpam repository: the check needs no network beyond loopback.
   rm -f "$croot/etc/apt/sources.list" "$croot"/etc/apt/sources.list.d/*
-  # The README's steps: fetch the key into /usr/share/keyrings, add the source.
+  # docs/packaging.md's steps: fetch the key into /usr/share/keyrings, add the source.
   python3 -c 'import sys, urllib.request; open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1]).read())' \
     "$url/wpam-archive-keyring.gpg" "$croot/usr/share/keyrings/wpam-archive-keyring.gpg"
   echo "deb [signed-by=/usr/share/keyrings/wpam-archive-keyring.gpg] $url/apt $suite $component" \

@@ -225,7 +225,7 @@ fn main() {
     println!("All {} scenarios behaved as documented.", scenarios.len());
     println!(
         "Offline users are admitted only when the request could not be delivered \
-         (README: What the module does)."
+         (docs/admin.md: What the module does)."
     );
 }
 

@@ -760,8 +760,8 @@ fn openbsd_tgz_follows_the_package_format() {
             // with euid 0, which reads /etc/wpam.conf; a caller running as
             // the user (a screen locker: setgid auth, since /usr/libexec/auth
             // is root:auth 0750) cannot, and is refused with a log line, as
-            // such callers are on Linux (README, "Services that run PAM as
-            // the user"). A setuid-root TLS client is not worth that caller.
+            // such callers are on Linux (docs/admin.md, Security notes: "Services
+            // that run PAM as the user"). A setuid-root TLS client is not worth that caller.
             assert_eq!((mode, group), ("0555", "auth"));
             assert_eq!(e.mode, 0o555);
             assert_eq!(e.mode & 0o7022, 0, "setuid/setgid or writable");

@@ -723,7 +723,7 @@ fn pkg_install_from_the_signed_repository() {
     std::fs::write(&tampered, bytes).expect("tamper");
 
     let server = Http::serve(&site);
-    // The README's steps, against this server: the key and the repository
+    // docs/packaging.md's FreeBSD steps, against this server: the key and the repository
     // configuration, fetched; only the address (and where the key is kept
     // on this host) differ from what a FreeBSD host writes.
     let etc = dir.join("etc");

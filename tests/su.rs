@@ -1,6 +1,6 @@
 //! The attacks of the fail-closed review, through the setuid `su` of
 //! util-linux, against the development API: the attacker holds the first
-//! factor of an offline user (`root`, as in the README's example) and
+//! factor of an offline user (`root`, as in docs/admin.md's example) and
 //! controls what the invoking user of a setuid program controls — its
 //! resource limits, signals to it, and the answers it types.
 //!

@@ -3,7 +3,7 @@
 //! pam_start_confdir, no root needed), the real module, the development
 //! Werbot API over TLS, the real `sshd -T` on a generated sshd_config, and a
 //! real HTTP CONNECT proxy (tinyproxy). One test per check item: a good
-//! setup passes with exit status 0; each misconfiguration the README's
+//! setup passes with exit status 0; each misconfiguration docs/admin.md's
 //! troubleshooting lists is reported ✗ with its fix and exit status 2, each
 //! setup that works with a consequence ! with exit status 1. The stacks that
 //! `wpam check` says skip wpam are run through the real libpam too (`wpam

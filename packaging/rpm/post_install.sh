@@ -56,7 +56,7 @@ if command -v semodule >/dev/null 2>&1; then
 		fi
 	else
 		echo "wpam: semodule could not install the SELinux policy module /usr/share/selinux/packages/wpam.cil;" >&2
-		echo "wpam: with SELinux enforcing, logins through pam_wpam fail until it is installed (README, SELinux)" >&2
+		echo "wpam: with SELinux enforcing, logins through pam_wpam fail until it is installed (docs/admin.md, SELinux)" >&2
 	fi
 fi
 exit 0
