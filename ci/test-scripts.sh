@@ -31,7 +31,9 @@
 #      the publish job, id-token: write only in the attest job (no checkout,
 #      no run), the gate's commit compared with HEAD by every job that checks
 #      out, apt-refresh's Valid-Until alarm, the environment only for a
-#      gated tag, WPAM_BUILD=docker; the Dockerfile's base image by digest,
+#      gated tag, WPAM_BUILD=docker; README.md's release key line and its
+#      "Before the first release" block against keys/wpam-archive-keyring.fpr
+#      (the block only while it says none yet); the Dockerfile's base image by digest,
 #      snapshot.debian.org over https (http only to fetch ca-certificates
 #      first), rustup-init's checksum (and
 #      ci/ci.sh setup's); pip installs only with hashes, one for every pinned
