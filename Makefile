@@ -57,7 +57,7 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 
 # The root suites (sshd, su, DNS) run once, in test-dist, against the module
 # that ships; test-e2e runs them against the debug build while developing.
-test: deps lint-rust lint-ci test-unit demo test-packages test-roots test-selinux test-dist release-dry-run test-ansible test-bsd ## every test this machine can run
+test: deps lint-rust lint-ci test-unit demo test-packages test-roots test-selinux test-dist test-reproducible release-dry-run test-ansible test-bsd ## every test this machine can run
 	@echo "make test: all suites passed"
 
 # The test targets run one after another even under `make -j`: the e2e tests
@@ -67,9 +67,12 @@ test: deps lint-rust lint-ci test-unit demo test-packages test-roots test-selinu
 .PHONY: test-dist
 # WPAM_DIST: another dist/ tree, e.g. the release build's artifacts (release.yml).
 WPAM_DIST ?= $(CURDIR)/dist
-test-dist: deps nextest ## the libpam and lifecycle suites and, as root, the setuid su attacks, DNS and the real sshd against the module that ships (dist/linux-amd64/pam_wpam.so, release profile)
+test-dist: deps nextest ## the libpam and lifecycle suites (and that they fail with pam_deny.so / pam_permit.so in its place) and, as root, the setuid su attacks, DNS and the real sshd against the module that ships (dist/linux-amd64/pam_wpam.so, release profile)
 	@test -f $(WPAM_DIST)/linux-amd64/pam_wpam.so || { echo "test-dist: no $(WPAM_DIST)/linux-amd64/pam_wpam.so (make build-linux)" >&2; exit 1; }
 	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test pam --test lifecycle
+	@# Those suites prove something only if they fail with another module
+	@# in wpam's place: pam_deny.so and pam_permit.so.
+	ci/vacuity-check.sh
 	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test su --test dns --test e2e_sshd --run-ignored ignored-only --test-threads 1
 	@# The panic guard on the release profile: the same build with the test
 	@# trigger kept (feature test-panic-trigger), which dist/ must not have.
@@ -143,8 +146,19 @@ install: ## install the built module and the wpam command (make build) into this
 		WPAM_BIN=target/release/wpam MANPAGE=packaging/man/pam_wpam.8 \
 		WPAM_MANPAGE=packaging/man/wpam.8 DESTDIR="$(DESTDIR)" packaging/common/install.sh
 
-reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte
-	ci/reproducible-check.sh
+reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte (all five targets; REPRO_TARGETS=... for fewer)
+	ci/reproducible-check.sh $(REPRO_TARGETS)
+
+.PHONY: test-reproducible
+test-reproducible: deps ## the reproducible-check for linux-amd64 (module, wpam, .deb, .rpm, tarball, SHA256SUMS): two builds of HEAD in two directories, byte-compared (ci.yml's reproducible jobs: every target)
+	ci/reproducible-check.sh linux-amd64
+
+# --- mutation testing (cargo-mutants, .cargo/mutants.toml) -------------------
+# Not part of `make test` (hours on 2 cores): ci.yml's mutants jobs run it in
+# shards. MUTANTS_SHARD=k/n runs one shard; MUTANTS_ARGS adds options.
+.PHONY: mutants
+mutants: deps nextest ## mutation testing of the decision core against the unit and libpam suites; fails on a survivor that mutants/accepted.txt does not explain (ci/mutants.sh)
+	ci/mutants.sh $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD)) $(MUTANTS_ARGS)
 
 .PHONY: test-roots
 test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10), pamtester in an arm64 Debian 12 root (qemu) and in an amd64 Debian 12 root without merged /usr (the module named without a path), each with the .deb apt-installed (ci/test-roots.sh)

@@ -4,10 +4,13 @@
 #   cargo-auditable  embeds the dependency tree in every module (.dep-v0)
 #   cargo-cyclonedx  writes the release SBOM (CycloneDX JSON)
 #   cargo-deny       licenses / bans / sources (and advisories where reachable)
+#   cargo-mutants    mutation testing of the decision core (ci/mutants.sh;
+#                    only when asked for: not in the default set)
 # `cargo install --locked` into CARGO_INSTALL_ROOT or CARGO_HOME (~/.cargo/bin);
 # afterwards each must be that version and the one first in PATH. CI caches
 # them for the test jobs; the release job installs them afresh (no cache).
-# Usage: ci/cargo-tools.sh [auditable] [cyclonedx] [deny]   (default: all)
+# Usage: ci/cargo-tools.sh [auditable] [cyclonedx] [deny] [mutants]
+#        (default: auditable cyclonedx deny)
 set -euo pipefail
 # ci/lib-err.sh's trap, inline: the Dockerfile copies this script without it.
 set -o errtrace
@@ -16,6 +19,7 @@ trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \
 CARGO_AUDITABLE_VERSION=${CARGO_AUDITABLE_VERSION:-0.7.7}
 CARGO_CYCLONEDX_VERSION=${CARGO_CYCLONEDX_VERSION:-0.5.9}
 CARGO_DENY_VERSION=${CARGO_DENY_VERSION:-0.20.2}
+CARGO_MUTANTS_VERSION=${CARGO_MUTANTS_VERSION:-27.1.0}
 
 log() { printf 'cargo-tools: %s\n' "$*" >&2; }
 
@@ -43,6 +47,7 @@ for t in "$@"; do
     auditable) tool cargo-auditable "$CARGO_AUDITABLE_VERSION" ;;
     cyclonedx) tool cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION" ;;
     deny) tool cargo-deny "$CARGO_DENY_VERSION" ;;
-    *) log "unknown tool '$t' (auditable, cyclonedx, deny)"; exit 2 ;;
+    mutants) tool cargo-mutants "$CARGO_MUTANTS_VERSION" ;;
+    *) log "unknown tool '$t' (auditable, cyclonedx, deny, mutants)"; exit 2 ;;
   esac
 done

@@ -167,6 +167,15 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_the_code() {
+        // Debug is what a `{:?}` in a log line or a panic message prints:
+        // it names the factor and hides the code.
+        let totp = factor(b"012345").expect("totp");
+        assert_eq!(format!("{totp:?}"), "Totp([REDACTED])");
+        assert_eq!(format!("{:?}", Factor::U2f), "U2f");
+    }
+
+    #[test]
     fn anything_else_is_refused_not_pushed() {
         for bad in [
             &b"12345"[..],
