@@ -97,11 +97,18 @@ fi
 
 # --- rustc flags: path remapping ---------------------------------------------
 sysroot=$(rustup run "$toolchain" rustc --print sysroot)
+# With the rust-src component installed, rustc turns std's virtual
+# /rustc/<commit>/ paths back into the real ones under the sysroot; the last
+# prefix maps them to the virtual path again, so that the bytes do not depend
+# on whether this machine has rust-src (the last matching prefix wins).
+rustc_commit=$(rustup run "$toolchain" rustc -vV | sed -n 's/^commit-hash: //p')
+[ -n "$rustc_commit" ] || { echo "build-target: no commit-hash in rustc -vV" >&2; exit 1; }
 rustflags+=(
   "--remap-path-prefix=$here=/build/wpam"
   "--remap-path-prefix=$cargo_home=/cargo"
   "--remap-path-prefix=$CARGO_TARGET_DIR=/build/target"
   "--remap-path-prefix=$sysroot=/rustc-sysroot"
+  "--remap-path-prefix=$sysroot/lib/rustlib/src/rust=/rustc/$rustc_commit"
 )
 # C sources compiled by the cc crate (ring) through zig: same remapping.
 cflags="-ffile-prefix-map=$here=/build/wpam -ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$CARGO_TARGET_DIR=/build/target"

@@ -56,7 +56,8 @@ while read -r f; do
   else
     fail=1
     printf 'FAIL  differs    %s\n' "${f#./}"
-    cmp -l "$a/$f" "$b/$f" 2>/dev/null | head -n 5 | sed 's/^/      /'
+    # (cmp ends early under head: its status is not the result.)
+    { cmp -l "$a/$f" "$b/$f" 2>/dev/null || true; } | head -n 5 | sed 's/^/      /' || true
   fi
 done <<<"$list_a"
 
