@@ -25,8 +25,6 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-
 use std::os::unix::net::UnixDatagram;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,6 +48,13 @@ impl Level {
 
 pub const REDACTED: &str = "[REDACTED]";
 
+// The non-ASCII ranges of those categories, generated from the crate
+// `unicode-properties` (a dev-dependency only): its whole general-category
+// table cost the module ~43 KB for a yes/no answer (issue 26). The test
+// `unsafe_ranges_are_generated_from_unicode_properties` regenerates the file
+// and fails if it differs, so the two cannot drift.
+mod unsafe_ranges;
+
 /// Characters that may not appear as themselves in a log line: controls
 /// (Cc), format characters (Cf: bidi controls U+202A–202E and U+2066–2069,
 /// zero-width characters, the BOM), line and paragraph separators (Zl, Zp),
@@ -60,17 +65,18 @@ pub fn is_unsafe_char(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_control();
     }
-    matches!(
-        c.general_category(),
-        GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-            | GeneralCategory::SpaceSeparator
-            | GeneralCategory::PrivateUse
-            | GeneralCategory::Unassigned
-            | GeneralCategory::Surrogate
-    )
+    let c = c as u32;
+    unsafe_ranges::UNSAFE_RANGES
+        .binary_search_by(|&(lo, hi)| {
+            if hi < c {
+                std::cmp::Ordering::Less
+            } else if lo > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
 }
 
 /// Escapes a string for a log line and wraps it in double quotes:
@@ -401,6 +407,84 @@ fn open_syslog() -> Option<Syslog> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// The rule `is_unsafe_char` implements, from unicode-properties' own
+    /// general-category table (what the module used before issue 26).
+    fn unsafe_by_category(c: char) -> bool {
+        use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+        if c.is_ascii() {
+            return c.is_ascii_control();
+        }
+        matches!(
+            c.general_category(),
+            G::Control
+                | G::Format
+                | G::LineSeparator
+                | G::ParagraphSeparator
+                | G::SpaceSeparator
+                | G::PrivateUse
+                | G::Unassigned
+                | G::Surrogate
+        )
+    }
+
+    /// src/log/unsafe_ranges.rs as unicode-properties says it must read.
+    /// Surrogates (Cs, never a `char`) count as unsafe so that the ranges
+    /// either side of them merge.
+    fn render_unsafe_ranges() -> String {
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for u in 0x80..=0x10ffff_u32 {
+            if !char::from_u32(u).map_or(true, unsafe_by_category) {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some((_, hi)) if *hi + 1 == u => *hi = u,
+                _ => ranges.push((u, u)),
+            }
+        }
+        let (major, minor, patch) = unicode_properties::UNICODE_VERSION;
+        let mut out = format!(
+            "//! Generated from unicode-properties (Unicode {major}.{minor}.{patch}) by the test\n\
+             //! `log::tests::unsafe_ranges_are_generated_from_unicode_properties`;\n\
+             //! do not edit: `WPAM_REGENERATE=1 cargo test --lib unsafe_ranges` rewrites it.\n\
+             //! The non-ASCII code points in general categories Cc, Cf, Zl, Zp, Zs,\n\
+             //! Co, Cn and Cs, as sorted, disjoint, inclusive ranges.\n\
+             \n\
+             #[rustfmt::skip]\n\
+             pub(super) const UNSAFE_RANGES: &[(u32, u32)] = &[\n"
+        );
+        for (lo, hi) in ranges {
+            writeln!(out, "    (0x{lo:04x}, 0x{hi:04x}),").unwrap();
+        }
+        out.push_str("];\n");
+        out
+    }
+
+    #[test]
+    fn unsafe_ranges_are_generated_from_unicode_properties() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/log/unsafe_ranges.rs");
+        let want = render_unsafe_ranges();
+        if std::env::var_os("WPAM_REGENERATE").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap();
+        assert!(
+            have == want,
+            "{path} is stale: regenerate it with WPAM_REGENERATE=1 cargo test --lib unsafe_ranges"
+        );
+    }
+
+    #[test]
+    fn unsafe_chars_are_exactly_those_of_the_categories() {
+        for c in (0..=0x10ffff_u32).filter_map(char::from_u32) {
+            assert_eq!(
+                is_unsafe_char(c),
+                unsafe_by_category(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
 
     #[test]
     fn quote_escapes_everything_that_could_forge_a_line() {
