@@ -301,6 +301,24 @@ pub fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, Cal
     }
 }
 
+/// The CONNECT request head. The credentials are in it: its buffer is
+/// sized exactly, once, because a reallocation would free a copy of them
+/// that Zeroizing (which wipes only the last buffer) never sees.
+fn connect_head(target: &str, basic_auth: Option<&str>) -> Zeroizing<String> {
+    const AUTH: &str = "Proxy-Authorization: Basic ";
+    let lines = ["CONNECT ", target, " HTTP/1.1\r\nHost: ", target, "\r\n"];
+    let auth = basic_auth.map(|a| [AUTH, a, "\r\n"]);
+    let parts = || {
+        lines
+            .iter()
+            .chain(auth.iter().flatten())
+            .chain(std::iter::once(&"\r\n"))
+    };
+    let mut head = Zeroizing::new(String::with_capacity(parts().map(|p| p.len()).sum()));
+    parts().for_each(|p| head.push_str(p));
+    head
+}
+
 /// The largest CONNECT answer head we read from a proxy.
 const MAX_PROXY_HEAD: usize = 8 * 1024;
 
@@ -324,20 +342,7 @@ pub fn tunnel(
     } else {
         format!("{}:{}", server.host, server.port)
     };
-    // The credentials are in here: sized once, wiped.
-    let auth_len = proxy.basic_auth.as_ref().map_or(0, |a| a.len() + 35);
-    let mut head = Zeroizing::new(String::with_capacity(2 * target.len() + 64 + auth_len));
-    head.push_str("CONNECT ");
-    head.push_str(&target);
-    head.push_str(" HTTP/1.1\r\nHost: ");
-    head.push_str(&target);
-    head.push_str("\r\n");
-    if let Some(a) = &proxy.basic_auth {
-        head.push_str("Proxy-Authorization: Basic ");
-        head.push_str(a);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
+    let head = connect_head(&target, proxy.basic_auth.as_deref().map(String::as_str));
     let io_failure = |e: io::Error| match io_class(&e) {
         Class::Network => undelivered(Step::Proxy, false, format!("{proxy}: {e}")),
         Class::TimedOut => undelivered(Step::Proxy, true, String::new()),
@@ -351,21 +356,11 @@ pub fn tunnel(
     };
     let rest = left(deadline).ok_or_else(timed_out)?;
     tcp.set_write_timeout(Some(rest)).map_err(io_failure)?;
-    loop {
-        match tcp.write_all(head.as_bytes()) {
-            Ok(()) => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(timed_out())
-            }
-            Err(e) => return Err(io_failure(e)),
-        }
-    }
+    // write_all itself retries a write that a signal interrupted. The head
+    // (well under a KiB) goes into the send buffer of a fresh connection:
+    // the write timeout cannot expire, and if it ever did, io_class reads
+    // EAGAIN as a local error, which denies.
+    tcp.write_all(head.as_bytes()).map_err(io_failure)?;
     // The answer head, byte by byte: nothing after it may be consumed (the
     // TLS handshake with the API follows on the same stream).
     let mut answer = Vec::with_capacity(256);
@@ -389,16 +384,12 @@ pub fn tunnel(
                 ))
             }
             Ok(_) => answer.push(byte[0]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(timed_out())
-            }
-            Err(e) => return Err(io_failure(e)),
+            Err(e) => match e.kind() {
+                // A signal to the host process (sshd, su): read on.
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => return Err(timed_out()),
+                _ => return Err(io_failure(e)),
+            },
         }
     }
     let (status_line, code) = connect_answer(&answer);
@@ -620,16 +611,17 @@ mod tests {
             assert_eq!(io_class(&err(n)), Class::Local, "{n}");
         }
         assert_eq!(io_class(&io::Error::other("?")), Class::Local);
+        // A stream that ended early without an errno (rustls, std's
+        // read_exact): the peer went away.
+        assert_eq!(
+            io_class(&io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Class::Network
+        );
     }
 
     #[test]
     fn a_refused_port_is_undelivered_and_a_local_failure_is_not() {
-        // A port nothing listens on: bind, learn it, close.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let (addr, _held) = refused_addr();
         let soon = Instant::now() + Duration::from_secs(5);
         match connect(&[addr], soon) {
             Err(CallError::Undelivered {
@@ -647,6 +639,236 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// A port of 127.0.0.1 that refuses every connection while the
+    /// descriptor lives: bound, never listened on (a port merely freed
+    /// could be taken meanwhile by another test).
+    fn refused_addr() -> (SocketAddr, std::os::fd::OwnedFd) {
+        use std::os::fd::FromRawFd;
+        // SAFETY: socket calls on a descriptor owned here; a zeroed
+        // sockaddr_in filled in below.
+        unsafe {
+            let raw = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(raw >= 0, "socket");
+            let fd = std::os::fd::OwnedFd::from_raw_fd(raw);
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let sp = &mut sa as *mut libc::sockaddr_in as *mut libc::sockaddr;
+            assert_eq!(libc::bind(raw, sp, len), 0, "bind");
+            assert_eq!(libc::getsockname(raw, sp, &mut len), 0, "getsockname");
+            let port = u16::from_be(sa.sin_port);
+            (SocketAddr::from(([127, 0, 0, 1], port)), fd)
+        }
+    }
+
+    const SERVER: &str = "api.example.com";
+
+    fn server() -> ServerUrl {
+        ServerUrl {
+            authority: SERVER.into(),
+            host: SERVER.into(),
+            port: 443,
+            prefix: String::new(),
+        }
+    }
+
+    /// A proxy on loopback: reads one CONNECT head (bounded by a read
+    /// timeout), then hands the connection to `then`. The client's stream
+    /// is connected before this returns.
+    fn fake_proxy(
+        then: impl FnOnce(TcpStream) + Send + 'static,
+    ) -> (TcpStream, ProxyUrl, std::thread::JoinHandle<String>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (mut conn, _) = l.accept().unwrap();
+        let h = std::thread::spawn(move || {
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut b).unwrap_or(0) == 1 {
+                head.push(b[0]);
+            }
+            then(conn);
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        let proxy = ProxyUrl {
+            host: "127.0.0.1".into(),
+            port,
+            basic_auth: None,
+        };
+        (client, proxy, h)
+    }
+
+    fn answer_after(delay: Duration, answer: Vec<u8>) -> impl FnOnce(TcpStream) + Send {
+        move |mut conn| {
+            use std::io::Write;
+            std::thread::sleep(delay);
+            let _ = conn.write_all(&answer);
+            // Held open a moment: the client reads the head, not an EOF.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    #[test]
+    fn the_connect_head_is_sized_once() {
+        let head = connect_head("api.example.com:443", Some("dXNlcjpwdw=="));
+        assert_eq!(
+            head.as_str(),
+            "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\
+             Proxy-Authorization: Basic dXNlcjpwdw==\r\n\r\n"
+        );
+        // No reallocation left a copy of the credentials behind.
+        assert_eq!(head.capacity(), head.len());
+        let head = connect_head("[::1]:8443", None);
+        assert_eq!(
+            head.as_str(),
+            "CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n"
+        );
+        assert_eq!(head.capacity(), head.len());
+    }
+
+    fn padded_200(len: usize) -> Vec<u8> {
+        let start = b"HTTP/1.1 200 Connection established\r\nX-Pad: ";
+        let mut a = start.to_vec();
+        a.resize(len - 4, b'a');
+        a.extend_from_slice(b"\r\n\r\n");
+        a
+    }
+
+    #[test]
+    fn an_answer_head_up_to_8_kib_is_read_and_a_longer_one_refused() {
+        let soon = || Instant::now() + Duration::from_secs(5);
+        let (mut tcp, proxy, h) = fake_proxy(answer_after(Duration::ZERO, padded_200(8000)));
+        assert!(tunnel(&mut tcp, &server(), &proxy, soon()).is_ok());
+        assert!(h
+            .join()
+            .unwrap()
+            .starts_with("CONNECT api.example.com:443 HTTP/1.1\r\n"));
+        let (mut tcp, proxy, h) = fake_proxy(answer_after(Duration::ZERO, padded_200(9000)));
+        match tunnel(&mut tcp, &server(), &proxy, soon()) {
+            Err(CallError::Undelivered {
+                step: Step::Proxy,
+                timed_out: false,
+                detail,
+            }) => assert!(detail.contains("larger than 8192 bytes"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_proxy_that_never_answers_is_a_timeout() {
+        let (mut tcp, proxy, h) = fake_proxy(|_conn| std::thread::sleep(Duration::from_secs(2)));
+        let r = tunnel(
+            &mut tcp,
+            &server(),
+            &proxy,
+            Instant::now() + Duration::from_millis(500),
+        );
+        assert!(
+            matches!(
+                r,
+                Err(CallError::Undelivered {
+                    step: Step::Proxy,
+                    timed_out: true,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_proxy_that_resets_the_connection_is_an_outage_at_once() {
+        use std::os::fd::AsRawFd;
+        let (mut tcp, proxy, h) = fake_proxy(|conn| {
+            // SO_LINGER 0: the close sends a reset, not a FIN.
+            let l = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt on a live descriptor with a linger struct.
+            let rc = unsafe {
+                libc::setsockopt(
+                    conn.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    &l as *const libc::linger as *const libc::c_void,
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "SO_LINGER");
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let r = tunnel(&mut tcp, &server(), &proxy, deadline);
+        h.join().unwrap();
+        // Not a wait until the deadline: the reset is the answer.
+        assert!(
+            matches!(
+                r,
+                Err(CallError::Undelivered {
+                    step: Step::Proxy,
+                    timed_out: false,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+
+    static SIGNALS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    extern "C" fn count_signal(_: libc::c_int) {
+        SIGNALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_signal_while_waiting_for_the_proxy_is_not_an_error() {
+        // sshd and su deliver signals to the process that hosts the module;
+        // a handler without SA_RESTART makes a blocked read return EINTR.
+        // SAFETY: a zeroed sigaction with a handler that only counts.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = count_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = 0;
+            assert_eq!(libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut()), 0);
+        }
+        let answer = b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec();
+        let (mut tcp, proxy, h) = fake_proxy(answer_after(Duration::from_millis(600), answer));
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let kicker = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let end = Instant::now() + Duration::from_secs(5);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(50));
+                    // SAFETY: `me` is the test thread, alive until `stop`.
+                    unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+                }
+            })
+        };
+        let r = tunnel(
+            &mut tcp,
+            &server(),
+            &proxy,
+            Instant::now() + Duration::from_secs(5),
+        );
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        kicker.join().unwrap();
+        h.join().unwrap();
+        assert!(
+            SIGNALS.load(std::sync::atomic::Ordering::SeqCst) > 0,
+            "no signal came"
+        );
+        assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
