@@ -475,7 +475,7 @@ fn unreadable(e: &std::io::Error) -> String {
         format!(
             "{e}: this PAM application runs as uid {euid}, not root (a screen locker or \
              another program that authenticates as the user?), and cannot read the root-only \
-             file; such services cannot use config= or offline_secrets= (see the README)"
+             file; such services cannot use config= or offline_secrets= (docs/admin.md, \"pam.d\")"
         )
     } else {
         crate::sys::describe("cannot open", e)

@@ -2444,7 +2444,7 @@ fn unenrolled_allow_never_admits_the_account_phase_of_an_untied_login() {
     let stack = |extra: &str| account_stack(&env, extra);
     let mut pam = Pam::start(&stack("unenrolled=allow"), "erin", None, vec![]);
     assert_eq!(pam.acct_mgmt(0), PAM_AUTH_ERR);
-    // Tied by werbot_id_from_login: admitted, as the README's row says.
+    // Tied by werbot_id_from_login: admitted, as docs/admin.md's outcomes table says.
     let mut pam = Pam::start(
         &stack("unenrolled=allow werbot_id_from_login=true"),
         "erin",

@@ -562,7 +562,7 @@ fn selinux_item(se: &Se, service: &str) -> Item {
         (Some(Ok(false)), true) => Item::fail(
             name,
             "SELinux is enforcing and no wpam policy module is loaded: sshd may not connect to the API or write the log (every login fails)",
-            "install the wpam package's SELinux policy module (semodule -X 200 -i /usr/share/selinux/packages/wpam.cil; see the README) before anyone logs in",
+            "install the wpam package's SELinux policy module (semodule -X 200 -i /usr/share/selinux/packages/wpam.cil; docs/admin.md, \"SELinux\") before anyone logs in",
         ),
         (Some(Err(e)), true) => Item::fail(
             name,
