@@ -18,6 +18,8 @@
 //!   RFC 6238, replay and rate-limit state;
 //! - `sys.rs`: facts about the process (setuid caller), bounded file reads;
 //! - `config.rs`: arguments and the root-only config file;
+//! - `trust.rs`: which files and directories are trusted (owner, mode, no
+//!   symlink), for the config, secrets and log files and `wpam check`;
 //! - `log.rs`: the log file, syslog, escaping and redaction.
 //!
 //! For the front-ends that talk to a terminal (the OpenBSD login style and
@@ -43,6 +45,7 @@ pub mod remember;
 pub mod resolve;
 pub mod sys;
 pub mod tls;
+pub mod trust;
 pub mod tty;
 pub mod wire;
 

@@ -12,7 +12,7 @@
 //! The file is opened per PAM call and closed when the [`Logger`] drops, so no
 //! descriptor outlives the call. It is used only if it is a regular file with
 //! one link, owned by root (or by the process's own user, see
-//! `config::trusted_owner`), reached without a symlink; it is opened without
+//! `trust::trusted_owner`), reached without a symlink; it is opened without
 //! blocking (a FIFO in its place cannot hang the login) and, when the module
 //! creates it, made root-owned (under su the process's group is the invoking
 //! user's). Otherwise syslog alone is used, with a WARN there saying why.
@@ -382,7 +382,7 @@ fn open_log_file(path: &Path) -> Result<File, String> {
         }
         return Ok(file);
     }
-    if !crate::config::trusted_owner(meta.uid()) {
+    if !crate::trust::trusted_owner(meta.uid()) {
         return Err(format!("owned by uid {}, must be root", meta.uid()));
     }
     if meta.nlink() != 1 {

@@ -73,7 +73,7 @@ fn ensure_dir(dir: &Path) -> Result<(), String> {
         }
         Err(e) => return Err(format!("{}: {e}", dir.display())),
     }
-    crate::config::trusted_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))
+    crate::trust::trusted_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 /// Seconds since the remembered grant for `key`, if there is one within
@@ -91,9 +91,9 @@ pub fn fresh(dir: &Path, key: &Key, window: Duration, now: u64) -> Result<Option
             dir.display()
         ));
     }
-    crate::config::trusted_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::trust::trusted_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = key.file(dir);
-    let (mut file, _) = match crate::config::open_root_only(&path, MAX_FILE) {
+    let (mut file, _) = match crate::trust::open_root_only(&path, MAX_FILE) {
         Ok(f) => f,
         Err(_) if matches!(std::fs::symlink_metadata(&path), Err(e) if e.kind() == io::ErrorKind::NotFound) => {
             return Ok(None)
@@ -185,8 +185,8 @@ impl Connection<'_> {
 /// attempt of the same connection.
 pub fn kept_id(dir: &Path, conn: &Connection, now: u64) -> Option<zeroize::Zeroizing<String>> {
     let path = conn.file(dir);
-    crate::config::trusted_dir(dir).ok()?;
-    let (mut file, _) = crate::config::open_root_only(&path, MAX_FILE).ok()?;
+    crate::trust::trusted_dir(dir).ok()?;
+    let (mut file, _) = crate::trust::open_root_only(&path, MAX_FILE).ok()?;
     let mut bytes = zeroize::Zeroizing::new(Vec::new());
     crate::sys::read_bounded(&mut file, MAX_FILE, &mut bytes).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use crate::rules::{self as rules, Frontend, Item, SshdConfig, WpamPhases};
 use pam_wpam::config::{self, Parsed};
+use pam_wpam::trust;
 
 use crate::facts;
 use crate::CheckArgs;
@@ -311,7 +312,7 @@ fn path_problem(path: &Path) -> std::io::Result<Option<String>> {
     for p in facts::path_chain(path)? {
         let (f, _) = facts::lstat(&p)?;
         if let Some(problem) =
-            rules::module_path_problem(&p.display().to_string(), &f, facts::trusted)
+            rules::module_path_problem(&p.display().to_string(), &f, trust::trusted_owner)
         {
             return Ok(Some(problem));
         }
@@ -446,7 +447,7 @@ fn log_item(name: &str, path: &Path, se: &Se) -> Item {
             format!("replace the link with a regular file: install -m 0640 -o root -g {} /dev/null {shown}", facts::log_group()),
         ),
         Ok((f, false)) => {
-            if let Some((why, fix)) = rules::log_file_problem(&shown, &f, facts::trusted) {
+            if let Some((why, fix)) = rules::log_file_problem(&shown, &f, trust::trusted_owner) {
                 return Item::fail(name, format!("{shown}: {why}"), fix);
             }
             let mut detail = format!("{shown} ({}, regular, 1 link)", facts::owner_text(&f));

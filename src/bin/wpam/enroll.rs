@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use pam_wpam::config;
 use pam_wpam::offline::{self, Secrets};
+use pam_wpam::trust;
 use zeroize::Zeroizing;
 
 use crate::EnrollArgs;
@@ -43,7 +43,7 @@ fn enroll(a: &EnrollArgs) -> Result<(), String> {
         return Err(format!("--file {}: must be absolute", a.file.display()));
     }
     let dir = a.file.parent().unwrap_or(Path::new("/"));
-    config::trusted_dir(dir).map_err(|e| format!("directory {}: {e}", dir.display()))?;
+    trust::trusted_dir(dir).map_err(|e| format!("directory {}: {e}", dir.display()))?;
     // Logins check their codes under the same lock; an enrolment waits for
     // them, and two enrolments do not lose each other's line.
     let _lock = offline::lock_state(&a.file).map_err(|e| e.to_string())?;
@@ -114,7 +114,7 @@ fn read_existing(path: &Path) -> Result<Zeroizing<String>, String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Zeroizing::new(String::new())),
         _ => {}
     }
-    let (mut file, size) = config::open_root_only(path, MAX_FILE)
+    let (mut file, size) = trust::open_root_only(path, MAX_FILE)
         .map_err(|e| format!("{}: {e} (nothing was changed)", path.display()))?;
     let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize + 1));
     pam_wpam::sys::read_bounded(&mut file, MAX_FILE, &mut bytes)

@@ -28,12 +28,6 @@ pub fn lstat(path: &Path) -> std::io::Result<(FileFacts, bool)> {
     ))
 }
 
-/// Root, or the user running the command: the owners the module itself
-/// trusts for its files (`config::trusted_owner`).
-pub fn trusted(uid: u32) -> bool {
-    uid == 0 || uid == pam_wpam::sys::euid()
-}
-
 /// A group's name, or its number.
 pub fn group_name(gid: u32) -> String {
     // SAFETY: getgrgid returns NULL or a pointer to a static entry, read
