@@ -447,7 +447,7 @@ fn log_item(name: &str, path: &Path, se: &Se) -> Item {
             format!("replace the link with a regular file: install -m 0640 -o root -g {} /dev/null {shown}", facts::log_group()),
         ),
         Ok((f, false)) => {
-            if let Some((why, fix)) = rules::log_file_problem(&shown, &f, trust::trusted_owner) {
+            if let Some((why, fix)) = rules::log_file_problem(&shown, &f, trust::trusted_owner, facts::log_group()) {
                 return Item::fail(name, format!("{shown}: {why}"), fix);
             }
             let mut detail = format!("{shown} ({}, regular, 1 link)", facts::owner_text(&f));

@@ -267,18 +267,19 @@ pub fn module_path_problem(
 
 /// The module's own rules for its log file (`log.rs`): a regular file with
 /// one link, owned by root; and what the packages make of it: 0640, so no
-/// group write and nothing for others.
+/// group write and nothing for others. `group` is the packages' group for
+/// it (`facts::log_group`), for the fix.
 pub fn log_file_problem(
     path: &str,
     f: &FileFacts,
     trusted: impl Fn(u32) -> bool,
+    group: &str,
 ) -> Option<(String, String)> {
     if !f.is_file {
         return Some((
             "not a regular file: the module logs to syslog only".into(),
             format!(
-                "replace it with a regular file: install -m 0640 -o root -g {} /dev/null {path}",
-                crate::facts::log_group()
+                "replace it with a regular file: install -m 0640 -o root -g {group} /dev/null {path}"
             ),
         ));
     }
@@ -1634,11 +1635,24 @@ mod tests {
             is_dir: false,
         };
         let root = |u: u32| u == 0;
-        assert_eq!(log_file_problem("l", &f, root), None);
-        assert!(log_file_problem("l", &FileFacts { uid: 1000, ..f }, root).is_some());
-        let (_, fix) = log_file_problem("/l", &FileFacts { mode: 0o644, ..f }, root).unwrap();
+        assert_eq!(log_file_problem("l", &f, root, "adm"), None);
+        assert!(log_file_problem("l", &FileFacts { uid: 1000, ..f }, root, "adm").is_some());
+        let (_, fix) =
+            log_file_problem("/l", &FileFacts { mode: 0o644, ..f }, root, "adm").unwrap();
         assert_eq!(fix, "chmod 0640 /l");
-        assert!(log_file_problem("l", &FileFacts { nlink: 2, ..f }, root).is_some());
+        assert!(log_file_problem("l", &FileFacts { nlink: 2, ..f }, root, "adm").is_some());
+        // The fix names the group it is given (the caller asks the system).
+        let (_, fix) = log_file_problem(
+            "/l",
+            &FileFacts {
+                is_file: false,
+                ..f
+            },
+            root,
+            "wheel",
+        )
+        .unwrap();
+        assert!(fix.contains("-g wheel /dev/null /l"), "{fix}");
         assert_eq!(
             module_path_problem("m", &FileFacts { mode: 0o755, ..f }, root),
             None
