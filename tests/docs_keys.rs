@@ -1,6 +1,6 @@
 //! The configuration keys an admin can read about are the keys the parser
 //! knows: docs/admin.md's reference table, the OPTIONS list of pam_wpam(8)
-//! and `config::KEYS` (which `config.rs`'s own unit test holds equal to the
+//! and `config::KEYS` (which `config/mod.rs`'s own unit test holds equal to the
 //! parser's `match`) name the same set. A key in one and not another fails
 //! here, naming the side that lacks it.
 

@@ -1181,7 +1181,7 @@ mod tests {
             assert!(!unknown(&k), "{k}: in KEYS but unknown to the parser");
             assert!(unknown(&format!("x{k}")), "x{k}: known to the parser");
         }
-        let src = include_str!("config.rs");
+        let src = include_str!("mod.rs");
         let body = &src[src.find("    fn set(&mut self").unwrap()..];
         let body = &body[..body.find("\n    }\n}").unwrap()];
         let mut matched: Vec<String> = body
