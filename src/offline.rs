@@ -156,16 +156,42 @@ pub fn plausible_login(s: &str) -> bool {
 /// taken out before, `=` padding optional.
 pub fn decode_secret(s: &str) -> Result<Zeroizing<Vec<u8>>, &'static str> {
     let mut upper = Zeroizing::new(s.trim_end_matches('=').to_ascii_uppercase());
-    let decoded = data_encoding::BASE32_NOPAD
-        .decode(upper.as_bytes())
-        .map(Zeroizing::new)
-        .map_err(|_| "the secret is not base32 (A-Z, 2-7)");
+    let decoded = base32_decode(upper.as_bytes()).ok_or("the secret is not base32 (A-Z, 2-7)");
     zeroize::Zeroize::zeroize(&mut *upper);
     let decoded = decoded?;
     if decoded.len() < MIN_SECRET_BYTES {
         return Err("the secret is shorter than 80 bits (16 base32 characters)");
     }
     Ok(decoded)
+}
+
+/// RFC 4648 base32 without padding, decoded as `data_encoding::BASE32_NOPAD`
+/// decodes (the test `base32_decode_is_data_encodings` compares them): only
+/// A-Z and 2-7, no length that leaves a partial byte of 5 bits or more (8n+1,
+/// 8n+3, 8n+6 characters), and the bits left over at the end all zero. By
+/// hand because data-encoding's generic decoder cost the module ~25 KB
+/// (issue 26); the `wpam` command still encodes with it.
+fn base32_decode(s: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if matches!(s.len() % 8, 1 | 3 | 6) {
+        return None;
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(s.len() * 5 / 8));
+    let (mut acc, mut bits) = (0u16, 0u32);
+    for &c in s {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        acc = (acc << 5) | u16::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (acc == 0).then_some(out)
 }
 
 /// Base32 without padding: the form otpauth:// URIs carry.
@@ -646,6 +672,51 @@ mod tests {
             assert_eq!(got.is_some(), ok, "offset {offset}");
             if ok {
                 assert_eq!(got, Some(((t as i64 + offset) as u64) / STEP));
+            }
+        }
+    }
+
+    #[test]
+    fn base32_decode_is_data_encodings() {
+        let same = |s: &[u8]| {
+            let want = data_encoding::BASE32_NOPAD.decode(s).ok();
+            assert_eq!(
+                base32_decode(s).map(|v| v.to_vec()),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
+        };
+        // Every string of up to 3 characters over the alphabet and its
+        // neighbours (every value of a last, partial character included).
+        let chars: Vec<u8> = (b'A'..=b'Z')
+            .chain(b'2'..=b'7')
+            .chain(*b"a1=8@[ ")
+            .collect();
+        same(b"");
+        for &a in &chars {
+            same(&[a]);
+            for &b in &chars {
+                same(&[a, b]);
+                for &c in &chars {
+                    same(&[a, b, c]);
+                }
+            }
+        }
+        // Longer ones from a fixed-seed generator, each length to 40, with
+        // an invalid character now and then.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..=40 {
+            for _ in 0..500 {
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        chars[(x % if x % 97 == 0 { chars.len() } else { 32 } as u64) as usize]
+                    })
+                    .collect();
+                same(&s);
             }
         }
     }
