@@ -1,15 +1,26 @@
 #!/usr/bin/env python3
-"""Builds wpam's BSD packages on any host, reproducibly (Python 3.11 stdlib).
+"""Builds wpam's NetBSD and OpenBSD packages on any host, reproducibly
+(Python 3.11 stdlib).
 
-    ci/bsdpkg.py freebsd|netbsd|openbsd ARTIFACT_DIR OUT_DIR
+    ci/bsdpkg.py netbsd|openbsd ARTIFACT_DIR OUT_DIR
+
+Written by hand because neither system's own tool is available on the
+Linux hosts that build the release and run `make test`: OpenBSD's
+pkg_create is Perl written for OpenBSD alone (OpenBSD::PackingList and the
+rest of base's pkg_add tree, no port to other systems); NetBSD's is C from
+pkgsrc's pkgtools/pkg_install, which reaches Linux only inside a pkgsrc
+bootstrap: no Debian package, and nothing here vendors or builds one. The
+tests read these archives with independent readers (tests/bsd_packages.rs)
+and the hosted jobs install them on real VMs (.github/workflows/bsd.yml).
+FreeBSD's package is not made here: FreeBSD's own pkg builds and runs on
+Linux (ci/freebsd-pkg.sh), so ci/pkg-freebsd.sh runs `pkg create`
+(ci/freebsd-stage.py writes its input, importing the shared metadata below).
 
 ARTIFACT_DIR is dist/<os>-amd64 (pam_wpam.so; login_-wpam on OpenBSD; the
 wpam command on each).
 VERSION (default: Cargo.toml) and SOURCE_DATE_EPOCH (default: 0) come from
 the environment. Prints the path of the package it wrote.
 
-  freebsd  wpam-<v>.pkg  pkg(8) format: xz-compressed pax tar, +COMPACT_MANIFEST
-           and +MANIFEST (JSON) first, payload by absolute path
   netbsd   wpam-<v>.tgz  pkgsrc binary package: gzip'ed ustar, +CONTENTS,
            +COMMENT, +DESC first, payload in +CONTENTS order
   openbsd  wpam-<v>.tgz  OpenBSD package: gzip'ed ustar, +CONTENTS first
@@ -27,8 +38,6 @@ import base64
 import gzip
 import hashlib
 import io
-import json
-import lzma
 import os
 import re
 import struct
@@ -141,172 +150,6 @@ def artifact(art: Path, name: str) -> bytes:
     if not p.is_file():
         sys.exit(f"bsdpkg: {p} missing (run ci/build-target.sh first)")
     return p.read_bytes()
-
-
-# --- FreeBSD -----------------------------------------------------------------
-
-FREEBSD_PREFIX = "/usr/local"
-# The package's ABI: pkg matches it as an fnmatch pattern against the host's
-# (libpkg utils.c is_valid_abi). The supported majors we build for and test
-# (14, 15; 13 reached its end of life on 2026-04-30), not "*": a future major
-# (16) refuses it rather than install a module nobody loaded there.
-FREEBSD_ABI = "FreeBSD:1[45]:amd64"
-# The legacy arch field, the same majors.
-FREEBSD_ARCH = "freebsd:1[45]:x86:64"
-# The ABIs the release publishes a repository for (ci/freebsd-repo.sh).
-FREEBSD_REPO_ABIS = ("FreeBSD:14:amd64", "FreeBSD:15:amd64")
-
-
-@dataclass
-class PlistEntry:
-    """A line of packaging/freebsd/pkg-plist: a file under the prefix, and
-    the keyword that carries it ("" for a plain file, "sample")."""
-
-    path: str
-    keyword: str = ""
-    owner: str = ""
-    group: str = ""
-    mode: int | None = None
-
-
-def freebsd_plist() -> list[PlistEntry]:
-    """packaging/freebsd/pkg-plist, the FreeBSD port's pkg-plist (the ports
-    generator copies it) and the file list of our own .pkg. Only what both
-    understand is accepted: plain files and @sample[(owner,group,mode)]."""
-    out = []
-    for n, line in enumerate(template("freebsd", "pkg-plist").splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = re.fullmatch(r"@sample(?:\(([^,()]*),([^,()]*),([0-7]*)\))?\s+(\S+\.sample)", line)
-        if m:
-            owner, group, mode, path = m.groups()
-            # The tar headers carry uid/gid 0: root and wheel only.
-            if (owner or "root") != "root" or (group or "wheel") != "wheel":
-                sys.exit(f"bsdpkg: packaging/freebsd/pkg-plist:{n}: owner root, group wheel only: {line}")
-            out.append(PlistEntry(path, "sample", owner or "", group or "", int(mode, 8) if mode else None))
-        elif line.startswith("@") or line.startswith("/") or " " in line:
-            sys.exit(f"bsdpkg: packaging/freebsd/pkg-plist:{n}: not supported here: {line}")
-        else:
-            out.append(PlistEntry(line))
-    return out
-
-
-def freebsd_sources(art: Path | None) -> dict[str, tuple[bytes, int]]:
-    """The bytes and mode of every file the plist may name, by path under the
-    prefix. Without ARTIFACT_DIR (ports generator) the module is empty."""
-    module = artifact(art, "pam_wpam.so") if art is not None else b""
-    return {
-        "lib/pam_wpam.so": (module, 0o444),
-        "bin/wpam": (artifact(art, "wpam") if art is not None else b"", 0o555),
-        "share/man/man8/pam_wpam.8.gz": (gz(man_page()), 0o444),
-        "share/man/man8/wpam.8.gz": (gz(wpam_man_page()), 0o444),
-        "etc/wpam.conf.sample": (sample_config(f"{FREEBSD_PREFIX}/etc/wpam.conf"), 0o644),
-    }
-
-
-def pkg_urlencode(s: str) -> str:
-    """What libpkg's urlencode (pkg_manifest.c) makes of the manifest's
-    desc, file paths and shell scripts, which its reader url-decodes: '%'
-    and every non-ASCII byte as %xx. Without it a script's "%2f" would reach
-    /bin/sh as "/"."""
-    return "".join(f"%{b:02x}" if b >= 0x80 or b == 0x25 else chr(b) for b in s.encode())
-
-
-def lua_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def freebsd_sample_lua(e: PlistEntry) -> tuple[str, str]:
-    """What the ports tree's @sample keyword (Keywords/sample.ucl) adds to a
-    package, as Lua: post-install copies the sample to its name without
-    .sample unless that file exists (pkg.copy keeps the sample's owner and
-    mode), pre-deinstall removes the copy while it still equals the sample.
-    pkg runs Lua scripts against the root it installs into (-r, -j, -c):
-    pkg.stat/copy/filecmp and os.remove are relative to it."""
-    sample = lua_string(e.path)
-    target = lua_string(e.path[: -len(".sample")])
-    post = f"""-- @sample {e.path}
-local sample = pkg.prefixed_path({sample})
-local target = pkg.prefixed_path({target})
-if not pkg.stat(target) and pkg.copy(sample, target) ~= nil then
-  pkg.print_msg("wpam: could not create " .. target .. " from " .. sample)
-end
-"""
-    pre = f"""-- @sample {e.path}
-local sample = pkg.prefixed_path({sample})
-local target = pkg.prefixed_path({target})
-if pkg.filecmp(sample, target) == 0 then
-  os.remove(target)
-elseif pkg.stat(target) then
-  pkg.print_msg("wpam: " .. target .. " differs from " .. sample .. ": kept")
-end
-"""
-    return post, pre
-
-
-def freebsd_manifest(art: Path | None) -> tuple[dict, dict, list[Member]]:
-    """(+COMPACT_MANIFEST, +MANIFEST, payload) of the FreeBSD package."""
-    v = version()
-    prefix = FREEBSD_PREFIX
-    sources = freebsd_sources(art)
-    files, lua_post, lua_pre = [], [], []
-    for e in freebsd_plist():
-        if e.path not in sources:
-            sys.exit(f"bsdpkg: pkg-plist names {e.path}, which the package does not build")
-        data, mode = sources[e.path]
-        files.append(Member(f"{prefix}/{e.path}", data, e.mode if e.mode is not None else mode,
-                            e.owner or "root", e.group or "wheel"))
-        if e.keyword == "sample":
-            post, pre = freebsd_sample_lua(e)
-            lua_post.append(post)
-            lua_pre.append(pre)
-    compact = {
-        "name": "wpam",
-        "origin": "security/wpam",
-        "version": v,
-        "comment": COMMENT,
-        "maintainer": MAINTAINER,
-        "www": WWW,
-        "abi": FREEBSD_ABI,
-        "arch": FREEBSD_ARCH,
-        "prefix": prefix,
-        "flatsize": sum(len(f.data) for f in files),
-        "licenselogic": "single",
-        "licenses": ["MIT"],
-        "desc": pkg_urlencode(template("freebsd", "pkg-descr").rstrip("\n")),
-        "categories": ["security"],
-        "deps": {},
-        "annotations": {},
-    }
-    manifest = dict(compact)
-    # Lua scripts and messages are read as they are; desc, paths and shell
-    # scripts url-decoded (pkg_urlencode).
-    manifest["files"] = {pkg_urlencode(f.name): "1$" + hashlib.sha256(f.data).hexdigest() for f in files}
-    manifest["scripts"] = {
-        "post-install": pkg_urlencode(template("freebsd", "post-install")),
-        # A warning while PAM still names the module (packaging/freebsd/pre-deinstall).
-        "pre-deinstall": pkg_urlencode(template("freebsd", "pre-deinstall")),
-    }
-    manifest["lua_scripts"] = {"post-install": lua_post, "pre-deinstall": lua_pre}
-    manifest["messages"] = [{"message": template("freebsd", "pkg-message")}]
-    return compact, manifest, files
-
-
-def freebsd(art: Path, out: Path) -> Path:
-    v, ts = version(), epoch()
-    compact, manifest, files = freebsd_manifest(art)
-
-    def js(o: dict) -> bytes:
-        return json.dumps(o, separators=(",", ":"), sort_keys=False).encode()
-
-    members = [
-        Member("+COMPACT_MANIFEST", js(compact)),
-        Member("+MANIFEST", js(manifest)),
-        *files,
-    ]
-    data = lzma.compress(tar_bytes(members, tarfile.PAX_FORMAT, ts), format=lzma.FORMAT_XZ, preset=6)
-    return write(out, f"wpam-{v}.pkg", data)
 
 
 # --- NetBSD (pkgsrc) ----------------------------------------------------------
@@ -515,10 +358,10 @@ def openbsd(art: Path, out: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[1] not in ("freebsd", "netbsd", "openbsd"):
+    if len(argv) != 4 or argv[1] not in ("netbsd", "openbsd"):
         print(__doc__, file=sys.stderr)
         return 2
-    build = {"freebsd": freebsd, "netbsd": netbsd, "openbsd": openbsd}[argv[1]]
+    build = {"netbsd": netbsd, "openbsd": openbsd}[argv[1]]
     print(build(Path(argv[2]), Path(argv[3])))
     return 0
 

@@ -21,6 +21,8 @@ pkgs=("${build_pkgs[@]}"
   # FreeBSD's pkg, built for this host (ci/freebsd-pkg.sh), and the repository key
   build-essential m4 libarchive-dev libssl-dev liblzma-dev zlib1g-dev libbz2-dev
   libbsd-dev libattr1-dev libacl1-dev openssl
+  # pkg create as a user other than root: root-owned staged files (ci/pkg-freebsd.sh)
+  fakeroot
   # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd;
   # wpam check's sshd -T and ssh-keygen (tests/wpam_command.rs)
   openssh-server openssh-client passwd

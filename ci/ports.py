@@ -22,8 +22,9 @@ cannot drift apart:
       package's +CONTENTS without checksums), pkg/DESCR, pkg/MESSAGE
 
 Sources: ci/bsdpkg.py (COMMENT, WWW, MAINTAINER, the version, and the
-packages themselves: the PLISTs are read back from packages it builds here
-with placeholder binaries), packaging/<os>/ (descriptions, messages, the
+NetBSD and OpenBSD packages themselves: the PLISTs are read back from
+packages it builds here with placeholder binaries), ci/freebsd-stage.py
+(the FreeBSD package's manifest and files, as `pkg create` gets them), packaging/<os>/ (descriptions, messages, the
 FreeBSD plist and post-install script), Cargo.lock, Cargo.toml.
 
 Not generated: distinfo. Its main line is the checksum of the tag's source
@@ -35,9 +36,9 @@ lines it would add are the .crate files' sha256, which Cargo.lock holds.
 import difflib
 import filecmp
 import gzip
+import importlib.util
 import io
 import json
-import lzma
 import os
 import re
 import shutil
@@ -49,6 +50,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bsdpkg  # noqa: E402
+
+
+def _load(name: str, file: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# What ci/pkg-freebsd.sh hands to `pkg create` (its file name has a dash).
+freebsd_stage = _load("freebsd_stage", "freebsd-stage.py")
 
 ROOT = bsdpkg.ROOT
 OUT = ROOT / "packaging" / "ports"
@@ -72,17 +84,25 @@ def license_id() -> str:
 
 
 def packages(tmp: Path) -> dict[str, dict[str, bytes]]:
-    """Our three BSD packages, built here by ci/bsdpkg.py with placeholder
-    binaries: {os: {member name: bytes}} in archive order."""
+    """What our three BSD packages hold, with placeholder binaries: {os:
+    {member name: bytes}}. NetBSD's and OpenBSD's in archive order, built
+    here by ci/bsdpkg.py; FreeBSD's as ci/pkg-freebsd.sh hands it to
+    `pkg create` (ci/freebsd-stage.py: +MANIFEST and the staged files by
+    absolute path), so that no FreeBSD pkg needs building for this."""
     out = {}
     for os_name, binary in (("freebsd", "pam_wpam.so"), ("netbsd", "pam_wpam.so"), ("openbsd", "login_-wpam")):
         art = tmp / f"{os_name}-amd64"
         art.mkdir(parents=True, exist_ok=True)
         (art / binary).write_bytes(b"placeholder\n")
         (art / "wpam").write_bytes(b"placeholder\n")
-        path = getattr(bsdpkg, os_name)(art, tmp / "out" / os_name)
-        raw = path.read_bytes()
-        raw = lzma.decompress(raw) if os_name == "freebsd" else gzip.decompress(raw)
+        if os_name == "freebsd":
+            root, meta = tmp / "out/freebsd/root", tmp / "out/freebsd/meta"
+            freebsd_stage.stage(art, root, meta)
+            out[os_name] = {"+MANIFEST": (meta / "+MANIFEST").read_bytes()}
+            for f in sorted(p for p in root.rglob("*") if p.is_file()):
+                out[os_name]["/" + str(f.relative_to(root))] = f.read_bytes()
+            continue
+        raw = gzip.decompress(getattr(bsdpkg, os_name)(art, tmp / "out" / os_name).read_bytes())
         with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
             out[os_name] = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     return out
@@ -102,10 +122,10 @@ def freebsd(pk: dict[str, bytes], d: Path) -> None:
     v = bsdpkg.version()
     manifest = json.loads(pk["+MANIFEST"])
     plist = bsdpkg.template("freebsd", "pkg-plist")
-    # The plist is the package's file list (bsdpkg.py reads it too).
-    listed = {f"{bsdpkg.FREEBSD_PREFIX}/{e.path}" for e in bsdpkg.freebsd_plist()}
+    # The plist is the package's file list (freebsd-stage.py reads it too).
+    listed = {f"{freebsd_stage.PREFIX}/{e.path}" for e in freebsd_stage.plist()}
     assert listed == set(manifest["files"]), (listed, manifest["files"])
-    sample = bsdpkg.FREEBSD_PREFIX + "/etc/wpam.conf"
+    sample = freebsd_stage.PREFIX + "/etc/wpam.conf"
     lines = [
         HEADER.rstrip("\n"),
         "",
@@ -146,7 +166,7 @@ def freebsd(pk: dict[str, bytes], d: Path) -> None:
         "# USES=cargo reads Makefile.crates (CARGO_CRATES) itself.",
         ".include <bsd.port.mk>",
     ]
-    assert sample in pk[f"{bsdpkg.FREEBSD_PREFIX}/etc/wpam.conf.sample"].decode()
+    assert sample in pk[f"{freebsd_stage.PREFIX}/etc/wpam.conf.sample"].decode()
     write(d / "Makefile", "\n".join(lines) + "\n")
     rows = [f"\t\t{n}-{ver} \\" for n, ver in crates()]
     rows[-1] = rows[-1][: -len(" \\")]

@@ -88,7 +88,7 @@ if shellcheck ci/bsd-vm-freebsd.sh ci/bsd-vm-freebsd-port.sh ci/bsd-vm-netbsd.sh
 else
   failed+=(shellcheck)
 fi
-if python3 -m py_compile ci/bsdpkg.py ci/ports.py; then log "ok   python3 ci/bsdpkg.py ci/ports.py compile"; else failed+=(bsdpkg.py); fi
+if python3 -m py_compile ci/bsdpkg.py ci/freebsd-stage.py ci/ports.py; then log "ok   python3 ci/bsdpkg.py ci/freebsd-stage.py ci/ports.py compile"; else failed+=(bsdpkg.py); fi
 # The OpenBSD VM job's BSD Authentication client, compiled and linked for
 # OpenBSD with zig's OpenBSD headers (bsd_auth.h, util.h): its mistakes show
 # here, not only in the hosted VM.

@@ -742,7 +742,10 @@ if [ -z "$fpkg" ]; then
   if [ "${CI:-}" = true ]; then bad "FreeBSD pkg built (ci/freebsd-pkg.sh)"; else skipped "FreeBSD pkg delete warning (no build/freebsd-pkg-2.8.4: ci/freebsd-pkg.sh)"; fi
 else
   fb=$tdir/freebsd
-  rm -rf "$fb" && mkdir -p "$fb/art" "$fb/out" "$fb/root/var/log" "$fb/root/etc/pam.d"
+  rm -rf "$fb" && mkdir -p "$fb/art" "$fb/out" "$fb/root/var/log" "$fb/root/etc/pam.d" "$fb/root/lib" "$fb/root/usr/lib"
+  # Base's libraries by name, as pkg add looks for the package's shlibs_required
+  # (pkg create reads them from the binaries: libpkg pkgbase.c scan_system_shlibs).
+  : >"$fb/root/lib/libc.so.7" && : >"$fb/root/lib/libthr.so.3" && : >"$fb/root/usr/lib/libpam.so.6"
   for f in pam_wpam.so wpam; do
     if [ -f "$dist/freebsd-amd64/$f" ]; then cp "$dist/freebsd-amd64/$f" "$fb/art/"; else printf '\177ELF placeholder\n' >"$fb/art/$f"; fi
   done

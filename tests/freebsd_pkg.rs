@@ -3,7 +3,8 @@
 //! (ci/freebsd-repo.sh), as a FreeBSD host would use them:
 //!
 //! - `pkg info -F` prints the package's manifest as pkg reads it, and that
-//!   manifest is what ci/bsdpkg.py meant to write, key by key;
+//!   manifest is the one inside the package (ci/pkg-freebsd.sh, through
+//!   `pkg create`), key by key;
 //! - `pkg -r ROOT add` of the bare file, `pkg info -l`, `pkg check -s`,
 //!   `pkg delete`: the module lands where FreeBSD's OpenPAM looks
 //!   (/usr/local/lib/pam_wpam.so), the log file gets 0640, the config comes
@@ -48,6 +49,9 @@ const ABIS: &[(&str, &str)] = &[
     ("FreeBSD:15:amd64", "1500000"),
 ];
 const PAGES_URL: &str = "https://werbot.github.io/wpam";
+/// The libraries of FreeBSD 14's and 15's base system that the module and
+/// the command link (their shlibs_required, when built from dist/).
+const BASE_SHLIBS: &[&str] = &["/lib/libc.so.7", "/lib/libthr.so.3", "/usr/lib/libpam.so.6"];
 
 // --- helpers -----------------------------------------------------------------
 
@@ -144,7 +148,7 @@ fn prepare(tag: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
     Some((bin, dir, pkgfile))
 }
 
-/// The +MANIFEST ci/bsdpkg.py wrote into the package.
+/// The +MANIFEST pkg create wrote into the package.
 fn our_manifest(pkgfile: &Path) -> serde_json::Value {
     let xz = std::fs::read(pkgfile).expect("read package");
     let mut tar_bytes = Vec::new();
@@ -173,8 +177,16 @@ struct Pkg {
 
 impl Pkg {
     fn new(bin: &Path, root: &Path) -> Pkg {
-        // A FreeBSD root has /var/log; pkg makes the rest.
+        // A FreeBSD root has /var/log, and base's libraries: pkg add looks
+        // for the package's shlibs_required (pkg create reads them from the
+        // module's and the command's DT_NEEDED) by file name in ROOT/lib and
+        // ROOT/usr/lib (libpkg pkgbase.c scan_system_shlibs). pkg makes the rest.
         std::fs::create_dir_all(root.join("var/log")).expect("root");
+        for lib in BASE_SHLIBS {
+            let p = root.join(lib.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().expect("dir")).expect("lib dir");
+            std::fs::write(p, b"").expect("base shlib");
+        }
         Pkg {
             bin: bin.to_path_buf(),
             root: root.to_path_buf(),
@@ -466,7 +478,7 @@ fn openssl_key(path: &Path) {
 // --- tests -----------------------------------------------------------------------
 
 #[test]
-fn pkg_reads_our_package_as_bsdpkg_meant() {
+fn pkg_reads_our_package_as_it_was_made() {
     let Some((bin, dir, pkgfile)) = prepare("info") else {
         return;
     };
@@ -490,7 +502,7 @@ fn pkg_reads_our_package_as_bsdpkg_meant() {
         );
     }
 
-    // ... and as pkg parsed it, against what ci/bsdpkg.py wrote.
+    // ... and as pkg parsed it, against the +MANIFEST in the package.
     let raw = p.ok(&[
         "info",
         "-R",
@@ -524,8 +536,10 @@ fn pkg_reads_our_package_as_bsdpkg_meant() {
                     want.keys().collect::<Vec<_>>(),
                     "files"
                 );
-                for (f, sum) in want {
-                    assert_eq!(&got[f]["sum"], sum, "checksum of {f}");
+                for (f, attrs) in want {
+                    for key in ["sum", "uname", "gname", "perm"] {
+                        assert_eq!(&got[f][key], &attrs[key], "{key} of {f}");
+                    }
                 }
             }
             "scripts" | "lua_scripts" => {
@@ -574,7 +588,7 @@ fn pkg_reads_our_package_as_bsdpkg_meant() {
         .collect();
     assert!(
         extra.is_empty(),
-        "pkg reads keys bsdpkg.py did not write: {extra:?}"
+        "pkg reads keys the package's +MANIFEST lacks: {extra:?}"
     );
     std::fs::remove_dir_all(dir).ok();
 }
