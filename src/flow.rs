@@ -286,7 +286,7 @@ fn membership(config: &Config, login: &str, gid: u32) -> Membership {
 }
 
 /// `M` then `m NAME` / `w TEXT` lines, or `E` then the error line. Group
-/// names are printable ASCII (config.rs); log lines hold no newline.
+/// names are printable ASCII (config/policy.rs); log lines hold no newline.
 fn encode_membership(m: &Membership) -> Zeroizing<Vec<u8>> {
     let text = match m {
         Ok((member_of, warnings)) => {

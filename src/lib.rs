@@ -17,7 +17,8 @@
 //! - `offline.rs`: offline users' own codes (`offline_secrets`): the file,
 //!   RFC 6238, replay and rate-limit state;
 //! - `sys.rs`: facts about the process (setuid caller), bounded file reads;
-//! - `config.rs`: arguments and the root-only config file;
+//! - `config/`: arguments and the root-only config file (`file.rs`), the
+//!   server and proxy URLs (`url.rs`), the policy keys (`policy.rs`);
 //! - `trust.rs`: which files and directories are trusted (owner, mode, no
 //!   symlink), for the config, secrets and log files and `wpam check`;
 //! - `log.rs`: the log file, syslog, escaping and redaction.

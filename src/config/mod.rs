@@ -5,6 +5,14 @@
 //! *secure* default (never "skip TLS verification because the value was
 //! garbled"); a missing required key or an unusable `server_url` is a
 //! [`ConfigError`] that names the key, and the caller denies the login.
+//!
+//! Here: the [`Config`] it yields, the table of keys ([`KEYS`], `Raw::set`)
+//! and the merge of file and line; the values with rules of their own are
+//! parsed next door:
+//! - `file.rs`: the root-only config file (`config=`);
+//! - `url.rs`: `server_url=` and `proxy=`;
+//! - `policy.rs`: who is asked and how (`groups=`, `account_phase=`,
+//!   `unenrolled=`, `remember=`, the prompts).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,8 +20,16 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+mod file;
+mod policy;
+mod url;
+
+pub use file::{read_config_file, Pairs};
+pub use policy::{parse_remember, AccountPhase, Groups, Unenrolled, MAX_REMEMBER};
+pub use url::{parse_proxy, parse_server_url, ProxyUrl, ServerUrl};
+
 // The file-trust rules live in trust.rs; re-exported here because they were
-// `config::` API before (offline.rs and the `wpam` command still say so).
+// `config::` API before (offline.rs still says so).
 pub use crate::trust::{open_root_only, owned_by_root_only, trusted_dir};
 
 pub const DEFAULT_LOG_FILE: &str = "/var/log/wpam.log";
@@ -25,27 +41,6 @@ pub const DEFAULT_U2F_TIMEOUT: Duration = Duration::from_secs(90);
 /// Longest call we allow: a U2F approval is a person walking to a device,
 /// not an excuse to pin an sshd child forever.
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
-/// A config file is a handful of lines; anything bigger is not ours.
-const MAX_CONFIG_FILE: u64 = 64 * 1024;
-
-/// Where the Werbot API lives: `https://{authority}{prefix}/auth/agent/nix`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerUrl {
-    /// `host`, `host:port` or `[v6]:port`, exactly as it goes into the URL.
-    pub authority: String,
-    /// The host name or IP address alone (no brackets): what is resolved
-    /// and what the certificate must name.
-    pub host: String,
-    pub port: u16,
-    /// Empty or `/something` without a trailing slash.
-    pub prefix: String,
-}
-
-impl ServerUrl {
-    pub fn endpoint(&self) -> String {
-        format!("https://{}{}/auth/agent/nix", self.authority, self.prefix)
-    }
-}
 
 pub struct Config {
     pub server: ServerUrl,
@@ -91,90 +86,6 @@ pub struct Config {
     /// `second_factor_only=true`: the admin states that the second factor is
     /// meant to be the only factor; read by `wpam check`, not by the module.
     pub second_factor_only: bool,
-}
-
-/// `groups=wheel,ops,!automation`: only members (primary or supplementary)
-/// of an included group are asked; a member of an excluded group never is.
-/// Only exclusions: everyone else is asked. Empty: everyone is asked.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Groups {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-}
-
-impl Groups {
-    pub fn is_set(&self) -> bool {
-        !self.include.is_empty() || !self.exclude.is_empty()
-    }
-
-    /// Whether a login that belongs to exactly `member_of` is asked.
-    pub fn asks(&self, member_of: &[String]) -> bool {
-        let has = |g: &String| member_of.iter().any(|m| m == g);
-        if self.exclude.iter().any(has) {
-            return false;
-        }
-        self.include.is_empty() || self.include.iter().any(has)
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AccountPhase {
-    /// A U2F push for a login that skipped the auth phase (the reference's
-    /// account check).
-    #[default]
-    Verify,
-    /// PAM_IGNORE: the admin requires the factor elsewhere (sshd's
-    /// `AuthenticationMethods publickey,keyboard-interactive`).
-    Skip,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Unenrolled {
-    #[default]
-    Deny,
-    /// A rollout mode: a tied login whose Werbot user the server does not
-    /// know is admitted (WARN). Never for a typed ID.
-    Allow,
-}
-
-/// The longest `remember=` window.
-pub const MAX_REMEMBER: Duration = Duration::from_secs(24 * 3600);
-/// Longest prompt, in bytes.
-const MAX_PROMPT: usize = 200;
-
-/// `http://[user:password@]host:port` of an HTTP CONNECT proxy.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ProxyUrl {
-    /// Host name or IP address (no brackets).
-    pub host: String,
-    pub port: u16,
-    /// `Basic` credentials (base64 of `user:password`), from the config file
-    /// only; wiped when dropped, never logged.
-    pub basic_auth: Option<Zeroizing<String>>,
-}
-
-impl fmt::Debug for ProxyUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProxyUrl")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field(
-                "basic_auth",
-                &self.basic_auth.as_ref().map(|_| "[REDACTED]"),
-            )
-            .finish()
-    }
-}
-
-impl fmt::Display for ProxyUrl {
-    /// Without the credentials: what a log line may show.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "http://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "http://{}:{}", self.host, self.port)
-        }
-    }
 }
 
 impl fmt::Debug for Config {
@@ -377,53 +288,6 @@ impl Raw {
     }
 }
 
-/// A config file's `key=value` pairs; values are wiped when dropped (the
-/// service key is one of them).
-pub type Pairs = Vec<(String, Zeroizing<String>)>;
-
-/// Reads a `key=value` file, refusing one that others could read or replace:
-/// it holds the service key. Opened without following a symlink and without
-/// blocking (a FIFO in its place is refused, not waited on); read with a
-/// bound; every copy of the text is wiped.
-pub fn read_config_file(path: &Path) -> Result<Pairs, ConfigError> {
-    let err = |why: String| ConfigError::ConfigFile {
-        path: path.display().to_string(),
-        why,
-    };
-    if !path.is_absolute() {
-        return Err(err("path must be absolute".into()));
-    }
-    let (mut file, size) = open_root_only(path, MAX_CONFIG_FILE).map_err(err)?;
-    let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize + 1));
-    crate::sys::read_bounded(&mut file, MAX_CONFIG_FILE, &mut bytes)
-        .map_err(|e| err(e.to_string()))?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| err("not UTF-8 text".into()))?;
-    let mut pairs = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.split_once('=') {
-            Some((k, v)) => pairs.push((
-                k.trim().to_string(),
-                Zeroizing::new(unquote(v.trim()).to_string()),
-            )),
-            None => return Err(err(format!("line {}: expected key=value", n + 1))),
-        }
-    }
-    Ok(pairs)
-}
-
-fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
-}
-
 /// Parses the pam.d arguments. A `config=PATH` argument loads that file first;
 /// arguments on the pam.d line then override it.
 pub fn parse<S: AsRef<str>>(args: &[S]) -> Parsed {
@@ -575,37 +439,10 @@ fn build(
         ),
         None => None,
     };
-    let groups = parse_groups(raw.groups.as_deref())?;
-    let account_phase = match raw.account_phase.as_deref().map(str::trim) {
-        None | Some("verify") => AccountPhase::Verify,
-        Some("skip") => AccountPhase::Skip,
-        Some(v) => {
-            return Err(ConfigError::Invalid {
-                key: "account_phase",
-                why: format!("{} is not verify or skip", crate::log::quote(v)),
-            })
-        }
-    };
-    let unenrolled = match raw.unenrolled.as_deref().map(str::trim) {
-        None | Some("deny") => Unenrolled::Deny,
-        Some("allow") => Unenrolled::Allow,
-        Some(v) => {
-            return Err(ConfigError::Invalid {
-                key: "unenrolled",
-                why: format!("{} is not deny or allow", crate::log::quote(v)),
-            })
-        }
-    };
-    let remember = match raw.remember.as_deref().map(str::trim) {
-        None | Some("0" | "off" | "") => None,
-        Some(v) => Some(parse_remember(v).ok_or_else(|| ConfigError::Invalid {
-            key: "remember",
-            why: format!(
-                "{} is not a duration between 1s and 24h (e.g. 600, 30m, 8h)",
-                crate::log::quote(v)
-            ),
-        })?),
-    };
+    let groups = policy::groups(raw.groups.as_deref())?;
+    let account_phase = policy::account_phase(raw.account_phase.as_deref())?;
+    let unenrolled = policy::unenrolled(raw.unenrolled.as_deref())?;
+    let remember = policy::remember(raw.remember.as_deref())?;
     let remember_dir = match raw.remember_dir.as_deref() {
         None => PathBuf::from(crate::remember::DEFAULT_DIR),
         Some(p) if Path::new(p).is_absolute() => PathBuf::from(p),
@@ -616,8 +453,8 @@ fn build(
             })
         }
     };
-    let prompt_id = prompt_arg("prompt_id", raw.prompt_id, crate::input::PROMPT_ID)?;
-    let prompt_code = prompt_arg("prompt_code", raw.prompt_code, crate::input::PROMPT_CODE)?;
+    let prompt_id = policy::prompt("prompt_id", raw.prompt_id, crate::input::PROMPT_ID)?;
+    let prompt_code = policy::prompt("prompt_code", raw.prompt_code, crate::input::PROMPT_CODE)?;
     let second_factor_only = bool_arg(
         "second_factor_only",
         raw.second_factor_only.as_deref(),
@@ -650,48 +487,6 @@ fn build(
     })
 }
 
-/// `groups=a,b,!c`. A policy key is an error when garbled, never a warning:
-/// a wrong reading would exempt people.
-fn parse_groups(v: Option<&str>) -> Result<Groups, ConfigError> {
-    let mut g = Groups::default();
-    let Some(v) = v else { return Ok(g) };
-    for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let (list, name) = match item.strip_prefix('!') {
-            Some(n) => (&mut g.exclude, n.trim()),
-            None => (&mut g.include, item),
-        };
-        let valid = !name.is_empty()
-            && name.len() <= 256
-            && !name.starts_with('-')
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'!' | b':'));
-        if !valid {
-            return Err(ConfigError::Invalid {
-                key: "groups",
-                why: format!("{} is not a group name", crate::log::quote(item)),
-            });
-        }
-        list.push(name.to_string());
-    }
-    if !g.is_set() {
-        return Err(ConfigError::Invalid {
-            key: "groups",
-            why: "names no group (leave it out to ask everyone)".into(),
-        });
-    }
-    Ok(g)
-}
-
-/// `600`, `600s`, `30m`, `8h`: 1 s to [`MAX_REMEMBER`].
-pub fn parse_remember(v: &str) -> Option<Duration> {
-    span(
-        v,
-        &[("h", 3_600_000), ("m", 60_000), ("s", 1000)],
-        MAX_REMEMBER,
-    )
-}
-
 /// A number with one of `units` (suffix, milliseconds; tried in order, so
 /// `ms` before `s`) or none (seconds), from 1 ms to `max`.
 fn span(v: &str, units: &[(&str, u64)], max: Duration) -> Option<Duration> {
@@ -703,101 +498,6 @@ fn span(v: &str, units: &[(&str, u64)], max: Duration) -> Option<Duration> {
     let n: u64 = num.trim().parse().ok()?;
     let d = Duration::from_millis(n.checked_mul(unit_ms)?);
     (!d.is_zero() && d <= max).then_some(d)
-}
-
-/// A prompt: printable text (spaces included), at most [`MAX_PROMPT`] bytes.
-fn prompt_arg(key: &'static str, v: Option<String>, default: &str) -> Result<String, ConfigError> {
-    let Some(v) = v else {
-        return Ok(default.to_string());
-    };
-    if v.trim().is_empty() || v.len() > MAX_PROMPT || v.chars().any(char::is_control) {
-        return Err(ConfigError::Invalid {
-            key,
-            why: format!(
-                "must be 1 to {MAX_PROMPT} bytes of printable text, got {}",
-                crate::log::quote(&v)
-            ),
-        });
-    }
-    Ok(v)
-}
-
-/// `http://[user:password@]host:port`. Credentials are refused on the
-/// pam.d line (which every local user can read): the config file only.
-pub fn parse_proxy(v: &str, on_pam_line: bool) -> Result<ProxyUrl, ConfigError> {
-    let bad = |why: &str| ConfigError::Invalid {
-        key: "proxy",
-        why: why.to_string(),
-    };
-    let rest = match v.get(..7) {
-        Some(s) if s.eq_ignore_ascii_case("http://") => &v[7..],
-        _ => return Err(bad("expected http://host:port (an HTTP CONNECT proxy)")),
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.contains(['/', '?', '#']) {
-        return Err(bad("expected http://host:port, without a path"));
-    }
-    let (userinfo, authority) = match rest.rsplit_once('@') {
-        Some((u, a)) => (Some(u), a),
-        None => (None, rest),
-    };
-    if userinfo.is_some() && on_pam_line {
-        return Err(bad(
-            "credentials are accepted only in the root-only config file (config=), \
-             never on the pam.d line",
-        ));
-    }
-    let (host, port) = if let Some(after) = authority.strip_prefix('[') {
-        let (ip, tail) = after.split_once(']').ok_or_else(|| bad("unclosed ["))?;
-        ip.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| bad("not an IPv6 address inside [ ]"))?;
-        (ip, tail.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
-    if !host_ok {
-        return Err(bad("bad host"));
-    }
-    let port = match port.map(str::parse::<u16>) {
-        Some(Ok(p)) if p > 0 => p,
-        _ => return Err(bad("a port is required (http://host:port)")),
-    };
-    let basic_auth = userinfo.map(|u| Zeroizing::new(base64(u.as_bytes())));
-    Ok(ProxyUrl {
-        host: host.to_string(),
-        port,
-        basic_auth,
-    })
-}
-
-/// Standard base64 (RFC 4648), for one Proxy-Authorization header: not
-/// worth a dependency.
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(T[(n >> shift) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// true/false/1/0/yes/no (any case). Anything else warns and yields `false`,
@@ -841,122 +541,17 @@ fn duration_arg(
     }
 }
 
-fn invalid(why: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: "server_url",
-        why: why.into(),
-    }
-}
-
-/// `host`, `host:port`, `[v6]:port`, each with an optional `/prefix` and an
-/// optional leading `https://`. `http://` is refused: the service key must not
-/// travel in clear.
-pub fn parse_server_url(v: &str) -> Result<ServerUrl, ConfigError> {
-    let v = v.trim();
-    let lower = v.to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        &v[8..]
-    } else if lower.starts_with("http://") {
-        return Err(invalid(
-            "http:// is refused; the service key must not travel in clear",
-        ));
-    } else if v.contains("://") {
-        return Err(invalid("only https:// is supported"));
-    } else {
-        v
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    if authority.is_empty() {
-        return Err(invalid("no host"));
-    }
-    if authority.contains('@') {
-        return Err(invalid("credentials in the URL are not supported"));
-    }
-    let (host, port) = if let Some(after) = authority.strip_prefix('[') {
-        let (ip, tail) = after.split_once(']').ok_or_else(|| invalid("unclosed ["))?;
-        ip.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| invalid("not an IPv6 address inside [ ]"))?;
-        let port = match tail {
-            "" => None,
-            t => Some(t.strip_prefix(':').ok_or_else(|| invalid("junk after ]"))?),
-        };
-        (ip, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if !authority.starts_with('[') {
-        let ok = !host.is_empty()
-            && host.len() <= 253
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-        if !ok {
-            return Err(invalid(format!("bad host {}", crate::log::quote(host))));
-        }
-    }
-    // What the certificate must name: a DNS name or an IP address.
-    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
-        invalid(format!(
-            "{} is not a valid host name",
-            crate::log::quote(host)
-        ))
-    })?;
-    let port = match port {
-        None => 443,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 => n,
-            _ => return Err(invalid(format!("bad port {}", crate::log::quote(p)))),
-        },
-    };
-    // The prefix becomes part of a request line: only characters a URL
-    // path may hold (RFC 3986 pchar and "/"), percent escapes complete.
-    let path_ok = path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b))
-        && path
-            .split('%')
-            .skip(1)
-            .all(|t| t.len() >= 2 && t.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
-    if !path_ok {
-        return Err(invalid(
-            "the path prefix may hold only URL path characters (no query, fragment, spaces, \
-             quotes, < > or incomplete % escapes)",
-        ));
-    }
-    let url = ServerUrl {
-        authority: authority.to_string(),
-        host: host.to_string(),
-        port,
-        prefix: path.trim_end_matches('/').to_string(),
-    };
-    // The HTTP client must accept the URL as written; a URL that passes the
-    // checks above but not this one would fail every call.
-    let endpoint = url.endpoint();
-    match endpoint.parse::<ureq::http::Uri>() {
-        Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() => Ok(url),
-        _ => Err(invalid(format!(
-            "{} is not a URL the client can request",
-            crate::log::quote(&endpoint)
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
 
-    fn ok(args: &[&str]) -> (Config, Vec<String>) {
+    // ok, BASE and write_conf serve the submodules' tests too.
+    pub(super) fn ok(args: &[&str]) -> (Config, Vec<String>) {
         let p = parse(args);
         (p.config.expect("config"), p.warnings)
     }
-    const BASE: [&str; 3] = [
+    pub(super) const BASE: [&str; 3] = [
         "server_url=api.example.com",
         "service_id=sid",
         "service_key=skey",
@@ -977,78 +572,6 @@ mod tests {
         assert!(!c.debug && !c.insecure_skip_verify && c.ca_file.is_none());
         assert!(c.offline_users.is_empty());
         assert_eq!(c.local_user_ip, None);
-    }
-
-    #[test]
-    fn policy_keys_parse_and_garbled_ones_are_errors() {
-        let (c, w) = ok(&[
-            BASE[0],
-            BASE[1],
-            BASE[2],
-            "groups=wheel, ops,!automation",
-            "account_phase=skip",
-            "unenrolled=allow",
-            "remember=8h",
-            "prompt_id=Werbot user: ",
-            "prompt_code=Code: ",
-            "second_factor_only=true",
-        ]);
-        assert!(w.is_empty(), "{w:?}");
-        assert_eq!(c.groups.include, ["wheel", "ops"]);
-        assert_eq!(c.groups.exclude, ["automation"]);
-        assert_eq!(c.account_phase, AccountPhase::Skip);
-        assert_eq!(c.unenrolled, Unenrolled::Allow);
-        assert_eq!(c.remember, Some(Duration::from_secs(8 * 3600)));
-        assert_eq!(c.prompt_id, "Werbot user: ");
-        assert_eq!(c.prompt_code, "Code: ");
-        assert!(c.second_factor_only);
-
-        let (d, _) = ok(&BASE);
-        assert!(!d.groups.is_set());
-        assert_eq!(d.account_phase, AccountPhase::Verify);
-        assert_eq!(d.unenrolled, Unenrolled::Deny);
-        assert_eq!(d.remember, None);
-        assert_eq!(d.prompt_id, crate::input::PROMPT_ID);
-        assert_eq!(d.prompt_code, crate::input::PROMPT_CODE);
-        assert!(!d.second_factor_only);
-
-        for bad in [
-            "groups=",
-            "groups=,",
-            "groups=!",
-            "groups=a:b",
-            "groups=-x",
-            "account_phase=Skip",
-            "account_phase=no",
-            "unenrolled=yes",
-            "remember=25h",
-            "remember=forever",
-            "remember=-1",
-            "prompt_id=",
-            "prompt_code=a\nb",
-        ] {
-            let mut args = vec!["server_url=h", "service_id=s", "service_key=k"];
-            args.push(bad);
-            assert!(
-                matches!(parse(&args).config, Err(ConfigError::Invalid { .. })),
-                "{bad} accepted"
-            );
-        }
-    }
-
-    #[test]
-    fn groups_exclusion_wins_and_inclusion_narrows() {
-        let g = |v: &str| parse_groups(Some(v)).expect("groups");
-        let m = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(g("wheel").asks(&m(&["users", "wheel"])));
-        assert!(!g("wheel").asks(&m(&["users"])));
-        assert!(!g("wheel,!bots").asks(&m(&["wheel", "bots"])));
-        assert!(g("!bots").asks(&m(&["users"])));
-        assert!(!g("!bots").asks(&m(&["bots"])));
-        assert!(!g("!bots").asks(&m(&["Bots", "bots"])));
-        // Names are exact: no case folding, no prefixes.
-        assert!(!g("wheel").asks(&m(&["Wheel", "wheel2"])));
-        assert!(Groups::default().asks(&[]));
     }
 
     #[test]
@@ -1088,52 +611,6 @@ mod tests {
             let p = parse(&args);
             assert_eq!(p.config.err(), Some(ConfigError::Missing(key)));
         }
-    }
-
-    #[test]
-    fn server_url_forms() {
-        let cases = [
-            ("host", "https://host/auth/agent/nix"),
-            ("host:8443", "https://host:8443/auth/agent/nix"),
-            ("[::1]:8443", "https://[::1]:8443/auth/agent/nix"),
-            ("[::1]", "https://[::1]/auth/agent/nix"),
-            ("host/api/", "https://host/api/auth/agent/nix"),
-            ("https://host:1/p/q", "https://host:1/p/q/auth/agent/nix"),
-            ("HTTPS://host", "https://host/auth/agent/nix"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(parse_server_url(input).expect(input).endpoint(), want);
-        }
-    }
-
-    #[test]
-    fn server_url_rejects_clear_text_and_junk() {
-        for bad in [
-            "http://host",
-            "ftp://host",
-            "",
-            "/path",
-            "host:0",
-            "host:99999",
-            "host:x",
-            "[::1",
-            "[nothost]:1",
-            "user@host",
-            "ho st",
-            "host/p?q=1",
-            "[::1]x",
-            "host:1/a<b",
-            "host/a b",
-            "host/a\"b",
-            "host/%zz",
-            "host/%4",
-            "host/a{b}",
-        ] {
-            assert!(parse_server_url(bad).is_err(), "{bad} accepted");
-        }
-        let p = parse(&["server_url=http://h", "service_id=a", "service_key=b"]);
-        let e = p.config.expect_err("refused").to_string();
-        assert!(e.contains("server_url") && e.contains("http://"), "{e}");
     }
 
     #[test]
@@ -1257,7 +734,7 @@ mod tests {
         assert!(!format!("{c:?}").contains("skey"));
     }
 
-    fn write_conf(mode: u32, body: &str) -> (PathBuf, std::path::PathBuf) {
+    pub(super) fn write_conf(mode: u32, body: &str) -> (PathBuf, std::path::PathBuf) {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!(
             "wpam-conf-{}-{}",
@@ -1272,75 +749,6 @@ mod tests {
         fs::write(&path, body).expect("write");
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
         (path, dir)
-    }
-
-    #[test]
-    fn config_file_supplies_secrets_and_line_overrides() {
-        let (path, dir) = write_conf(
-            0o600,
-            "# wpam\nservice_key = \"from-file\"\nservice_id=fid\ntimeout=5\n",
-        );
-        let arg = format!("config={}", path.display());
-        let p = parse(&["server_url=h", "service_id=line", arg.as_str()]);
-        let c = p.config.expect("config");
-        assert_eq!(c.service_key.as_str(), "from-file");
-        assert_eq!(c.service_id, "line");
-        assert_eq!(c.timeout, Duration::from_secs(5));
-        fs::remove_dir_all(dir).ok();
-    }
-
-    #[test]
-    fn config_file_readable_by_others_is_refused() {
-        let (path, dir) = write_conf(0o644, "service_key=k\n");
-        let arg = format!("config={}", path.display());
-        let p = parse(&[BASE[0], BASE[1], arg.as_str()]);
-        let e = p.config.expect_err("refused").to_string();
-        assert!(e.contains("0644"), "{e}");
-        fs::remove_dir_all(dir).ok();
-    }
-
-    #[test]
-    fn config_file_fifo_is_refused_without_blocking() {
-        let (path, dir) = write_conf(0o600, "");
-        fs::remove_file(&path).expect("rm");
-        let c = std::ffi::CString::new(path.to_str().expect("utf8")).expect("c");
-        // SAFETY: a valid path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let e = read_config_file(&path).expect_err("refused").to_string();
-        assert!(e.contains("not a regular file"), "{e}");
-        fs::remove_dir_all(dir).ok();
-    }
-
-    #[test]
-    fn proxy_urls_and_where_credentials_may_be() {
-        let p = parse_proxy("http://proxy.example:3128", true).expect("plain");
-        assert_eq!(
-            (p.host.as_str(), p.port, p.basic_auth.is_none()),
-            ("proxy.example", 3128, true)
-        );
-        assert_eq!(p.to_string(), "http://proxy.example:3128");
-        let p = parse_proxy("http://user:pa:ss@[::1]:8080/", false).expect("with credentials");
-        assert_eq!((p.host.as_str(), p.port), ("::1", 8080));
-        assert_eq!(
-            p.basic_auth.as_deref().map(String::as_str),
-            Some("dXNlcjpwYTpzcw==")
-        );
-        assert!(!format!("{p:?}").contains("dXNl") && !p.to_string().contains("user"));
-        let e = parse_proxy("http://user:pw@proxy:3128", true).expect_err("on the pam.d line");
-        assert!(e.to_string().contains("config file"), "{e}");
-        for bad in [
-            "https://proxy:3128",
-            "proxy:3128",
-            "http://proxy",
-            "http://proxy:0",
-            "http://pr oxy:1",
-            "http://proxy:1/x",
-        ] {
-            assert!(parse_proxy(bad, false).is_err(), "{bad}");
-        }
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
     }
 
     #[test]
@@ -1362,25 +770,6 @@ mod tests {
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
         let (c, _) = ok(&[BASE[0], BASE[1], BASE[2], "werbot_id_from_login=true"]);
         assert_eq!(c.tied_werbot_id("carol"), Some("carol"));
-        fs::remove_dir_all(dir).ok();
-    }
-
-    #[test]
-    fn server_url_keeps_host_and_port_apart() {
-        let u = parse_server_url("https://[::1]:8443/api").expect("url");
-        assert_eq!((u.host.as_str(), u.port), ("::1", 8443));
-        let u = parse_server_url("api.example.com").expect("url");
-        assert_eq!((u.host.as_str(), u.port), ("api.example.com", 443));
-    }
-
-    #[test]
-    fn config_file_symlink_and_missing_are_refused() {
-        let (path, dir) = write_conf(0o600, "service_key=k\n");
-        let link = dir.join("link.conf");
-        std::os::unix::fs::symlink(&path, &link).expect("symlink");
-        assert!(read_config_file(&link).is_err());
-        assert!(read_config_file(&dir.join("absent")).is_err());
-        assert!(read_config_file(Path::new("relative.conf")).is_err());
         fs::remove_dir_all(dir).ok();
     }
 }
