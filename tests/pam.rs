@@ -395,7 +395,8 @@ fn assert_outage(opts: Options, extra: &str) {
 
 /// The request reached the server and no exact success came back: denied,
 /// offline users included, and the log says it was not an outage.
-fn assert_denied_even_offline(opts: Options) {
+/// Returns the log, for the caller's checks of what it says.
+fn assert_denied_even_offline(opts: Options) -> String {
     let env = Env::new(opts);
     let t = Instant::now();
     let l = env.totp("offline_users=alice", &env.code());
@@ -408,6 +409,7 @@ fn assert_denied_even_offline(opts: Options) {
     assert_eq!(env.api_requests(), 1, "the request must have been sent");
     assert_logged(&env, &[" WARN ", "denied"]);
     assert!(!env.log_text().contains("admitted"), "{}", env.log_text());
+    env.log_text()
 }
 
 #[test]
@@ -451,12 +453,17 @@ fn a_werbot_id_that_makes_the_api_fail_is_denied_for_an_offline_user() {
 
 #[test]
 fn fault_slow_answer_after_the_request_is_denied_even_for_an_offline_user() {
-    assert_denied_even_offline(with_fault(Fault::Slow(Duration::from_secs(30))));
+    let log = assert_denied_even_offline(with_fault(Fault::Slow(Duration::from_secs(30))));
+    // The log says why: the answer did not come in time.
+    assert!(log.contains("timed out waiting for the answer"), "{log}");
 }
 
 #[test]
 fn fault_reset_after_the_request_is_denied_even_for_an_offline_user() {
-    assert_denied_even_offline(with_fault(Fault::Reset));
+    let log = assert_denied_even_offline(with_fault(Fault::Reset));
+    // The log says why, and a reset is not told as a timeout.
+    assert!(log.contains("request: "), "{log}");
+    assert!(!log.contains("timed out"), "{log}");
 }
 
 #[test]
