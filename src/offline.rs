@@ -32,8 +32,8 @@ use hmac::{Hmac, Mac};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
-use crate::config;
 use crate::log::quote;
+use crate::trust;
 
 /// The TOTP time step, seconds.
 pub const STEP: u64 = 30;
@@ -93,10 +93,10 @@ impl Secrets {
             return Err(file_error(path, "path must be absolute"));
         }
         let dir = path.parent().unwrap_or(Path::new("/"));
-        config::trusted_dir(dir)
+        trust::trusted_dir(dir)
             .map_err(|e| file_error(path, format!("directory {}: {e}", dir.display())))?;
         let (mut file, size) =
-            config::open_root_only(path, MAX_SECRETS_FILE).map_err(|e| file_error(path, e))?;
+            trust::open_root_only(path, MAX_SECRETS_FILE).map_err(|e| file_error(path, e))?;
         let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize + 1));
         crate::sys::read_bounded(&mut file, MAX_SECRETS_FILE, &mut bytes)
             .map_err(|e| file_error(path, e))?;
@@ -441,7 +441,7 @@ fn check_state_dir(dir: &Path) -> Result<(), String> {
     if meta.file_type().is_symlink() {
         return Err("a symbolic link, not a directory".into());
     }
-    config::trusted_dir(dir)
+    trust::trusted_dir(dir)
 }
 
 /// Takes the lock of `secrets`' state (creating its directory if need be):
@@ -499,7 +499,7 @@ fn lock(path: &Path) -> Result<Lock, Error> {
     if !meta.is_file() {
         return Err(err("not a regular file".into()));
     }
-    config::owned_by_root_only(&meta).map_err(err)?;
+    trust::owned_by_root_only(&meta).map_err(err)?;
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
         // SAFETY: flock on a descriptor we own; no pointers.
@@ -530,7 +530,7 @@ fn read_state(path: &Path) -> Result<State, Error> {
             path.display()
         ))
     };
-    let (mut file, size) = match config::open_root_only(path, MAX_STATE_FILE) {
+    let (mut file, size) = match trust::open_root_only(path, MAX_STATE_FILE) {
         Ok(f) => f,
         Err(_) if matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound) => {
             return Ok(State::default())
@@ -600,7 +600,7 @@ pub fn check_state_file(secrets_path: &Path) -> Result<(), Error> {
             "offline-code lock {}: not a regular file",
             lock_path(secrets_path).display()
         ))),
-        Ok(m) => config::owned_by_root_only(&m).map_err(|e| {
+        Ok(m) => trust::owned_by_root_only(&m).map_err(|e| {
             Error(format!(
                 "offline-code lock {}: {e}",
                 lock_path(secrets_path).display()

@@ -28,10 +28,6 @@ pub use file::{read_config_file, Pairs};
 pub use policy::{parse_remember, AccountPhase, Groups, Unenrolled, MAX_REMEMBER};
 pub use url::{parse_proxy, parse_server_url, ProxyUrl, ServerUrl};
 
-// The file-trust rules live in trust.rs; re-exported here because they were
-// `config::` API before (offline.rs still says so).
-pub use crate::trust::{open_root_only, owned_by_root_only, trusted_dir};
-
 pub const DEFAULT_LOG_FILE: &str = "/var/log/wpam.log";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The server (TRASA's tfa.go) waits 60 s for the approval *after* it has
