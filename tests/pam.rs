@@ -207,6 +207,9 @@ fn totp_correct_code_succeeds_with_every_wire_field() {
     let want = serde_json::json!({"serviceID":"dev-service","serviceKey":KEY,"user":"alice",
         "tfaMethod":"totp","totpCode":code,"userIP":"192.0.2.10","wID":ALICE});
     assert_eq!(r.json.as_ref(), Some(&want));
+    // The login is spelled as in the password database: nothing to report.
+    let log = env.log_text();
+    assert!(!log.contains("in the password database; using that"), "{log}");
 }
 
 #[test]
