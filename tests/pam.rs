@@ -2378,6 +2378,10 @@ fn groups_inclusion_asks_only_members_and_an_unknown_group_denies_everyone() {
     }
     assert_eq!(env.api_requests(), 1);
     assert_logged(&env, &["ERROR", "no group \"wpam-pilto\""]);
+    // No setuid caller here: the lookups ran in this process (tests/su.rs
+    // proves the root child under su).
+    let log = env.log_text();
+    assert!(!log.contains("looked up in a root child"), "{log}");
 }
 
 /// An account stack of wpam (without PAM_RHOST: `local_user_ip`) and
