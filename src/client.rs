@@ -452,6 +452,10 @@ fn tls_failure(e: rustls::Error) -> CallError {
     }
 }
 
+fn body_timed_out(status: u16) -> CallError {
+    CallError::NoAnswer(format!("HTTP {status}, then timed out reading the body"))
+}
+
 /// Step 4: the request and its answer, over the established connection.
 /// Every failure here is [`CallError::NoAnswer`].
 pub fn ask(
@@ -492,15 +496,19 @@ pub fn ask(
             e => no_answer("request", &e),
         })?;
     let status = response.status().as_u16();
-    let answer =
-        read_wiped(&mut response.body_mut().as_reader(), MAX_BODY + 1).map_err(|e| {
-            match e.kind() {
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                    CallError::NoAnswer(format!("HTTP {status}, then timed out reading the body"))
-                }
-                _ => no_answer(&format!("HTTP {status}, then the body"), &e),
-            }
-        })?;
+    let answer = read_wiped(&mut response.body_mut().as_reader(), MAX_BODY + 1).map_err(|e| {
+        // ureq's reader reports its own deadline as an io::Error that
+        // carries ureq::Error::Timeout; a socket timeout has the kind.
+        let ureq_timeout = e
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<ureq::Error>())
+            .is_some_and(timed_out);
+        match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => body_timed_out(status),
+            _ if ureq_timeout => body_timed_out(status),
+            _ => no_answer(&format!("HTTP {status}, then the body"), &e),
+        }
+    })?;
     if answer.len() as u64 > MAX_BODY {
         return Err(CallError::NoAnswer(format!(
             "HTTP {status} with an answer larger than {} KiB",

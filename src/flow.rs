@@ -1036,6 +1036,27 @@ mod tests {
             setuid_caller: false,
         }
     }
+    #[test]
+    fn only_a_remote_address_and_a_plain_service_make_a_remember_key() {
+        let with = |rhost: &str, service: &str| {
+            remote_key(&Who {
+                rhost: rhost.into(),
+                service: service.into(),
+                ..who()
+            })
+            .is_some()
+        };
+        assert!(with("192.0.2.7", "sshd"));
+        assert!(with("2001:db8::7", "sshd"));
+        // su, sudo, the console: no address, never remembered.
+        assert!(!with("", "su"));
+        assert!(!with("tty1", "login"));
+        assert!(!with("host.example", "sshd"));
+        // A service name that is empty or carries a control character.
+        assert!(!with("192.0.2.7", ""));
+        assert!(!with("192.0.2.7", "ss\nhd"));
+    }
+
     fn auth(script: &mut Script, srv: &Server, extra: &[&str], silent: bool) -> Outcome {
         authenticate(
             script,

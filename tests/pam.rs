@@ -209,7 +209,10 @@ fn totp_correct_code_succeeds_with_every_wire_field() {
     assert_eq!(r.json.as_ref(), Some(&want));
     // The login is spelled as in the password database: nothing to report.
     let log = env.log_text();
-    assert!(!log.contains("in the password database; using that"), "{log}");
+    assert!(
+        !log.contains("in the password database; using that"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -471,7 +474,8 @@ fn fault_reset_after_the_request_is_denied_even_for_an_offline_user() {
 
 #[test]
 fn fault_body_that_stalls_after_the_headers_is_denied_even_for_an_offline_user() {
-    assert_denied_even_offline(with_fault(Fault::StallBody));
+    let log = assert_denied_even_offline(with_fault(Fault::StallBody));
+    assert!(log.contains("then timed out reading the body"), "{log}");
 }
 
 #[test]
