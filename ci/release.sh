@@ -428,7 +428,10 @@ if [ "$dry" = 1 ]; then
   fi
   grep -q "is not a valid signing subkey of $primary" <<<"$r" || die "keyring without the new subkey refused for another reason: $r"
   ok "a new subkey signs only once the committed keyring carries it"
-  printf '%s0\n' "${primary:0:39}" >"$tmp/keys-other.fpr"
+  # Another primary: the same but its last hex digit (which may itself be 0).
+  other_last=0
+  [ "${primary:39:1}" != 0 ] || other_last=1
+  printf '%s%s\n' "${primary:0:39}" "$other_last" >"$tmp/keys-other.fpr"
   mkdir -p "$tmp/keys-other" && cp "$tmp/keys/wpam-archive-keyring.asc" "$tmp/keys-other/" && mv "$tmp/keys-other.fpr" "$tmp/keys-other/wpam-archive-keyring.fpr"
   if r=$(trusted_keyring "$tmp/keys-other" "$primary" "$fpr" "$tmp/other.gpg"); then
     die "a fingerprint file naming another primary accepted the keyring"
