@@ -33,14 +33,20 @@ for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security \
 done
 [ -n "$dir" ] || { log "no pam_deny.so / pam_permit.so found (libpam-modules)"; exit 1; }
 
+# The names of the tests nextest reported as STATUS (PASS or FAIL) in FILE,
+# once each (a failure is listed again in the summary).
+tests_that() { # STATUS FILE
+  sed -nE 's/^ *'"$1"' \[[^]]*\] +(\([0-9/ ]+\) +)?[^ ]+ +(.*)$/\2/p' "$2" | LC_ALL=C sort -u
+}
+
 fail=0
 for m in deny permit; do
   out=$(mktemp)
   rc=0
   WPAM_TEST_MODULE=$dir/pam_$m.so cargo nextest run --locked --test pam --test lifecycle \
     --no-fail-fast >"$out" 2>&1 || rc=$?
-  passed=$(sed -nE 's/^ *PASS \[[^]]*\] +(\([0-9/ ]+\) +)?[^ ]+ +(.*)$/\2/p' "$out" | LC_ALL=C sort -u)
-  failed_n=$(sed -nE 's/^ *FAIL \[[^]]*\] +(\([0-9/ ]+\) +)?[^ ]+ +(.*)$/\2/p' "$out" | LC_ALL=C sort -u | grep -c . || true)
+  passed=$(tests_that PASS "$out")
+  failed_n=$(tests_that FAIL "$out" | grep -c . || true)
   if [ "$rc" = 0 ] || [ "$failed_n" = 0 ]; then
     log "against pam_$m.so the suites passed (exit $rc): they do not test the module"
     tail -n 5 "$out" >&2

@@ -452,10 +452,6 @@ fn tls_failure(e: rustls::Error) -> CallError {
     }
 }
 
-fn body_timed_out(status: u16) -> CallError {
-    CallError::NoAnswer(format!("HTTP {status}, then timed out reading the body"))
-}
-
 /// Step 4: the request and its answer, over the established connection.
 /// Every failure here is [`CallError::NoAnswer`].
 pub fn ask(
@@ -503,10 +499,15 @@ pub fn ask(
             .get_ref()
             .and_then(|i| i.downcast_ref::<ureq::Error>())
             .is_some_and(timed_out);
-        match e.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => body_timed_out(status),
-            _ if ureq_timeout => body_timed_out(status),
-            _ => no_answer(&format!("HTTP {status}, then the body"), &e),
+        if ureq_timeout
+            || matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            )
+        {
+            CallError::NoAnswer(format!("HTTP {status}, then timed out reading the body"))
+        } else {
+            no_answer(&format!("HTTP {status}, then the body"), &e)
         }
     })?;
     if answer.len() as u64 > MAX_BODY {
