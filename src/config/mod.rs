@@ -727,7 +727,15 @@ mod tests {
     #[test]
     fn debug_output_never_shows_the_key() {
         let (c, _) = ok(&BASE);
-        assert!(!format!("{c:?}").contains("skey"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("skey"), "{shown}");
+        // Redacted, not left out: the rest of the config is still shown.
+        assert!(shown.contains(r#"service_key: "[REDACTED]""#), "{shown}");
+        assert!(
+            shown.contains(&format!("service_id: {:?}", c.service_id)),
+            "{shown}"
+        );
+        assert!(shown.contains("second_factor_only: false"), "{shown}");
     }
 
     pub(super) fn write_conf(mode: u32, body: &str) -> (PathBuf, std::path::PathBuf) {

@@ -312,6 +312,11 @@ mod tests {
             Some("dXNlcjpwYTpzcw==")
         );
         assert!(!format!("{p:?}").contains("dXNl") && !p.to_string().contains("user"));
+        // Redacted, not left out.
+        assert_eq!(
+            format!("{p:?}"),
+            r#"ProxyUrl { host: "::1", port: 8080, basic_auth: Some("[REDACTED]") }"#
+        );
         let e = parse_proxy("http://user:pw@proxy:3128", true).expect_err("on the pam.d line");
         assert!(e.to_string().contains("config file"), "{e}");
         for bad in [
