@@ -273,10 +273,10 @@ impl Raw {
             "prompt_id" => self.prompt_id = v,
             "prompt_code" => self.prompt_code = v,
             "second_factor_only" => self.second_factor_only = v,
-            "config" if allow_config => {}
             // The test suite's panic trigger (pam.rs); release builds do not know it.
             #[cfg(debug_assertions)]
             "debug_panic" => {}
+            // (A config= on the pam.d line never gets here: parse takes it.)
             "config" => return Some("config= is not allowed inside a config file".into()),
             _ => return Some(format!("unknown argument {}", crate::log::quote(key))),
         }
@@ -688,6 +688,41 @@ mod tests {
         ]);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w.iter().any(|m| m.contains("sevrer_url")));
+        assert!(
+            w.iter()
+                .any(|m| m.contains("\"whatever\" (expected key=value)")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn bare_debug_and_insecure_skip_verify_are_flags() {
+        let (c, w) = ok(&[BASE[0], BASE[1], BASE[2], "debug"]);
+        assert!(w.is_empty(), "{w:?}");
+        assert!(c.debug && !c.insecure_skip_verify);
+        let (c, w) = ok(&[BASE[0], BASE[1], BASE[2], "insecure_skip_verify"]);
+        assert!(w.is_empty(), "{w:?}");
+        assert!(!c.debug && c.insecure_skip_verify);
+    }
+
+    #[test]
+    fn config_inside_a_config_file_is_ignored_with_a_warning() {
+        let (path, dir) = write_conf(0o600, "service_key=k\nconfig=/etc/other.conf\n");
+        let arg = format!("config={}", path.display());
+        let (c, w) = ok(&[BASE[0], BASE[1], arg.as_str()]);
+        assert_eq!(c.service_key.as_str(), "k");
+        assert_eq!(w, ["config= is not allowed inside a config file"]);
+        fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_panic_trigger_is_known_to_test_builds_only() {
+        let (_, w) = ok(&[BASE[0], BASE[1], BASE[2], "debug_panic=1"]);
+        if cfg!(debug_assertions) {
+            assert!(w.is_empty(), "{w:?}");
+        } else {
+            assert_eq!(w, ["unknown argument \"debug_panic\""]);
+        }
     }
 
     #[test]
@@ -722,6 +757,27 @@ mod tests {
         let p = parse(&[BASE[0], BASE[1], BASE[2], "log_file=wpam.log"]);
         assert_eq!(p.log_file, PathBuf::from(DEFAULT_LOG_FILE));
         assert_eq!(p.warnings.len(), 1);
+        for key in ["offline_secrets", "remember_dir"] {
+            let arg = format!("{key}=dir/file");
+            let p = parse(&[BASE[0], BASE[1], BASE[2], arg.as_str()]);
+            assert!(
+                matches!(&p.config, Err(ConfigError::Invalid { key: k, .. }) if *k == key),
+                "{key}: {:?}",
+                p.config
+            );
+        }
+        let (c, w) = ok(&[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            "ca_file=/etc/wpam/ca.pem",
+            "offline_secrets=/etc/wpam/offline",
+            "remember_dir=/run/wpam-x",
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.ca_file, Some(PathBuf::from("/etc/wpam/ca.pem")));
+        assert_eq!(c.offline_secrets, Some(PathBuf::from("/etc/wpam/offline")));
+        assert_eq!(c.remember_dir, PathBuf::from("/run/wpam-x"));
     }
 
     #[test]
@@ -759,7 +815,7 @@ mod tests {
     fn logins_are_tied_to_werbot_ids_in_the_config_file_only() {
         let (path, dir) = write_conf(
             0o600,
-            "service_key=k\nwid.alice = alice@example.com\nwid.bob=bad\u{202e}id\n",
+            "service_key=k\nwid.alice = alice@example.com\nwid.bob=bad\u{202e}id\nwid.=e@example.com\n",
         );
         let arg = format!("config={}", path.display());
         let p = parse(&[BASE[0], BASE[1], arg.as_str(), "wid.mallory=m@example.com"]);
@@ -771,7 +827,17 @@ mod tests {
             None,
             "the pam.d line cannot tie"
         );
-        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert_eq!(
+            c.werbot_ids.len(),
+            1,
+            "an entry without a login is not tied"
+        );
+        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("\"wid.\" ignored")),
+            "{:?}",
+            p.warnings
+        );
         let (c, _) = ok(&[BASE[0], BASE[1], BASE[2], "werbot_id_from_login=true"]);
         assert_eq!(c.tied_werbot_id("carol"), Some("carol"));
         fs::remove_dir_all(dir).ok();
