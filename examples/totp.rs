@@ -1,6 +1,6 @@
 //! Prints the current TOTP code of a base32 secret, with the development
 //! Werbot API's algorithm: `totp JBSWY3DPEHPK3PXP`. Used by the BSD VM
-//! tests (ci/bsd-vm-*.sh), where no other TOTP tool is installed.
+//! tests (ci/hosted/bsd-vm-*.sh), where no other TOTP tool is installed.
 
 #[path = "../tests/support/devserver.rs"]
 mod devserver;

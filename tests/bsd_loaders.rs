@@ -23,9 +23,9 @@
 //! - OpenBSD IBT (sys/arch/amd64/amd64/machdep.c rev 1.303,
 //!   maybe_enable_user_cet): on CPUs with IBT every process runs with
 //!   ENDBR_EN | NO_TRACK_EN unless the binary has PT_OPENBSD_NOBTCFI
-//!   (0x65a3dbe8). wpam builds the style with IBT instead (ci/build-target.sh
+//!   (0x65a3dbe8). wpam builds the style with IBT instead (ci/build/build-target.sh
 //!   says why): no NOBTCFI, and endbr64 at every indirect-branch target the
-//!   binary exposes. ci/openbsd-link.sh proved at link time that every code
+//!   binary exposes. ci/build/openbsd-link.sh proved at link time that every code
 //!   object was compiled for IBT; this checks the shipped bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -390,7 +390,7 @@ fn openbsd_ibt(name: &str, what: &str) {
     let e = Elf::read(&p);
     assert!(
         e.first(PT_OPENBSD_NOBTCFI).is_none(),
-        "PT_OPENBSD_NOBTCFI: the style would run without IBT (ci/build-target.sh builds it with IBT)"
+        "PT_OPENBSD_NOBTCFI: the style would run without IBT (ci/build/build-target.sh builds it with IBT)"
     );
     let t = branch_targets(&p, &e);
     eprintln!("{what}: {}", t.summary());

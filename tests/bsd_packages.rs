@@ -1,6 +1,6 @@
 //! The BSD packages, checked against each format's specification with
 //! readers independent of the builders (run through the build-all.sh hooks
-//! ci/pkg-<os>.sh: FreeBSD's own `pkg create` for FreeBSD, ci/bsdpkg.py for
+//! packaging/<os>/build.sh: FreeBSD's own `pkg create` for FreeBSD, packaging/common/bsdpkg.py for
 //! NetBSD and OpenBSD): archive member order, metadata fields, checksums,
 //! sizes, scripts, messages, reproducibility.
 //!
@@ -23,9 +23,9 @@ use sha2::{Digest, Sha256};
 const EPOCH: u64 = 1_700_000_000;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-/// Longest a package hook (ci/pkg-<os>.sh, python) or package script may take.
+/// Longest a package hook (packaging/<os>/build.sh, python) or package script may take.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
-/// Building FreeBSD's pkg (first run only; ci/freebsd-pkg.sh bounds its own steps).
+/// Building FreeBSD's pkg (first run only; packaging/freebsd/pkg-tool.sh bounds its own steps).
 const PKG_BUILD_LIMIT: Duration = Duration::from_secs(1080);
 
 #[path = "support/deadline.rs"]
@@ -106,7 +106,7 @@ fn artifacts(os: &str, dir: &Path) -> PathBuf {
     // The module (or login style), and the wpam command every package ships.
     for name in [name, "wpam"] {
         let bytes = std::fs::read(dist.join(name)).unwrap_or_else(|_| {
-            // ci/test-bsd.sh sets this once dist/ is built: the packages of
+            // ci/test/bsd.sh sets this once dist/ is built: the packages of
             // the real objects are what it checks, never placeholders.
             assert!(
                 std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
@@ -125,22 +125,22 @@ fn command(os: &str, dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join(format!("{os}-amd64/wpam"))).expect("wpam artifact")
 }
 
-/// Whether FreeBSD's pkg, which makes the FreeBSD package (ci/pkg-freebsd.sh:
-/// `pkg create`), is built or can be (ci/freebsd-pkg.sh, once, about 80 s on
+/// Whether FreeBSD's pkg, which makes the FreeBSD package (packaging/freebsd/build.sh:
+/// `pkg create`), is built or can be (packaging/freebsd/pkg-tool.sh, once, about 80 s on
 /// 2 cores). When it cannot, the FreeBSD checks skip with a note, except
 /// under CI=true, where they fail (as tests/freebsd_pkg.rs does).
 fn freebsd_pkg_available() -> bool {
     let out = deadline::output(
-        &mut Command::new(format!("{ROOT}/ci/freebsd-pkg.sh")),
+        &mut Command::new(format!("{ROOT}/packaging/freebsd/pkg-tool.sh")),
         PKG_BUILD_LIMIT,
-        "ci/freebsd-pkg.sh",
+        "packaging/freebsd/pkg-tool.sh",
     )
-    .expect("run ci/freebsd-pkg.sh");
+    .expect("run packaging/freebsd/pkg-tool.sh");
     if out.status.success() {
         return true;
     }
     let why = format!(
-        "ci/freebsd-pkg.sh could not build FreeBSD's pkg ({}):\n{}",
+        "packaging/freebsd/pkg-tool.sh could not build FreeBSD's pkg ({}):\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
@@ -153,13 +153,13 @@ fn freebsd_pkg_available() -> bool {
 fn build(os: &str, dir: &Path) -> (Vec<u8>, Vec<u8>) {
     let art = artifacts(os, dir);
     let out = deadline::output(
-        Command::new(format!("{ROOT}/ci/pkg-{os}.sh"))
+        Command::new(format!("{ROOT}/packaging/{os}/build.sh"))
             .arg(&art)
             .arg(dir)
             .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
             .env("VERSION", VERSION),
         SCRIPT_LIMIT,
-        &format!("ci/pkg-{os}.sh"),
+        &format!("packaging/{os}/build.sh"),
     )
     .expect("run the package hook");
     assert!(
@@ -336,7 +336,7 @@ fn freebsd_pkg_follows_the_pkg_format() {
     }
     let dir = tmp("fbsd");
     let (pkg, module) = build("freebsd", &dir);
-    // xz magic: ci/pkg-freebsd.sh asks pkg create for txz (-f txz).
+    // xz magic: packaging/freebsd/build.sh asks pkg create for txz (-f txz).
     assert_eq!(&pkg[..6], b"\xfd7zXZ\x00");
     let es = entries(&unxz(&pkg));
     let names: Vec<&str> = es.iter().map(|e| e.name.as_str()).collect();
@@ -496,7 +496,7 @@ fn freebsd_pkg_follows_the_pkg_format() {
         );
     }
     // The shell pre-deinstall: the warning while PAM still names the module
-    // (ci/test-scripts.sh runs it; ci/test-packages.sh through pkg itself).
+    // (ci/test/scripts.sh runs it; ci/test/packages.sh through pkg itself).
     // pkg create keeps a script as its file says, less the final newline
     // (pkg trims the strings of a manifest, every package's alike).
     let script = |name: &str| {
@@ -926,7 +926,7 @@ fn openbsd_tgz_follows_the_package_format() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// ci/sign-openbsd.sh signs as pkg_sign(1) does: `signify -Sz` puts the
+/// ci/release/sign-openbsd.sh signs as pkg_sign(1) does: `signify -Sz` puts the
 /// signature into the gzip header (comment "verify with NAME.pub", NAME
 /// ending in -pkg, what pkg_add's `signify -Vz -t pkg` looks up in
 /// /etc/signify), over the same tar; signify -Vz accepts it with that key
@@ -948,11 +948,11 @@ fn openbsd_package_is_signed_as_pkg_sign_does() {
     let pkg = dir.join(format!("openbsd-amd64/wpam-{VERSION}.tgz"));
     let sign = |args: &[&Path]| {
         deadline::output(
-            Command::new(format!("{ROOT}/ci/sign-openbsd.sh")).args(args),
+            Command::new(format!("{ROOT}/ci/release/sign-openbsd.sh")).args(args),
             SCRIPT_LIMIT,
-            "ci/sign-openbsd.sh",
+            "ci/release/sign-openbsd.sh",
         )
-        .expect("run ci/sign-openbsd.sh")
+        .expect("run ci/release/sign-openbsd.sh")
     };
     let keys = dir.join("keys");
     let out = sign(&[Path::new("--throwaway"), &keys, &pkg]);

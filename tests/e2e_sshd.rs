@@ -7,7 +7,7 @@
 //! root: skipped with a note, except under `CI=true`, where that fails.
 //! The tests run one at a time (a lock), because several measure time.
 //!
-//! With `WPAM_E2E_ROOT` set (ci/test-roots.sh) the same tests run against
+//! With `WPAM_E2E_ROOT` set (ci/test/roots.sh) the same tests run against
 //! the sshd, ssh, libpam, wpam command and installed .deb module of that
 //! Debian root, through chroot; `WPAM_E2E_ROOT_MODULE` names the module
 //! there.

@@ -1,9 +1,9 @@
 //! FreeBSD's own `pkg` (2.8.4, built for this Linux host by
-//! ci/freebsd-pkg.sh) over our .pkg and over the release's repository
-//! (ci/freebsd-repo.sh), as a FreeBSD host would use them:
+//! packaging/freebsd/pkg-tool.sh) over our .pkg and over the release's repository
+//! (ci/release/freebsd-repo.sh), as a FreeBSD host would use them:
 //!
 //! - `pkg info -F` prints the package's manifest as pkg reads it, and that
-//!   manifest is the one inside the package (ci/pkg-freebsd.sh, through
+//!   manifest is the one inside the package (packaging/freebsd/build.sh, through
 //!   `pkg create`), key by key;
 //! - `pkg -r ROOT add` of the bare file, `pkg info -l`, `pkg check -s`,
 //!   `pkg delete`: the module lands where FreeBSD's OpenPAM looks
@@ -37,7 +37,7 @@ mod deadline;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const EPOCH: &str = "1700000000";
-/// Building pkg (first run only; ci/freebsd-pkg.sh bounds its own steps).
+/// Building pkg (first run only; packaging/freebsd/pkg-tool.sh bounds its own steps).
 const BUILD_LIMIT: Duration = Duration::from_secs(1080);
 /// One pkg command, a package hook, openssl.
 const STEP_LIMIT: Duration = Duration::from_secs(180);
@@ -87,15 +87,15 @@ fn run_ok(cmd: &mut Command, what: &str) -> String {
 /// built outside CI.
 fn pkg_binary() -> Option<PathBuf> {
     let out = run(
-        &mut Command::new(format!("{ROOT}/ci/freebsd-pkg.sh")),
-        "ci/freebsd-pkg.sh",
+        &mut Command::new(format!("{ROOT}/packaging/freebsd/pkg-tool.sh")),
+        "packaging/freebsd/pkg-tool.sh",
         BUILD_LIMIT,
     );
     if out.status.success() {
         return Some(PathBuf::from(text(&out.stdout).trim()));
     }
     let why = format!(
-        "ci/freebsd-pkg.sh could not build FreeBSD's pkg ({}):\n{}",
+        "packaging/freebsd/pkg-tool.sh could not build FreeBSD's pkg ({}):\n{}",
         out.status,
         text(&out.stderr)
     );
@@ -111,7 +111,7 @@ fn build_package(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&art).expect("artifact dir");
     let module =
         std::fs::read(format!("{ROOT}/dist/freebsd-amd64/pam_wpam.so")).unwrap_or_else(|_| {
-            // ci/test-bsd.sh sets it under CI=true: the real object only.
+            // ci/test/bsd.sh sets it under CI=true: the real object only.
             assert!(
                 std::env::var("WPAM_REQUIRE_DIST").as_deref() != Ok("1"),
                 "no dist/freebsd-amd64/pam_wpam.so, and WPAM_REQUIRE_DIST=1"
@@ -129,12 +129,12 @@ fn build_package(dir: &Path) -> PathBuf {
     });
     std::fs::write(art.join("wpam"), command).expect("artifact");
     let out = run_ok(
-        Command::new(format!("{ROOT}/ci/pkg-freebsd.sh"))
+        Command::new(format!("{ROOT}/packaging/freebsd/build.sh"))
             .arg(&art)
             .arg(dir)
             .env("SOURCE_DATE_EPOCH", EPOCH)
             .env("VERSION", VERSION),
-        "ci/pkg-freebsd.sh",
+        "packaging/freebsd/build.sh",
     );
     PathBuf::from(out.trim())
 }
@@ -451,17 +451,17 @@ fn http_get(url: &str) -> Vec<u8> {
     got[split + 4..].to_vec()
 }
 
-/// The release's repositories (ci/freebsd-repo.sh) of `pkgfile` under `site`,
+/// The release's repositories (ci/release/freebsd-repo.sh) of `pkgfile` under `site`,
 /// signed with `key`; returns the ABIs it printed.
 fn make_repo(pkgfile: &Path, site: &Path, key: &Path) -> String {
     run_ok(
-        Command::new(format!("{ROOT}/ci/freebsd-repo.sh"))
+        Command::new(format!("{ROOT}/ci/release/freebsd-repo.sh"))
             .arg(pkgfile)
             .arg(site)
             .arg(key)
             .arg(PAGES_URL)
             .env("SOURCE_DATE_EPOCH", EPOCH),
-        "ci/freebsd-repo.sh",
+        "ci/release/freebsd-repo.sh",
     )
 }
 
@@ -856,7 +856,7 @@ fn pkg_install_from_the_signed_repository() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// Two runs of ci/freebsd-repo.sh over the same package and key write the
+/// Two runs of ci/release/freebsd-repo.sh over the same package and key write the
 /// same bytes (SOURCE_DATE_EPOCH; RSA PKCS#1 v1.5 signatures are
 /// deterministic), so a release can be rebuilt and compared.
 #[test]

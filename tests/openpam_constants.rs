@@ -210,9 +210,9 @@ fn libpam_sys_cfg(triple: &str) -> Option<String> {
         // a broken setup, not a reason to check nothing.
         assert!(
             std::env::var_os("WPAM_REQUIRE_BSD_ARTIFACTS").is_none(),
-            "rust target {triple} not installed after the BSD builds (ci/setup-cross.sh)"
+            "rust target {triple} not installed after the BSD builds (ci/build/setup-cross.sh)"
         );
-        eprintln!("skipped {triple}: rust target not installed (ci/setup-cross.sh adds it)");
+        eprintln!("skipped {triple}: rust target not installed (ci/build/setup-cross.sh adds it)");
         return None;
     }
     let dir = Path::new(ROOT).join("target/pam-impl-check");
@@ -374,7 +374,7 @@ fn netbsd_module_is_a_netbsd_openpam_module() {
     // NetBSD base: libc.so.12, libpthread.so.1 (lib/libpthread/shlib_version
     // major=1), libgcc_s.so.1, libm.so.0; libpam's major from
     // lib/libpam/Makefile.inc (SHLIB_MAJOR=4 since rev 1.17, 2013-12-27,
-    // shared with ci/build-target.sh: WPAM_NETBSD_LIBPAM_SONAME overrides both).
+    // shared with ci/build/build-target.sh: WPAM_NETBSD_LIBPAM_SONAME overrides both).
     let soname =
         std::env::var("WPAM_NETBSD_LIBPAM_SONAME").unwrap_or_else(|_| "libpam.so.4".into());
     check_module(

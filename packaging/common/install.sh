@@ -29,7 +29,7 @@
 # A directory that exists (/usr/libexec/auth, /var/log, the PAM directory)
 # keeps its owner and mode: only missing ones are created.
 set -eu
-# Under set -e, say where it stopped (ci/lib-err.sh's EXIT trap: this script
+# Under set -e, say where it stopped (ci/lib/err.sh's EXIT trap: this script
 # ships alone in the tarballs). die() is for the failures it reports itself.
 step=
 trap 'case $? in 0) ;; *) echo "$0: failed (exit $?); last step: ${step:-none}" >&2 ;; esac' EXIT

@@ -1,6 +1,6 @@
 # >>> pam-refs.sh (packaging/common/pam-refs.sh, copied verbatim into the deb
 # prerm, the rpm %preun, FreeBSD's pre-deinstall and NetBSD's +DEINSTALL;
-# ci/test-scripts.sh checks every copy against the original)
+# ci/test/scripts.sh checks every copy against the original)
 #
 # wpam_pam_refs ROOT [managed]: prints "FILE:LINE: TEXT" for each line under
 # ROOT that still names the module: a PAM policy line naming pam_wpam.so

@@ -1,6 +1,6 @@
 //! The cross-built BSD objects in dist/<target>/ and the binutils that read
 //! them, for the tests that check those objects (tests/openpam_constants.rs,
-//! tests/bsd_loaders.rs). `make test-bsd` (ci/test-bsd.sh) builds them first
+//! tests/bsd_loaders.rs). `make test-bsd` (ci/test/bsd.sh) builds them first
 //! and sets WPAM_REQUIRE_BSD_ARTIFACTS=1: there a missing object fails the
 //! test instead of skipping it.
 

@@ -16,7 +16,7 @@
 //! All of it runs on the host, or inside the Debian root named by
 //! `WPAM_E2E_ROOT` ([`root`]): sshd, ssh, ssh-keygen, useradd and the PAM
 //! service file are then the root's own, reached through `chroot`, so the
-//! same tests prove another release's OpenSSH and Linux-PAM (ci/test-roots.sh).
+//! same tests prove another release's OpenSSH and Linux-PAM (ci/test/roots.sh).
 #![allow(dead_code)]
 
 #[path = "deadline.rs"]

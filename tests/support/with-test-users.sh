@@ -14,8 +14,8 @@
 #   with-test-users.sh --nextest      as a nextest setup script: write the
 #                                     variables to $NEXTEST_ENV
 set -euo pipefail
-# shellcheck source=../../ci/lib-err.sh
-. "$(dirname "$0")/../../ci/lib-err.sh"
+# shellcheck source=../../ci/lib/err.sh
+. "$(dirname "$0")/../../ci/lib/err.sh"
 
 lib=
 for f in /usr/lib/*/libnss_wrapper.so /usr/lib64/libnss_wrapper.so /usr/lib/libnss_wrapper.so; do
