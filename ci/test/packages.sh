@@ -61,17 +61,9 @@ start=$(date +%s)
 # The stamp the artifacts in dist/ were built with (build-all.sh records it).
 stamp() { cat "$here/build/source-date-epoch" 2>/dev/null || echo "$SOURCE_DATE_EPOCH"; }
 
-pass=0 fail=0 skip=0
-failures=()
-ok() { pass=$((pass + 1)); printf 'ok    %s\n' "$*"; }
-bad() { fail=$((fail + 1)); failures+=("$*"); printf 'FAIL  %s\n' "$*"; }
-skipped() { skip=$((skip + 1)); printf 'skip  %s\n' "$*"; }
-check() { # description command... : ok if the command succeeds
-  local d=$1
-  shift
-  local out
-  if out=$("$@" 2>&1); then ok "$d"; else bad "$d"; printf '%s\n' "$out" | sed 's/^/      /' | head -n 40; fi
-}
+# shellcheck source=../lib/check.sh
+. "$here/ci/lib/check.sh"
+check_name=test-packages check_skips=1
 is_root() { [ "$(id -u)" = 0 ]; }
 need_root() { # description: true when the check may run
   if is_root; then return 0; fi
@@ -423,6 +415,7 @@ fresh_root() { # make $root a fresh copy of the cached minbase root
   tar -xf "$base_tar" -C "$root"
   mount -t proc proc "$root/proc" && mounted+=("$root/proc")
 }
+# shellcheck disable=SC2317 # called through check (ci/lib/check.sh)
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
 
 if need_root "debootstrap root, signed APT repository, apt install/purge, rpm --root"; then
@@ -780,11 +773,4 @@ else
   fi
 fi
 
-end=$(date +%s)
-echo
-echo "test-packages: $((end - start)) s"
-if [ "$fail" -gt 0 ]; then
-  printf 'failed: %s\n' "${failures[@]}"
-fi
-echo "test-packages: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish

@@ -46,30 +46,9 @@ VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 ALICE_SECRET=JBSWY3DPEHPK3PXP
 start=$(date +%s)
 
-pass=0 fail=0
-failures=()
-ok() { pass=$((pass + 1)); printf 'ok    %s\n' "$*"; }
-bad() { fail=$((fail + 1)); failures+=("$*"); printf 'FAIL  %s\n' "$*"; }
-check() { # description command... : ok if the command succeeds
-  local d=$1
-  shift
-  local out
-  if out=$("$@" 2>&1); then
-    ok "$d"
-  else
-    bad "$d"
-    printf '%s\n' "$out" | sed 's/^/      /' | tail -n 40
-    return 1
-  fi
-}
-finish() {
-  echo
-  echo "test-roots: $(($(date +%s) - start)) s"
-  if [ "$fail" -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
-  echo "test-roots: $pass passed, $fail failed"
-  [ "$fail" -eq 0 ]
-  exit
-}
+# shellcheck source=../lib/check.sh
+. "$here/ci/lib/check.sh"
+check_name=test-roots check_tail=1
 
 if [ "$(id -u)" != 0 ]; then
   if [ "${CI:-}" = true ]; then

@@ -75,9 +75,9 @@ cd "$here"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/wpam-test-scripts.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); printf 'ok    %s\n' "$*"; }
-bad() { fail=$((fail + 1)); printf 'FAIL  %s\n' "$*"; }
+# ok, bad and the counts pass, fail.
+# shellcheck source=../lib/check.sh
+. "$here/ci/lib/check.sh"
 expect() { # description expected actual
   if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; printf '      want: %s\n      got:  %s\n' "$2" "$3"; fi
 }

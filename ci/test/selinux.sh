@@ -59,23 +59,9 @@ cil=$here/packaging/selinux/wpam.cil
 mkdir -p "$tdir"
 start=$(date +%s)
 
-pass=0 fail=0 skip=0
-failures=()
-ok() { pass=$((pass + 1)); printf 'ok    %s\n' "$*"; }
-bad() { fail=$((fail + 1)); failures+=("$*"); printf 'FAIL  %s\n' "$*"; }
-check() { # description command...
-  local d=$1 out
-  shift
-  if out=$("$@" 2>&1); then ok "$d"; else bad "$d"; printf '%s\n' "$out" | sed 's/^/      /' | head -n 40; fi
-}
-finish() {
-  echo
-  echo "test-selinux: $(($(date +%s) - start)) s"
-  if [ "$fail" -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
-  echo "test-selinux: $pass passed, $fail failed, $skip skipped"
-  [ "$fail" -eq 0 ]
-  exit
-}
+# shellcheck source=../lib/check.sh
+. "$here/ci/lib/check.sh"
+check_name=test-selinux check_skips=1
 
 # --- tools -----------------------------------------------------------------------
 missing=()
