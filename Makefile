@@ -10,10 +10,12 @@ ifneq ($(CARGO_INSTALL_ROOT),)
 export PATH := $(CARGO_INSTALL_ROOT)/bin:$(PATH)
 endif
 
-.PHONY: help deps deps-build build demo test test-unit lint-rust bench clean
+.PHONY: help deps deps-build build demo install bench clean test test-unit lint-rust lint-ci
 
 help: ## this list
-	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+	@awk '/^##@ / { printf "\n%s\n", substr($$0, 5); next } /^[a-zA-Z0-9_.-]+:.*## / { split($$0, a, /:.*## /); printf "  %-22s %s\n", a[1], a[2] }' $(MAKEFILE_LIST)
+
+##@ Use: build, try and install the module
 
 deps: ## install the Debian packages the build and tests need (apt-get, as root), and the pinned Rust (rust-toolchain.toml)
 	@ci/install-deps.sh
@@ -30,30 +32,18 @@ demo: deps-build ## the main job: the module against the bundled development Wer
 	$(CARGO) build --release --locked --lib
 	$(CARGO) run --config "target.'cfg(all())'.runner='tests/support/with-test-users.sh'" --release --locked --example demo
 
-lint-rust: ## cargo fmt --check and clippy -D warnings over every target
-	@command -v rustup >/dev/null && rustup component add clippy rustfmt >/dev/null 2>&1 || true
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets --locked -- -D warnings
-
-.PHONY: nextest
-nextest: ## cargo-nextest (pinned, cargo install --locked) unless `cargo nextest` already runs
-	@$(CARGO) nextest --version >/dev/null 2>&1 || { \
-		echo "nextest: installing cargo-nextest $(NEXTEST_VERSION) (cargo install --locked)"; \
-		$(CARGO) install --locked cargo-nextest --version $(NEXTEST_VERSION); }
-
-test-unit: deps-build nextest ## unit and libpam integration tests (no root needed), each under a time limit (cargo-nextest)
-	$(CARGO) nextest run --locked
-	$(CARGO) test --locked --doc
-
-.PHONY: test-e2e
-test-e2e: deps nextest ## as root: real sshd + ssh client, the setuid su attacks, a nameserver of our own (skips otherwise, fails under CI=true)
-	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
-	$(CARGO) nextest run --locked --test e2e_sshd --test su --test dns --run-ignored ignored-only --test-threads 1
+install: ## install the built module and the wpam command (make build) into this system's PAM dir and /usr/bin, + /var/log/wpam.log; honours DESTDIR
+	@test -f target/release/libpam_wpam.so -o -f target/release/login_-wpam || { echo "run 'make build' first" >&2; exit 1; }
+	MODULE=target/release/libpam_wpam.so LOGIN_STYLE=target/release/login_-wpam \
+		WPAM_BIN=target/release/wpam MANPAGE=packaging/man/pam_wpam.8 \
+		WPAM_MANPAGE=packaging/man/wpam.8 DESTDIR="$(DESTDIR)" packaging/common/install.sh
 
 bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, SSH logins/s (table; target/bench.json)
 	$(CARGO) build --release --locked --lib
 	$(CARGO) build --release --locked --example bench
 	tests/support/with-test-users.sh ./target/release/examples/bench
+
+##@ Test (`make test` runs them all; ci/test/)
 
 # The root suites (sshd, su, DNS) run once, in test-dist, against the module
 # that ships; test-e2e runs them against the debug build while developing.
@@ -63,6 +53,23 @@ test: deps lint-rust lint-ci test-unit demo test-packages test-roots test-selinu
 # The test targets run one after another even under `make -j`: the e2e tests
 # measure time and add users, and must not share the machine with builds.
 .NOTPARALLEL:
+
+lint-rust: ## cargo fmt --check and clippy -D warnings over every target
+	@command -v rustup >/dev/null && rustup component add clippy rustfmt >/dev/null 2>&1 || true
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolint over the Dockerfile, shellcheck over every script, ci/test/scripts.sh
+	ci/test/lint.sh
+
+test-unit: deps-build nextest ## unit and libpam integration tests (no root needed), each under a time limit (cargo-nextest)
+	$(CARGO) nextest run --locked
+	$(CARGO) test --locked --doc
+
+.PHONY: test-e2e
+test-e2e: deps nextest ## as root: real sshd + ssh client, the setuid su attacks, a nameserver of our own (skips otherwise, fails under CI=true)
+	@[ "$$(id -u)" = 0 ] || echo "test-e2e: not root, the end-to-end tests skip themselves (under CI=true they fail)"
+	$(CARGO) nextest run --locked --test e2e_sshd --test su --test dns --run-ignored ignored-only --test-threads 1
 
 .PHONY: test-dist
 # WPAM_DIST: another dist/ tree, e.g. the release build's artifacts (release.yml).
@@ -82,6 +89,13 @@ test-dist: deps nextest ## the libpam and lifecycle suites (and that they fail w
 	$(CARGO) build --release --locked --lib --features test-panic-trigger --target-dir target/panic-trigger
 	WPAM_REQUIRE_PANIC_TRIGGER=1 WPAM_TEST_MODULE=$(CURDIR)/target/panic-trigger/release/libpam_wpam.so $(CARGO) nextest run --locked --test pam -E 'test(a_panic_is_system_err_and_prints_nothing_on_stderr)'
 
+.PHONY: test-roots
+test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10), pamtester in an arm64 Debian 12 root (qemu) and in an amd64 Debian 12 root without merged /usr (the module named without a path), each with the .deb apt-installed (ci/test/roots.sh)
+	ci/test/roots.sh
+
+test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
+	ci/test/packages.sh
+
 # --- SELinux (ci/test/selinux.sh; the Fedora/Rocky jobs are ci.yml's selinux-rpm) --
 .PHONY: test-selinux
 test-selinux: deps ## the SELinux policy module linked into Debian's reference policy in a scratch store: exact rules (sesearch), booleans, labels, with and without sshd_session_t
@@ -97,13 +111,14 @@ test-ansible: deps ## as root: ansible-lint, then the role for real against Debi
 test-bsd: deps ## OpenPAM constants, BSD ELF checks, FreeBSD/NetBSD/OpenBSD package formats, login_-wpam protocol; lints bsd.yml and ci/hosted/bsd-vm-*.sh
 	ci/test/bsd.sh
 
-clean: ## remove build outputs
-	$(CARGO) clean
-	rm -rf dist build
+.PHONY: test-reproducible
+test-reproducible: deps ## the reproducible-check for linux-amd64 (module, wpam, .deb, .rpm, tarball, SHA256SUMS): two builds of HEAD in two directories, byte-compared (ci.yml's reproducible jobs: every target)
+	ci/reproducible-check.sh linux-amd64
 
-# --- cross builds, packages, release artifacts (build-all.sh, ci/*.sh) -------
+##@ Build and package (build-all.sh, ci/build/, packaging/)
+
 .PHONY: build-linux build-linux-arm64 build-freebsd build-openbsd build-netbsd build-all \
-	install deb rpm dist reproducible-check test-packages
+	deb rpm dist reproducible-check test-packages
 
 build-linux: deps ## linux-amd64 module, glibc 2.17 floor (zig): dist/linux-amd64/pam_wpam.so
 	@ci/build/setup-cross.sh
@@ -140,18 +155,17 @@ rpm: deps ## .rpm for x86_64 and aarch64 (rpmbuild, packaging/rpm/wpam.spec.in, 
 	ci/build/build-target.sh linux-amd64 && packaging/linux.sh amd64 rpm
 	ci/build/build-target.sh linux-arm64 && packaging/linux.sh arm64 rpm
 
-install: ## install the built module and the wpam command (make build) into this system's PAM dir and /usr/bin, + /var/log/wpam.log; honours DESTDIR
-	@test -f target/release/libpam_wpam.so -o -f target/release/login_-wpam || { echo "run 'make build' first" >&2; exit 1; }
-	MODULE=target/release/libpam_wpam.so LOGIN_STYLE=target/release/login_-wpam \
-		WPAM_BIN=target/release/wpam MANPAGE=packaging/man/pam_wpam.8 \
-		WPAM_MANPAGE=packaging/man/wpam.8 DESTDIR="$(DESTDIR)" packaging/common/install.sh
-
 reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte (all five targets; REPRO_TARGETS=... for fewer)
 	ci/reproducible-check.sh $(REPRO_TARGETS)
 
-.PHONY: test-reproducible
-test-reproducible: deps ## the reproducible-check for linux-amd64 (module, wpam, .deb, .rpm, tarball, SHA256SUMS): two builds of HEAD in two directories, byte-compared (ci.yml's reproducible jobs: every target)
-	ci/reproducible-check.sh linux-amd64
+##@ Release (ci/release/)
+
+.PHONY: release-dry-run
+
+release-dry-run: deps ## the release job minus publishing (throwaway key), then it verifies its output; reuses dist/, builds it if incomplete
+	ci/release/release.sh --dry-run
+
+##@ Long runs, not part of `make test`
 
 # --- mutation testing (cargo-mutants, .cargo/mutants.toml) -------------------
 # Not part of `make test` (hours on 2 cores): ci.yml's mutants jobs run it in
@@ -159,28 +173,6 @@ test-reproducible: deps ## the reproducible-check for linux-amd64 (module, wpam,
 .PHONY: mutants
 mutants: deps nextest ## mutation testing of the decision core against the unit and libpam suites; fails on a survivor that mutants/accepted.txt does not explain (ci/test/mutants.sh)
 	ci/test/mutants.sh $(if $(MUTANTS_SHARD),--shard $(MUTANTS_SHARD)) $(MUTANTS_ARGS)
-
-.PHONY: test-roots
-test-roots: deps nextest ## as root: the e2e sshd suite in a Debian 13 root (OpenSSH 10), pamtester in an arm64 Debian 12 root (qemu) and in an amd64 Debian 12 root without merged /usr (the module named without a path), each with the .deb apt-installed (ci/test/roots.sh)
-	ci/test/roots.sh
-
-test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in a debootstrap root, rpm --root, ELF checks
-	ci/test/packages.sh
-
-# --- CI on a brand-new machine (ci/test/fresh-root.sh, docs/fresh-root.md) -------
-# Not part of `make test`: it runs `make test` itself, in another root.
-.PHONY: ci-fresh-root
-ci-fresh-root: ## as root: `.ci/run` in a new Debian 12 root with only a new CI machine's packages and toolchain (COMMIT=..., default HEAD; 30-60 min; docs/fresh-root.md)
-	ci/test/fresh-root.sh $(COMMIT)
-
-# --- CI lints and the release pipeline (ci/test/lint.sh, ci/release/release.sh) -----------
-.PHONY: lint-ci release-dry-run
-
-lint-ci: ## actionlint (+ shellcheck of run: blocks) over the workflows, hadolint over the Dockerfile, shellcheck over every script, ci/test/scripts.sh
-	ci/test/lint.sh
-
-release-dry-run: deps ## the release job minus publishing (throwaway key), then it verifies its output; reuses dist/, builds it if incomplete
-	ci/release/release.sh --dry-run
 
 # --- fuzzing (fuzz/, cargo-fuzz + libFuzzer) ----------------------------------
 # Not part of `make test` (a minute per target); ci.yml's `fuzz` job runs it.
@@ -210,3 +202,21 @@ fuzz: deps-build ## each fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (defau
 			|| { echo "fuzz: $$t FAILED: the input is in fuzz/artifacts/$$t/; fix, then add it to fuzz/regressions/$$t/" >&2; exit 1; }; \
 	done
 	@echo "fuzz: every target ran $(FUZZ_SECONDS) s without a crash"
+
+# --- CI on a brand-new machine (ci/test/fresh-root.sh, docs/fresh-root.md) -------
+# Not part of `make test`: it runs `make test` itself, in another root.
+.PHONY: ci-fresh-root
+ci-fresh-root: ## as root: `.ci/run` in a new Debian 12 root with only a new CI machine's packages and toolchain (COMMIT=..., default HEAD; 30-60 min; docs/fresh-root.md)
+	ci/test/fresh-root.sh $(COMMIT)
+
+##@ Maintenance
+
+.PHONY: nextest
+nextest: ## cargo-nextest (pinned, cargo install --locked) unless `cargo nextest` already runs
+	@$(CARGO) nextest --version >/dev/null 2>&1 || { \
+		echo "nextest: installing cargo-nextest $(NEXTEST_VERSION) (cargo install --locked)"; \
+		$(CARGO) install --locked cargo-nextest --version $(NEXTEST_VERSION); }
+
+clean: ## remove build outputs
+	$(CARGO) clean
+	rm -rf dist build
