@@ -84,9 +84,19 @@ fn local(what: &str, e: &io::Error) -> ResolveError {
 
 /// Forks the lookup, reads its answer until `deadline`, reaps the child.
 fn ask_child(name: &CStr, deadline: Instant) -> Result<Zeroizing<Vec<u8>>, ResolveError> {
-    // SAFETY: the child runs `lookup` (libc's resolver and our own code) and
-    // ends in _exit.
-    let mut child = unsafe { fork::spawn(|fd| Zeroizing::new(lookup(name, fd))) }
+    ask_with(deadline, |fd| lookup(name, fd))
+}
+
+/// The parent's side of `ask_child`, with the child's work as a parameter
+/// (the tests give it children that answer the most a lookup can, or stall).
+/// `work` runs in the forked child: only our own code and libc.
+fn ask_with<F>(deadline: Instant, work: F) -> Result<Zeroizing<Vec<u8>>, ResolveError>
+where
+    F: FnOnce(RawFd) -> Vec<u8>,
+{
+    // SAFETY: the child runs `work` (ask_child: libc's resolver and our own
+    // code) and ends in _exit.
+    let mut child = unsafe { fork::spawn(|fd| Zeroizing::new(work(fd))) }
         .map_err(|e| local("name resolution: fork", &e))?;
     let read = child.read_until(deadline, MAX_MESSAGE + 1);
     // Looked at before the kill: was the child waiting on a name server?
@@ -458,5 +468,92 @@ mod tests {
         m.extend_from_slice(&libc::EAI_MEMORY.to_le_bytes());
         m.extend_from_slice(&0i32.to_le_bytes());
         assert!(matches!(parse_message(&m, 1), Err(ResolveError::Local(_))));
+        // getaddrinfo's "no address of that family" (glibc's -9) is a
+        // negative answer.
+        #[cfg(target_os = "linux")]
+        assert!(matches!(gai_error(-9, 0), ResolveError::NotFound(_)));
+    }
+
+    #[test]
+    fn local_failures_of_the_child_say_which() {
+        for (what, want) in [
+            (LOCAL_FDS, "cannot open file descriptors"),
+            (LOCAL_MEMORY, "cannot map memory"),
+            (9, "internal error in the resolver process"),
+        ] {
+            let mut m = vec![TAG_LOCAL];
+            m.extend_from_slice(&libc::EMFILE.to_le_bytes());
+            m.push(what);
+            match parse_message(&m, 1) {
+                Err(ResolveError::Local(s)) => assert!(s.contains(want), "{s}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// An answer of `n` distinct IPv6 addresses, scope id 3.
+    fn v6_answer(n: u8) -> Vec<u8> {
+        let mut m = vec![TAG_ADDRS, n];
+        for i in 0..n {
+            let mut e = [0u8; ADDR_LEN];
+            e[0] = 6;
+            e[1] = 0xfe;
+            e[2] = 0x80;
+            e[16] = i + 1;
+            e[17..21].copy_from_slice(&3i32.to_le_bytes());
+            m.extend_from_slice(&e);
+        }
+        m
+    }
+
+    #[test]
+    fn ipv6_answers_keep_their_scope() {
+        let addrs = parse_message(&v6_answer(2), 443).expect("two addresses");
+        assert_eq!(
+            addrs,
+            [
+                "[fe80::1%3]:443".parse::<SocketAddr>().unwrap(),
+                "[fe80::2%3]:443".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn the_largest_answer_a_lookup_can_give_is_read_whole() {
+        // MAX_ADDRS entries after the progress byte: the most the child
+        // writes, and exactly MAX_MESSAGE bytes of answer.
+        let full = v6_answer(MAX_ADDRS as u8);
+        assert_eq!(full.len(), MAX_MESSAGE);
+        let m = ask_with(soon(), move |fd| {
+            fork::write_all(fd, &[TAG_STARTED]);
+            full
+        })
+        .expect("the whole answer");
+        assert_eq!(parse_message(&m, 1).expect("addresses").len(), MAX_ADDRS);
+    }
+
+    #[test]
+    fn a_child_that_stalls_without_a_query_open_is_local_with_one_a_timeout() {
+        let stall = |fd: RawFd| {
+            fork::write_all(fd, &[TAG_STARTED]);
+            std::thread::sleep(Duration::from_secs(30));
+            Vec::new()
+        };
+        let deadline = || Instant::now() + Duration::from_millis(500);
+        // Started, and no socket open at the deadline: a lookup stuck in
+        // libc (a lock held at the fork), never an outage.
+        match ask_with(deadline(), stall) {
+            Err(ResolveError::Local(s)) => assert!(s.contains("no query"), "{s}"),
+            other => panic!("{other:?}"),
+        }
+        // Started and holding a socket (waiting on a name server): a
+        // timeout. Only Linux shows the child's sockets.
+        if cfg!(target_os = "linux") {
+            let r = ask_with(deadline(), |fd| {
+                let _sock = std::net::UdpSocket::bind("127.0.0.1:0");
+                stall(fd)
+            });
+            assert_eq!(r, Err(ResolveError::TimedOut));
+        }
     }
 }

@@ -77,3 +77,101 @@ fn unreadable(e: &std::io::Error) -> String {
         crate::sys::describe("cannot open", e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{chown, PermissionsExt};
+
+    /// trusted_owner(0), (65534), (4242) as this process sees it, and as a
+    /// process running as uid 65534 sees it (a forked child that drops its
+    /// effective uid, when this one is root).
+    fn owners_seen() -> (Vec<bool>, Option<Vec<bool>>) {
+        let seen = || [0, 65534, 4242].map(trusted_owner).to_vec();
+        let here = seen();
+        if crate::sys::euid() != 0 {
+            return (here, None);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // SAFETY: the child runs seteuid and our own code, then _exit.
+        let mut child = unsafe {
+            crate::fork::spawn(move |_| {
+                // SAFETY: no preconditions; checked below through euid().
+                let dropped = libc::seteuid(65534) == 0 && crate::sys::euid() == 65534;
+                zeroize::Zeroizing::new(if dropped {
+                    seen().into_iter().map(u8::from).collect()
+                } else {
+                    Vec::new()
+                })
+            })
+        }
+        .expect("fork");
+        let read = child.read_until(deadline, 16);
+        child.finish(read.is_ok());
+        let got = read.expect("the child's answer");
+        assert_eq!(got.len(), 3, "the child could not drop to uid 65534");
+        (here, Some(got.iter().map(|&b| b == 1).collect()))
+    }
+
+    #[test]
+    fn root_and_the_process_own_user_are_trusted_no_one_else() {
+        let (here, as_nobody) = owners_seen();
+        let me = crate::sys::euid();
+        assert_eq!(here, [true, me == 65534, me == 4242]);
+        if let Some(n) = as_nobody {
+            assert_eq!(n, [true, true, false], "as uid 65534");
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("wpam-trust-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+
+    #[test]
+    fn secrets_files_must_be_ours_and_private() {
+        let d = scratch("files");
+        let f = d.join("secret");
+        fs::write(&f, "k=v\n").expect("write");
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let (_, size) = open_root_only(&f, 64).expect("0600, ours");
+        assert_eq!(size, 4);
+        for mode in [0o640, 0o604, 0o620] {
+            fs::set_permissions(&f, fs::Permissions::from_mode(mode)).expect("chmod");
+            let e = open_root_only(&f, 64).expect_err("group or others");
+            assert!(e.contains(&format!("mode {mode:04o}")), "{e}");
+        }
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).expect("chmod");
+        if crate::sys::euid() == 0 {
+            chown(&f, Some(4242), None).expect("chown");
+            let e = open_root_only(&f, 64).expect_err("another owner");
+            assert!(e.contains("owned by uid 4242"), "{e}");
+        }
+        fs::remove_dir_all(d).ok();
+    }
+
+    #[test]
+    fn directories_must_be_ours_and_not_writable_by_others() {
+        let d = scratch("dirs");
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).expect("chmod");
+        trusted_dir(&d).expect("0755, ours");
+        for mode in [0o775, 0o757, 0o777] {
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode)).expect("chmod");
+            let e = trusted_dir(&d).expect_err("writable by others");
+            assert!(e.contains(&format!("mode {mode:04o}")), "{e}");
+        }
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let f = d.join("file");
+        fs::write(&f, "").expect("write");
+        assert_eq!(trusted_dir(&f), Err("not a directory".into()));
+        if crate::sys::euid() == 0 {
+            chown(&d, Some(4242), None).expect("chown");
+            let e = trusted_dir(&d).expect_err("another owner");
+            assert!(e.contains("owned by uid 4242"), "{e}");
+        }
+        fs::remove_dir_all(d).ok();
+    }
+}
