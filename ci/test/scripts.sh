@@ -325,7 +325,7 @@ else
   echo "notes" >"$p/notes"
   echo "index" >"$p/site/index.html"
   git init --quiet --bare "$p/remote.git"
-  # gh, as far as publish-release.sh uses it; releases are directories under
+  # gh, as far as ci/release/publish.sh uses it; releases are directories under
   # $GH_STATE/<tag>/ (draft: "true"/"false", assets/); every call is logged,
   # with the gh-pages commit the remote had at that moment.
   cat >"$p/bin/gh" <<'GH'
@@ -545,7 +545,7 @@ checks_wf=(
   "Dockerfile: rustup-init checked against its SHA-256|grep -qE '^ARG RUSTUP_INIT_SHA256=[0-9a-f]{64}\$' Dockerfile && grep -q 'sha256sum -c' Dockerfile"
   "ci.sh setup: rustup-init by version and SHA-256, no script piped from sh.rustup.rs|! grep -v '^[[:space:]]*#' ci/hosted/ci.sh | grep -q 'sh.rustup.rs' && grep -q 'sha256sum -c' ci/hosted/ci.sh"
   "setup-cross.sh: pip only with --require-hashes|! grep -E 'pip install' ci/build/setup-cross.sh | grep -v -- '--require-hashes' | grep -q ."
-  "publish-release.sh: no --clobber|! grep -v '^[[:space:]]*#' ci/release/publish.sh | grep -q -- '--clobber'"
+  "release/publish.sh: no --clobber|! grep -v '^[[:space:]]*#' ci/release/publish.sh | grep -q -- '--clobber'"
 )
 for c in "${checks_wf[@]}"; do
   if eval "${c#*|}"; then ok "${c%%|*}"; else bad "${c%%|*}"; fi

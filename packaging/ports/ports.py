@@ -122,7 +122,7 @@ def freebsd(pk: dict[str, bytes], d: Path) -> None:
     v = bsdpkg.version()
     manifest = json.loads(pk["+MANIFEST"])
     plist = bsdpkg.template("freebsd", "pkg-plist")
-    # The plist is the package's file list (freebsd-stage.py reads it too).
+    # The plist is the package's file list (packaging/freebsd/stage.py reads it too).
     listed = {f"{freebsd_stage.PREFIX}/{e.path}" for e in freebsd_stage.plist()}
     assert listed == set(manifest["files"]), (listed, manifest["files"])
     sample = freebsd_stage.PREFIX + "/etc/wpam.conf"
