@@ -83,6 +83,21 @@ mod tests {
     }
 
     #[test]
+    fn config_files_up_to_64_kib() {
+        // Comments count: a long commented example file is still read.
+        let pad = "#".repeat(99) + "\n";
+        let body = |lines: usize| format!("{}service_key=k\n", pad.repeat(lines));
+        let (path, dir) = write_conf(0o600, &body(600)); // 60,014 bytes
+        let arg = format!("config={}", path.display());
+        let p = parse(&[BASE[0], BASE[1], arg.as_str()]);
+        assert_eq!(p.config.expect("60 KB").service_key.as_str(), "k");
+        fs::write(&path, body(656)).expect("write"); // 65,614 bytes
+        let p = parse(&[BASE[0], BASE[1], arg.as_str()]);
+        assert!(p.config.is_err(), "more than 64 KiB read");
+        fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
     fn config_file_readable_by_others_is_refused() {
         let (path, dir) = write_conf(0o644, "service_key=k\n");
         let arg = format!("config={}", path.display());

@@ -242,6 +242,28 @@ mod tests {
     }
 
     #[test]
+    fn the_default_word_may_be_written_out() {
+        assert_eq!(account_phase(Some("verify")), Ok(AccountPhase::Verify));
+        assert_eq!(account_phase(Some(" skip ")), Ok(AccountPhase::Skip));
+        assert_eq!(unenrolled(Some("deny")), Ok(Unenrolled::Deny));
+        assert_eq!(unenrolled(Some("allow")), Ok(Unenrolled::Allow));
+    }
+
+    #[test]
+    fn prompts_up_to_the_limit() {
+        let p = |n: usize| prompt("prompt_id", Some("x".repeat(n)), "d");
+        assert_eq!(p(MAX_PROMPT), Ok("x".repeat(MAX_PROMPT)));
+        assert!(matches!(
+            p(MAX_PROMPT + 1),
+            Err(ConfigError::Invalid {
+                key: "prompt_id",
+                ..
+            })
+        ));
+        assert_eq!(prompt("prompt_id", None, "d"), Ok("d".to_string()));
+    }
+
+    #[test]
     fn groups_exclusion_wins_and_inclusion_narrows() {
         let g = |v: &str| groups(Some(v)).expect("groups");
         let m = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -319,7 +319,13 @@ mod tests {
         );
         let e = parse_proxy("http://user:pw@proxy:3128", true).expect_err("on the pam.d line");
         assert!(e.to_string().contains("config file"), "{e}");
+        assert_eq!(
+            parse_proxy("HTTP://Proxy.example:3128", false).map(|p| p.port),
+            Ok(3128),
+            "the scheme in any case"
+        );
         for bad in [
+            "socks5:proxy:3128",
             "https://proxy:3128",
             "proxy:3128",
             "http://proxy",
