@@ -38,7 +38,8 @@
 #      BSDs' fetch-release.yml for real, tampered releases refused.
 #
 # WPAM_ANSIBLE_SUITES: the suites, default "bookworm trixie" (Debian 12, 13);
-# steps 2-7 run once per suite, each in a root of its own. WPAM_ANSIBLE_KEEP=1 keeps the work directory (logs, roots).
+# steps 2-7 run once per suite, each in a root of its own, the suites side
+# by side. WPAM_ANSIBLE_KEEP=1 keeps the work directory (logs, roots).
 # Needs root (chroot, mounts). Not root: skipped with a note, except under
 # CI=true, where that fails. Every child is bounded (timeout).
 set -euo pipefail
@@ -74,7 +75,9 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/ans-test.XXXXXX")
 roots=()
 pids=()
 mounted=()
-cleanup() {
+# stop_own: this shell's sshds (by the roots it made), background children
+# and mounts; each suite's subshell (run_suite_apart) runs it for its own.
+stop_own() {
   local p m r
   for r in "${roots[@]}"; do
     [ -s "$r/run/sshd.pid" ] || continue
@@ -84,6 +87,18 @@ cleanup() {
   done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+}
+cleanup() {
+  local d r m
+  stop_own
+  # What a suite's subshell left when it was killed before its own cleanup
+  # ran (a TERM from .ci/run's time limit): any process chrooted below
+  # $work, any mount below it.
+  for d in /proc/[0-9]*; do
+    r=$(readlink "$d/root" 2>/dev/null) || continue
+    case $r in "$work"/*) kill "${d#/proc/}" 2>/dev/null || true ;; esac
+  done
+  while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r)
   if [ -n "${WPAM_ANSIBLE_KEEP:-}" ]; then log "kept $work (WPAM_ANSIBLE_KEEP)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -176,7 +191,7 @@ run_suite() {
     -E /var/log/sshd.log || die "sshd in the root did not start"
   for _ in $(seq 100); do [ -s "$root/run/sshd.pid" ] && break; sleep 0.1; done
   sshd_pid=$(cat "$root/run/sshd.pid")
-  ok "the root's sshd (pid $sshd_pid) on 127.0.0.1:$sshd_port"
+  ok "$suite: the root's sshd (pid $sshd_pid) on 127.0.0.1:$sshd_port"
 
   write_askpass
   login_report() { echo "stdout: $(cat "$work/ask/stdout")"; echo "stderr: $(cat "$work/ask/stderr")"; echo "prompts: $(tr '\0' '|' <"$work/ask/prompts")"; tail -n 20 "$root/var/log/sshd.log"; } >&2
@@ -240,7 +255,35 @@ run_suite() {
   log "$suite done in $(($(date +%s) - t0)) s"
 }
 
-for suite in "${suites[@]}"; do run_suite "$suite"; done
+# run_suite_apart SUITE: run_suite in a subshell of its own, so that the
+# suites run side by side (most of a suite's time is spent waiting: on
+# logins, on the host's revert timer): its own work directory, development
+# API (the API's request log then holds that suite's requests alone) and
+# sshd; its number of passed checks in $work/SUITE.passed.
+run_suite_apart() { # only ever run with & (a subshell): it changes work, passed, pids...
+  local suite=$1 top=$work
+  work=$top/$suite.d
+  mkdir -p "$work"
+  export ANSIBLE_LOCAL_TEMP=$work/ansible-local
+  passed=0 pids=() mounted=() roots=()
+  trap stop_own EXIT
+  dev_api target/debug/examples/werbot-dev-server
+  run_suite "$suite"
+  echo "$passed" >"$top/$suite.passed"
+}
+suite_pids=()
+for suite in "${suites[@]}"; do
+  run_suite_apart "$suite" &
+  suite_pids+=($!)
+done
+failed=()
+for i in "${!suites[@]}"; do
+  wait "${suite_pids[$i]}" || failed+=("${suites[$i]}")
+done
+[ "${#failed[@]}" = 0 ] || die "suite(s) ${failed[*]} failed (their FAIL lines above)"
+for suite in "${suites[@]}"; do passed=$((passed + $(cat "$work/$suite.passed"))); done
+# Step 8 uses the role's variables for this shell's development API.
+write_vars "$work/vars.json" "$site/wpam-archive-keyring.gpg"
 
 # --- 8. the RHEL-family and BSD task files, as far as they run here ---------------------
 # No RHEL-family or BSD system runs on this machine; the role runs for real on
