@@ -40,6 +40,23 @@ pkgs=("${build_pkgs[@]}"
   # ansible-core and ansible-lint (deploy/ansible/requirements.txt)
   python3-venv)
 [ "${1:-}" = build ] && pkgs=("${build_pkgs[@]}")
+if ! command -v dpkg-query >/dev/null; then
+  # Not Debian: the package names above mean nothing here. Building needs a C
+  # linker and libpam to link against (the distribution's PAM development
+  # package: pam-devel on Fedora/RHEL, pam on Arch, part of the BSD base).
+  if [ "${1:-}" = build ]; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    printf 'int pam_start(); int main(void) { return pam_start != 0 ? 0 : 1; }\n' >"$tmp/t.c"
+    if cc "$tmp/t.c" -lpam -o "$tmp/t" 2>"$tmp/err"; then exit 0; fi
+    echo "ci/install-deps.sh: cannot link against libpam (cc ... -lpam):" >&2
+    cat "$tmp/err" >&2
+    echo "install a C compiler and your distribution's PAM development package (Fedora/RHEL: gcc pam-devel)" >&2
+    exit 1
+  fi
+  echo "ci/install-deps.sh: the test suite needs Debian 12 or later (apt, dpkg, debootstrap); here only 'make build' works (docs/development.md)" >&2
+  exit 1
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
