@@ -101,10 +101,10 @@ test-packages: deps ## package checks: lintian, rpmlint, layouts, apt install in
 test-selinux: deps ## the SELinux policy module linked into Debian's reference policy in a scratch store: exact rules (sesearch), booleans, labels, with and without sshd_session_t
 	ci/test/selinux.sh
 
-# --- the Ansible role (deploy/ansible/, ci/test-ansible.sh) ------------------
+# --- the Ansible role (deploy/ansible/, ci/test/ansible.sh) ------------------
 .PHONY: test-ansible
 test-ansible: deps ## as root: ansible-lint, then the role for real against Debian 12 and 13 debootstrap roots (signed APT repo of release-dry-run, sshd logins, idempotence, rollback)
-	ci/test-ansible.sh
+	ci/test/ansible.sh
 
 # --- the BSDs (ci/test/bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
 .PHONY: test-bsd
@@ -113,7 +113,7 @@ test-bsd: deps ## OpenPAM constants, BSD ELF checks, FreeBSD/NetBSD/OpenBSD pack
 
 .PHONY: test-reproducible
 test-reproducible: deps ## the reproducible-check for linux-amd64 (module, wpam, .deb, .rpm, tarball, SHA256SUMS): two builds of HEAD in two directories, byte-compared (ci.yml's reproducible jobs: every target)
-	ci/reproducible-check.sh linux-amd64
+	ci/test/reproducible.sh linux-amd64
 
 ##@ Build and package (build-all.sh, ci/build/, packaging/)
 
@@ -156,7 +156,7 @@ rpm: deps ## .rpm for x86_64 and aarch64 (rpmbuild, packaging/rpm/wpam.spec.in, 
 	ci/build/build-target.sh linux-arm64 && packaging/linux.sh arm64 rpm
 
 reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte (all five targets; REPRO_TARGETS=... for fewer)
-	ci/reproducible-check.sh $(REPRO_TARGETS)
+	ci/test/reproducible.sh $(REPRO_TARGETS)
 
 ##@ Release (ci/release/)
 

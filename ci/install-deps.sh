@@ -13,7 +13,7 @@ build_pkgs=(libpam0g-dev pkg-config ca-certificates libnss-wrapper)
 pkgs=("${build_pkgs[@]}"
   # cross builds and packages (build-all.sh, ci/build/setup-cross.sh, packaging/linux.sh)
   git dpkg-dev python3-pip binutils xz-utils
-  # package checks (ci/test/packages.sh, ci/reproducible-check.sh)
+  # package checks (ci/test/packages.sh, ci/test/reproducible.sh)
   lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
   shellcheck
   # OpenBSD package signatures, signify -Sz/-Vz (ci/release/sign-openbsd.sh)
@@ -36,7 +36,7 @@ pkgs=("${build_pkgs[@]}"
   # (selinux-policy-default) goes into a scratch store, never onto this host,
   # and SELinux stays off
   policycoreutils setools selinux-utils
-  # the Ansible role's test (ci/test-ansible.sh): a venv for the pinned
+  # the Ansible role's test (ci/test/ansible.sh): a venv for the pinned
   # ansible-core and ansible-lint (deploy/ansible/requirements.txt)
   python3-venv)
 [ "${1:-}" = build ] && pkgs=("${build_pkgs[@]}")

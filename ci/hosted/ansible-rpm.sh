@@ -2,7 +2,7 @@
 # The Ansible role (deploy/ansible/) for real on the RHEL family, for the
 # hosted CI (.github/workflows/ci.yml, job ansible-rpm): on a Linux host with
 # a Docker engine, in a container of IMAGE (Rocky Linux 9, 10, Fedora)
-# sharing the host's network, ci/test-ansible.sh's steps 2-7 with the
+# sharing the host's network, ci/test/ansible.sh's steps 2-7 with the
 # role's RedHat tasks (yum_repository with gpgcheck and repo_gpgcheck, dnf):
 #   1. the signed release dry run (build/release/site, `ci/release/release.sh
 #      --dry-run`: rpm/ with a signed repomd.xml, the armored key) served on
@@ -14,7 +14,7 @@
 #      loopback port (no systemd: started by hand, pid in /run/sshd.pid);
 #   3. deploy/ansible/site.yml (canary play, then the fleet play) with the
 #      connection community.docker.docker (the docker CLI), the pinned tools
-#      and collections of ci/lib-ansible.sh: --check --diff on the fresh
+#      and collections of ci/lib/ansible.sh: --check --diff on the fresh
 #      container changes nothing; a service key the API refuses stops the
 #      role before PAM or sshd change; a failed reload puts the files back;
 #      then wpam from the repository through dnf (key imported, signatures
@@ -43,8 +43,8 @@
 set -euo pipefail
 # shellcheck source=../lib/err.sh
 . "$(dirname "$0")/../lib/err.sh"
-# shellcheck source=../lib-ansible.sh
-. "$(dirname "$0")/../lib-ansible.sh"
+# shellcheck source=../lib/ansible.sh
+. "$(dirname "$0")/../lib/ansible.sh"
 
 image=${1:?usage: ci/hosted/ansible-rpm.sh IMAGE}
 here=$(cd "$(dirname "$0")/../.." && pwd)

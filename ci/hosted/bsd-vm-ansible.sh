@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs INSIDE a FreeBSD, NetBSD or OpenBSD VM (.github/workflows/bsd.yml):
 # the Ansible role (deploy/ansible/site.yml, canary play then fleet play)
-# against the VM itself, as ci/test-ansible.sh runs it against Debian roots:
+# against the VM itself, as ci/test/ansible.sh runs it against Debian roots:
 #
 #   1. ansible-core and GnuPG (gpgv) from the OS's own packages; the
 #      controller is the VM itself (connection local, inventory host

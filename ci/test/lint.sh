@@ -24,7 +24,7 @@ shell_scripts() { # the repository's shell scripts: *.sh, or a sh/bash/dash sheb
     while IFS= read -r f; do
       [ -f "$f" ] || continue
       case "$f" in
-        # Jinja templates are shell only once rendered: ci/test-ansible.sh
+        # Jinja templates are shell only once rendered: ci/test/ansible.sh
         # checks the rendered revert script.
         *.j2) ;;
         *.sh) echo "$f" ;;
@@ -94,7 +94,7 @@ fi
 # --- shellcheck over the repository's shell scripts ---------------------------------
 mapfile -t scripts < <(shell_scripts)
 # Scriptlets without a shebang (rpm %post bodies) are POSIX sh; sourced
-# libraries (ci/lib/*.sh, ci/lib-ansible.sh, ci/hosted/bsd-vm-lib.sh) name theirs in a
+# libraries (ci/lib/*.sh, ci/lib/ansible.sh, ci/hosted/bsd-vm-lib.sh) name theirs in a
 # `# shellcheck shell=` line, which -s would override.
 with=() without=()
 for f in "${scripts[@]}"; do

@@ -10,7 +10,7 @@
 # beside its artifacts) and prints its path. VERSION and SOURCE_DATE_EPOCH
 # come from the environment (build-all.sh exports them).
 #
-# Reproducible bytes (ci/reproducible-check.sh): pkg create stamps every
+# Reproducible bytes (ci/test/reproducible.sh): pkg create stamps every
 # entry with -t SOURCE_DATE_EPOCH and takes owner, group and mode from the
 # manifest, in the manifest's order; but on a host that is not FreeBSD it
 # copies uid and gid from the staged files (libpkg packing.c sets them only
