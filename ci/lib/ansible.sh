@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2154 # the caller sets cache, work, user, password, sshd_port, repo, tag, name
-# Sourced by ci/test-ansible.sh (Debian roots, chroot) and ci/hosted/ansible-rpm.sh
+# Sourced by ci/test/ansible.sh (Debian roots, chroot) and ci/hosted/ansible-rpm.sh
 # (RHEL-family containers, hosted CI): what both need to run the role for
 # real: the pinned tools (ansible_venv), the repository and the development
 # API on loopback (serve, dev_api), the inventory and variables

@@ -43,14 +43,14 @@
 # Needs root (chroot, mounts). Not root: skipped with a note, except under
 # CI=true, where that fails. Every child is bounded (timeout).
 set -euo pipefail
-# shellcheck source=lib/err.sh
-. "$(dirname "$0")/lib/err.sh"
-# shellcheck source=lib/apt.sh
-. "$(dirname "$0")/lib/apt.sh"
-# shellcheck source=lib-ansible.sh
-. "$(dirname "$0")/lib-ansible.sh"
+# shellcheck source=../lib/err.sh
+. "$(dirname "$0")/../lib/err.sh"
+# shellcheck source=../lib/apt.sh
+. "$(dirname "$0")/../lib/apt.sh"
+# shellcheck source=../lib/ansible.sh
+. "$(dirname "$0")/../lib/ansible.sh"
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
 cache=${WPAM_ANSIBLE_CACHE:-/var/cache/wpam-ansible}
 # The Debian suites to run the role against: Debian 12 and 13.
@@ -318,7 +318,7 @@ fake_facts() { # HOST JSON: $work/facts-HOST, a facts module that returns JSON's
 import json, sys
 path, facts = sys.argv[1], {"ansible_" + k: v for k, v in json.loads(sys.argv[2]).items()}
 open(path, "w").write("""#!/usr/bin/python3
-# The OS facts of another platform, for ci/test-ansible.sh step 8.
+# The OS facts of another platform, for ci/test/ansible.sh step 8.
 from ansible.module_utils.basic import AnsibleModule
 AnsibleModule(argument_spec={}, supports_check_mode=True).exit_json(ansible_facts=%r)
 """ % facts)

@@ -5,14 +5,14 @@
 # trees byte for byte: modules, .deb, .rpm, tarballs, SHA256SUMS.
 # Uncommitted changes are not part of the check (it builds HEAD).
 #
-# Usage: ci/reproducible-check.sh [target...]   (default: all five)
+# Usage: ci/test/reproducible.sh [target...]   (default: all five)
 # Environment: WPAM_REPRO_DIR (default: a fresh mktemp dir, removed on
 # success), WPAM_REPRO_KEEP=1 to keep it.
 set -euo pipefail
-# shellcheck source=lib/err.sh
-. "$(dirname "$0")/lib/err.sh"
+# shellcheck source=../lib/err.sh
+. "$(dirname "$0")/../lib/err.sh"
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
 rev=$(git rev-parse HEAD)
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct "$rev")
