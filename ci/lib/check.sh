@@ -31,6 +31,8 @@ finish() { # the summary, then exit: 0 when no check failed, else 1
   echo "$check_name: $(($(date +%s) - start)) s"
   if [ "$fail" -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
   echo "$check_name: $pass passed, $fail failed${check_skips:+, $skip skipped}"
-  [ "$fail" -eq 0 ]
-  exit
+  # (Not `[ ... ]; exit`: under set -e the test itself would end the script
+  # through the ERR trap, with a message about a failed command.)
+  if [ "$fail" -eq 0 ]; then exit 0; fi
+  exit 1
 }
