@@ -77,6 +77,8 @@ cp "$CARGO_TARGET_DIR/$triple/release/wpam" "$stage/src/wpam"
 cp "$here/build/man/pam_wpam.8.gz" "$here/build/man/wpam.8.gz" "$stage/src/"
 cp packaging/common/logrotate packaging/common/wpam.conf.example README.md LICENSE \
   packaging/selinux/wpam.cil "$stage/src/"
+mkdir -p "$stage/src/docs"
+cp docs/admin.md docs/werbot.md docs/fleet.md "$stage/src/docs/"
 # The spec from its template: fields from Cargo.toml, the scriptlets from
 # packaging/rpm/ with every % doubled (rpmbuild expands macros in them).
 python3 - "$stage" "$version" <<'PY'

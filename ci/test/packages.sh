@@ -243,6 +243,9 @@ deb_expected() { # arch triplet
 -rwxr-xr-x root/root ./usr/bin/wpam
 -rw-r--r-- root/root ./lib/$2/security/pam_wpam.so
 -rw-r--r-- root/root ./usr/share/doc/wpam/README.md
+-rw-r--r-- root/root ./usr/share/doc/wpam/docs/admin.md
+-rw-r--r-- root/root ./usr/share/doc/wpam/docs/fleet.md
+-rw-r--r-- root/root ./usr/share/doc/wpam/docs/werbot.md
 -rw-r--r-- root/root ./usr/share/doc/wpam/changelog.Debian.gz
 -rw-r--r-- root/root ./usr/share/doc/wpam/copyright
 -rw-r--r-- root/root ./usr/share/doc/wpam/examples/wpam.conf
@@ -296,6 +299,9 @@ rpm_expected() { # libdir arch
   cat <<EOF
 -rw-r--r-- root root /etc/logrotate.d/wpam
 -rw-r--r-- root root /usr/share/doc/wpam/README.md
+-rw-r--r-- root root /usr/share/doc/wpam/docs/admin.md
+-rw-r--r-- root root /usr/share/doc/wpam/docs/fleet.md
+-rw-r--r-- root root /usr/share/doc/wpam/docs/werbot.md
 -rw-r--r-- root root /usr/share/doc/wpam/wpam.conf.example
 -rw-r--r-- root root /usr/share/licenses/wpam/LICENSE
 -rw-r--r-- root root /usr/share/man/man8/pam_wpam.8.gz
@@ -363,14 +369,14 @@ for t in "${targets[@]}"; do
   listing=$(tar -tzvf "$tb" --numeric-owner)
   members=$(tar -tzf "$tb" | LC_ALL=C sort | tr '\n' ' ')
   prefix=wpam-$VERSION-$t
-  want="$prefix/ $prefix/LICENSE $prefix/README.md $prefix/install.sh $prefix/pam_wpam.8 $prefix/wpam $prefix/wpam.8"
+  want="$prefix/ $prefix/LICENSE $prefix/README.md $prefix/docs/admin.md $prefix/docs/fleet.md $prefix/docs/werbot.md $prefix/install.sh $prefix/pam_wpam.8 $prefix/wpam $prefix/wpam.8"
   case "$t" in
     openbsd-*) want+=" $prefix/login.conf.example" ;;
     *) want+=" $prefix/pam.d-sshd.example $prefix/pam_wpam.so" ;;
   esac
   missing=""
   for w in $want; do grep -q -- " $w " <<<" $members " || missing+=" $w"; done
-  if [ -z "$missing" ]; then ok "$b: has module, wpam command, man pages, README.md, LICENSE, example config, install.sh"; else bad "$b: missing$missing"; fi
+  if [ -z "$missing" ]; then ok "$b: has module, wpam command, man pages, README.md and the admin's docs/, LICENSE, example config, install.sh"; else bad "$b: missing$missing"; fi
   check "$b: every member 0/0 with mtime = SOURCE_DATE_EPOCH ($(stamp))" bash -c "
     d=\$(date -u -d @$(stamp) '+%Y-%m-%d %H:%M'); awk -v d=\"\$d\" '\$2 != \"0/0\" || (\$4\" \"\$5) != d {bad=1; print} END {exit bad}' <<<\"\$(TZ=UTC tar -tzvf '$tb' --numeric-owner)\""
   check "$b: members sorted by name" bash -c "[ \"\$(tar -tzf '$tb')\" = \"\$(tar -tzf '$tb' | LC_ALL=C sort)\" ]"

@@ -4,7 +4,7 @@
 # SOURCE_DATE_EPOCH, explicit modes, ustar format, gzip -n.
 # Usage: packaging/tarball/build.sh <target>   (linux-amd64 ... openbsd-amd64)
 # Contents: the module (login_-wpam on OpenBSD), the wpam command, pam_wpam.8,
-# wpam.8, README.md, LICENSE, the platform's pam.d example (OpenBSD:
+# wpam.8, README.md and docs/{admin,werbot,fleet}.md, LICENSE, the platform's pam.d example (OpenBSD:
 # login.conf/sshd_config lines) and install.sh.
 set -euo pipefail
 # shellcheck source=../../ci/lib/err.sh
@@ -52,6 +52,9 @@ else
   echo "make-tarball: warning: README.md missing" >&2
 fi
 install -m 0644 packaging/common/wpam.conf.example "$stage/wpam.conf.example"
+# The admin's pages the README links to, where its links look for them.
+mkdir -m 0755 "$stage/docs"
+install -m 0644 docs/admin.md docs/werbot.md docs/fleet.md "$stage/docs/"
 # install.sh with the platform fixed (the tarball is per target).
 sed "s/^platform=\${WPAM_PLATFORM:-}\$/platform=\${WPAM_PLATFORM:-$os}/" \
   packaging/common/install.sh >"$stage/install.sh"
