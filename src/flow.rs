@@ -550,9 +550,9 @@ fn finish<H: Host>(
         match (called.outcome, called.basis) {
             (Outcome::ServiceErr, _) => host.error_msg(SERVICE_ERR_INFO),
             (Outcome::AuthErr, Some(Basis::Refused { .. })) => host.error_msg(REFUSED_MSG),
-            (Outcome::Success, Some(Basis::Offline)) if config.offline_secrets.is_none() => {
-                host.info_msg(OFFLINE_ADMITTED_INFO)
-            }
+            // (Only without offline codes: with them, call() gives the
+            // offline code's outcome with no basis.)
+            (Outcome::Success, Some(Basis::Offline)) => host.info_msg(OFFLINE_ADMITTED_INFO),
             _ => {}
         }
     }

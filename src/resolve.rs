@@ -51,6 +51,8 @@ const MEM_PROBE: usize = 16 << 20;
 const ADDR_LEN: usize = 1 + 16 + 4;
 /// The child's answer fits in one pipe write (PIPE_BUF is at least 512).
 const MAX_MESSAGE: usize = 2 + MAX_ADDRS * ADDR_LEN;
+const _: () = assert!(ADDR_LEN == 21);
+const _: () = assert!(MAX_MESSAGE <= 512);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolveError {

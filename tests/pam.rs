@@ -652,11 +652,28 @@ fn missing_service_key_is_service_err_naming_the_key() {
     );
     assert_eq!(l.auth, PAM_SERVICE_ERR);
     assert_eq!(l.unused_answers, 2, "no prompt with a broken config");
+    // The user is told that the second factor is unavailable...
+    let told = |l: &pamdrv::Login| {
+        l.events.iter().any(
+            |e| matches!(e, Event::Error(m) if m.starts_with("Werbot second factor unavailable")),
+        )
+    };
+    assert!(told(&l), "{:?}", l.events);
     let log = env.log_text();
     assert!(
         log.contains("ERROR") && log.contains("missing required argument service_key"),
         "{log}"
     );
+    // ...unless the application asked for silence.
+    let l = login(
+        &dir,
+        "alice",
+        None,
+        vec![Answer::text(ALICE), Answer::text("123456")],
+        PAM_SILENT,
+    );
+    assert_eq!(l.auth, PAM_SERVICE_ERR);
+    assert!(l.events.is_empty(), "{:?}", l.events);
     assert_eq!(env.api_requests(), 0);
 }
 
