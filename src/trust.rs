@@ -124,6 +124,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_not_root_hint_only_for_a_permission_error_of_a_non_root_process() {
+        let root = crate::sys::euid() == 0;
+        for kind in [
+            std::io::ErrorKind::PermissionDenied,
+            std::io::ErrorKind::NotFound,
+        ] {
+            let why = unreadable(&std::io::Error::from(kind));
+            let hint = kind == std::io::ErrorKind::PermissionDenied && !root;
+            assert_eq!(why.contains("not root"), hint, "{kind:?}: {why}");
+        }
+    }
+
     fn scratch(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("wpam-trust-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
