@@ -6,7 +6,8 @@
 #     mandoc -Tlint on pam_wpam.8 and wpam.8
 #   - ELF checks of every target's module and wpam command: machine, OS ABI,
 #     exported pam_sm_*, NEEDED libraries that exist on that platform, libpam
-#     symbols the platform's libpam exports, glibc floor 2.17, no build paths
+#     symbols the platform's libpam exports, glibc floor 2.17, no build paths,
+#     the stripped linux-amd64 module within its size budget (others shown)
 #   - .deb: lintian (no errors, no warnings), dpkg-deb -c layout and modes,
 #     control fields, maintainer scripts
 #   - .rpm: rpmlint (no errors), rpm -qlp layout, modes, gzip payload, %post,
@@ -42,7 +43,8 @@
 #
 # Environment: WPAM_TEST_NO_BUILD=1 (use dist/ as it is), WPAM_DEBIAN_MIRROR
 # (default: this machine's Debian mirror from /etc/apt, else deb.debian.org:
-# ci/lib/apt.sh), WPAM_TEST_DIR (default build/test).
+# ci/lib/apt.sh), WPAM_TEST_DIR (default build/test), WPAM_MODULE_MAX_BYTES
+# (the linux-amd64 module's size budget, default 2306867: 2.2 MiB).
 set -uo pipefail
 # shellcheck source=../lib/apt.sh
 . "$(dirname "$0")/../lib/apt.sh"
@@ -187,6 +189,25 @@ elf_checks() { # target file
     local others
     others=$(grep -vE '^(pam_sm_|_init$|_fini$)' <<<"$exported" | tr '\n' ' ')
     if [ -z "${others// /}" ]; then ok "$name: exports nothing else"; else ok "$name: also exports: $others(informational)"; fi
+    # Size: the stripped linux-amd64 module within a budget, so that growth
+    # is a decision made on purpose, not found later. The goal of 2 MiB
+    # (issue 26) is out of reach on stable Rust: of 2.16 MiB, std's backtrace
+    # symbolizer (linked by std's default panic hook although ours replaces
+    # it) is 179 KB, ring 382 KB, rustls 277 KB, the unwind tables that
+    # panic = "unwind" needs 239 KB; opt-level "z" is 23 KB larger; only
+    # -Zbuild-std without std's backtrace reaches 2,059,048 bytes (nightly).
+    # The other targets' sizes are shown only: their toolchains differ.
+    if [[ $name == */pam_wpam.so ]]; then
+      local size max=${WPAM_MODULE_MAX_BYTES:-2306867}
+      size=$(stat -c %s "$f")
+      if [ "$t" != linux-amd64 ]; then
+        ok "$name: $size bytes (informational; the budget is linux-amd64's)"
+      elif [ "$size" -le "$max" ]; then
+        ok "$name: $size bytes, within the budget of $max"
+      else
+        bad "$name: $size bytes, over the budget of $max by $((size - max))"
+      fi
+    fi
     # libpam symbols the module needs must exist in that platform's libpam.
     local und unknown=""
     und=$(readelf --dyn-syms -W "$f" | awk '$7 == "UND" {print $8}' | sed 's/@.*//' | grep -E '^(pam_|openpam_|_openpam_)' | sort -u)
