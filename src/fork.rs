@@ -57,6 +57,7 @@ impl Drop for SigchldBlocked {
     }
 }
 
+#[cfg(not(target_os = "macos"))]
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
     // SAFETY: pipe2 fills two descriptors on success.
@@ -65,6 +66,30 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors were just created and are owned here.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// macOS has no pipe2: pipe, then close-on-exec on each end. Another thread
+/// of the host that forks and execs between the two calls can pass the ends
+/// to its program; that program could hold the write end open (the reader
+/// then waits for the deadline, never longer) but learns nothing, because
+/// the answer is written after the flags are set.
+#[cfg(target_os = "macos")]
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: pipe fills two descriptors on success.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned here (closed
+    // on drop if setting the flag fails).
+    let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [fds[0], fds[1]] {
+        // SAFETY: fcntl on a descriptor owned above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(ends)
 }
 
 /// How the child ended, as far as we know.

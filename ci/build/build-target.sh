@@ -9,6 +9,8 @@
 #   freebsd-amd64  x86_64-unknown-freebsd            libpam.so.6 (OpenPAM)
 #   netbsd-amd64   x86_64-unknown-netbsd             libpam.so.4 (OpenPAM)
 #   openbsd-amd64  x86_64-unknown-openbsd (tier 3)   none: no PAM on OpenBSD
+#   macos-universal  aarch64- and x86_64-apple-darwin  /usr/lib/libpam.2.dylib (Apple's OpenPAM)
+#                  joined into one universal (fat) file
 #
 # The build host has none of these libpams (or only the host's own), so the
 # linker gets a stub shared object with the target's real soname, built by
@@ -43,7 +45,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
-target=${1:?usage: ci/build/build-target.sh linux-amd64|linux-arm64|freebsd-amd64|netbsd-amd64|openbsd-amd64}
+target=${1:?usage: ci/build/build-target.sh linux-amd64|linux-arm64|freebsd-amd64|netbsd-amd64|openbsd-amd64|macos-universal}
 
 WPAM_NIGHTLY=${WPAM_NIGHTLY:-nightly-2026-10-29}
 # A target dir of its own: no lock contention with host `cargo build/test`.
@@ -68,6 +70,7 @@ case "$target" in
   freebsd-amd64) triple=x86_64-unknown-freebsd; zbtriple=$triple; ztarget=x86_64-freebsd; pam=openpam; soname=libpam.so.6 ;;
   netbsd-amd64) triple=x86_64-unknown-netbsd; zbtriple=$triple; ztarget=x86_64-netbsd; pam=openpam; soname=${WPAM_NETBSD_LIBPAM_SONAME:-libpam.so.4} ;;
   openbsd-amd64) triple=x86_64-unknown-openbsd; zbtriple=$triple; ztarget=x86_64-openbsd; toolchain=$WPAM_NIGHTLY ;;
+  macos-universal) triple=universal2-apple-darwin; zbtriple=$triple; pam=apple ;;
   *) echo "build-target: unknown target '$target'" >&2; exit 2 ;;
 esac
 
@@ -75,7 +78,41 @@ zigcc() { python3 -m ziglang cc "$@"; }
 
 # --- libpam link stub ---------------------------------------------------------
 rustflags=()
-if [ "$pam" != none ]; then
+if [ "$pam" = apple ]; then
+  # macOS: linked by rust-lld as ld64 (-C linker-flavor=ld64.lld), not by
+  # zig's Mach-O linker, which ignores -exported_symbols_list (every Rust
+  # symbol of the module would be exported; seen with zig 0.17). ld64.lld
+  # honours it (the module exports pam_sm_* only), strips unused dylibs
+  # (-dead_strip_dylibs: libiconv, which the libc crate names, is not
+  # recorded) and signs each slice ad hoc (-adhoc_codesign: the arm64 kernel
+  # runs no unsigned code; Apple's OpenPAM clears library validation for a
+  # module that fails to load, openpam_dynamic.c, so an ad-hoc signature is
+  # what a module needs; see PLATFORMS.md, macOS). ring's C is still compiled
+  # by zig cc (cargo-zigbuild). The link needs the SDK's text stubs (.tbd),
+  # which are not here:
+  #   - libSystem: zig's own copy of the SDK's libSystem.tbd, with the
+  #     arm64 target added beside arm64e and zig's private arm64e.x1 and
+  #     maccatalyst targets dropped (ld64.lld refuses them); libc and libm
+  #     are libSystem, as in the SDK;
+  #   - libpam: /usr/lib/libpam.2.dylib with Apple's exports
+  #     (ci/build/pam-stub/apple-openpam.syms). compatibility-version 1:
+  #     dyld refuses a library whose current version is below what the
+  #     module records, and Apple's is 3.0.0 since OpenPAM-34 (older macOS
+  #     releases had lower ones); 1 is what any of them satisfies;
+  #   - libiconv: an empty stub, so that -liconv resolves; dead-stripped.
+  stubdir=$stubroot/$target
+  mkdir -p "$stubdir"
+  zig_lib=$(python3 -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "lib"))')
+  python3 "$here/ci/build/pam-stub/macos-tbd.py" "$zig_lib/libc/darwin/libSystem.tbd" \
+    "$here/ci/build/pam-stub/apple-openpam.syms" "$stubdir"
+  lld=$(rustup run "$toolchain" rustc --print sysroot)/lib/rustlib/$(rustup run "$toolchain" rustc -vV | sed -n 's/^host: //p')/bin/rust-lld
+  [ -x "$lld" ] || { echo "build-target: no rust-lld at $lld" >&2; exit 1; }
+  rustflags+=(-C linker-flavor=ld64.lld "-C" "linker=$lld" -L "native=$stubdir"
+    -C link-arg=-dead_strip_dylibs -C link-arg=-adhoc_codesign)
+  # Both slices for macOS 11 (Big Sur, the first with arm64) and later: rustc
+  # and zig cc (ring's C) read it; zig's default is its newest SDK.
+  export MACOSX_DEPLOYMENT_TARGET=11.0
+elif [ "$pam" != none ]; then
   stubdir=$stubroot/$target
   mkdir -p "$stubdir"
   src=$stubdir/pam_stub.c
@@ -135,9 +172,21 @@ if [ "$target" = openbsd-amd64 ]; then
   cflags="$cflags -fcf-protection=branch"
   export CARGO_TARGET_X86_64_UNKNOWN_OPENBSD_LINKER="$here/ci/build/openbsd-link.sh"
 fi
-RUSTFLAGS="${rustflags[*]}"
-export RUSTFLAGS
+if [ "$target" = macos-universal ]; then
+  # Per target, not RUSTFLAGS: cargo-zigbuild asks rustc about the host
+  # with RUSTFLAGS too, and the host refuses linker-flavor=ld64.lld.
+  export CARGO_TARGET_AARCH64_APPLE_DARWIN_RUSTFLAGS="${rustflags[*]}"
+  export CARGO_TARGET_X86_64_APPLE_DARWIN_RUSTFLAGS="${rustflags[*]}"
+  unset RUSTFLAGS
+else
+  RUSTFLAGS="${rustflags[*]}"
+  export RUSTFLAGS
+fi
 export "CFLAGS_${triple//-/_}=$cflags"
+if [ "$target" = macos-universal ]; then
+  # The universal target is two cargo builds of the real triples.
+  export CFLAGS_aarch64_apple_darwin="$cflags" CFLAGS_x86_64_apple_darwin="$cflags"
+fi
 
 outdir=$dist/$target
 rm -rf "$outdir"
@@ -200,6 +249,11 @@ elif [ "$target" = netbsd-amd64 ]; then
     "CC_${triple//-/_}=$wrap/zigcc-$triple.sh" "AR_${triple//-/_}=$wrap/zigar-$triple.sh" \
     cargo "+$toolchain" "${aud[@]}" build --release --locked --lib --bin wpam --target "$triple"
   install -m 0644 "$reldir/libpam_wpam.so" "$outdir/pam_wpam.so"
+  install -m 0755 "$reldir/wpam" "$outdir/wpam"
+elif [ "$target" = macos-universal ]; then
+  # cargo-zigbuild builds both slices and joins them into one fat file.
+  cargo "+$toolchain" "${aud[@]}" zigbuild --release --locked --lib --bin wpam --target "$zbtriple"
+  install -m 0644 "$reldir/libpam_wpam.dylib" "$outdir/pam_wpam.so"
   install -m 0755 "$reldir/wpam" "$outdir/wpam"
 else
   # The module and the operator command (src/bin/wpam/, wpam(8)).
