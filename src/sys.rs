@@ -23,7 +23,7 @@ pub fn setuid_caller() -> bool {
 }
 
 /// The kernel's own record that the program was started with raised
-/// credentials (AT_SECURE on Linux, issetugid(2) on the BSDs). It stays set
+/// credentials (AT_SECURE on Linux, issetugid(2) on the BSDs and macOS). It stays set
 /// after a program drops back to equal ids, which the id comparison misses.
 #[cfg(target_os = "linux")]
 fn secure_exec() -> bool {
@@ -31,7 +31,12 @@ fn secure_exec() -> bool {
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
-#[cfg(any(target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "macos"
+))]
 fn secure_exec() -> bool {
     // SAFETY: issetugid has no preconditions.
     unsafe { libc::issetugid() != 0 }
@@ -41,7 +46,8 @@ fn secure_exec() -> bool {
     target_os = "linux",
     target_os = "freebsd",
     target_os = "netbsd",
-    target_os = "openbsd"
+    target_os = "openbsd",
+    target_os = "macos"
 )))]
 fn secure_exec() -> bool {
     false

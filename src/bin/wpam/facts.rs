@@ -43,8 +43,13 @@ pub fn group_name(gid: u32) -> String {
 
 /// The group the packages give the log file: `adm` where it exists (the
 /// .deb and .rpm scripts), else `root` on Linux; `wheel` on the BSDs, which
-/// have no `adm` and no group `root`.
+/// have no `adm` and no group `root`; `admin` on macOS (the tarball's
+/// install.sh: the group of the Mac's administrators, as for Apple's own
+/// logs in /var/log).
 pub fn log_group() -> &'static str {
+    if cfg!(target_os = "macos") {
+        return "admin";
+    }
     if !cfg!(target_os = "linux") {
         return "wheel";
     }
@@ -67,7 +72,7 @@ pub fn config_example() -> PathBuf {
         &["/usr/local/etc/wpam.conf.sample"]
     } else if cfg!(target_os = "netbsd") {
         &["/usr/pkg/share/examples/wpam/wpam.conf"]
-    } else if cfg!(target_os = "openbsd") {
+    } else if cfg!(any(target_os = "openbsd", target_os = "macos")) {
         &["/usr/local/share/examples/wpam/wpam.conf"]
     } else {
         &[
@@ -139,7 +144,12 @@ pub fn path_chain(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// The directories this system's Linux-PAM tries for a module named
 /// without a path, default first: read from the libpam the command runs
 /// with (the strings it was built with), else the usual ones.
-#[cfg(not(any(target_os = "openbsd", target_os = "freebsd", target_os = "netbsd")))]
+#[cfg(not(any(
+    target_os = "openbsd",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "macos"
+)))]
 pub fn module_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = libpam_path()
         .and_then(|p| {
@@ -163,11 +173,14 @@ pub fn module_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// OpenPAM's module directories (PLATFORMS.md §3, §4).
-#[cfg(any(target_os = "freebsd", target_os = "netbsd"))]
+/// OpenPAM's module directories (PLATFORMS.md §3, §4, macOS). Apple's:
+/// openpam.xcodeproj, OPENPAM_MODULES_DIR (since OpenPAM-21).
+#[cfg(any(target_os = "freebsd", target_os = "netbsd", target_os = "macos"))]
 pub fn module_dirs() -> Vec<PathBuf> {
     let dirs: &[&str] = if cfg!(target_os = "freebsd") {
         &["/usr/lib", "/usr/local/lib"]
+    } else if cfg!(target_os = "macos") {
+        &["/usr/lib/pam", "/usr/local/lib/pam"]
     } else {
         &["/usr/lib/security"]
     };
@@ -177,7 +190,12 @@ pub fn module_dirs() -> Vec<PathBuf> {
 /// NUL-terminated absolute paths ending in `/security` or `/security/` in
 /// a binary; those with the trailing slash (Linux-PAM's DEFAULT_MODULE_PATH)
 /// first.
-#[cfg(not(any(target_os = "openbsd", target_os = "freebsd", target_os = "netbsd")))]
+#[cfg(not(any(
+    target_os = "openbsd",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "macos"
+)))]
 pub fn security_dirs(bytes: &[u8]) -> Vec<PathBuf> {
     let mut with_slash = Vec::new();
     let mut without = Vec::new();
@@ -205,7 +223,12 @@ pub fn security_dirs(bytes: &[u8]) -> Vec<PathBuf> {
 }
 
 /// The file of the libpam this process uses.
-#[cfg(not(any(target_os = "openbsd", target_os = "freebsd", target_os = "netbsd")))]
+#[cfg(not(any(
+    target_os = "openbsd",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "macos"
+)))]
 fn libpam_path() -> Option<PathBuf> {
     let f: unsafe extern "C" fn(
         *const std::ffi::c_char,

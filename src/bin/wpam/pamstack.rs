@@ -47,20 +47,34 @@ pub enum Flavor {
     OpenPam,
 }
 
+/// Where macOS puts the PAM policies an MDM profile installs; Apple's
+/// libpam reads a service's file there first.
+pub const MACOS_MDM_PAM_D: &str =
+    "/private/var/db/ManagedConfigurationFiles/com.apple.pam/etc/pam.d";
+
 impl Flavor {
     /// This build's PAM library.
     pub const fn native() -> Flavor {
-        if cfg!(any(target_os = "freebsd", target_os = "netbsd")) {
+        if cfg!(any(
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "macos"
+        )) {
             Flavor::OpenPam
         } else {
             Flavor::LinuxPam
         }
     }
 
-    /// Where this library looks for a service's policy, in order.
+    /// Where this library looks for a service's policy, in order. Apple's
+    /// OpenPAM reads a policy installed by MDM before /etc/pam.d
+    /// (openpam_configure.c, openpam_policy_path, OpenPAM-34).
     pub fn default_dirs(self) -> Vec<PathBuf> {
         let dirs: &[&str] = match self {
             Flavor::LinuxPam => &["/etc/pam.d", "/usr/lib/pam.d"],
+            Flavor::OpenPam if cfg!(target_os = "macos") => {
+                &[MACOS_MDM_PAM_D, "/etc/pam.d", "/usr/local/etc/pam.d"]
+            }
             Flavor::OpenPam => &["/etc/pam.d", "/usr/local/etc/pam.d"],
         };
         dirs.iter().map(PathBuf::from).collect()
@@ -869,6 +883,9 @@ fn openpam_major() -> Option<u32> {
         Some(6)
     } else if cfg!(target_os = "netbsd") {
         Some(4)
+    } else if cfg!(target_os = "macos") {
+        // Apple's openpam.xcodeproj: LIB_MAJ=2 (its modules are pam_*.so.2).
+        Some(2)
     } else {
         None
     }
