@@ -2,10 +2,14 @@
 # Makes the release tarball dist/wpam-<version>-<target>.tar.gz from
 # dist/<target>/, reproducibly: members sorted by name, owner/group 0, mtime
 # SOURCE_DATE_EPOCH, explicit modes, ustar format, gzip -n.
-# Usage: packaging/tarball/build.sh <target>   (linux-amd64 ... openbsd-amd64)
+# Usage: packaging/tarball/build.sh <target>   (linux-amd64 ... openbsd-amd64, macos-universal)
 # Contents: the module (login_-wpam on OpenBSD), the wpam command, pam_wpam.8,
-# wpam.8, README.md and docs/{admin,werbot,fleet}.md, LICENSE, the platform's pam.d example (OpenBSD:
-# login.conf/sshd_config lines) and install.sh.
+# wpam.8, README.md and docs/{admin,werbot,fleet}.md, LICENSE, the platform's pam.d example
+# (packaging/tarball/pam.d-sshd.<os>, <os> the target's part before the first
+# "-": linux, freebsd, netbsd, macos; OpenBSD: login.conf/sshd_config lines),
+# wpam.conf.example and install.sh (its platform fixed to <os>). macOS: the
+# universal module and command as built (signed ad hoc by the linker: no
+# byte of them may change here, or the signature breaks).
 set -euo pipefail
 # shellcheck source=../../ci/lib/err.sh
 . "$(dirname "$0")/../../ci/lib/err.sh"
