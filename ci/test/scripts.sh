@@ -40,7 +40,10 @@
 #      Python tool;
 #   7. install.sh into a DESTDIR for each platform: existing directories
 #      keep their modes (OpenBSD's /usr/libexec/auth 0750, Ubuntu's /var/log
-#      0775), missing ones are made; and the log-file step of install.sh, the
+#      0775), missing ones are made; macOS's layout (found by uname -s
+#      Darwin: the module 0444 in /usr/local/lib/pam, the log root:admin) and
+#      its warning about a directory on the module's path that others can
+#      write (Homebrew's /usr/local/lib on Intel); and the log-file step of install.sh, the
 #      Debian postinst, the rpm %post, FreeBSD's post-install, NetBSD's
 #      +INSTALL and the pkgsrc port's INSTALL (/var/log redirected) against a
 #      planted hard link to a root-owned 0600 file (refused with a warning),
@@ -585,10 +588,17 @@ else
       WPAM_BIN=$fake/wpam MANPAGE=$fake/none WPAM_MANPAGE=$fake/none PAMDIR=/usr/lib/security \
       timeout 30 sh packaging/common/install.sh 2>&1
   }
-  for platform in linux freebsd netbsd openbsd; do
+  # The log file's group: adm, on macOS admin; gid 0's name (root here)
+  # where this machine has no such group.
+  loggrp() { # platform
+    local g=adm
+    [ "$1" = macos ] && g='admin'
+    if grep -q "^$g:" /etc/group; then echo "$g"; else echo root; fi
+  }
+  for platform in linux freebsd netbsd openbsd macos; do
     d=$tmp/dest-$platform
     case $platform in
-      linux) dirs=(usr/lib/security usr/bin) ;;
+      linux | macos) dirs=(usr/lib/security "$([ $platform = linux ] && echo usr/bin || echo usr/local/bin)") ;;
       freebsd) dirs=(usr/local/lib usr/local/bin) ;;
       netbsd) dirs=(usr/pkg/lib/security usr/pkg/bin) ;;
       openbsd) dirs=(usr/libexec/auth usr/local/bin) ;;
@@ -610,9 +620,47 @@ else
       grep -q '^auth:' /etc/group && g=auth || g=root
       expect "install.sh (openbsd): a missing /usr/libexec/auth is made 0750 root:$g" "750 root:$g " "$(modes "$d/usr/libexec/auth")"
     fi
-    expect "install.sh ($platform): a missing /var/log is made 0755, the log 0640 root:adm" "755 root:root 640 root:adm " \
+    g=$(loggrp "$platform")
+    expect "install.sh ($platform): a missing /var/log is made 0755, the log 0640 root:$g" "755 root:root 640 root:$g " \
       "$(modes "$d/var/log" "$d/var/log/wpam.log")"
   done
+
+  # macOS: the layout at the default places, found by uname -s (Darwin), and
+  # the warning about a directory on the module's path that is not root's.
+  mkdir -p "$fake/darwin"
+  printf '#!/bin/sh\necho Darwin\n' >"$fake/darwin/uname"
+  chmod 0755 "$fake/darwin/uname"
+  run_install_macos() { # destdir: install.sh's output (stderr too), the platform from uname -s
+    PATH=$fake/darwin:$PATH DESTDIR=$1 MODULE=$fake/pam_wpam.so WPAM_BIN=$fake/wpam \
+      MANPAGE=packaging/man/pam_wpam.8 WPAM_MANPAGE=packaging/man/wpam.8 \
+      CONF_EXAMPLE=packaging/common/wpam.conf.example timeout 30 sh packaging/common/install.sh 2>&1
+  }
+  d=$tmp/macos-layout
+  out=$(run_install_macos "$d") || bad "macos: install.sh failed: $out"
+  g=$(loggrp macos)
+  expect "install.sh (macos, from uname -s Darwin): the module 0444 in a new /usr/local/lib/pam 0755, wpam 0755, man pages, example config, the log 0640 root:$g" \
+    "755 root:root 444 root:root 755 root:root 644 root:root 644 root:root 644 root:root 640 root:$g " \
+    "$(modes "$d/usr/local/lib/pam" "$d/usr/local/lib/pam/pam_wpam.so" "$d/usr/local/bin/wpam" \
+      "$d/usr/local/share/man/man8/pam_wpam.8" "$d/usr/local/share/man/man8/wpam.8" \
+      "$d/usr/local/share/examples/wpam/wpam.conf" "$d/var/log/wpam.log")"
+  expect "install.sh (macos): installs nothing else" \
+    "usr/local/bin/wpam usr/local/lib/pam/pam_wpam.so usr/local/share/examples/wpam/wpam.conf usr/local/share/man/man8/pam_wpam.8 usr/local/share/man/man8/wpam.8 var/log/wpam.log " \
+    "$(cd "$d" && find . -type f | sed 's#^\./##' | LC_ALL=C sort | tr '\n' ' ')"
+  expect "install.sh (macos): no warning when every directory on the module's path is root's alone" "0" \
+    "$(grep -c 'warning' <<<"$out")"
+  expect "install.sh (macos): says to name the module by absolute path" "1" \
+    "$(grep -c 'auth required /usr/local/lib/pam/pam_wpam.so config=/etc/wpam.conf' <<<"$out")"
+  # Homebrew on an Intel Mac: /usr/local/lib group-writable (admin), owned by
+  # the admin user; an existing /usr/local/lib/pam 0750 keeps its mode.
+  d=$tmp/macos-brew
+  mkdir -p "$d/usr/local/lib/pam"
+  chmod 0775 "$d/usr/local/lib" && chown 501 "$d/usr/local/lib"
+  chmod 0750 "$d/usr/local/lib/pam"
+  out=$(run_install_macos "$d") || bad "macos: install.sh failed: $out"
+  expect "install.sh (macos): an existing /usr/local/lib/pam and /usr/local/lib keep their modes and owners" \
+    "750 root:root 775 $(stat -c %U "$d/usr/local/lib"):root " "$(modes "$d/usr/local/lib/pam" "$d/usr/local/lib")"
+  expect "install.sh (macos): warns that a /usr/local/lib others can write lets them replace the module (and nothing else)" \
+    "1 1" "$(grep -c 'warning: .*/usr/local/lib: mode drwxrwxr-x, owner uid 501: whoever can write it can replace the module' <<<"$out") $(grep -c warning <<<"$out")"
 
   # The log-file step of each script, given a root (DESTDIR, PKG_ROOTDIR, or
   # its /var/log/ rewritten into the root as tests/bsd_packages.rs does).

@@ -9,7 +9,8 @@
 # install, default ./pam_wpam.so next to this script), LOGIN_STYLE (OpenBSD
 # program, default ./login_-wpam), WPAM_BIN (the wpam command, default ./wpam),
 # MANPAGE (default ./pam_wpam.8), WPAM_MANPAGE (default ./wpam.8),
-# WPAM_PLATFORM (linux|freebsd|netbsd|openbsd, default from uname -s),
+# CONF_EXAMPLE (macOS: the example config, default ./wpam.conf.example),
+# WPAM_PLATFORM (linux|freebsd|netbsd|openbsd|macos, default from uname -s),
 # PAMDIR (override the module directory).
 #
 # Directories (see pam_wpam(8)):
@@ -21,11 +22,21 @@
 #   FreeBSD        /usr/local/lib                   (OpenPAM searches it for bare names)
 #   NetBSD         /usr/pkg/lib/security            (refer to it by absolute path)
 #   OpenBSD        /usr/libexec/auth/login_-wpam    (root:auth 0555; no PAM)
+#   macOS          /usr/local/lib/pam               (root:wheel 0444; libpam searches
+#                  it after /usr/lib/pam, which SIP seals; refer to it by
+#                  absolute path)
 # and the wpam command (wpam(8)) in /usr/bin (Linux), /usr/local/bin (FreeBSD,
-# OpenBSD) or /usr/pkg/bin (NetBSD).
-# The log file /var/log/wpam.log is created 0640 root:adm (root:<gid 0> where
-# there is no adm group) if missing; an existing one is never truncated, and
-# its owner and mode are set only when it is a plain file with one link.
+# OpenBSD, macOS) or /usr/pkg/bin (NetBSD); on macOS also the example config
+# in /usr/local/share/examples/wpam/wpam.conf.
+# The log file /var/log/wpam.log is created 0640 root:adm (macOS: root:admin;
+# root:<gid 0> where there is no such group) if missing; an existing one is
+# never truncated, and its owner and mode are set only when it is a plain
+# file with one link.
+# macOS: a warning when a directory on the module's path is not root's alone
+# (an Intel Mac's Homebrew owns /usr/local/lib): whoever can write it can
+# replace the module that sshd runs as root.
+# Only POSIX options of install, stat, chown and ls (the BSDs' and macOS's
+# own tools, and GNU's).
 # A directory that exists (/usr/libexec/auth, /var/log, the PAM directory)
 # keeps its owner and mode: only missing ones are created.
 set -eu
@@ -55,6 +66,7 @@ if [ -z "$platform" ]; then
 	FreeBSD) platform=freebsd ;;
 	NetBSD) platform=netbsd ;;
 	OpenBSD) platform=openbsd ;;
+	Darwin) platform=macos ;;
 	*) die "unsupported system $(uname -s)" ;;
 	esac
 fi
@@ -85,6 +97,7 @@ linux) pamdir=${PAMDIR:-$(linux_pamdir)} ;;
 freebsd) pamdir=${PAMDIR:-/usr/local/lib} ;;
 netbsd) pamdir=${PAMDIR:-/usr/pkg/lib/security} ;;
 openbsd) pamdir= ;;
+macos) pamdir=${PAMDIR:-/usr/local/lib/pam} ;;
 *) die "unknown platform $platform" ;;
 esac
 
@@ -93,6 +106,7 @@ linux) mandir=/usr/share/man/man8 bindir=/usr/bin ;;
 openbsd) mandir=/usr/local/man/man8 bindir=/usr/local/bin ;;
 freebsd) mandir=/usr/local/share/man/man8 bindir=/usr/local/bin ;;
 netbsd) mandir=/usr/pkg/man/man8 bindir=/usr/pkg/bin ;;
+macos) mandir=/usr/local/share/man/man8 bindir=/usr/local/bin ;;
 esac
 
 # Owners can only be set as root (a DESTDIR staging run may be unprivileged).
@@ -127,6 +141,28 @@ nlinks() {
 	stat -c %h -- "$1" 2>/dev/null || stat -f %l -- "$1" 2>/dev/null || echo unknown
 }
 
+# Warns about each directory from DIR up to / (under DESTDIR) that exists
+# and is not owned by root or is writable by group or others: `ls -ldn`,
+# POSIX, prints the mode and the numeric owner on every system.
+only_root_writes() { # dir
+	d=$1
+	while :; do
+		if [ -d "$DESTDIR$d" ]; then
+			# (ls -ldn: the mode and the numeric owner, the same on every
+			# system; a trailing @ or + marks extended attributes or an ACL,
+			# which this does not read)
+			# shellcheck disable=SC2012
+			who=$(ls -ldn "$DESTDIR$d" | awk '{ print $1 " " $3 }')
+			case "$who" in
+			d????-??-?*" 0") ;;
+			*) echo "install.sh: warning: $DESTDIR$d: mode ${who% *}, owner uid ${who#* }: whoever can write it can replace the module that sshd runs as root; make it root's alone, or install with PAMDIR=<a root-only directory> and name that path in pam.d" >&2 ;;
+			esac
+		fi
+		[ "$d" = / ] && break
+		d=$(dirname "$d")
+	done
+}
+
 # True when the log file may be given root:<group> 0640: a regular file, not
 # a symlink, with one link. Someone who can write /var/log (group syslog on
 # Ubuntu) could plant a symlink or a hard link to /etc/shadow there, and a
@@ -155,9 +191,12 @@ else
 	[ -f "$module" ] || die "$module not found"
 	mode=0644
 	[ "$platform" = linux ] && [ "${pamdir#/usr/lib64}" != "$pamdir" ] && mode=0755
+	# macOS: read-only, as Apple's own modules in /usr/lib/pam.
+	[ "$platform" = macos ] && mode=0444
 	mkdir_missing 0755 "$group0" "$DESTDIR$pamdir"
 	put "$mode" "$group0" "$module" "$DESTDIR$pamdir/pam_wpam.so"
 	echo "installed $DESTDIR$pamdir/pam_wpam.so"
+	[ "$platform" != macos ] || only_root_writes "$pamdir"
 fi
 
 mkdir_missing 0755 "$group0" "$DESTDIR$bindir"
@@ -174,10 +213,24 @@ if [ -f "$wman" ]; then
 	mkdir_missing 0755 "$group0" "$DESTDIR$mandir"
 	run install -m 0644 "$wman" "$DESTDIR$mandir/wpam.8"
 fi
+if [ "$platform" = macos ]; then
+	example=${CONF_EXAMPLE:-$here/wpam.conf.example}
+	if [ -f "$example" ]; then
+		mkdir_missing 0755 "$group0" "$DESTDIR/usr/local/share/examples"
+		mkdir_missing 0755 "$group0" "$DESTDIR/usr/local/share/examples/wpam"
+		put 0644 "$group0" "$example" "$DESTDIR/usr/local/share/examples/wpam/wpam.conf"
+		echo "installed $DESTDIR/usr/local/share/examples/wpam/wpam.conf"
+	fi
+fi
 
 log=$DESTDIR/var/log/wpam.log
 loggrp=$group0
-grep -q '^adm:' /etc/group 2>/dev/null && loggrp=adm
+if [ "$platform" = macos ]; then
+	# macOS's administrators (gid 80), as Apple's own logs in /var/log.
+	grep -q '^admin:' /etc/group 2>/dev/null && loggrp='admin'
+else
+	grep -q '^adm:' /etc/group 2>/dev/null && loggrp=adm
+fi
 mkdir_missing 0755 "$group0" "$DESTDIR/var/log"
 if [ -L "$log" ]; then
 	echo "install.sh: warning: $log is a symlink; leaving it alone" >&2
@@ -203,5 +256,8 @@ fi
 echo "log file $log (0640 root:$loggrp)"
 if [ "$platform" = netbsd ]; then
 	echo "NetBSD: refer to the module by absolute path: auth required $pamdir/pam_wpam.so ..."
+fi
+if [ "$platform" = macos ]; then
+	echo "macOS: refer to the module by absolute path in /etc/pam.d/sshd: auth required $pamdir/pam_wpam.so config=/etc/wpam.conf (pam.d-sshd.example)"
 fi
 echo "then, as root, before logging out: wpam check --service sshd; wpam test --service sshd USER (wpam(8))"
