@@ -104,6 +104,48 @@ fn compare(got: &BTreeMap<String, String>, want: &[(&str, i64)], what: &str) {
     }
 }
 
+/// `NAME = value` of the enums in Apple's OpenPAM header
+/// (tests/fixtures/apple-openpam/pam_constants.h: OpenPAM-34, unchanged).
+fn apple_header() -> BTreeMap<String, i64> {
+    let path = Path::new(ROOT).join("tests/fixtures/apple-openpam/pam_constants.h");
+    let text = std::fs::read_to_string(&path).expect("Apple's pam_constants.h");
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim().trim_end_matches(','));
+        if !name.starts_with("PAM_") {
+            continue;
+        }
+        let v = if let Some(hex) = value.strip_prefix("0x") {
+            i64::from_str_radix(hex, 16).ok()
+        } else if value == "(-0x7fffffff - 1)" {
+            // PAM_SILENT, written so "because some compilers promote
+            // 0x80000000 to long": INT_MIN.
+            Some(-0x7fff_ffff - 1)
+        } else {
+            value.parse().ok()
+        };
+        if let Some(v) = v {
+            out.insert(name.to_string(), v);
+        }
+    }
+    out
+}
+
+/// libpam-sys builds the OpenPAM numbering for target_os macos (checked in
+/// bsd_and_macos_builds_select_openpam), so wpam hands Apple's libpam the
+/// numbers of [`OPENPAM`]: they must be Apple's too.
+#[test]
+fn apples_header_has_openpams_numbers() {
+    let apple = apple_header();
+    assert!(apple.len() > 40, "parsed only {} names", apple.len());
+    for (name, value) in OPENPAM {
+        assert_eq!(apple.get(*name), Some(value), "{name}");
+    }
+}
+
 #[test]
 fn header_tables_differ_where_it_matters() {
     let (o, l) = (table(OPENPAM), table(LINUX_PAM));
@@ -255,8 +297,13 @@ fn libpam_sys_cfg(triple: &str) -> Option<String> {
 }
 
 #[test]
-fn freebsd_and_netbsd_builds_select_openpam() {
-    for triple in ["x86_64-unknown-freebsd", "x86_64-unknown-netbsd"] {
+fn bsd_and_macos_builds_select_openpam() {
+    for triple in [
+        "x86_64-unknown-freebsd",
+        "x86_64-unknown-netbsd",
+        "aarch64-apple-darwin",
+        "x86_64-apple-darwin",
+    ] {
         if let Some(cfg) = libpam_sys_cfg(triple) {
             assert!(
                 cfg.contains("cargo:rustc-cfg=pam_impl=\"OpenPam\""),

@@ -55,7 +55,8 @@ command -v cargo-zigbuild >/dev/null || { log "cargo-zigbuild not on PATH after 
 # --- Rust toolchains and targets ---------------------------------------------
 command -v rustup >/dev/null || { log "rustup is required (https://rustup.rs)"; exit 1; }
 installed_targets=$(rustup target list --installed)
-for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-freebsd x86_64-unknown-netbsd; do
+for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-freebsd x86_64-unknown-netbsd \
+  aarch64-apple-darwin x86_64-apple-darwin; do
   grep -qx "$t" <<<"$installed_targets" || { log "rustup target add $t"; rustup target add "$t"; }
 done
 if ! rustup run "$WPAM_NIGHTLY" rustc --version >/dev/null 2>&1 ||
