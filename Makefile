@@ -47,7 +47,7 @@ bench: deps ## benchmark, not a test: module vs bare HTTPS, dlopen, RSS, size, S
 
 # The root suites (sshd, su, DNS) run once, in test-dist, against the module
 # that ships; test-e2e runs them against the debug build while developing.
-test: deps lint-rust lint-ci test-unit demo test-packages test-roots test-selinux test-dist test-reproducible release-dry-run test-ansible test-bsd ## every test this machine can run
+test: deps lint-rust lint-ci test-unit demo test-packages test-roots test-selinux test-dist test-reproducible release-dry-run test-ansible test-bsd test-macos ## every test this machine can run
 	@echo "make test: all suites passed"
 
 # The test targets run one after another even under `make -j`: the e2e tests
@@ -105,6 +105,11 @@ test-selinux: deps ## the SELinux policy module linked into Debian's reference p
 .PHONY: test-ansible
 test-ansible: deps ## as root: ansible-lint, then the role for real against Debian 12 and 13 debootstrap roots (signed APT repo of release-dry-run, sshd logins, idempotence, rollback)
 	ci/test/ansible.sh
+
+# --- macOS (ci/test/macos.sh; the hosted macos job of .github/workflows/ci.yml)
+.PHONY: test-macos
+test-macos: deps ## the universal macOS module and command read as dyld reads them (slices, exports, dylibs, code signature); lints ci/hosted/macos.sh
+	ci/test/macos.sh
 
 # --- the BSDs (ci/test/bsd.sh; the VM jobs are .github/workflows/bsd.yml) -----
 .PHONY: test-bsd
