@@ -2,9 +2,13 @@
 # Builds every wpam target and package into dist/:
 #   dist/<target>/pam_wpam.so      linux-amd64 linux-arm64 freebsd-amd64
 #                                  netbsd-amd64 openbsd-amd64 (OpenBSD: login_-wpam)
+#                                  macos-universal (a universal Mach-O dylib)
 #   dist/<target>/wpam             the wpam command (check, test), every target
 #   dist/wpam_<v>-1_{amd64,arm64}.deb, dist/wpam-<v>-1.{x86_64,aarch64}.rpm
-#   dist/wpam-<v>-<target>.tar.gz  one per target
+#   dist/wpam-<v>-<target>.tar.gz  one per target (macOS: its only package)
+#   dist/wpam.rb                   the Homebrew formula of the macOS tarball, its
+#                                  release URL and SHA-256 filled in
+#                                  (packaging/homebrew/build.sh)
 #   BSD packages, when the hooks packaging/freebsd/build.sh, packaging/netbsd/build.sh,
 #   packaging/openbsd/build.sh exist (called as `packaging/<os>/build.sh <dist>/<os>-amd64 <dist>`
 #   with VERSION and SOURCE_DATE_EPOCH exported; they write into <dist>/ and
@@ -29,7 +33,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
-all_targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64)
+all_targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64 macos-universal)
 mode=${WPAM_BUILD:-auto}
 setup=1
 targets=()
@@ -115,6 +119,9 @@ for t in "${targets[@]}"; do
         echo "build-all: no $hook yet: no ${t%%-*} package" >&2
       fi
       ;;
+    # No .deb, .rpm or BSD package: the tarball, and the Homebrew formula
+    # that installs from it (its release URL and SHA-256).
+    macos-universal) step "homebrew formula" packaging/homebrew/build.sh "$dist/wpam-$VERSION-$t.tar.gz" "$dist/wpam.rb" || true ;;
   esac
 done
 
@@ -135,6 +142,7 @@ while read -r sum file; do
     *.x86_64.rpm) tgt=linux-amd64 ;;
     *.aarch64.rpm) tgt=linux-arm64 ;;
     *.tar.gz) tgt=$(sed -E "s/^wpam-$VERSION-(.*)\.tar\.gz$/\1/" <<<"$file") ;;
+    wpam.rb) tgt=macos-universal ;;
     *) tgt=- ;;
   esac
   printf '%-16s %-44s %10s  %s\n' "$tgt" "$file" "$(stat -c %s "$dist/$file")" "$sum"

@@ -16,6 +16,8 @@ pkgs=("${build_pkgs[@]}"
   # package checks (ci/test/packages.sh, ci/test/reproducible.sh)
   lintian rpm rpmlint debootstrap reprepro gnupg libarchive-tools zstd mandoc
   shellcheck
+  # the Homebrew formula's syntax, ruby -c (ci/test/scripts.sh)
+  ruby
   # OpenBSD package signatures, signify -Sz/-Vz (ci/release/sign-openbsd.sh)
   signify-openbsd
   # FreeBSD's pkg, built for this host (packaging/freebsd/pkg-tool.sh), and the repository key

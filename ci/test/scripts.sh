@@ -64,7 +64,13 @@
 #   9. one configuration style in the docs: no pam_wpam line in the README,
 #      docs/, the man pages, the tarball templates, the package messages and
 #      profile or the ports carries server_url=, service_id=, service_key= or
-#      offline_users= (they belong in the config file).
+#      offline_users= (they belong in the config file);
+#  10. the Homebrew formula (packaging/homebrew/build.sh over a stand-in
+#      tarball): ruby -c, the release URL, version and the tarball's SHA-256
+#      filled in (WPAM_FORMULA_URL overrides the URL), what it installs where,
+#      its caveats (the root-owned copy, the pam.d line of pam.d-sshd.macos,
+#      the sshd_config lines, the log file root:admin 0640, wpam check), a
+#      test block running wpam --version; a tarball of another name refused.
 set -euo pipefail
 # shellcheck source=../lib/err.sh
 . "$(dirname "$0")/../lib/err.sh"
@@ -875,6 +881,73 @@ if [ -z "$offending" ]; then
 else
   bad "docs: pam_wpam lines with settings that belong in the config file:"
   printf '%s\n' "$offending" | sed 's/^/      /'
+fi
+
+# --- 10. the Homebrew formula --------------------------------------------------------
+hb=$tmp/homebrew
+mkdir -p "$hb"
+printf 'a stand-in tarball\n' >"$hb/wpam-1.2.3-macos-universal.tar.gz"
+hb_sha=$(sha256sum "$hb/wpam-1.2.3-macos-universal.tar.gz" | cut -d' ' -f1)
+if out=$(packaging/homebrew/build.sh "$hb/wpam-1.2.3-macos-universal.tar.gz" "$hb/wpam.rb" 2>&1); then
+  ok "homebrew/build.sh fills the formula ($out)"
+else
+  bad "homebrew/build.sh: $out"
+fi
+if command -v ruby >/dev/null; then
+  check "homebrew: ruby -c accepts the formula" ruby -c "$hb/wpam.rb"
+elif [ "${CI:-}" = true ]; then
+  bad "homebrew: ruby installed for ruby -c (ci/install-deps.sh)"
+else
+  echo "skip  homebrew: ruby -c (no ruby: apt-get install ruby)"
+fi
+# The formula's structure and words (Python: the same on every machine).
+out=$(python3 - "$hb/wpam.rb" "$hb_sha" packaging/tarball/pam.d-sshd.macos <<'PY'
+import re, sys
+f, sha, pamd = sys.argv[1], sys.argv[2], sys.argv[3]
+s = open(f).read()
+want = {
+    "class Wpam < Formula": r"^class Wpam < Formula$",
+    "release URL": r'^  url "https://github\.com/werbot/wpam/releases/download/v1\.2\.3/wpam-1\.2\.3-macos-universal\.tar\.gz"$',
+    "version": r'^  version "1\.2\.3"$',
+    "the tarball's SHA-256": r'^  sha256 "' + sha + r'"$',
+    "license": r'^  license "MIT"$',
+    "macOS only": r"^  depends_on :macos$",
+    "the module in lib/pam": r'^    \(lib/"pam"\)\.install "pam_wpam\.so"$',
+    "wpam in bin": r'^    bin\.install "wpam"$',
+    "the man pages": r'^    man8\.install "pam_wpam\.8", "wpam\.8"$',
+    "the root-owned copy": r"sudo install -o root -g wheel -m 0444 #\{opt_lib\}/pam/pam_wpam\.so /usr/local/lib/pam/pam_wpam\.so$",
+    "the log file": r"sudo install -o root -g admin -m 0640 /dev/null /var/log/wpam\.log$",
+    "UsePAM": r"^        UsePAM yes$",
+    "KbdInteractiveAuthentication": r"^        KbdInteractiveAuthentication yes$",
+    "AuthenticationMethods": r"^        AuthenticationMethods publickey,keyboard-interactive$",
+    "wpam check": r"^        sudo wpam check --service sshd$",
+    "test block": r'^  test do\n    assert_match version\.to_s, shell_output\("#\{bin\}/wpam --version"\)\n  end$',
+}
+missing = [k for k, r in want.items() if not re.search(r, s, re.M)]
+# The caveats' pam.d line is the tarball example's, spaces aside.
+pam_line = [l for l in open(pamd) if l.startswith("auth") and "pam_wpam.so" in l]
+if len(pam_line) != 1 or " ".join(pam_line[0].split()) not in [" ".join(l.split()) for l in s.splitlines()]:
+    missing.append("the pam.d line of pam.d-sshd.macos")
+# Blocks: every def/class/do is closed by an end of its indentation.
+opened = len(re.findall(r"^\s*(class|def) |\bdo$", s, re.M))
+closed = len(re.findall(r"^\s*end$", s, re.M))
+if opened != closed:
+    missing.append(f"balanced blocks ({opened} opened, {closed} end)")
+if re.search(r"@[A-Z0-9]+@", s):
+    missing.append("no placeholder left")
+print(", ".join(missing))
+PY
+)
+expect "homebrew: the formula installs from the release tarball (URL, version, SHA-256), lib/pam, bin, man8; caveats and test block" "" "$out"
+out=$(WPAM_FORMULA_URL="file://$hb/wpam-1.2.3-macos-universal.tar.gz" packaging/homebrew/build.sh \
+  "$hb/wpam-1.2.3-macos-universal.tar.gz" "$hb/local.rb" >/dev/null 2>&1 && grep '^  url ' "$hb/local.rb")
+expect "homebrew: WPAM_FORMULA_URL sets the URL (the hosted job's local tap)" \
+  "  url \"file://$hb/wpam-1.2.3-macos-universal.tar.gz\"" "$out"
+cp "$hb/wpam-1.2.3-macos-universal.tar.gz" "$hb/wpam-1.2.3-linux-amd64.tar.gz"
+if packaging/homebrew/build.sh "$hb/wpam-1.2.3-linux-amd64.tar.gz" "$hb/other.rb" >/dev/null 2>&1 || [ -e "$hb/other.rb" ]; then
+  bad "homebrew: a tarball not named wpam-<v>-macos-universal.tar.gz is refused"
+else
+  ok "homebrew: a tarball not named wpam-<v>-macos-universal.tar.gz is refused"
 fi
 
 echo "test-scripts: $pass passed, $fail failed"
