@@ -38,6 +38,10 @@
 #     built): `pkg delete` over a root whose /etc/pam.d/sshd names the module
 #     prints the pre-deinstall warning naming that line (pkg cannot be stopped)
 #   - tarballs: members, owners, modes, mtimes; install.sh into a DESTDIR
+#   - macOS (macos-universal): universal Mach-O files (their structure,
+#     exports, load commands and signature: tests/macos.rs), the tarball as
+#     above with the module 0444 in usr/local/lib/pam, and dist/wpam.rb
+#     naming that tarball's SHA-256
 # Checks that need root are skipped when not root, except under CI=true
 # where they fail. Ends with "N passed, N failed[, N skipped]".
 #
@@ -74,7 +78,7 @@ need_root() { # description: true when the check may run
 }
 
 # --- 0. artifacts --------------------------------------------------------------
-targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64)
+targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64 macos-universal)
 debs=("$dist/wpam_${VERSION}-1_amd64.deb" "$dist/wpam_${VERSION}-1_arm64.deb")
 rpms=("$dist/wpam-${VERSION}-1.x86_64.rpm" "$dist/wpam-${VERSION}-1.aarch64.rpm")
 if [ "${WPAM_TEST_NO_BUILD:-0}" != 1 ]; then
@@ -86,7 +90,7 @@ if [ "${WPAM_TEST_NO_BUILD:-0}" != 1 ]; then
     ok "build-all.sh built every target and package ($(grep -E '^build-all: [0-9]+ s' "$tdir/build-all.log" | cut -d' ' -f2-))"
   fi
 fi
-for f in "${debs[@]}" "${rpms[@]}" "$dist/SHA256SUMS"; do
+for f in "${debs[@]}" "${rpms[@]}" "$dist/SHA256SUMS" "$dist/wpam.rb"; do
   [ -f "$f" ] || bad "artifact present: ${f#"$dist"/}"
 done
 for t in "${targets[@]}"; do
@@ -95,7 +99,7 @@ done
 check "SHA256SUMS matches every artifact in dist/" bash -c "cd '$dist' && sha256sum --quiet -c SHA256SUMS"
 
 # --- 1. static checks ----------------------------------------------------------
-scripts=(build-all.sh ci/*.sh ci/*/*.sh packaging/linux.sh packaging/{freebsd,netbsd,openbsd,tarball}/*.sh packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm packaging/common/install.sh)
+scripts=(build-all.sh ci/*.sh ci/*/*.sh packaging/linux.sh packaging/{freebsd,netbsd,openbsd,tarball,homebrew}/*.sh packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm packaging/common/install.sh)
 check "shellcheck: build-all.sh, ci/ and packaging/ scripts, maintainer scripts, install.sh" shellcheck "${scripts[@]}"
 check "shellcheck -s sh: rpm %post, %preun and %postun scripts" shellcheck -s sh packaging/rpm/post_install.sh \
   packaging/rpm/pre_uninstall.sh packaging/rpm/post_uninstall.sh
@@ -243,7 +247,33 @@ elf_checks() { # target file
     fi
   fi
 }
+# macOS: Mach-O, not ELF. Here only that both files are universal (fat)
+# files of an arm64 and an x86_64 slice; tests/macos.rs reads them whole
+# (exports, LC_LOAD_DYLIB, the code signature, no dependency outside the system).
+fat_slices() { # file: "arm64 x86_64" for a universal file of those two slices
+  python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read(4096)
+magic, n = struct.unpack(">II", d[:8])
+names = {0x0100000C: "arm64", 0x01000007: "x86_64"}
+if magic != 0xCAFEBABE:
+    sys.exit("not a universal Mach-O file")
+print(" ".join(sorted(names.get(struct.unpack(">i", d[8 + 20 * i:12 + 20 * i])[0], "?") for i in range(n))))
+PY
+}
 for t in "${targets[@]}"; do
+  if [ "$t" = macos-universal ]; then
+    for f in pam_wpam.so wpam; do
+      if [ ! -f "$dist/$t/$f" ]; then bad "$t: $f built (dist/$t/)"; continue; fi
+      slices=$(fat_slices "$dist/$t/$f" 2>&1) || true
+      if [ "$slices" = "arm64 x86_64" ]; then
+        ok "$t/$f: a universal Mach-O file of an arm64 and an x86_64 slice (the rest: tests/macos.rs)"
+      else
+        bad "$t/$f: a universal Mach-O file of an arm64 and an x86_64 slice: $slices"
+      fi
+    done
+    continue
+  fi
   found=0
   for f in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam"; do
     [ -f "$f" ] || continue
@@ -406,6 +436,14 @@ for t in "${targets[@]}"; do
   if [[ $t == netbsd-* ]]; then
     check "$b: NetBSD pam.d example uses the absolute module path" bash -c "tar -xzOf '$tb' $prefix/pam.d-sshd.example | grep -qE '^auth +required +/usr/pkg/lib/security/pam_wpam.so'"
   fi
+  if [[ $t == macos-* ]]; then
+    check "$b: macOS pam.d example uses the absolute module path" bash -c "tar -xzOf '$tb' $prefix/pam.d-sshd.example | grep -qE '^auth +required +/usr/local/lib/pam/pam_wpam.so config=/etc/wpam.conf\$'"
+    check "$b: the module and wpam inside are dist/$t's, byte for byte (their signatures intact)" bash -c "
+      tar -xzOf '$tb' $prefix/pam_wpam.so | cmp - '$dist/$t/pam_wpam.so' && tar -xzOf '$tb' $prefix/wpam | cmp - '$dist/$t/wpam'"
+    check "dist/wpam.rb: the formula names $b by its release URL and SHA-256" bash -c "
+      grep -qx '  sha256 \"'\$(sha256sum '$tb' | cut -d' ' -f1)'\"' '$dist/wpam.rb' &&
+      grep -qx '  url \"https://github.com/werbot/wpam/releases/download/v$VERSION/$b\"' '$dist/wpam.rb'"
+  fi
   # install.sh into a DESTDIR: the platform's directory and the log file.
   stage=$tdir/tarball-$t
   rm -rf "$stage" && mkdir -p "$stage/x" "$stage/root"
@@ -416,12 +454,18 @@ for t in "${targets[@]}"; do
     freebsd-*) want_path=usr/local/lib/pam_wpam.so bin_path=usr/local/bin/wpam ;;
     netbsd-*) want_path=usr/pkg/lib/security/pam_wpam.so bin_path=usr/pkg/bin/wpam ;;
     openbsd-*) want_path=usr/libexec/auth/login_-wpam bin_path=usr/local/bin/wpam ;;
+    macos-*) want_path=usr/local/lib/pam/pam_wpam.so bin_path=usr/local/bin/wpam ;;
   esac
   if [ -n "$want_path" ] && { [[ $t != openbsd-* ]] || [ -f "$stage/x/$prefix/login_-wpam" ]; }; then
     check "$b: install.sh (DESTDIR) puts $want_path, $bin_path (0755) and var/log/wpam.log 0640" bash -c "
       DESTDIR='$stage/root' '$stage/x/$prefix/install.sh' >/dev/null &&
       test -f '$stage/root/$want_path' && [ \"\$(stat -c %a '$stage/root/$bin_path')\" = 755 ] &&
       [ \"\$(stat -c %a '$stage/root/var/log/wpam.log')\" = 640 ]"
+  fi
+  if [[ $t == macos-* ]]; then
+    check "$b: install.sh (DESTDIR) makes the module 0444 and puts the example config in usr/local/share/examples/wpam/" bash -c "
+      [ \"\$(stat -c %a '$stage/root/$want_path')\" = 444 ] && cmp '$stage/root/$want_path' '$dist/$t/pam_wpam.so' &&
+      test -f '$stage/root/usr/local/share/examples/wpam/wpam.conf'"
   fi
 done
 
