@@ -26,6 +26,15 @@
 #       and sums, the run has nothing to do, otherwise it fails.
 #   ci/release/publish.sh publish <version> <files> <site> <notes> <checkout> <keyring>
 #       pages, then release.
+#   ci/release/publish.sh tap <version> <files> <token-file>
+#       after the release: <files>/wpam.rb, the Homebrew formula, once
+#       SHA256SUMS there lists it (the release job signed that list) and it is
+#       <version>'s, committed as Formula/wpam.rb to the tap repository
+#       (WPAM_TAP_REMOTE, default https://github.com/werbot/homebrew-tap.git)
+#       and pushed (never forced) with the token in <token-file> (the secret
+#       HOMEBREW_TAP_TOKEN); the same formula there already: nothing to do.
+#       An empty or missing <token-file>: it says that nothing is published
+#       and why, and exits 0 (a fork, or a project without a tap).
 #
 # Needs GH_TOKEN (contents: write) for a GitHub remote and for `gh`, and
 # GITHUB_REPOSITORY (owner/name). The token reaches git through the
@@ -189,7 +198,38 @@ release() {
   log "published release $tag"
 }
 
-cmd=${1:?usage: ci/release/publish.sh seed|pages|release|publish ...}
+tap() {
+  local version=$1 files=$2 tokenfile=$3 token="" tap_remote t
+  tap_remote=${WPAM_TAP_REMOTE:-https://github.com/werbot/homebrew-tap.git}
+  [ -f "$files/wpam.rb" ] || die "no $files/wpam.rb (ci/release/release.sh puts the formula there)"
+  (cd "$files" && grep -x '[0-9a-f]\{64\}  wpam.rb' SHA256SUMS | sha256sum --quiet --strict -c -) ||
+    die "$files/wpam.rb is not the formula $files/SHA256SUMS lists"
+  grep -qx "  version \"$version\"" "$files/wpam.rb" || die "$files/wpam.rb is not wpam $version's formula"
+  # (read with a builtin: the token is in no argv)
+  [ -s "$tokenfile" ] && token=$(<"$tokenfile")
+  if [ -z "$token" ]; then
+    log "HOMEBREW_TAP_TOKEN is not set (no repository secret): the formula is NOT published to $tap_remote;" \
+      "it is in the release as wpam.rb (docs/release.md, Homebrew tap)"
+    return 0
+  fi
+  t=$(mktemp -d "${TMPDIR:-/tmp}/wpam-tap.XXXXXX")
+  GH_TOKEN=$token g clone --quiet --depth 1 "$tap_remote" "$t/tap" || { rm -rf "$t"; die "cannot clone the tap $tap_remote"; }
+  mkdir -p "$t/tap/Formula"
+  if cmp -s "$files/wpam.rb" "$t/tap/Formula/wpam.rb"; then
+    log "the tap has this very formula (wpam $version): nothing to do"
+    rm -rf "$t"
+    return 0
+  fi
+  cp "$files/wpam.rb" "$t/tap/Formula/wpam.rb"
+  git -C "$t/tap" add Formula/wpam.rb
+  git -C "$t/tap" -c user.name="wpam release" -c user.email="wpam@example.invalid" \
+    commit --quiet -m "wpam $version" -m "The formula of the release v$version (its wpam.rb, listed in its signed SHA256SUMS)."
+  GH_TOKEN=$token g -C "$t/tap" push --quiet origin HEAD || { rm -rf "$t"; die "cannot push to the tap $tap_remote"; }
+  rm -rf "$t"
+  log "published Formula/wpam.rb (wpam $version) to $tap_remote"
+}
+
+cmd=${1:?usage: ci/release/publish.sh seed|pages|release|publish|tap ...}
 shift
 case "$cmd" in
   seed) seed "${1:?site}" "${2:?checkout}" "${3:?keyring}" "${4:?files}" "${5:?adopted}" ;;
@@ -204,5 +244,6 @@ case "$cmd" in
     pages "$version" "$site" "$checkout"
     release "$version" "$files" "$notes" "$keyring"
     ;;
-  *) die "unknown command '$cmd' (seed, pages, release, publish)" ;;
+  tap) tap "${1:?version}" "${2:?files}" "${3:?token-file}" ;;
+  *) die "unknown command '$cmd' (seed, pages, release, publish, tap)" ;;
 esac

@@ -4,9 +4,13 @@
 # of its own: this one never holds the token, that one never the keys).
 #
 #   build/release/files/   what the GitHub release carries:
-#       wpam-<v>-<target>.tar.gz (5), wpam_<v>-1_{amd64,arm64}.deb,
+#       wpam-<v>-<target>.tar.gz (6, macos-universal's among them),
+#       wpam_<v>-1_{amd64,arm64}.deb,
 #       wpam-<v>-1.{x86_64,aarch64}.rpm (signed), the BSD packages
 #       wpam-<v>-{freebsd-amd64.pkg,netbsd-amd64.tgz,openbsd-amd64.tgz},
+#       wpam.rb (the Homebrew formula of the macOS tarball: its release URL
+#       and SHA-256, checked here; ci/release/publish.sh tap puts it in the
+#       tap werbot/homebrew-tap),
 #       <each of those>.cdx.json (CycloneDX SBOM of that file: its SHA-256
 #       and SHA-512, the dependencies built for its target, the binaries'
 #       hashes, the toolchain: ci/release/sbom-artifacts.py),
@@ -56,8 +60,12 @@
 #     into a scratch root (pkg -r), and refuses the repository under another
 #     key;
 #   - every package and tarball has its SBOM, naming its SHA-256, the
-#     dependencies and the toolchain; each Linux/BSD module carries
-#     cargo-auditable's dependency section (.dep-v0).
+#     dependencies and the toolchain; each Linux/BSD/macOS binary carries
+#     cargo-auditable's dependency section (.dep-v0; in both slices of a
+#     universal Mach-O file);
+#   - wpam.rb names the released macOS tarball by its release URL, version
+#     and SHA-256 (dist/wpam.rb and dist/'s tarball too), and ruby -c
+#     accepts it where ruby is installed.
 # The signing subkey must be one the committed public keyring (keys/) carries
 # under the primary keys/wpam-archive-keyring.fpr names (README.md quotes
 # it); that keyring is what is published and what gh-pages is checked with.
@@ -139,7 +147,7 @@ suite=stable
 component=main
 apt_arches=(amd64 arm64)
 rpm_arches=(x86_64 aarch64)
-targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64)
+targets=(linux-amd64 linux-arm64 freebsd-amd64 netbsd-amd64 openbsd-amd64 macos-universal)
 
 t0=$(date +%s)
 log() { printf 'release: %s\n' "$*" >&2; }
@@ -237,6 +245,7 @@ expected() { # prints the required artifact globs, one per line
   for t in "${targets[@]}"; do echo "wpam-$VERSION-$t.tar.gz"; done
   for a in "${apt_arches[@]}"; do echo "wpam_$VERSION-*_$a.deb"; done
   for a in "${rpm_arches[@]}"; do echo "wpam-$VERSION-*.$a.rpm"; done
+  echo wpam.rb # the Homebrew formula (packaging/homebrew/build.sh)
 }
 missing_artifacts() {
   local g
@@ -297,6 +306,25 @@ else
   ci/release/sign-openbsd.sh "$obsdkey" packaging/openbsd/wpam-1-pkg.pub "$obsd_pkg" || die "signing the OpenBSD package"
 fi
 ok "OpenBSD package signed with signify (pkg_add verifies it; -D unsigned no longer needed)"
+# The Homebrew formula: the released macOS tarball's URL, version and
+# SHA-256 (in dist/ as build-all.sh wrote it, and as released).
+mac_tb=wpam-$VERSION-macos-universal.tar.gz
+formula_names() { # FORMULA TARBALL: the formula names TARBALL by its release URL, version and SHA-256
+  local sha
+  sha=$(sha256sum "$2" | cut -d' ' -f1)
+  grep -qx "  sha256 \"$sha\"" "$1" || { log "$1: sha256 $(sed -n 's/^  sha256 //p' "$1"), $(basename "$2") has $sha"; return 1; }
+  grep -qx "  url \"https://github.com/werbot/wpam/releases/download/v$VERSION/$(basename "$2")\"" "$1" || { log "$1: url $(sed -n 's/^  url //p' "$1")"; return 1; }
+  grep -qx "  version \"$VERSION\"" "$1" || { log "$1: version $(sed -n 's/^  version //p' "$1")"; return 1; }
+}
+formula_names "$dist/wpam.rb" "$dist/$mac_tb" || die "dist/wpam.rb does not name dist/$mac_tb (packaging/homebrew/build.sh)"
+formula_names "$files/wpam.rb" "$files/$mac_tb" || die "wpam.rb does not name the released $mac_tb"
+ok "wpam.rb (Homebrew) names $mac_tb by its release URL, version $VERSION and SHA-256 $(sha256sum "$files/$mac_tb" | cut -c1-16)..."
+if command -v ruby >/dev/null; then
+  ruby -c "$files/wpam.rb" >/dev/null || die "ruby -c wpam.rb"
+  ok "wpam.rb: ruby -c"
+else
+  log "warn  no ruby: wpam.rb's syntax not checked (ci/test/scripts.sh checks the template's)"
+fi
 ok "collected $(find "$files" -type f | wc -l) artifacts"
 
 # --- release notes -----------------------------------------------------------------
@@ -335,8 +363,11 @@ phase "SBOMs: cargo cyclonedx per target"
 # cargo-cyclonedx has no --locked: `cargo metadata --locked` first (fails
 # when Cargo.lock would change) and Cargo.lock's hash compared afterwards.
 # SOURCE_DATE_EPOCH (the commit time) fixes the SBOMs' timestamps.
+# macos-universal: the arm64 slice's target; the x86_64 slice's dependency
+# list must be the same (checked below), so one SBOM describes both.
 declare -A triple=([linux-amd64]=x86_64-unknown-linux-gnu [linux-arm64]=aarch64-unknown-linux-gnu
-  [freebsd-amd64]=x86_64-unknown-freebsd [netbsd-amd64]=x86_64-unknown-netbsd [openbsd-amd64]=x86_64-unknown-openbsd)
+  [freebsd-amd64]=x86_64-unknown-freebsd [netbsd-amd64]=x86_64-unknown-netbsd [openbsd-amd64]=x86_64-unknown-openbsd
+  [macos-universal]=aarch64-apple-darwin)
 cargo metadata --locked --format-version 1 >/dev/null || die "Cargo.lock is not up to date (cargo metadata --locked)"
 lock_sum=$(sha256sum Cargo.lock)
 mkdir -p "$tmp/sbom"
@@ -346,6 +377,14 @@ for t in "${targets[@]}"; do
     --override-filename "wpam-sbom-$t" -q >&2
   mv "$here/wpam-sbom-$t.json" "$tmp/sbom/$t.json"
 done
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)} \
+  cargo cyclonedx --format json --spec-version 1.5 --target x86_64-apple-darwin \
+  --override-filename wpam-sbom-macos-x86_64 -q >&2
+mv "$here/wpam-sbom-macos-x86_64.json" "$tmp/sbom/macos-x86_64.json"
+purls() { python3 -c 'import json, sys; print("\n".join(sorted(c.get("purl", c["name"]) for c in json.load(open(sys.argv[1])).get("components", []))))' "$1"; }
+[ "$(purls "$tmp/sbom/macos-universal.json")" = "$(purls "$tmp/sbom/macos-x86_64.json")" ] ||
+  die "the macOS slices' dependencies differ (aarch64- vs x86_64-apple-darwin): one SBOM cannot describe both"
+ok "macOS: the arm64 and x86_64 slices build the same $(purls "$tmp/sbom/macos-x86_64.json" | wc -l) dependencies"
 [ "$(sha256sum Cargo.lock)" = "$lock_sum" ] || die "cargo cyclonedx changed Cargo.lock"
 ok "SBOM bases for ${targets[*]} (Cargo.lock unchanged)"
 
@@ -799,16 +838,52 @@ PY
 # Required in CI (CI=true) and the release workflow; a warning elsewhere (a
 # dist/ built before cargo-auditable was installed).
 require_aud=${WPAM_REQUIRE_AUDITABLE:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}
+# The section names of a universal Mach-O file, per slice ("<cputype>
+# <segment>,<section>" lines): readelf reads ELF only.
+macho_sections() { # file
+  python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+magic, n = struct.unpack(">II", d[:8])
+if magic != 0xCAFEBABE:
+    sys.exit(0)
+for i in range(n):
+    cpu, _, off, size, _ = struct.unpack(">iIIII", d[8 + 20 * i:28 + 20 * i])
+    m = d[off:off + size]
+    if struct.unpack("<I", m[:4])[0] != 0xFEEDFACF:
+        sys.exit(f"slice {i}: not a 64-bit Mach-O")
+    ncmds = struct.unpack("<I", m[16:20])[0]
+    p = 32
+    for _ in range(ncmds):
+        cmd, cmdsize = struct.unpack("<II", m[p:p + 8])
+        if cmd == 0x19:  # LC_SEGMENT_64: its sections follow the 72-byte header
+            nsects = struct.unpack("<I", m[p + 64:p + 68])[0]
+            for k in range(nsects):
+                s = p + 72 + 80 * k
+                sect = m[s:s + 16].rstrip(b"\0").decode()
+                seg = m[s + 16:s + 32].rstrip(b"\0").decode()
+                print(f"{cpu} {seg},{sect}")
+        p += cmdsize
+PY
+}
+has_dep_v0() { # file: cargo-auditable's section, in every slice of a universal Mach-O file
+  if [ "$(head -c4 "$1" | od -An -tx1 | tr -d ' \n')" = cafebabe ]; then
+    # Each slice's cputype (arm64 16777228, x86_64 16777223) with a .dep-v0.
+    [ "$(macho_sections "$1" | awk '$2 ~ /,\.dep-v0$/ { print $1 }' | LC_ALL=C sort -u | tr '\n' ' ')" = "16777223 16777228 " ]
+  else
+    # (a here-string, not a pipe into grep -q: no SIGPIPE under pipefail)
+    grep -q '\.dep-v0' <<<"$(readelf -S -W "$1" 2>/dev/null)"
+  fi
+}
 for t in "${targets[@]}"; do
   for m in "$dist/$t/pam_wpam.so" "$dist/$t/login_-wpam" "$dist/$t/wpam"; do
     [ -f "$m" ] || continue
-    # (a here-string, not a pipe into grep -q: no SIGPIPE under pipefail)
-    if grep -q '\.dep-v0' <<<"$(readelf -S -W "$m" 2>/dev/null)"; then
+    if has_dep_v0 "$m"; then
       ok "auditable: ${m#"$dist"/}"
     elif [ "$require_aud" = 1 ]; then
-      die "${m#"$dist"/} has no .dep-v0 section (not built with cargo auditable)"
+      die "${m#"$dist"/} has no .dep-v0 section (in every slice; not built with cargo auditable)"
     else
-      log "warn  ${m#"$dist"/} has no .dep-v0 section (not built with cargo auditable)"
+      log "warn  ${m#"$dist"/} has no .dep-v0 section (in every slice; not built with cargo auditable)"
     fi
   done
 done

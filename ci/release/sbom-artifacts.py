@@ -15,7 +15,9 @@ cyclonedx's root component, with its dependency graph unchanged) and the
 binaries (each with SHA-256). metadata.tools names what made them: cargo
 cyclonedx, the rustc of each binary and the C compiler and linker zig
 bundles, as recorded in the binary's own .comment section (what built it,
-not what this host has), plus the pinned zig and cargo-zigbuild
+not what this host has; a Mach-O file has no .comment: its rustc is the
+commit its std's /rustc/<commit>/ paths name, with the version of the rustc
+here when that is the same commit), plus the pinned zig and cargo-zigbuild
 (ZIGLANG_VERSION, CARGO_ZIGBUILD_VERSION) and, for a nightly-built binary,
 the dated nightly (WPAM_NIGHTLY). The serial number is derived from the
 artifact's hash, so the same artifact gives the same SBOM.
@@ -44,6 +46,20 @@ def comment(path):
     return [m.group(1).strip() for m in re.finditer(r"^\s*\[\s*[0-9a-f]+\]\s+(.*)$", r.stdout, re.M)]
 
 
+def rustc_commit(path):
+    """The rustc commit a binary's std was built by: its panic locations
+    name /rustc/<commit>/library/... (a Mach-O file has no .comment)."""
+    with open(path, "rb") as f:
+        m = re.search(rb"/rustc/([0-9a-f]{40})/library/", f.read())
+    return m.group(1).decode() if m else None
+
+
+def host_rustc():
+    """`rustc -vV` here: {"release": ..., "commit-hash": ..., "commit-date": ...}."""
+    r = subprocess.run(["rustc", "-vV"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return dict(l.split(": ", 1) for l in r.stdout.splitlines() if ": " in l)
+
+
 def toolchain(bins):
     seen, tools = set(), []
 
@@ -54,7 +70,17 @@ def toolchain(bins):
 
     nightly = False
     for b in bins:
-        for line in comment(b):
+        lines = comment(b)
+        commit = None if lines else rustc_commit(b)
+        if commit:
+            h = host_rustc()
+            if h.get("commit-hash") == commit:
+                add("rustc", f"{h['release']} ({commit[:9]} {h.get('commit-date', '')})".replace(" )", ")"),
+                    f"compiled {os.path.basename(b)} (the commit its /rustc/ paths name)")
+            else:
+                add("rustc", "commit " + commit, f"compiled {os.path.basename(b)} (its /rustc/ paths)")
+            nightly |= "nightly" in h.get("release", "") and h.get("commit-hash") == commit
+        for line in lines:
             m = re.match(r"rustc version (\S+)(.*)", line)
             if m:
                 add("rustc", m.group(1) + m.group(2), f"compiled {os.path.basename(b)} (its .comment)")

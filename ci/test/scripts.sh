@@ -70,7 +70,11 @@
 #      filled in (WPAM_FORMULA_URL overrides the URL), what it installs where,
 #      its caveats (the root-owned copy, the pam.d line of pam.d-sshd.macos,
 #      the sshd_config lines, the log file root:admin 0640, wpam check), a
-#      test block running wpam --version; a tarball of another name refused.
+#      test block running wpam --version; a tarball of another name refused;
+#      ci/release/publish.sh tap against a local bare repository standing for
+#      werbot/homebrew-tap: no token, nothing pushed (and said); the formula
+#      committed as Formula/wpam.rb; a re-run does nothing; a wpam.rb that
+#      SHA256SUMS does not list, or of another version, refused.
 set -euo pipefail
 # shellcheck source=../lib/err.sh
 . "$(dirname "$0")/../lib/err.sh"
@@ -540,7 +544,8 @@ checks_wf=(
   "release.yml: id-token: write only in the attest job, which checks nothing out and runs nothing of ours|[ \"\$(grep -c '^ *id-token: write' $rel)\" = 1 ] && grep -q 'id-token: write' <<<\"\$a_job\" && ! grep -qE 'actions/checkout|run:' <<<\"\$a_job\" && grep -q 'uses: actions/attest-build-provenance@[0-9a-f]\\{40\\}' <<<\"\$a_job\""
   "release.yml: attest after the release job, publish after attest|grep -q 'needs: \\[gate, release\\]' <<<\"\$a_job\" && grep -q 'needs: \\[gate, release, attest\\]' <<<\"\$p_job\""
   "release.yml: the gate outputs the commit it verified|grep -q 'sha=\$(ci/hosted/ci.sh gate \"\$GITHUB_REF\")' $rel && grep -q 'sha: \${{ steps.gate.outputs.sha }}' $rel"
-  "release.yml: build, dry-run, release and publish compare HEAD with the gate's commit|head_checked $rel build && head_checked $rel dry-run && head_checked $rel release && head_checked $rel publish"
+  "release.yml: build, dry-run, release, publish and tap compare HEAD with the gate's commit|head_checked $rel build && head_checked $rel dry-run && head_checked $rel release && head_checked $rel publish && head_checked $rel tap"
+  "release.yml: the tap job after publish, on a gated tag only, its token only from the secret HOMEBREW_TAP_TOKEN through a file|grep -q 'needs: \\[gate, publish\\]' <<<\"\$(job $rel tap)\" && grep -q \"if: needs.gate.outputs.publish == 'true'\" <<<\"\$(job $rel tap)\" && grep -q 'run: ci/hosted/ci.sh tap \"\$RUNNER_TEMP/wpam-tap-token\"' <<<\"\$(job $rel tap)\" && [ \"\$(grep -c 'secrets\\.' <<<\"\$(job $rel tap)\")\" = 1 ] && grep -q 'WPAM_TAP_TOKEN: \${{ secrets.HOMEBREW_TAP_TOKEN }}' <<<\"\$(job $rel tap)\""
   "README.md's release key fingerprint is the one keys/wpam-archive-keyring.fpr names (or both none yet)|readme_quotes_fpr"
   "README.md has its 'Before the first release' block exactly while keys/wpam-archive-keyring.fpr says none yet|readme_prerelease_matches_fpr README.md keys/wpam-archive-keyring.fpr"
   "apt-refresh.yml: the alarm job checks Valid-Until whatever the refresh did|grep -q 'ci/release/apt-refresh.sh --check-expiry https://' <<<\"\$(job $refresh_wf valid-until)\" && grep -q 'if: always()' <<<\"\$(job $refresh_wf valid-until)\" && ! grep -q 'secrets\\.' <<<\"\$(job $refresh_wf valid-until)\""
@@ -949,6 +954,40 @@ if packaging/homebrew/build.sh "$hb/wpam-1.2.3-linux-amd64.tar.gz" "$hb/other.rb
 else
   ok "homebrew: a tarball not named wpam-<v>-macos-universal.tar.gz is refused"
 fi
+
+# publish.sh tap against a local bare repository standing for werbot/homebrew-tap.
+tf=$hb/files
+mkdir -p "$tf"
+cp "$hb/wpam.rb" "$tf/wpam.rb"
+(cd "$tf" && sha256sum wpam.rb >SHA256SUMS)
+git init --quiet --bare "$hb/tap.git"
+git init --quiet -b main "$hb/tap-seed"
+git -C "$hb/tap-seed" -c user.name=t -c user.email=t@example.invalid commit --quiet --allow-empty -m "tap"
+git -C "$hb/tap-seed" push --quiet "$hb/tap.git" HEAD:refs/heads/main
+git -C "$hb/tap.git" symbolic-ref HEAD refs/heads/main
+tap() { # token-file [version]: publish.sh tap's status and output
+  GITHUB_REPOSITORY=werbot/wpam WPAM_TAP_REMOTE=$hb/tap.git timeout 60 \
+    ci/release/publish.sh tap "${2:-1.2.3}" "$tf" "$1" 2>&1
+}
+tap_formula() { git -C "$hb/tap.git" show main:Formula/wpam.rb 2>/dev/null | sha256sum | cut -c1-64; }
+: >"$hb/no-token"
+out=$(tap "$hb/no-token") && rc=0 || rc=$?
+expect "publish.sh tap without HOMEBREW_TAP_TOKEN: exit 0, says nothing is published, pushes nothing" "0 1 1" \
+  "$rc $(grep -c 'HOMEBREW_TAP_TOKEN is not set.*NOT published' <<<"$out") $(git -C "$hb/tap.git" rev-list --count main)"
+printf 'not-a-real-token' >"$hb/token"
+out=$(tap "$hb/token") && rc=0 || rc=$?
+expect "publish.sh tap: commits the release's wpam.rb as Formula/wpam.rb and pushes it" \
+  "0 $(sha256sum "$tf/wpam.rb" | cut -c1-64) 2" "$rc $(tap_formula) $(git -C "$hb/tap.git" rev-list --count main)"
+out=$(tap "$hb/token") && rc=0 || rc=$?
+expect "publish.sh tap: run again, nothing to do (no new commit)" "0 1 2" \
+  "$rc $(grep -c 'nothing to do' <<<"$out") $(git -C "$hb/tap.git" rev-list --count main)"
+echo '# changed' >>"$tf/wpam.rb"
+out=$(tap "$hb/token") && rc=0 || rc=$?
+expect "publish.sh tap: a wpam.rb that SHA256SUMS does not list is refused, the tap unchanged" "1 1 2" \
+  "$rc $(grep -c 'is not the formula .*SHA256SUMS lists' <<<"$out") $(git -C "$hb/tap.git" rev-list --count main)"
+(cd "$tf" && sha256sum wpam.rb >SHA256SUMS)
+out=$(tap "$hb/token" 9.9.9) && rc=0 || rc=$?
+expect "publish.sh tap: a formula of another version is refused" "1 1" "$rc $(grep -c 'is not wpam 9.9.9' <<<"$out")"
 
 echo "test-scripts: $pass passed, $fail failed"
 [ "$fail" = 0 ]
