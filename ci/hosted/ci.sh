@@ -23,9 +23,6 @@
 #                       formula (build/release/files/wpam.rb) into the tap
 #                       werbot/homebrew-tap, with the token in TOKENFILE
 #                       (HOMEBREW_TAP_TOKEN; none: says so, publishes nothing)
-#   ci/hosted/ci.sh macos      ci/hosted/macos.sh: on a GitHub macOS runner, the
-#                       tarball and the formula of dist/ installed and logged
-#                       in with (ci.yml's job macos)
 #   ci/hosted/ci.sh release-dry-run   ci/release/release.sh --dry-run
 #   ci/hosted/ci.sh same-as-dist DIR  every file under DIR equals its namesake in
 #                       dist/ (the BSD packages the VM jobs installed are the
@@ -59,7 +56,7 @@ export PATH
 
 log() { printf 'ci: %s\n' "$*" >&2; }
 
-step=${1:?usage: ci/hosted/ci.sh setup|fmt|clippy|test|deny|lint|build|gate TAG|release-tools|release|publish|tap TOKENFILE|macos|release-dry-run|tested-as-shipped|same-as-tested DIR|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT|bsd-release-files DIR}
+step=${1:?usage: ci/hosted/ci.sh setup|fmt|clippy|test|deny|lint|build|gate TAG|release-tools|release|publish|tap TOKENFILE|release-dry-run|tested-as-shipped|same-as-tested DIR|same-as-dist DIR|freebsd-test-repo DIR|serve DIR PORT|bsd-release-files DIR}
 shift
 case "$step" in
   setup)
@@ -127,7 +124,6 @@ case "$step" in
     version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
     ci/release/publish.sh tap "$version" build/release/files "${1:?usage: ci/hosted/ci.sh tap TOKENFILE}"
     ;;
-  macos) ci/hosted/macos.sh "$@" ;;
   gate) ci/release/gate.sh "$@" ;;
   release-tools)
     # The release job's tools, before any secret is in the environment:

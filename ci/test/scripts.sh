@@ -559,6 +559,7 @@ checks_wf=(
   "Dockerfile: rustup-init checked against its SHA-256|grep -qE '^ARG RUSTUP_INIT_SHA256=[0-9a-f]{64}\$' Dockerfile && grep -q 'sha256sum -c' Dockerfile"
   "ci.sh setup: rustup-init by version and SHA-256, no script piped from sh.rustup.rs|! grep -v '^[[:space:]]*#' ci/hosted/ci.sh | grep -q 'sh.rustup.rs' && grep -q 'sha256sum -c' ci/hosted/ci.sh"
   "setup-cross.sh: pip only with --require-hashes|! grep -E 'pip install' ci/build/setup-cross.sh | grep -v -- '--require-hashes' | grep -q ."
+  "ci.yml: the macos job runs ci/hosted/macos.sh on macos-15 and macos-15-intel with the tarball and formula of macos-dist (./build-all.sh macos-universal)|grep -q 'runner: \\[macos-15, macos-15-intel\\]' <<<\"\$(job .github/workflows/ci.yml macos)\" && grep -q 'run: ci/hosted/macos.sh' <<<\"\$(job .github/workflows/ci.yml macos)\" && grep -q 'name: dist-macos' <<<\"\$(job .github/workflows/ci.yml macos)\" && grep -q 'run: ./build-all.sh macos-universal' <<<\"\$(job .github/workflows/ci.yml macos-dist)\""
   "release/publish.sh: no --clobber|! grep -v '^[[:space:]]*#' ci/release/publish.sh | grep -q -- '--clobber'"
 )
 for c in "${checks_wf[@]}"; do
