@@ -956,6 +956,11 @@ else
   ok "homebrew: a tarball not named wpam-<v>-macos-universal.tar.gz is refused"
 fi
 
+# The hosted macOS job's PAM client (ci/hosted/pam-login.c) against this
+# system's libpam headers: the same PAM API as Apple's OpenPAM.
+check "ci/hosted/pam-login.c compiles with -Wall -Wextra -Werror" \
+  cc -Wall -Wextra -Werror -o "$hb/pam-login" ci/hosted/pam-login.c -lpam
+
 # publish.sh tap against a local bare repository standing for werbot/homebrew-tap.
 tf=$hb/files
 mkdir -p "$tf"
