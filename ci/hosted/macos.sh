@@ -19,11 +19,11 @@
 #      module's name resolution, in a forked child, on macOS): an ssh login
 #      driven by expect with the right code passes, with a wrong one is
 #      refused;
-#   5. the Homebrew formula dist/wpam.rb from a local tap (brew tap-new), its
+#   5. the tarball's install taken out as docs/admin.md says (macOS,
+#      Uninstall): nothing of it left but /var/log/wpam.log;
+#   6. the Homebrew formula dist/wpam.rb from a local tap (brew tap-new), its
 #      url a file:// URL of the tarball: brew install, brew test, the keg's
-#      signature, the caveats, wpam --version, brew uninstall;
-#   6. the tarball's install taken out as docs/admin.md says (macOS,
-#      Uninstall): nothing of it left but /var/log/wpam.log.
+#      signature, the caveats, wpam --version, brew uninstall leaving nothing.
 # Usage: ci/hosted/macos.sh   (POSIX sh: the helpers of ci/hosted/bsd-vm-lib.sh)
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -58,13 +58,15 @@ x=$work/$name
 
 log "1. the binaries: universal, signed, linking only the system's libraries"
 for f in "$x/pam_wpam.so" "$x/wpam"; do
-	[ "$(lipo -archs "$f")" = "x86_64 arm64" ] || fail "$f: slices $(lipo -archs "$f")"
+	lipo "$f" -verify_arch arm64 x86_64 || fail "$f: slices $(lipo -archs "$f"), want arm64 and x86_64"
 	for arch in arm64 x86_64; do
 		codesign --verify --strict --verbose=2 --arch "$arch" "$f" || fail "$f ($arch): codesign --verify"
 		codesign --display --verbose=2 --arch "$arch" "$f" 2>&1 | grep -E '^(Identifier|Format|CodeDirectory|Signature)'
 	done
 	otool -L "$f"
-	others=$(otool -L "$f" | awk 'NR > 1 && $1 != "/usr/lib/libpam.2.dylib" && $1 != "/usr/lib/libSystem.B.dylib" && $1 !~ /^\/usr\/local\/lib\/pam\/pam_wpam.so/ { print $1 }')
+	# (a universal file: one "(architecture ...)" header per slice, its
+	# dylibs indented below it; a dylib's own install name comes first)
+	others=$(otool -L "$f" | awk '/^\t/ && $1 != "/usr/lib/libpam.2.dylib" && $1 != "/usr/lib/libSystem.B.dylib" && $1 != "/usr/local/lib/pam/pam_wpam.so" { print $1 }')
 	[ -z "$others" ] || fail "$f links outside the system: $others"
 done
 otool -L "$x/pam_wpam.so" | grep -q /usr/lib/libpam.2.dylib || fail "the module does not link /usr/lib/libpam.2.dylib"
@@ -197,27 +199,7 @@ sudo kill "$(sudo cat "$work/sshd.pid")"
 sudo cp -p "$work/pam.d-sshd.apple" /etc/pam.d/sshd
 stop_dev_api
 
-log "5. the Homebrew formula from a local tap"
-export HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_INSTALL_FROM_API=1 HOMEBREW_NO_ANALYTICS=1 HOMEBREW_NO_ENV_HINTS=1
-brew untap wpam/local >/dev/null 2>&1 || :
-brew tap-new --no-git wpam/local
-tap=$(brew --repository wpam/local)
-# dist/wpam.rb as released, only its url the tarball's file:// URL.
-sed "s|^  url \".*\"\$|  url \"file://$tarball\"|" dist/wpam.rb >"$tap/Formula/wpam.rb"
-grep -q "^  url \"file://$tarball\"\$" "$tap/Formula/wpam.rb" || fail "the url line of dist/wpam.rb was not replaced"
-brew install --formula wpam/local/wpam || fail "brew install"
-keg=$(brew --prefix wpam/local/wpam)
-codesign --verify --strict --verbose=2 "$keg/lib/pam/pam_wpam.so" || fail "the keg's module: codesign --verify"
-"$(brew --prefix)/bin/wpam" --version | grep -q "$version" || fail "wpam --version from Homebrew"
-brew test wpam/local/wpam || fail "brew test"
-brew info wpam/local/wpam | tee "$work/brew-info.out"
-grep -q "sudo install -o root -g wheel -m 0444 .*/lib/pam/pam_wpam.so /usr/local/lib/pam/pam_wpam.so" "$work/brew-info.out" ||
-	fail "the caveats do not give the root-owned copy"
-brew uninstall --formula wpam/local/wpam || fail "brew uninstall"
-[ ! -e "$keg" ] || fail "brew uninstall left $keg"
-brew untap wpam/local
-
-log "6. the tarball's install taken out (docs/admin.md, macOS)"
+log "5. the tarball's install taken out (docs/admin.md, macOS)"
 sudo rm -f /etc/pam.d/wpam-test /etc/wpam.conf /etc/wpam-test.conf /etc/wpam-test-ca.pem
 sudo rm -f "$module" /usr/local/bin/wpam /usr/local/share/man/man8/pam_wpam.8 \
 	/usr/local/share/man/man8/wpam.8 /usr/local/share/examples/wpam/wpam.conf
@@ -234,4 +216,26 @@ done
 if grep -rl pam_wpam /etc/pam.d; then fail "a PAM policy still names pam_wpam"; fi
 [ -f /var/log/wpam.log ] || fail "the log file went too"
 log "ok   nothing left but /var/log/wpam.log"
+log "6. the Homebrew formula from a local tap (after the tarball's install is gone: brew links bin/wpam and the man pages into its prefix, /usr/local on Intel)"
+export HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_INSTALL_FROM_API=1 HOMEBREW_NO_ANALYTICS=1 HOMEBREW_NO_ENV_HINTS=1
+brew untap wpam/local >/dev/null 2>&1 || :
+brew tap-new --no-git wpam/local
+tap=$(brew --repository wpam/local)
+mkdir -p "$tap/Formula"
+# dist/wpam.rb as released, only its url the tarball's file:// URL.
+sed "s|^  url \".*\"\$|  url \"file://$tarball\"|" dist/wpam.rb >"$tap/Formula/wpam.rb"
+grep -q "^  url \"file://$tarball\"\$" "$tap/Formula/wpam.rb" || fail "the url line of dist/wpam.rb was not replaced"
+brew install --formula wpam/local/wpam || fail "brew install"
+keg=$(brew --prefix wpam/local/wpam)
+codesign --verify --strict --verbose=2 "$keg/lib/pam/pam_wpam.so" || fail "the keg's module: codesign --verify"
+"$(brew --prefix)/bin/wpam" --version | grep -q "$version" || fail "wpam --version from Homebrew"
+brew test wpam/local/wpam || fail "brew test"
+brew info wpam/local/wpam | tee "$work/brew-info.out"
+grep -q "sudo install -o root -g wheel -m 0444 .*/lib/pam/pam_wpam.so /usr/local/lib/pam/pam_wpam.so" "$work/brew-info.out" ||
+	fail "the caveats do not give the root-owned copy"
+brew uninstall --formula wpam/local/wpam || fail "brew uninstall"
+[ ! -e "$keg" ] || fail "brew uninstall left $keg"
+brew untap wpam/local
+[ ! -e "$(brew --prefix)/bin/wpam" ] || fail "brew uninstall left $(brew --prefix)/bin/wpam"
+
 log "macOS ($(uname -m)): all checks passed"
