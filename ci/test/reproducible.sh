@@ -5,7 +5,7 @@
 # trees byte for byte: modules, .deb, .rpm, tarballs, SHA256SUMS.
 # Uncommitted changes are not part of the check (it builds HEAD).
 #
-# Usage: ci/test/reproducible.sh [target...]   (default: all five)
+# Usage: ci/test/reproducible.sh [target...]   (default: every target of build-all.sh)
 # Environment: WPAM_REPRO_DIR (default: a fresh mktemp dir, removed on
 # success), WPAM_REPRO_KEEP=1 to keep it.
 set -euo pipefail
