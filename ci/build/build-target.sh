@@ -107,8 +107,12 @@ if [ "$pam" = apple ]; then
     "$here/ci/build/pam-stub/apple-openpam.syms" "$stubdir"
   lld=$(rustup run "$toolchain" rustc --print sysroot)/lib/rustlib/$(rustup run "$toolchain" rustc -vV | sed -n 's/^host: //p')/bin/rust-lld
   [ -x "$lld" ] || { echo "build-target: no rust-lld at $lld" >&2; exit 1; }
+  # -S: no debug map (N_OSO stabs naming the object files' build paths).
+  # The release profile strips symbols after the link, but ld64.lld hashes
+  # the output before that into LC_UUID: with the map, two builds in two
+  # directories got different UUIDs (and page hashes), nothing else.
   rustflags+=(-C linker-flavor=ld64.lld "-C" "linker=$lld" -L "native=$stubdir"
-    -C link-arg=-dead_strip_dylibs -C link-arg=-adhoc_codesign)
+    -C link-arg=-dead_strip_dylibs -C link-arg=-adhoc_codesign -C link-arg=-S)
   # Both slices for macOS 11 (Big Sur, the first with arm64) and later: rustc
   # and zig cc (ring's C) read it; zig's default is its newest SDK.
   export MACOSX_DEPLOYMENT_TARGET=11.0
