@@ -350,6 +350,8 @@ Download \`SHA256SUMS\`, \`SHA256SUMS.asc\` and \`wpam-archive-keyring.gpg\`, th
     sha256sum --ignore-missing -c SHA256SUMS
 
 APT, dnf and FreeBSD pkg repositories: $pages_url (see the README's Install section).
+macOS: the tarball wpam-$VERSION-macos-universal.tar.gz, or \`brew install werbot/tap/wpam\`
+(the formula wpam.rb, listed in SHA256SUMS); then docs/admin.md, "macOS".
 EOF
 } >"$notes"
 rm -f "$notes.body"
