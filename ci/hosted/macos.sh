@@ -217,7 +217,7 @@ if grep -rl pam_wpam /etc/pam.d; then fail "a PAM policy still names pam_wpam"; 
 [ -f /var/log/wpam.log ] || fail "the log file went too"
 log "ok   nothing left but /var/log/wpam.log"
 log "6. the Homebrew formula from a local tap (after the tarball's install is gone: brew links bin/wpam and the man pages into its prefix, /usr/local on Intel)"
-export HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_INSTALL_FROM_API=1 HOMEBREW_NO_ANALYTICS=1 HOMEBREW_NO_ENV_HINTS=1
+export HOMEBREW_NO_AUTO_UPDATE=1 HOMEBREW_NO_ANALYTICS=1 HOMEBREW_NO_ENV_HINTS=1
 brew untap wpam/local >/dev/null 2>&1 || :
 brew tap-new --no-git wpam/local
 tap=$(brew --repository wpam/local)
