@@ -61,7 +61,7 @@ for f in "$x/pam_wpam.so" "$x/wpam"; do
 	lipo "$f" -verify_arch arm64 x86_64 || fail "$f: slices $(lipo -archs "$f"), want arm64 and x86_64"
 	for arch in arm64 x86_64; do
 		codesign --verify --strict --verbose=2 --arch "$arch" "$f" || fail "$f ($arch): codesign --verify"
-		codesign --display --verbose=2 --arch "$arch" "$f" 2>&1 | grep -E '^(Identifier|Format|CodeDirectory|Signature)'
+		codesign --display --verbose=2 --arch "$arch" "$f" 2>&1 | grep -E '^(Identifier|Format|CodeDirectory|Signature)' || :
 	done
 	otool -L "$f"
 	# (a universal file: one "(architecture ...)" header per slice, its
@@ -121,7 +121,7 @@ sudo install -m 0600 "$work/id_ed25519.pub" "$home/.ssh/authorized_keys"
 sudo chown -R "$user:staff" "$home"
 sudo chmod 0755 "$home"
 sudo chmod 0700 "$home/.ssh"
-id "$user"
+id "$user" || fail "the test user $user is not known to the system after dscl"
 
 # write_conf FILE SERVER_URL: root-only, the API at SERVER_URL.
 write_conf() {
