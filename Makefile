@@ -160,7 +160,7 @@ rpm: deps ## .rpm for x86_64 and aarch64 (rpmbuild, packaging/rpm/wpam.spec.in, 
 	ci/build/build-target.sh linux-amd64 && packaging/linux.sh amd64 rpm
 	ci/build/build-target.sh linux-arm64 && packaging/linux.sh arm64 rpm
 
-reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte (all five targets; REPRO_TARGETS=... for fewer)
+reproducible-check: deps ## build twice in two directories and compare modules, .deb, .rpm, tarballs byte for byte (all six targets; REPRO_TARGETS=... for fewer)
 	ci/test/reproducible.sh $(REPRO_TARGETS)
 
 ##@ Release (ci/release/)
